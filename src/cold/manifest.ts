@@ -1,0 +1,44 @@
+/**
+ * Where an object's bytes live in the cold tier. Stored (as JSON) in the metadata store with the object, and an
+ * encrypted copy is written to nodes so `tessera recover-index` can rebuild the store. Format: docs/FORMAT.md.
+ */
+export interface ShardRef {
+  /** Node name from config. */
+  node: string;
+  /** What the node's driver returned from put(); empty when the shard could not be written (repair owes it). */
+  handle: string;
+}
+
+export interface SegmentManifest {
+  /** 128-bit random id (hex). The segment key is derived from the object data key and this id. */
+  segId: string;
+  /** 1-based part number (1 for a single PUT); binds the segment into the AEAD associated data. */
+  part: number;
+  /** Index of the segment inside its part. */
+  index: number;
+  /** Plaintext bytes in this segment. */
+  plainSize: number;
+  /** Plaintext bytes per AEAD chunk (every chunk but the segment's last is full). */
+  chunkSize: number;
+  k: number;
+  m: number;
+  /** Erasure coder identity; shards from different coders are not interchangeable. */
+  coder: string;
+  /** Bytes of every shard file of this segment (header + blocks + checksums). */
+  shardSize: number;
+  /** Length k+m, indexed by shard number (0..k-1 data, k..k+m-1 parity). */
+  shards: ShardRef[];
+}
+
+export interface ObjectManifest {
+  version: 1;
+  /** 128-bit random id (hex); names the object in the hot tier and binds its AEAD chunks. */
+  objectId: string;
+  /** The per-object data key, wrapped by a master key (base64). */
+  wrappedKey: string;
+  /** Which master key wrapped it. */
+  keyId: string;
+  /** Plaintext size of the object. */
+  size: number;
+  segments: SegmentManifest[];
+}

@@ -1,0 +1,136 @@
+/** The validated configuration. Loaded from YAML + env overrides by src/config/load.ts; documented in config.example.yaml. */
+
+export type Permission = 'read' | 'write' | 'admin';
+
+export interface UserConfig {
+  accessKey: string;
+  secretKey: string;
+  /** Bucket name (or "*") to permission. An admin may create and delete buckets. */
+  buckets: Record<string, Permission>;
+}
+
+export interface FsNodeConfig {
+  name: string;
+  kind: 'fs';
+  path: string;
+  weight: number;
+}
+
+export interface HttpNodeConfig {
+  name: string;
+  kind: 'http';
+  url: string;
+  secret: string;
+  weight: number;
+  timeoutMs: number;
+  /** Extra CA certificate (PEM path) for https node URLs with a private CA. */
+  caFile?: string;
+}
+
+export interface S3Credentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+}
+
+export interface S3ConnectionConfig {
+  endpoint?: string;
+  region: string;
+  bucket: string;
+  prefix: string;
+  forcePathStyle: boolean;
+  /** Absent: the SDK's default provider chain (env, profile, instance role). */
+  credentials?: S3Credentials;
+  timeoutMs: number;
+  maxAttempts: number;
+}
+
+export interface S3NodeConfig extends S3ConnectionConfig {
+  name: string;
+  kind: 's3';
+  weight: number;
+}
+
+export interface IagonNodeConfig {
+  name: string;
+  kind: 'iagon';
+  baseUrl: string;
+  /** x-api-key; or a personal access token sent as Bearer. */
+  apiKey?: string;
+  token?: string;
+  /** Directory id that holds this node's shards (created on first use when absent). */
+  directoryId?: string;
+  directoryName: string;
+  weight: number;
+  timeoutMs: number;
+  maxAttempts: number;
+  /** The service's per-file limit in bytes (40 MB). */
+  maxFileBytes: number;
+}
+
+export type NodeConfig = FsNodeConfig | HttpNodeConfig | S3NodeConfig | IagonNodeConfig;
+
+export interface HotConfig {
+  driver: 'fs' | 's3';
+  /** Hard byte budget of the hot tier (bytes as stored). */
+  budgetBytes: number;
+  /** When a cold read promotes the object: always, only when the read covered the whole object, or never. */
+  promote: 'always' | 'full-read' | 'never';
+  /** Also write new objects to the hot tier on PUT. */
+  writeThrough: boolean;
+  /** Store ciphertext (default) or plaintext in the hot tier. */
+  encrypt: boolean;
+  fs: { path: string };
+  s3?: S3ConnectionConfig;
+}
+
+export interface ColdConfig {
+  k: number;
+  m: number;
+  /** Plaintext bytes per segment. */
+  segmentSize: number;
+  /** Plaintext bytes per AEAD chunk; one chunk per shard block. */
+  chunkSize: number;
+  /** Shards of every segment that must be durable before a PUT is acknowledged (k+1..k+m). */
+  writeQuorum: number;
+  /** Ask another node when one has not answered a read within this many ms. */
+  hedgeAfterMs: number;
+  nodes: NodeConfig[];
+  repair: { intervalMs: number; maxBytesPerSecond: number };
+  /** Replaced and deleted objects' shards are kept this long so in-flight reads finish. */
+  gcGraceMs: number;
+}
+
+export interface ServerConfig {
+  host: string;
+  port: number;
+  region: string;
+  /** Virtual-hosted-style addressing: requests to BUCKET.<baseDomain> address BUCKET. */
+  baseDomain?: string;
+  /** Honour X-Forwarded-Host / X-Forwarded-Proto (only behind a trusted proxy). */
+  trustForwardedHeaders: boolean;
+  tls?: { certFile: string; keyFile: string };
+  maxConcurrentRequests: number;
+  /** Idle/slow-client timeouts. */
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  maxSinglePutBytes: number;
+  /** Bearer token for /metrics; absent = open. */
+  metricsToken?: string;
+}
+
+export interface KeyConfig {
+  /** Master keys by id; the first is used to wrap new data keys, all are tried to unwrap. 32 bytes each. */
+  masterKeys: Array<{ id: string; key: Buffer }>;
+}
+
+export interface TesseraConfig {
+  dataDir: string;
+  server: ServerConfig;
+  users: UserConfig[];
+  keys: KeyConfig;
+  meta: { driver: 'sqlite'; path: string };
+  hot: HotConfig;
+  cold: ColdConfig;
+  log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
+}

@@ -1,0 +1,110 @@
+import type { Readable } from 'node:stream';
+import type {
+  BucketRecord,
+  ChecksumAlgorithm,
+  ListQuery,
+  ListResult,
+  ObjectHeaders,
+  ObjectRecord,
+  PartRecord,
+  StoredChecksum,
+  UploadRecord,
+  WriteCondition,
+} from '../meta/types.js';
+
+/** A checksum the client asked us to verify: from a header (value known now) or an aws-chunked trailer (known at end). */
+export interface ExpectedChecksum {
+  algorithm: ChecksumAlgorithm;
+  /** Called once the body has been fully read; undefined means the client sent none (then we only compute it). */
+  value: () => string | undefined;
+}
+
+export interface PutObjectInput {
+  bucket: string;
+  key: string;
+  /** Exactly `size` plaintext bytes (already de-chunked and signature-checked by the protocol layer). */
+  body: Readable;
+  size: number;
+  headers: ObjectHeaders;
+  tags: Record<string, string>;
+  /** Content-MD5 header (base64), verified against the body before commit. */
+  contentMd5?: string;
+  checksum?: ExpectedChecksum;
+  condition?: WriteCondition;
+}
+
+export interface UploadPartInput {
+  bucket: string;
+  key: string;
+  uploadId: string;
+  partNumber: number;
+  body: Readable;
+  size: number;
+  contentMd5?: string;
+  checksum?: ExpectedChecksum;
+}
+
+export interface CompletePart {
+  partNumber: number;
+  etag: string;
+  checksum?: string;
+}
+
+/** A resolved byte range: [offset, offset+length). */
+export interface ByteRange {
+  offset: number;
+  length: number;
+}
+
+/**
+ * What the S3 protocol layer needs from the gateway. The protocol layer authenticates, authorizes, parses and
+ * validates the request shape (names, header sizes, ranges against the record's size); this service owns bytes,
+ * tiers and metadata.
+ */
+export interface ObjectService {
+  createBucket(name: string, owner: string): Promise<void>;
+  getBucket(name: string): Promise<BucketRecord | null>;
+  deleteBucket(name: string): Promise<void>;
+  listBuckets(): Promise<BucketRecord[]>;
+  listObjects(bucket: string, query: ListQuery): Promise<ListResult>;
+
+  /** Streams the body to the cold tier; commits only after every segment is durable and every digest matched. */
+  putObject(input: PutObjectInput): Promise<ObjectRecord>;
+  /** The committed record, or throws NoSuchBucket / NoSuchKey. */
+  headObject(bucket: string, key: string): Promise<ObjectRecord>;
+  /**
+   * Plaintext bytes of a committed object (hot tier first, else reconstruction from the cold tier). The stream errors
+   * (never ends early silently) if the bytes cannot be produced; throws ServiceUnavailable before the first byte when
+   * fewer than k shards of the first needed segment can be had.
+   */
+  openObject(record: ObjectRecord, range?: ByteRange): Promise<Readable>;
+  /** Returns the deleted record or null (S3 answers 204 either way). */
+  deleteObject(bucket: string, key: string): Promise<ObjectRecord | null>;
+  putTags(bucket: string, key: string, tags: Record<string, string>): Promise<void>;
+
+  createUpload(input: {
+    bucket: string;
+    key: string;
+    owner: string;
+    headers: ObjectHeaders;
+    tags: Record<string, string>;
+    checksumAlgorithm?: ChecksumAlgorithm;
+    checksumType?: 'FULL_OBJECT' | 'COMPOSITE';
+  }): Promise<UploadRecord>;
+  getUpload(bucket: string, key: string, uploadId: string): Promise<UploadRecord>;
+  uploadPart(input: UploadPartInput): Promise<{ etag: string; checksum?: StoredChecksum }>;
+  listParts(upload: UploadRecord, afterPartNumber: number, maxParts: number): Promise<{ parts: PartRecord[]; isTruncated: boolean }>;
+  completeUpload(upload: UploadRecord, parts: CompletePart[], condition?: WriteCondition): Promise<ObjectRecord>;
+  abortUpload(bucket: string, key: string, uploadId: string): Promise<void>;
+  listUploads(
+    bucket: string,
+    query: { prefix?: string; delimiter?: string; keyMarker?: string; uploadIdMarker?: string; maxUploads: number },
+  ): Promise<{ uploads: UploadRecord[]; commonPrefixes: string[]; isTruncated: boolean }>;
+
+  /** RestoreObject: start promoting a cold object. 'hot' = already hot (S3 answers 200), 'started' = 202. */
+  restoreObject(record: ObjectRecord): Promise<'hot' | 'started' | 'in-progress'>;
+
+  /** For /ready: metadata store answers, hot tier and enough nodes reachable. */
+  readiness(): Promise<{ ok: boolean; checks: Record<string, string> }>;
+  close(): Promise<void>;
+}

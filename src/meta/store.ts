@@ -1,0 +1,88 @@
+import type {
+  BucketRecord,
+  GarbageItem,
+  HotState,
+  ListQuery,
+  ListResult,
+  ObjectRecord,
+  PartRecord,
+  UploadRecord,
+  WriteCondition,
+} from './types.js';
+import type { ObjectManifest } from '../cold/manifest.js';
+
+/**
+ * The metadata store. Every method is a single atomic operation in the store (a transaction or a conditional
+ * update), so several gateways can share one store (PostgreSQL later): no in-memory locks carry correctness.
+ * Failing conditions throw S3Error (PreconditionFailed, NoSuchBucket, NoSuchUpload, ...).
+ */
+export interface MetaStore {
+  // Buckets
+  /** Throws BucketAlreadyOwnedByYou when it exists. */
+  createBucket(bucket: BucketRecord): Promise<void>;
+  getBucket(name: string): Promise<BucketRecord | null>;
+  /** Throws NoSuchBucket or BucketNotEmpty. In-progress multipart uploads are aborted and their parts queued as garbage. */
+  deleteBucket(name: string): Promise<void>;
+  listBuckets(): Promise<BucketRecord[]>;
+
+  // Objects
+  getObject(bucket: string, key: string): Promise<ObjectRecord | null>;
+  getObjectById(objectId: string): Promise<ObjectRecord | null>;
+  /**
+   * Commit an object, replacing any object at the same key; the replaced object's manifest is queued as garbage
+   * (notBefore = now + graceMs) in the same transaction. Throws NoSuchBucket, PreconditionFailed.
+   */
+  putObject(record: ObjectRecord, condition?: WriteCondition, graceMs?: number): Promise<{ replaced: ObjectRecord | null }>;
+  /** Delete; queues the manifest as garbage. Returns the deleted record, or null when there was none. */
+  deleteObject(bucket: string, key: string, graceMs?: number): Promise<ObjectRecord | null>;
+  /** Lexicographic (UTF-8 byte order) listing with prefix/delimiter, at index speed (no scan of skipped keys). */
+  listObjects(bucket: string, query: ListQuery): Promise<ListResult>;
+  /** Replace the tag set; false when the object (with this objectId, if given) is gone. */
+  setTags(bucket: string, key: string, tags: Record<string, string>, objectId?: string): Promise<boolean>;
+  /** Replace the manifest of an existing object (after repair moved shards); false when the object was replaced meanwhile. */
+  updateManifest(objectId: string, manifest: ObjectManifest): Promise<boolean>;
+  /** Every committed object and uploaded part's manifest (gc, scrub, repair). */
+  iterateManifests(): AsyncIterable<{ objectId: string; manifest: ObjectManifest; bucket: string; key: string }>;
+  countObjects(bucket?: string): Promise<number>;
+
+  // Hot tier bookkeeping (by object id)
+  setHotState(objectId: string, state: HotState, hotBytes: number): Promise<boolean>;
+  /** Record a read for LRU. May be batched by the caller. */
+  touch(objectId: string, atMs: number): Promise<void>;
+  setPinned(objectId: string, pinned: boolean): Promise<boolean>;
+  /** Sum of hotBytes over objects in state 'hot' or 'promoting'. */
+  hotBytesTotal(): Promise<number>;
+  /** Least recently used hot, unpinned objects first. */
+  evictionCandidates(limit: number): Promise<Array<{ objectId: string; hotBytes: number; lastAccess: number }>>;
+  /** Objects in a state other than 'cold' (reconciliation at start). */
+  listHot(): AsyncIterable<{ objectId: string; state: HotState; hotBytes: number }>;
+
+  // Multipart
+  createUpload(upload: UploadRecord): Promise<void>;
+  getUpload(uploadId: string): Promise<UploadRecord | null>;
+  /** Store a part; a replaced part of the same number is queued as garbage. Throws NoSuchUpload. */
+  putPart(part: PartRecord): Promise<void>;
+  listParts(uploadId: string, afterPartNumber: number, maxParts: number): Promise<{ parts: PartRecord[]; isTruncated: boolean }>;
+  getParts(uploadId: string, partNumbers: number[]): Promise<PartRecord[]>;
+  /**
+   * Atomically: commit `record` (as putObject, with condition), delete the upload, and queue as garbage every part
+   * of the upload that the record does not use. Throws NoSuchUpload, PreconditionFailed.
+   */
+  completeUpload(uploadId: string, record: ObjectRecord, usedParts: number[], condition?: WriteCondition, graceMs?: number): Promise<{ replaced: ObjectRecord | null }>;
+  /** Delete the upload and queue all its parts as garbage. Throws NoSuchUpload. */
+  abortUpload(uploadId: string): Promise<void>;
+  listUploads(
+    bucket: string,
+    query: { prefix?: string; delimiter?: string; keyMarker?: string; uploadIdMarker?: string; maxUploads: number },
+  ): Promise<{ uploads: UploadRecord[]; commonPrefixes: string[]; isTruncated: boolean }>;
+
+  // Garbage queue
+  enqueueGarbage(manifest: ObjectManifest, notBefore: number): Promise<void>;
+  /** Items whose notBefore has passed. */
+  dueGarbage(nowMs: number, limit: number): Promise<GarbageItem[]>;
+  removeGarbage(ids: number[]): Promise<void>;
+
+  /** A cheap query proving the store answers (for /ready). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

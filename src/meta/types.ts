@@ -1,0 +1,127 @@
+import type { ObjectManifest } from '../cold/manifest.js';
+
+export interface BucketRecord {
+  name: string;
+  /** ms since epoch */
+  createdAt: number;
+  /** Access key of the creating user. */
+  owner: string;
+  region: string;
+  /** Per-bucket erasure coding override, e.g. { k: 8, m: 4 }. */
+  erasure?: { k: number; m: number };
+}
+
+export type ChecksumAlgorithm = 'CRC32' | 'CRC32C' | 'CRC64NVME' | 'SHA1' | 'SHA256';
+
+export interface StoredChecksum {
+  algorithm: ChecksumAlgorithm;
+  /** base64, as S3 sends it; multipart composites carry the `-N` suffix. */
+  value: string;
+  type: 'FULL_OBJECT' | 'COMPOSITE';
+}
+
+/** Headers S3 stores with an object and returns on GET/HEAD. */
+export interface ObjectHeaders {
+  contentType?: string;
+  contentEncoding?: string;
+  contentDisposition?: string;
+  contentLanguage?: string;
+  cacheControl?: string;
+  expires?: string;
+  /** x-amz-meta-* without the prefix, names lower-cased. */
+  userMeta: Record<string, string>;
+  storageClass?: string;
+}
+
+export interface PartSummary {
+  partNumber: number;
+  size: number;
+  etag: string;
+  checksum?: StoredChecksum;
+}
+
+export type HotState = 'cold' | 'promoting' | 'hot';
+
+export interface ObjectRecord {
+  bucket: string;
+  key: string;
+  /** Same as manifest.objectId. */
+  objectId: string;
+  size: number;
+  /** Quoted, as S3 returns it: "md5hex" or "md5hex-N". */
+  etag: string;
+  /** ms since epoch */
+  lastModified: number;
+  headers: ObjectHeaders;
+  tags: Record<string, string>;
+  checksum?: StoredChecksum;
+  /** Present for multipart objects: the part layout (for GET ?partNumber and composite checksums). */
+  parts?: PartSummary[];
+  manifest: ObjectManifest;
+  hot: HotState;
+  /** Bytes this object occupies in the hot tier when hot (ciphertext is larger than plaintext). */
+  hotBytes: number;
+  pinned: boolean;
+  /** ms since epoch of the last read, for LRU. */
+  lastAccess: number;
+}
+
+/** What listings return per object: no manifest, so listing stays cheap. */
+export type ObjectSummary = Pick<ObjectRecord, 'key' | 'size' | 'etag' | 'lastModified' | 'checksum'> & { storageClass?: string; owner?: string };
+
+export interface ListQuery {
+  prefix?: string;
+  delimiter?: string;
+  /** Exclusive lower bound: keys (and prefixes) strictly after this are returned. */
+  after?: string;
+  maxKeys: number;
+}
+
+export interface ListResult {
+  /** In UTF-8 byte order, interleaved logically with commonPrefixes (each entry counts toward maxKeys). */
+  objects: ObjectSummary[];
+  commonPrefixes: string[];
+  isTruncated: boolean;
+  /** The last key or common prefix returned; the next page starts strictly after it. */
+  lastReturned?: string;
+}
+
+export interface UploadRecord {
+  uploadId: string;
+  bucket: string;
+  key: string;
+  /** ms since epoch */
+  initiated: number;
+  owner: string;
+  headers: ObjectHeaders;
+  tags: Record<string, string>;
+  checksumAlgorithm?: ChecksumAlgorithm;
+  checksumType?: 'FULL_OBJECT' | 'COMPOSITE';
+  /** Object id and wrapped data key shared by every part, so the completed object needs no re-encryption. */
+  objectId: string;
+  wrappedKey: string;
+  keyId: string;
+}
+
+export interface PartRecord extends PartSummary {
+  uploadId: string;
+  /** ms since epoch */
+  lastModified: number;
+  /** Segments of this part, manifest-shaped (objectId = the upload's objectId). */
+  manifest: ObjectManifest;
+}
+
+export interface WriteCondition {
+  /** If-None-Match: * — fail when the key exists. */
+  ifNoneMatch?: boolean;
+  /** If-Match: "etag" — fail unless the current object has this ETag. */
+  ifMatch?: string;
+}
+
+/** Work left for the garbage collector: shards (and a hot copy) that no committed object references any more. */
+export interface GarbageItem {
+  id: number;
+  manifest: ObjectManifest;
+  /** ms since epoch; not collected before this, so in-flight reads of a replaced object can finish. */
+  notBefore: number;
+}
