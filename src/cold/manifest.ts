@@ -41,4 +41,6 @@ export interface ObjectManifest {
   /** Plaintext size of the object. */
   size: number;
   segments: SegmentManifest[];
+  /** Where encrypted copies of the object's record live (m+1 nodes), for `tessera recover-index`. */
+  copies?: ShardRef[];
 }

@@ -33,7 +33,7 @@ export interface NodeDriver {
   stat(handle: string, signal?: AbortSignal): Promise<{ size: number } | null>;
 
   /** Every shard the node holds (for gc and recover-index). */
-  list(signal?: AbortSignal): AsyncIterable<{ handle: string; size: number }>;
+  list(signal?: AbortSignal): AsyncIterable<{ handle: string; size: number; mtimeMs?: number }>;
 
   /** Reachability and capacity. Never throws: a failure is reported as ok=false with a reason. */
   health(signal?: AbortSignal): Promise<NodeHealth>;
