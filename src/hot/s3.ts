@@ -1,0 +1,124 @@
+import { Readable } from 'node:stream';
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  paginateListObjectsV2,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import type { S3ConnectionConfig } from '../config/types.js';
+import type { HotTier } from './driver.js';
+import { byteRangeHeader, createS3Client, describeS3Failure, isS3NotFound, withExactLength } from '../util/s3-client.js';
+
+export interface S3UploadTuning {
+  /** Multipart part size; the SDK's floor is 5 MiB. Default 8 MiB. */
+  partSize?: number;
+  /** Parts in flight per upload. Peak memory per upload is about partSize * (queueSize + 1). Default 2. */
+  queueSize?: number;
+}
+
+export const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
+export const DEFAULT_QUEUE_SIZE = 2;
+
+/** Hot tier blobs as objects `${prefix}${id}` in one bucket of an S3-compatible service. */
+export class S3HotTier implements HotTier {
+  readonly kind = 's3' as const;
+  private readonly client: S3Client;
+  private readonly bucket: string;
+  private readonly prefix: string;
+  private readonly partSize: number;
+  private readonly queueSize: number;
+
+  constructor(cfg: S3ConnectionConfig, tuning: S3UploadTuning = {}) {
+    this.client = createS3Client(cfg);
+    this.bucket = cfg.bucket;
+    this.prefix = cfg.prefix;
+    this.partSize = tuning.partSize ?? DEFAULT_PART_SIZE;
+    this.queueSize = tuning.queueSize ?? DEFAULT_QUEUE_SIZE;
+  }
+
+  private key(id: string): string {
+    return `${this.prefix}${id}`;
+  }
+
+  async put(id: string, body: Readable, length: number, signal?: AbortSignal): Promise<void> {
+    const upload = new Upload({
+      client: this.client,
+      params: { Bucket: this.bucket, Key: this.key(id), Body: withExactLength(body, length) },
+      partSize: this.partSize,
+      queueSize: this.queueSize,
+      leavePartsOnError: false,
+    });
+    const onAbort = (): void => void upload.abort().catch(() => undefined);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      if (signal?.aborted) throw signal.reason ?? new Error('aborted');
+      await upload.done();
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  async get(id: string, range?: { offset: number; length: number }, signal?: AbortSignal): Promise<Readable | null> {
+    if (range && range.length === 0) {
+      // S3 cannot express an empty range; only existence matters.
+      return (await this.exists(id, signal)) ? Readable.from([]) : null;
+    }
+    try {
+      const out = await this.client.send(
+        new GetObjectCommand({
+          Bucket: this.bucket,
+          Key: this.key(id),
+          ...(range ? { Range: byteRangeHeader(range) } : {}),
+        }),
+        { abortSignal: signal },
+      );
+      if (!(out.Body instanceof Readable)) throw new Error('S3 GetObject returned no Node.js stream body');
+      return out.Body;
+    } catch (err) {
+      if (isS3NotFound(err)) return null;
+      throw err;
+    }
+  }
+
+  private async exists(id: string, signal?: AbortSignal): Promise<boolean> {
+    try {
+      await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.key(id) }), { abortSignal: signal });
+      return true;
+    } catch (err) {
+      if (isS3NotFound(err)) return false;
+      throw err;
+    }
+  }
+
+  async delete(id: string): Promise<void> {
+    // S3 DeleteObject already succeeds on a missing key.
+    await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.key(id) }));
+  }
+
+  async *list(): AsyncIterable<{ id: string; size: number }> {
+    const pages = paginateListObjectsV2({ client: this.client }, { Bucket: this.bucket, Prefix: this.prefix });
+    for await (const page of pages) {
+      for (const obj of page.Contents ?? []) {
+        if (obj.Key === undefined || !obj.Key.startsWith(this.prefix)) continue;
+        yield { id: obj.Key.slice(this.prefix.length), size: obj.Size ?? 0 };
+      }
+    }
+  }
+
+  async health(): Promise<{ ok: boolean; reason?: string }> {
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+      return { ok: true };
+    } catch (err) {
+      const f = describeS3Failure(err);
+      return { ok: false, reason: `bucket ${this.bucket}: ${f.status !== undefined ? `HTTP ${f.status} ` : ''}${f.code ?? f.name}: ${f.message}` };
+    }
+  }
+
+  async close(): Promise<void> {
+    this.client.destroy();
+  }
+}

@@ -1,0 +1,109 @@
+import http from 'node:http';
+import https from 'node:https';
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import type { S3ConnectionConfig } from '../config/types.js';
+
+/** Connection timeout cap: a refused or black-holed endpoint must fail fast even when timeoutMs is generous. */
+const MAX_CONNECT_TIMEOUT_MS = 10_000;
+
+/**
+ * One place that knows how Tessera talks to S3-compatible backends (hot tier and s3 nodes).
+ * - Checksums only when an operation requires them: Ceph RGW 16 cannot parse the aws-chunked bodies with trailing
+ *   checksums that the SDK sends by default for streamed uploads (it answers 411 MissingContentLength).
+ * - The SDK's "standard" retry mode: exponential backoff with jitter on throttling (503 SlowDown) and 5xx.
+ * - timeoutMs bounds connecting, waiting for response headers, and any idle gap in a body (socket timeout), so a
+ *   stalled peer fails instead of hanging; a long transfer that keeps moving is never cut.
+ */
+export function createS3Client(cfg: S3ConnectionConfig): S3Client {
+  const agentOptions: http.AgentOptions = { keepAlive: true, keepAliveMsecs: 1000, maxSockets: 64 };
+  const options: S3ClientConfig = {
+    region: cfg.region,
+    forcePathStyle: cfg.forcePathStyle,
+    maxAttempts: Math.max(1, cfg.maxAttempts),
+    retryMode: 'standard',
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    requestHandler: {
+      connectionTimeout: Math.min(cfg.timeoutMs, MAX_CONNECT_TIMEOUT_MS),
+      requestTimeout: cfg.timeoutMs,
+      throwOnRequestTimeout: true,
+      socketTimeout: cfg.timeoutMs,
+      httpAgent: new http.Agent(agentOptions),
+      httpsAgent: new https.Agent(agentOptions),
+    },
+  };
+  if (cfg.endpoint !== undefined && cfg.endpoint !== '') options.endpoint = cfg.endpoint;
+  if (cfg.credentials) {
+    options.credentials = {
+      accessKeyId: cfg.credentials.accessKeyId,
+      secretAccessKey: cfg.credentials.secretAccessKey,
+      ...(cfg.credentials.sessionToken !== undefined ? { sessionToken: cfg.credentials.sessionToken } : {}),
+    };
+  }
+  return new S3Client(options);
+}
+
+/** What the SDK attaches to a failed call; read defensively because network errors carry none of it. */
+export interface S3FailureInfo {
+  name: string;
+  code?: string;
+  status?: number;
+  message: string;
+}
+
+export function describeS3Failure(err: unknown): S3FailureInfo {
+  if (!(err instanceof Error)) return { name: 'Error', message: String(err) };
+  const meta = (err as { $metadata?: { httpStatusCode?: unknown } }).$metadata;
+  const status = typeof meta?.httpStatusCode === 'number' ? meta.httpStatusCode : undefined;
+  const rawCode = (err as { code?: unknown; Code?: unknown }).code ?? (err as { Code?: unknown }).Code;
+  const info: S3FailureInfo = { name: err.name, message: err.message };
+  if (status !== undefined) info.status = status;
+  if (typeof rawCode === 'string') info.code = rawCode;
+  return info;
+}
+
+/** NoSuchKey from GET, NotFound (bare 404) from HEAD. */
+export function isS3NotFound(err: unknown): boolean {
+  const f = describeS3Failure(err);
+  return f.name === 'NoSuchKey' || f.name === 'NotFound' || f.code === 'NoSuchKey' || (f.status === 404 && f.name !== 'NoSuchBucket');
+}
+
+export function isAbortError(err: unknown): boolean {
+  return err instanceof Error && (err.name === 'AbortError' || (err as { code?: unknown }).code === 'ABORT_ERR');
+}
+
+/** S3 Range header for [offset, offset+length); length must be > 0. */
+export function byteRangeHeader(range: { offset: number; length: number }): string {
+  return `bytes=${range.offset}-${range.offset + range.length - 1}`;
+}
+
+/**
+ * Pass-through that fails the stream unless it carries exactly `length` bytes, so a short or long body can never be
+ * stored as if it were complete.
+ */
+export class ExactLengthStream extends Transform {
+  private seen = 0;
+  constructor(private readonly expected: number) {
+    super();
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.seen += chunk.length;
+    if (this.seen > this.expected) {
+      cb(new Error(`body is longer than the declared ${this.expected} bytes`));
+      return;
+    }
+    cb(null, chunk);
+  }
+  override _flush(cb: TransformCallback): void {
+    if (this.seen !== this.expected) cb(new Error(`body ended after ${this.seen} of the declared ${this.expected} bytes`));
+    else cb();
+  }
+}
+
+/** `body` piped through an ExactLengthStream; errors of the source propagate to the returned stream. */
+export function withExactLength(body: Readable, length: number): Readable {
+  const guard = new ExactLengthStream(length);
+  body.once('error', (err) => guard.destroy(err));
+  return body.pipe(guard);
+}
