@@ -88,7 +88,7 @@ export class S3NodeDriver implements NodeDriver {
       await upload.done();
       return shardId;
     } catch (err) {
-      this.fail(`put ${shardId}`, err, signal);
+      return this.fail(`put ${shardId}`, err, signal);
     } finally {
       signal?.removeEventListener('abort', onAbort);
     }
@@ -133,14 +133,19 @@ export class S3NodeDriver implements NodeDriver {
     }
   }
 
-  async *list(signal?: AbortSignal): AsyncIterable<{ handle: string; size: number }> {
+  async *list(signal?: AbortSignal): AsyncIterable<{ handle: string; size: number; mtimeMs?: number }> {
     const pages = paginateListObjectsV2({ client: this.client }, { Bucket: this.bucket, Prefix: this.shardPrefix });
     try {
       for await (const page of pages) {
         if (signal?.aborted) throw signal.reason ?? new Error('aborted');
         for (const obj of page.Contents ?? []) {
           if (obj.Key === undefined || !obj.Key.startsWith(this.shardPrefix)) continue;
-          yield { handle: obj.Key.slice(this.shardPrefix.length), size: obj.Size ?? 0 };
+          const item: { handle: string; size: number; mtimeMs?: number } = {
+            handle: obj.Key.slice(this.shardPrefix.length),
+            size: obj.Size ?? 0,
+          };
+          if (obj.LastModified) item.mtimeMs = obj.LastModified.getTime();
+          yield item;
         }
       }
     } catch (err) {
