@@ -61,6 +61,8 @@ export interface IagonNodeConfig {
   /** Directory id that holds this node's shards (created on first use when absent). */
   directoryId?: string;
   directoryName: string;
+  /** Per-file password Iagon uses for private files: sent with each upload and download when set. */
+  password?: string;
   weight: number;
   timeoutMs: number;
   maxAttempts: number;
