@@ -1,0 +1,224 @@
+/** Row shapes of the SQLite schema and their mapping to the store's record types. */
+import type { ObjectManifest } from '../cold/manifest.js';
+import type {
+  BucketRecord,
+  ChecksumAlgorithm,
+  HotState,
+  ObjectHeaders,
+  ObjectRecord,
+  ObjectSummary,
+  PartRecord,
+  PartSummary,
+  StoredChecksum,
+  UploadRecord,
+} from './types.js';
+import { decodeKey, encodeKey } from './sqlite-listing.js';
+
+export interface BucketRow {
+  name: string;
+  created_at: number;
+  owner: string;
+  region: string;
+  erasure: string | null;
+}
+
+export interface ObjectSummaryRow {
+  key: Buffer;
+  size: number;
+  etag: string;
+  last_modified: number;
+  checksum: string | null;
+  storage_class: string | null;
+}
+
+export interface ObjectRow extends ObjectSummaryRow {
+  bucket: string;
+  object_id: string;
+  headers: string;
+  tags: string;
+  parts: string | null;
+  manifest: string;
+  hot_state: string;
+  hot_bytes: number;
+  pinned: number;
+  last_access: number;
+}
+
+export interface UploadRow {
+  upload_id: string;
+  bucket: string;
+  key: Buffer;
+  initiated: number;
+  owner: string;
+  headers: string;
+  tags: string;
+  checksum_algorithm: string | null;
+  checksum_type: string | null;
+  object_id: string;
+  wrapped_key: string;
+  key_id: string;
+}
+
+export interface PartRow {
+  upload_id: string;
+  part_number: number;
+  size: number;
+  etag: string;
+  checksum: string | null;
+  last_modified: number;
+  manifest: string;
+}
+
+/** Column lists kept next to the row types so SELECTs and interfaces cannot drift apart. */
+export const OBJECT_SUMMARY_COLUMNS = 'key, size, etag, last_modified, checksum, storage_class';
+export const OBJECT_COLUMNS = `bucket, ${OBJECT_SUMMARY_COLUMNS}, object_id, headers, tags, parts, manifest, hot_state, hot_bytes, pinned, last_access`;
+export const UPLOAD_COLUMNS = 'upload_id, bucket, key, initiated, owner, headers, tags, checksum_algorithm, checksum_type, object_id, wrapped_key, key_id';
+export const PART_COLUMNS = 'upload_id, part_number, size, etag, checksum, last_modified, manifest';
+
+// The JSON columns are written only by this store from typed records, so parsing trusts their shape.
+function parseJson<T>(text: string): T {
+  return JSON.parse(text) as T;
+}
+
+function parseOptionalJson<T>(text: string | null): T | undefined {
+  return text === null ? undefined : parseJson<T>(text);
+}
+
+function optionalJson(value: unknown): string | null {
+  return value === undefined ? null : JSON.stringify(value);
+}
+
+export function bucketFromRow(row: BucketRow): BucketRecord {
+  const erasure = parseOptionalJson<{ k: number; m: number }>(row.erasure);
+  return {
+    name: row.name,
+    createdAt: row.created_at,
+    owner: row.owner,
+    region: row.region,
+    ...(erasure !== undefined ? { erasure } : {}),
+  };
+}
+
+export function bucketParams(bucket: BucketRecord): BucketRow {
+  return {
+    name: bucket.name,
+    created_at: bucket.createdAt,
+    owner: bucket.owner,
+    region: bucket.region,
+    erasure: optionalJson(bucket.erasure),
+  };
+}
+
+export function summaryFromRow(row: ObjectSummaryRow): ObjectSummary {
+  const checksum = parseOptionalJson<StoredChecksum>(row.checksum);
+  return {
+    key: decodeKey(row.key),
+    size: row.size,
+    etag: row.etag,
+    lastModified: row.last_modified,
+    ...(checksum !== undefined ? { checksum } : {}),
+    ...(row.storage_class !== null ? { storageClass: row.storage_class } : {}),
+  };
+}
+
+export function objectFromRow(row: ObjectRow): ObjectRecord {
+  const checksum = parseOptionalJson<StoredChecksum>(row.checksum);
+  const parts = parseOptionalJson<PartSummary[]>(row.parts);
+  return {
+    bucket: row.bucket,
+    key: decodeKey(row.key),
+    objectId: row.object_id,
+    size: row.size,
+    etag: row.etag,
+    lastModified: row.last_modified,
+    headers: parseJson<ObjectHeaders>(row.headers),
+    tags: parseJson<Record<string, string>>(row.tags),
+    ...(checksum !== undefined ? { checksum } : {}),
+    ...(parts !== undefined ? { parts } : {}),
+    manifest: parseJson<ObjectManifest>(row.manifest),
+    hot: row.hot_state as HotState,
+    hotBytes: row.hot_bytes,
+    pinned: row.pinned !== 0,
+    lastAccess: row.last_access,
+  };
+}
+
+export function objectParams(record: ObjectRecord): ObjectRow {
+  return {
+    bucket: record.bucket,
+    key: encodeKey(record.key),
+    object_id: record.objectId,
+    size: record.size,
+    etag: record.etag,
+    last_modified: record.lastModified,
+    checksum: optionalJson(record.checksum),
+    storage_class: record.headers.storageClass ?? null,
+    headers: JSON.stringify(record.headers),
+    tags: JSON.stringify(record.tags),
+    parts: optionalJson(record.parts),
+    manifest: JSON.stringify(record.manifest),
+    hot_state: record.hot,
+    hot_bytes: record.hotBytes,
+    pinned: record.pinned ? 1 : 0,
+    last_access: record.lastAccess,
+  };
+}
+
+export function uploadFromRow(row: UploadRow): UploadRecord {
+  return {
+    uploadId: row.upload_id,
+    bucket: row.bucket,
+    key: decodeKey(row.key),
+    initiated: row.initiated,
+    owner: row.owner,
+    headers: parseJson<ObjectHeaders>(row.headers),
+    tags: parseJson<Record<string, string>>(row.tags),
+    ...(row.checksum_algorithm !== null ? { checksumAlgorithm: row.checksum_algorithm as ChecksumAlgorithm } : {}),
+    ...(row.checksum_type !== null ? { checksumType: row.checksum_type as 'FULL_OBJECT' | 'COMPOSITE' } : {}),
+    objectId: row.object_id,
+    wrappedKey: row.wrapped_key,
+    keyId: row.key_id,
+  };
+}
+
+export function uploadParams(upload: UploadRecord): UploadRow {
+  return {
+    upload_id: upload.uploadId,
+    bucket: upload.bucket,
+    key: encodeKey(upload.key),
+    initiated: upload.initiated,
+    owner: upload.owner,
+    headers: JSON.stringify(upload.headers),
+    tags: JSON.stringify(upload.tags),
+    checksum_algorithm: upload.checksumAlgorithm ?? null,
+    checksum_type: upload.checksumType ?? null,
+    object_id: upload.objectId,
+    wrapped_key: upload.wrappedKey,
+    key_id: upload.keyId,
+  };
+}
+
+export function partFromRow(row: PartRow): PartRecord {
+  const checksum = parseOptionalJson<StoredChecksum>(row.checksum);
+  return {
+    uploadId: row.upload_id,
+    partNumber: row.part_number,
+    size: row.size,
+    etag: row.etag,
+    ...(checksum !== undefined ? { checksum } : {}),
+    lastModified: row.last_modified,
+    manifest: parseJson<ObjectManifest>(row.manifest),
+  };
+}
+
+export function partParams(part: PartRecord): PartRow {
+  return {
+    upload_id: part.uploadId,
+    part_number: part.partNumber,
+    size: part.size,
+    etag: part.etag,
+    checksum: optionalJson(part.checksum),
+    last_modified: part.lastModified,
+    manifest: JSON.stringify(part.manifest),
+  };
+}

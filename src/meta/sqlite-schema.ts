@@ -1,0 +1,93 @@
+import type Database from 'better-sqlite3';
+
+export const SCHEMA_VERSION = 1;
+
+/**
+ * Keys are BLOBs of UTF-8 so that index order is byte order (see sqlite-listing.ts). Objects and parts are rowid
+ * tables rather than WITHOUT ROWID because their manifest JSON can be large; listing reads the summary columns through
+ * the (bucket, key) index and never touches the manifest.
+ */
+const SCHEMA_SQL = `
+CREATE TABLE buckets (
+  name        TEXT PRIMARY KEY,
+  created_at  INTEGER NOT NULL,
+  owner       TEXT NOT NULL,
+  region      TEXT NOT NULL,
+  erasure     TEXT
+);
+
+CREATE TABLE objects (
+  bucket        TEXT NOT NULL,
+  key           BLOB NOT NULL,
+  object_id     TEXT NOT NULL UNIQUE,
+  size          INTEGER NOT NULL,
+  etag          TEXT NOT NULL,
+  last_modified INTEGER NOT NULL,
+  storage_class TEXT,
+  headers       TEXT NOT NULL,
+  tags          TEXT NOT NULL,
+  checksum      TEXT,
+  parts         TEXT,
+  manifest      TEXT NOT NULL,
+  hot_state     TEXT NOT NULL DEFAULT 'cold',
+  hot_bytes     INTEGER NOT NULL DEFAULT 0,
+  pinned        INTEGER NOT NULL DEFAULT 0,
+  last_access   INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (bucket, key)
+);
+CREATE INDEX objects_eviction ON objects (hot_state, pinned, last_access);
+-- Small partial index: start-up reconciliation walks only the objects that are not cold.
+CREATE INDEX objects_not_cold ON objects (object_id) WHERE hot_state <> 'cold';
+
+CREATE TABLE uploads (
+  upload_id          TEXT PRIMARY KEY,
+  bucket             TEXT NOT NULL,
+  key                BLOB NOT NULL,
+  initiated          INTEGER NOT NULL,
+  owner              TEXT NOT NULL,
+  headers            TEXT NOT NULL,
+  tags               TEXT NOT NULL,
+  checksum_algorithm TEXT,
+  checksum_type      TEXT,
+  object_id          TEXT NOT NULL,
+  wrapped_key        TEXT NOT NULL,
+  key_id             TEXT NOT NULL
+);
+CREATE INDEX uploads_by_key ON uploads (bucket, key, initiated, upload_id);
+
+CREATE TABLE parts (
+  upload_id     TEXT NOT NULL,
+  part_number   INTEGER NOT NULL,
+  size          INTEGER NOT NULL,
+  etag          TEXT NOT NULL,
+  checksum      TEXT,
+  last_modified INTEGER NOT NULL,
+  manifest      TEXT NOT NULL,
+  PRIMARY KEY (upload_id, part_number)
+);
+
+CREATE TABLE garbage (
+  id         INTEGER PRIMARY KEY AUTOINCREMENT,
+  manifest   TEXT NOT NULL,
+  not_before INTEGER NOT NULL
+);
+CREATE INDEX garbage_due ON garbage (not_before, id);
+`;
+
+/** WAL so readers never block the writer; NORMAL sync is durable across process crashes (not power loss) in WAL. */
+export function configureConnection(db: Database.Database, busyTimeoutMs: number): void {
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma(`busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs))}`);
+}
+
+/** Creates the schema in an empty database; refuses a database written by a newer version. */
+export function ensureSchema(db: Database.Database): void {
+  db.transaction(() => {
+    const version = db.pragma('user_version', { simple: true }) as number;
+    if (version === SCHEMA_VERSION) return;
+    if (version !== 0) throw new Error(`metadata store schema version ${version} is not supported (expected ${SCHEMA_VERSION})`);
+    db.exec(SCHEMA_SQL);
+    db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  }).immediate();
+}

@@ -1,0 +1,116 @@
+import type Database from 'better-sqlite3';
+import {
+  OBJECT_COLUMNS,
+  OBJECT_SUMMARY_COLUMNS,
+  PART_COLUMNS,
+  UPLOAD_COLUMNS,
+  type BucketRow,
+  type ObjectRow,
+  type ObjectSummaryRow,
+  type PartRow,
+  type UploadRow,
+} from './sqlite-rows.js';
+
+/** Every statement the store runs, prepared once per connection. */
+export function prepareStatements(db: Database.Database) {
+  return {
+    ping: db.prepare<[], { one: number }>('SELECT 1 AS one'),
+
+    // Buckets
+    insertBucket: db.prepare<BucketRow>(
+      'INSERT INTO buckets (name, created_at, owner, region, erasure) VALUES (@name, @created_at, @owner, @region, @erasure)',
+    ),
+    bucketByName: db.prepare<[string], BucketRow>('SELECT name, created_at, owner, region, erasure FROM buckets WHERE name = ?'),
+    allBuckets: db.prepare<[], BucketRow>('SELECT name, created_at, owner, region, erasure FROM buckets ORDER BY name'),
+    deleteBucket: db.prepare<[string]>('DELETE FROM buckets WHERE name = ?'),
+    anyObjectInBucket: db.prepare<[string], { one: number }>('SELECT 1 AS one FROM objects WHERE bucket = ? LIMIT 1'),
+
+    // Objects
+    objectByKey: db.prepare<[string, Buffer], ObjectRow>(`SELECT ${OBJECT_COLUMNS} FROM objects WHERE bucket = ? AND key = ?`),
+    objectById: db.prepare<[string], ObjectRow>(`SELECT ${OBJECT_COLUMNS} FROM objects WHERE object_id = ?`),
+    insertObject: db.prepare<ObjectRow>(
+      `INSERT INTO objects (${OBJECT_COLUMNS}) VALUES (@bucket, @key, @size, @etag, @last_modified, @checksum, @storage_class,
+        @object_id, @headers, @tags, @parts, @manifest, @hot_state, @hot_bytes, @pinned, @last_access)`,
+    ),
+    deleteObjectByKey: db.prepare<[string, Buffer]>('DELETE FROM objects WHERE bucket = ? AND key = ?'),
+    summariesFrom: db.prepare<[string, Buffer], ObjectSummaryRow>(
+      `SELECT ${OBJECT_SUMMARY_COLUMNS} FROM objects WHERE bucket = ? AND key >= ? ORDER BY key`,
+    ),
+    summariesBetween: db.prepare<[string, Buffer, Buffer], ObjectSummaryRow>(
+      `SELECT ${OBJECT_SUMMARY_COLUMNS} FROM objects WHERE bucket = ? AND key >= ? AND key < ? ORDER BY key`,
+    ),
+    setTags: db.prepare<[string, string, Buffer]>('UPDATE objects SET tags = ? WHERE bucket = ? AND key = ?'),
+    setTagsIfId: db.prepare<[string, string, Buffer, string]>('UPDATE objects SET tags = ? WHERE bucket = ? AND key = ? AND object_id = ?'),
+    updateManifest: db.prepare<[string, string]>('UPDATE objects SET manifest = ? WHERE object_id = ?'),
+    objectManifestsAfter: db.prepare<[number, number], { rowid: number; object_id: string; bucket: string; key: Buffer; manifest: string }>(
+      'SELECT rowid, object_id, bucket, key, manifest FROM objects WHERE rowid > ? ORDER BY rowid LIMIT ?',
+    ),
+    countAll: db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM objects'),
+    countInBucket: db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM objects WHERE bucket = ?'),
+
+    // Hot tier bookkeeping
+    setHotState: db.prepare<[string, number, string]>('UPDATE objects SET hot_state = ?, hot_bytes = ? WHERE object_id = ?'),
+    // Never moves backwards, and skips the write entirely for a stale or duplicate touch.
+    touch: db.prepare<[number, string, number]>('UPDATE objects SET last_access = ? WHERE object_id = ? AND last_access < ?'),
+    setPinned: db.prepare<[number, string]>('UPDATE objects SET pinned = ? WHERE object_id = ?'),
+    hotBytesTotal: db.prepare<[], { total: number | null }>(
+      "SELECT SUM(hot_bytes) AS total FROM objects WHERE hot_state IN ('hot', 'promoting')",
+    ),
+    evictionCandidates: db.prepare<[number], { object_id: string; hot_bytes: number; last_access: number }>(
+      "SELECT object_id, hot_bytes, last_access FROM objects WHERE hot_state = 'hot' AND pinned = 0 ORDER BY last_access LIMIT ?",
+    ),
+    notColdAfter: db.prepare<[string, number], { object_id: string; hot_state: string; hot_bytes: number }>(
+      "SELECT object_id, hot_state, hot_bytes FROM objects WHERE hot_state <> 'cold' AND object_id > ? ORDER BY object_id LIMIT ?",
+    ),
+
+    // Multipart
+    insertUpload: db.prepare<UploadRow>(
+      `INSERT INTO uploads (${UPLOAD_COLUMNS}) VALUES (@upload_id, @bucket, @key, @initiated, @owner, @headers, @tags,
+        @checksum_algorithm, @checksum_type, @object_id, @wrapped_key, @key_id)`,
+    ),
+    uploadById: db.prepare<[string], UploadRow>(`SELECT ${UPLOAD_COLUMNS} FROM uploads WHERE upload_id = ?`),
+    deleteUpload: db.prepare<[string]>('DELETE FROM uploads WHERE upload_id = ?'),
+    uploadIdsInBucket: db.prepare<[string], { upload_id: string }>('SELECT upload_id FROM uploads WHERE bucket = ?'),
+    uploadsFrom: db.prepare<[string, Buffer], UploadRow>(
+      `SELECT ${UPLOAD_COLUMNS} FROM uploads WHERE bucket = ? AND key >= ? ORDER BY key, initiated, upload_id`,
+    ),
+    uploadsBetween: db.prepare<[string, Buffer, Buffer], UploadRow>(
+      `SELECT ${UPLOAD_COLUMNS} FROM uploads WHERE bucket = ? AND key >= ? AND key < ? ORDER BY key, initiated, upload_id`,
+    ),
+    uploadsOfKeyAfterMarker: db.prepare<[string, Buffer, number, number, string], UploadRow>(
+      `SELECT ${UPLOAD_COLUMNS} FROM uploads WHERE bucket = ? AND key = ? AND (initiated > ? OR (initiated = ? AND upload_id > ?))
+        ORDER BY initiated, upload_id`,
+    ),
+    uploadsOfKeyAfterId: db.prepare<[string, Buffer, string], UploadRow>(
+      `SELECT ${UPLOAD_COLUMNS} FROM uploads WHERE bucket = ? AND key = ? AND upload_id > ? ORDER BY initiated, upload_id`,
+    ),
+
+    insertPart: db.prepare<PartRow>(
+      `INSERT INTO parts (${PART_COLUMNS}) VALUES (@upload_id, @part_number, @size, @etag, @checksum, @last_modified, @manifest)`,
+    ),
+    partManifest: db.prepare<[string, number], { manifest: string }>('SELECT manifest FROM parts WHERE upload_id = ? AND part_number = ?'),
+    deletePart: db.prepare<[string, number]>('DELETE FROM parts WHERE upload_id = ? AND part_number = ?'),
+    partByNumber: db.prepare<[string, number], PartRow>(`SELECT ${PART_COLUMNS} FROM parts WHERE upload_id = ? AND part_number = ?`),
+    partsAfter: db.prepare<[string, number, number], PartRow>(
+      `SELECT ${PART_COLUMNS} FROM parts WHERE upload_id = ? AND part_number > ? ORDER BY part_number LIMIT ?`,
+    ),
+    partsOfUpload: db.prepare<[string], PartRow>(`SELECT ${PART_COLUMNS} FROM parts WHERE upload_id = ? ORDER BY part_number`),
+    deletePartsOfUpload: db.prepare<[string]>('DELETE FROM parts WHERE upload_id = ?'),
+    partManifestsAfter: db.prepare<
+      [number, number],
+      { rowid: number; object_id: string; bucket: string; key: Buffer; manifest: string }
+    >(
+      `SELECT p.rowid AS rowid, u.object_id AS object_id, u.bucket AS bucket, u.key AS key, p.manifest AS manifest
+        FROM parts p JOIN uploads u ON u.upload_id = p.upload_id WHERE p.rowid > ? ORDER BY p.rowid LIMIT ?`,
+    ),
+
+    // Garbage queue
+    insertGarbage: db.prepare<[string, number]>('INSERT INTO garbage (manifest, not_before) VALUES (?, ?)'),
+    dueGarbage: db.prepare<[number, number], { id: number; manifest: string; not_before: number }>(
+      'SELECT id, manifest, not_before FROM garbage WHERE not_before <= ? ORDER BY not_before, id LIMIT ?',
+    ),
+    deleteGarbage: db.prepare<[number]>('DELETE FROM garbage WHERE id = ?'),
+  };
+}
+
+export type Statements = ReturnType<typeof prepareStatements>;

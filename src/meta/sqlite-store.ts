@@ -1,0 +1,498 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type { ObjectManifest } from '../cold/manifest.js';
+import { Errors, S3Error } from '../util/s3-error.js';
+import type { MetaStore } from './store.js';
+import type {
+  BucketRecord,
+  GarbageItem,
+  HotState,
+  ListQuery,
+  ListResult,
+  ObjectRecord,
+  ObjectSummary,
+  PartRecord,
+  UploadRecord,
+  WriteCondition,
+} from './types.js';
+import { configureConnection, ensureSchema } from './sqlite-schema.js';
+import { prepareStatements, type Statements } from './sqlite-statements.js';
+import { decodeKey, encodeKey, listingEntries, takePage, type ListingEntry } from './sqlite-listing.js';
+import {
+  bucketFromRow,
+  bucketParams,
+  objectFromRow,
+  objectParams,
+  partFromRow,
+  partParams,
+  summaryFromRow,
+  uploadFromRow,
+  uploadParams,
+  type ObjectRow,
+  type ObjectSummaryRow,
+  type UploadRow,
+} from './sqlite-rows.js';
+
+/**
+ * Used when a caller passes no grace period: a replaced object's shards stay readable this long, so GETs that
+ * started before the replacement can finish. Collecting late is harmless; collecting early loses data.
+ */
+export const DEFAULT_GARBAGE_GRACE_MS = 60_000;
+const BUSY_TIMEOUT_MS = 5_000;
+/** Rows per batch when iterating large tables, so no statement stays open across an await. */
+const ITERATION_BATCH = 512;
+
+export interface SqliteMetaStoreOptions {
+  /** Clock for garbage notBefore and part replacement; tests may pin it. */
+  now?: () => number;
+}
+
+function stripQuotes(etag: string): string {
+  const trimmed = etag.trim();
+  return trimmed.length >= 2 && trimmed.startsWith('"') && trimmed.endsWith('"') ? trimmed.slice(1, -1) : trimmed;
+}
+
+/** Evaluated inside the committing transaction, against the row that transaction will replace. */
+function checkWriteCondition(currentEtag: string | undefined, condition: WriteCondition | undefined): void {
+  if (condition === undefined) return;
+  if (condition.ifNoneMatch === true && currentEtag !== undefined) throw Errors.preconditionFailed('If-None-Match');
+  if (condition.ifMatch !== undefined) {
+    const wanted = condition.ifMatch.trim();
+    if (currentEtag === undefined) throw Errors.preconditionFailed('If-Match');
+    if (wanted !== '*' && stripQuotes(wanted) !== stripQuotes(currentEtag)) throw Errors.preconditionFailed('If-Match');
+  }
+}
+
+function invalidPart(): S3Error {
+  return new S3Error(
+    'InvalidPart',
+    "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not have matched the part's entity tag.",
+    400,
+  );
+}
+
+/** MetaStore on one SQLite file (better-sqlite3). Every method is one transaction; results are already-resolved promises. */
+export class SqliteMetaStore implements MetaStore {
+  private readonly db: Database.Database;
+  private readonly s: Statements;
+  private readonly now: () => number;
+
+  private constructor(db: Database.Database, options: SqliteMetaStoreOptions) {
+    this.db = db;
+    this.now = options.now ?? Date.now;
+    this.s = prepareStatements(db);
+  }
+
+  /** Opens (creating the directory, file and schema when missing) a store at `path`. */
+  static open(path: string, options: SqliteMetaStoreOptions = {}): SqliteMetaStore {
+    mkdirSync(dirname(path), { recursive: true });
+    const db = new Database(path);
+    try {
+      configureConnection(db, BUSY_TIMEOUT_MS);
+      ensureSchema(db);
+      return new SqliteMetaStore(db, options);
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+  }
+
+  // ---- Buckets
+
+  async createBucket(bucket: BucketRecord): Promise<void> {
+    this.db
+      .transaction(() => {
+        if (this.s.bucketByName.get(bucket.name) !== undefined) throw Errors.bucketAlreadyOwnedByYou(bucket.name);
+        this.s.insertBucket.run(bucketParams(bucket));
+      })
+      .immediate();
+  }
+
+  async getBucket(name: string): Promise<BucketRecord | null> {
+    const row = this.s.bucketByName.get(name);
+    return row === undefined ? null : bucketFromRow(row);
+  }
+
+  async deleteBucket(name: string): Promise<void> {
+    this.db
+      .transaction(() => {
+        this.requireBucket(name);
+        if (this.s.anyObjectInBucket.get(name) !== undefined) throw Errors.bucketNotEmpty(name);
+        const notBefore = this.now() + DEFAULT_GARBAGE_GRACE_MS;
+        for (const { upload_id } of this.s.uploadIdsInBucket.all(name)) this.dropUpload(upload_id, notBefore);
+        this.s.deleteBucket.run(name);
+      })
+      .immediate();
+  }
+
+  async listBuckets(): Promise<BucketRecord[]> {
+    return this.s.allBuckets.all().map(bucketFromRow);
+  }
+
+  // ---- Objects
+
+  async getObject(bucket: string, key: string): Promise<ObjectRecord | null> {
+    const row = this.s.objectByKey.get(bucket, encodeKey(key));
+    return row === undefined ? null : objectFromRow(row);
+  }
+
+  async getObjectById(objectId: string): Promise<ObjectRecord | null> {
+    const row = this.s.objectById.get(objectId);
+    return row === undefined ? null : objectFromRow(row);
+  }
+
+  async putObject(record: ObjectRecord, condition?: WriteCondition, graceMs?: number): Promise<{ replaced: ObjectRecord | null }> {
+    const replaced = this.db.transaction(() => this.commitObject(record, condition, this.notBefore(graceMs))).immediate();
+    return { replaced };
+  }
+
+  /**
+   * Bulk commit with putObject semantics (no conditions), all or nothing in one transaction. For rebuilding the store
+   * from manifests (`recover-index`) and for loading large test fixtures; returns how many records were committed.
+   */
+  putObjects(records: Iterable<ObjectRecord>, graceMs?: number): number {
+    return this.db
+      .transaction(() => {
+        const notBefore = this.notBefore(graceMs);
+        let count = 0;
+        for (const record of records) {
+          this.commitObject(record, undefined, notBefore);
+          count++;
+        }
+        return count;
+      })
+      .immediate();
+  }
+
+  async deleteObject(bucket: string, key: string, graceMs?: number): Promise<ObjectRecord | null> {
+    return this.db
+      .transaction(() => {
+        const keyBytes = encodeKey(key);
+        const row = this.s.objectByKey.get(bucket, keyBytes);
+        if (row === undefined) return null;
+        this.s.deleteObjectByKey.run(bucket, keyBytes);
+        this.s.insertGarbage.run(row.manifest, this.notBefore(graceMs));
+        return objectFromRow(row);
+      })
+      .immediate();
+  }
+
+  async listObjects(bucket: string, query: ListQuery): Promise<ListResult> {
+    // A read transaction, so the bucket check and every seek of the page see one snapshot.
+    return this.db
+      .transaction(() => {
+        this.requireBucket(bucket);
+        const entries = listingEntries<ObjectSummaryRow>({
+          prefix: encodeKey(query.prefix ?? ''),
+          delimiter: encodeKey(query.delimiter ?? ''),
+          after: query.after === undefined ? null : encodeKey(query.after),
+          seek: (lower, upper) =>
+            upper === null ? this.s.summariesFrom.iterate(bucket, lower) : this.s.summariesBetween.iterate(bucket, lower, upper),
+        });
+        // maxKeys 0 returns an empty, untruncated page (AWS reports IsTruncated=true when keys exist; nobody pages with 0).
+        const { page, isTruncated } = takePage(entries, query.maxKeys);
+        const objects: ObjectSummary[] = [];
+        const commonPrefixes: string[] = [];
+        let lastReturned: string | undefined;
+        for (const entry of page) {
+          if (entry.kind === 'row') {
+            const summary = summaryFromRow(entry.row);
+            objects.push(summary);
+            lastReturned = summary.key;
+          } else {
+            lastReturned = decodeKey(entry.prefix);
+            commonPrefixes.push(lastReturned);
+          }
+        }
+        const result: ListResult = { objects, commonPrefixes, isTruncated };
+        if (lastReturned !== undefined) result.lastReturned = lastReturned;
+        return result;
+      })
+      .deferred();
+  }
+
+  async setTags(bucket: string, key: string, tags: Record<string, string>, objectId?: string): Promise<boolean> {
+    const tagsJson = JSON.stringify(tags);
+    const keyBytes = encodeKey(key);
+    const result =
+      objectId === undefined ? this.s.setTags.run(tagsJson, bucket, keyBytes) : this.s.setTagsIfId.run(tagsJson, bucket, keyBytes, objectId);
+    return result.changes > 0;
+  }
+
+  async updateManifest(objectId: string, manifest: ObjectManifest): Promise<boolean> {
+    if (manifest.objectId !== objectId) throw new Error(`manifest of object ${manifest.objectId} given for object ${objectId}`);
+    return this.s.updateManifest.run(JSON.stringify(manifest), objectId).changes > 0;
+  }
+
+  /**
+   * Committed objects, then parts of in-progress uploads, in batches by rowid. Not a snapshot: rows committed or
+   * updated during the walk may or may not be seen, so a collector must only consider shards older than its start.
+   */
+  async *iterateManifests(): AsyncIterable<{ objectId: string; manifest: ObjectManifest; bucket: string; key: string }> {
+    for (const source of [this.s.objectManifestsAfter, this.s.partManifestsAfter]) {
+      let afterRowid = 0;
+      for (;;) {
+        const batch = [...source.iterate(afterRowid, ITERATION_BATCH)];
+        for (const row of batch) {
+          yield { objectId: row.object_id, manifest: JSON.parse(row.manifest) as ObjectManifest, bucket: row.bucket, key: decodeKey(row.key) };
+        }
+        const last = batch.at(-1);
+        if (last === undefined || batch.length < ITERATION_BATCH) break;
+        afterRowid = last.rowid;
+      }
+    }
+  }
+
+  async countObjects(bucket?: string): Promise<number> {
+    const row = bucket === undefined ? this.s.countAll.get() : this.s.countInBucket.get(bucket);
+    return row?.n ?? 0;
+  }
+
+  // ---- Hot tier bookkeeping
+
+  async setHotState(objectId: string, state: HotState, hotBytes: number): Promise<boolean> {
+    return this.s.setHotState.run(state, hotBytes, objectId).changes > 0;
+  }
+
+  async touch(objectId: string, atMs: number): Promise<void> {
+    this.s.touch.run(atMs, objectId, atMs);
+  }
+
+  async setPinned(objectId: string, pinned: boolean): Promise<boolean> {
+    return this.s.setPinned.run(pinned ? 1 : 0, objectId).changes > 0;
+  }
+
+  async hotBytesTotal(): Promise<number> {
+    return this.s.hotBytesTotal.get()?.total ?? 0;
+  }
+
+  async evictionCandidates(limit: number): Promise<Array<{ objectId: string; hotBytes: number; lastAccess: number }>> {
+    if (limit <= 0) return [];
+    return this.s.evictionCandidates.all(limit).map((row) => ({ objectId: row.object_id, hotBytes: row.hot_bytes, lastAccess: row.last_access }));
+  }
+
+  async *listHot(): AsyncIterable<{ objectId: string; state: HotState; hotBytes: number }> {
+    let afterId = '';
+    for (;;) {
+      const batch = this.s.notColdAfter.all(afterId, ITERATION_BATCH);
+      for (const row of batch) yield { objectId: row.object_id, state: row.hot_state as HotState, hotBytes: row.hot_bytes };
+      const last = batch.at(-1);
+      if (last === undefined || batch.length < ITERATION_BATCH) return;
+      afterId = last.object_id;
+    }
+  }
+
+  // ---- Multipart
+
+  async createUpload(upload: UploadRecord): Promise<void> {
+    this.db
+      .transaction(() => {
+        this.requireBucket(upload.bucket);
+        this.s.insertUpload.run(uploadParams(upload));
+      })
+      .immediate();
+  }
+
+  async getUpload(uploadId: string): Promise<UploadRecord | null> {
+    const row = this.s.uploadById.get(uploadId);
+    return row === undefined ? null : uploadFromRow(row);
+  }
+
+  async putPart(part: PartRecord): Promise<void> {
+    this.db
+      .transaction(() => {
+        this.requireUpload(part.uploadId);
+        const previous = this.s.partManifest.get(part.uploadId, part.partNumber);
+        if (previous !== undefined) {
+          this.s.deletePart.run(part.uploadId, part.partNumber);
+          this.s.insertGarbage.run(previous.manifest, this.notBefore(undefined));
+        }
+        this.s.insertPart.run(partParams(part));
+      })
+      .immediate();
+  }
+
+  async listParts(uploadId: string, afterPartNumber: number, maxParts: number): Promise<{ parts: PartRecord[]; isTruncated: boolean }> {
+    return this.db
+      .transaction(() => {
+        this.requireUpload(uploadId);
+        if (maxParts <= 0) return { parts: [], isTruncated: false };
+        const rows = this.s.partsAfter.all(uploadId, afterPartNumber, maxParts + 1);
+        return { parts: rows.slice(0, maxParts).map(partFromRow), isTruncated: rows.length > maxParts };
+      })
+      .deferred();
+  }
+
+  /** The requested parts that exist, in the order requested. */
+  async getParts(uploadId: string, partNumbers: number[]): Promise<PartRecord[]> {
+    return this.db
+      .transaction(() => {
+        this.requireUpload(uploadId);
+        const parts: PartRecord[] = [];
+        for (const partNumber of partNumbers) {
+          const row = this.s.partByNumber.get(uploadId, partNumber);
+          if (row !== undefined) parts.push(partFromRow(row));
+        }
+        return parts;
+      })
+      .deferred();
+  }
+
+  /**
+   * Besides the interface contract, refuses (InvalidPart) a record that does not carry every segment of each used
+   * part as stored now: a part re-uploaded after the caller read it was queued as garbage, and committing the old
+   * segments would point the object at shards the collector will delete.
+   */
+  async completeUpload(
+    uploadId: string,
+    record: ObjectRecord,
+    usedParts: number[],
+    condition?: WriteCondition,
+    graceMs?: number,
+  ): Promise<{ replaced: ObjectRecord | null }> {
+    const replaced = this.db
+      .transaction(() => {
+        const upload = this.requireUpload(uploadId);
+        if (upload.bucket !== record.bucket || !upload.key.equals(encodeKey(record.key)) || upload.object_id !== record.objectId) {
+          throw new Error(`completeUpload: record ${record.bucket}/${record.objectId} does not belong to upload ${uploadId}`);
+        }
+        const used = new Set(usedParts);
+        const recordSegments = new Set(record.manifest.segments.map((segment) => segment.segId));
+        const parts = this.s.partsOfUpload.all(uploadId);
+        const stored = new Set(parts.map((part) => part.part_number));
+        for (const partNumber of used) if (!stored.has(partNumber)) throw invalidPart();
+        for (const part of parts) {
+          if (!used.has(part.part_number)) continue;
+          const manifest = JSON.parse(part.manifest) as ObjectManifest;
+          if (!manifest.segments.every((segment) => recordSegments.has(segment.segId))) throw invalidPart();
+        }
+
+        const notBefore = this.notBefore(graceMs);
+        const previous = this.commitObject(record, condition, notBefore);
+        for (const part of parts) if (!used.has(part.part_number)) this.s.insertGarbage.run(part.manifest, notBefore);
+        this.s.deletePartsOfUpload.run(uploadId);
+        this.s.deleteUpload.run(uploadId);
+        return previous;
+      })
+      .immediate();
+    return { replaced };
+  }
+
+  async abortUpload(uploadId: string): Promise<void> {
+    this.db
+      .transaction(() => {
+        this.requireUpload(uploadId);
+        this.dropUpload(uploadId, this.notBefore(undefined));
+      })
+      .immediate();
+  }
+
+  /**
+   * Ordered by key (byte order), then initiation time, then upload id. With a key marker, uploads of keys after it;
+   * with an upload-id marker as well, also the marker key's uploads after that upload (if the marker upload is gone,
+   * those with a greater upload id, as AWS describes).
+   */
+  async listUploads(
+    bucket: string,
+    query: { prefix?: string; delimiter?: string; keyMarker?: string; uploadIdMarker?: string; maxUploads: number },
+  ): Promise<{ uploads: UploadRecord[]; commonPrefixes: string[]; isTruncated: boolean }> {
+    return this.db
+      .transaction(() => {
+        this.requireBucket(bucket);
+        const after = query.keyMarker === undefined || query.keyMarker === '' ? null : encodeKey(query.keyMarker);
+        let leading: UploadRow[] = [];
+        if (after !== null && query.uploadIdMarker !== undefined && query.uploadIdMarker !== '') {
+          const marker = this.s.uploadById.get(query.uploadIdMarker);
+          leading =
+            marker !== undefined && marker.bucket === bucket && marker.key.equals(after)
+              ? this.s.uploadsOfKeyAfterMarker.all(bucket, after, marker.initiated, marker.initiated, marker.upload_id)
+              : this.s.uploadsOfKeyAfterId.all(bucket, after, query.uploadIdMarker);
+        }
+        const entries = listingEntries<UploadRow>({
+          prefix: encodeKey(query.prefix ?? ''),
+          delimiter: encodeKey(query.delimiter ?? ''),
+          after,
+          leading,
+          seek: (lower, upper) =>
+            upper === null ? this.s.uploadsFrom.iterate(bucket, lower) : this.s.uploadsBetween.iterate(bucket, lower, upper),
+        });
+        const { page, isTruncated } = takePage(entries, query.maxUploads);
+        const uploads: UploadRecord[] = [];
+        const commonPrefixes: string[] = [];
+        for (const entry of page as Array<ListingEntry<UploadRow>>) {
+          if (entry.kind === 'row') uploads.push(uploadFromRow(entry.row));
+          else commonPrefixes.push(decodeKey(entry.prefix));
+        }
+        return { uploads, commonPrefixes, isTruncated };
+      })
+      .deferred();
+  }
+
+  // ---- Garbage queue
+
+  async enqueueGarbage(manifest: ObjectManifest, notBefore: number): Promise<void> {
+    this.s.insertGarbage.run(JSON.stringify(manifest), notBefore);
+  }
+
+  async dueGarbage(nowMs: number, limit: number): Promise<GarbageItem[]> {
+    if (limit <= 0) return [];
+    return this.s.dueGarbage
+      .all(nowMs, limit)
+      .map((row) => ({ id: row.id, manifest: JSON.parse(row.manifest) as ObjectManifest, notBefore: row.not_before }));
+  }
+
+  async removeGarbage(ids: number[]): Promise<void> {
+    this.db
+      .transaction(() => {
+        for (const id of ids) this.s.deleteGarbage.run(id);
+      })
+      .immediate();
+  }
+
+  async ping(): Promise<void> {
+    this.s.ping.get();
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+
+  // ---- Helpers; each runs inside the caller's transaction.
+
+  private notBefore(graceMs: number | undefined): number {
+    return this.now() + (graceMs ?? DEFAULT_GARBAGE_GRACE_MS);
+  }
+
+  private requireBucket(name: string): void {
+    if (this.s.bucketByName.get(name) === undefined) throw Errors.noSuchBucket(name);
+  }
+
+  private requireUpload(uploadId: string): UploadRow {
+    const row = this.s.uploadById.get(uploadId);
+    if (row === undefined) throw Errors.noSuchUpload(uploadId);
+    return row;
+  }
+
+  /** Replace the object at the record's key, queueing the replaced manifest; returns the replaced record. */
+  private commitObject(record: ObjectRecord, condition: WriteCondition | undefined, notBefore: number): ObjectRecord | null {
+    this.requireBucket(record.bucket);
+    const params = objectParams(record);
+    const existing: ObjectRow | undefined = this.s.objectByKey.get(record.bucket, params.key);
+    checkWriteCondition(existing?.etag, condition);
+    if (existing !== undefined) {
+      this.s.deleteObjectByKey.run(record.bucket, params.key);
+      // Re-committing the same object (a retried request) must not send its own live shards to the collector.
+      if (existing.object_id !== record.objectId) this.s.insertGarbage.run(existing.manifest, notBefore);
+    }
+    this.s.insertObject.run(params);
+    return existing === undefined ? null : objectFromRow(existing);
+  }
+
+  /** Delete an upload and queue all its parts as garbage. */
+  private dropUpload(uploadId: string, notBefore: number): void {
+    for (const part of this.s.partsOfUpload.all(uploadId)) this.s.insertGarbage.run(part.manifest, notBefore);
+    this.s.deletePartsOfUpload.run(uploadId);
+    this.s.deleteUpload.run(uploadId);
+  }
+}
