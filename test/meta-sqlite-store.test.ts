@@ -1,0 +1,349 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { ObjectManifest } from '../src/cold/manifest.js';
+import { DEFAULT_GARBAGE_GRACE_MS, SqliteMetaStore } from '../src/meta/sqlite-store.js';
+import type { ObjectRecord } from '../src/meta/types.js';
+import { S3Error } from '../src/util/s3-error.js';
+
+const NOW = 1_700_000_000_000;
+
+function manifest(objectId: string, segIds: string[] = [`${objectId}-s0`]): ObjectManifest {
+  return {
+    version: 1,
+    objectId,
+    wrappedKey: `wrapped-${objectId}`,
+    keyId: 'k1',
+    size: 10 * segIds.length,
+    segments: segIds.map((segId, index) => ({
+      segId,
+      part: 1,
+      index,
+      plainSize: 10,
+      chunkSize: 65536,
+      k: 2,
+      m: 1,
+      coder: 'rs-cauchy',
+      shardSize: 100,
+      shards: [
+        { node: 'n1', handle: `${segId}/0` },
+        { node: 'n2', handle: `${segId}/1` },
+        { node: 'n3', handle: '' },
+      ],
+    })),
+  };
+}
+
+function objectRecord(key: string, objectId: string, extra: Partial<ObjectRecord> = {}): ObjectRecord {
+  return {
+    bucket: 'bkt',
+    key,
+    objectId,
+    size: 10,
+    etag: `"etag-${objectId}"`,
+    lastModified: NOW,
+    headers: { contentType: 'text/plain', userMeta: { a: '1' } },
+    tags: {},
+    manifest: manifest(objectId),
+    hot: 'cold',
+    hotBytes: 0,
+    pinned: false,
+    lastAccess: 0,
+    ...extra,
+  };
+}
+
+async function s3ErrorCode(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+  } catch (err) {
+    if (err instanceof S3Error) return err.code;
+    throw err;
+  }
+  throw new Error('expected the call to fail');
+}
+
+let dir: string;
+let store: SqliteMetaStore;
+let path: string;
+
+beforeEach(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'meta-store-'));
+  path = join(dir, 'nested', 'meta.db');
+  store = SqliteMetaStore.open(path, { now: () => NOW });
+  await store.createBucket({ name: 'bkt', createdAt: NOW, owner: 'AKIA1', region: 'us-east-1' });
+});
+
+afterEach(async () => {
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('opening', () => {
+  it('creates the directory, uses WAL and keeps data across reopen', async () => {
+    await store.putObject(objectRecord('k', 'o1'));
+    await store.close();
+    const raw = new Database(path, { readonly: true });
+    expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
+    raw.close();
+    store = SqliteMetaStore.open(path);
+    expect((await store.getObject('bkt', 'k'))?.objectId).toBe('o1');
+    await store.ping();
+  });
+
+  it('refuses a schema version it does not know', async () => {
+    await store.close();
+    const raw = new Database(path);
+    raw.pragma('user_version = 99');
+    raw.close();
+    expect(() => SqliteMetaStore.open(path)).toThrow(/schema version 99/);
+    store = SqliteMetaStore.open(join(dir, 'other.db'));
+  });
+});
+
+describe('buckets', () => {
+  it('creates, gets, lists and refuses duplicates', async () => {
+    await store.createBucket({ name: 'alpha', createdAt: 5, owner: 'o', region: 'eu', erasure: { k: 8, m: 4 } });
+    expect(await store.getBucket('alpha')).toEqual({ name: 'alpha', createdAt: 5, owner: 'o', region: 'eu', erasure: { k: 8, m: 4 } });
+    expect(await store.getBucket('bkt')).toEqual({ name: 'bkt', createdAt: NOW, owner: 'AKIA1', region: 'us-east-1' });
+    expect(await store.getBucket('nope')).toBeNull();
+    expect((await store.listBuckets()).map((b) => b.name)).toEqual(['alpha', 'bkt']);
+    expect(await s3ErrorCode(store.createBucket({ name: 'alpha', createdAt: 6, owner: 'o', region: 'eu' }))).toBe('BucketAlreadyOwnedByYou');
+  });
+
+  it('deletes only existing, empty buckets', async () => {
+    expect(await s3ErrorCode(store.deleteBucket('nope'))).toBe('NoSuchBucket');
+    await store.putObject(objectRecord('k', 'o1'));
+    expect(await s3ErrorCode(store.deleteBucket('bkt'))).toBe('BucketNotEmpty');
+    await store.deleteObject('bkt', 'k');
+    await store.deleteBucket('bkt');
+    expect(await store.getBucket('bkt')).toBeNull();
+    expect(await s3ErrorCode(store.putObject(objectRecord('k', 'o2')))).toBe('NoSuchBucket');
+    expect(await s3ErrorCode(store.listObjects('bkt', { maxKeys: 10 }))).toBe('NoSuchBucket');
+  });
+});
+
+describe('objects', () => {
+  it('round-trips every field', async () => {
+    const record = objectRecord('dir/ключ 🔑', 'o1', {
+      size: 12345,
+      headers: { contentType: 'a/b', cacheControl: 'no-cache', userMeta: { x: 'y' }, storageClass: 'STANDARD_IA' },
+      tags: { t: 'v' },
+      checksum: { algorithm: 'CRC32C', value: 'AAAAAA==', type: 'COMPOSITE' },
+      parts: [{ partNumber: 1, size: 12345, etag: '"p1"' }],
+      hot: 'hot',
+      hotBytes: 20000,
+      pinned: true,
+      lastAccess: 77,
+    });
+    expect(await store.putObject(record)).toEqual({ replaced: null });
+    expect(await store.getObject('bkt', 'dir/ключ 🔑')).toEqual(record);
+    expect(await store.getObjectById('o1')).toEqual(record);
+    expect(await store.getObject('bkt', 'dir/ключ')).toBeNull();
+    expect(await store.getObjectById('missing')).toBeNull();
+    const listed = await store.listObjects('bkt', { maxKeys: 10 });
+    expect(listed.objects).toEqual([
+      { key: 'dir/ключ 🔑', size: 12345, etag: record.etag, lastModified: NOW, checksum: record.checksum, storageClass: 'STANDARD_IA' },
+    ]);
+  });
+
+  it('replacing queues the old manifest as garbage after the grace period, in the same commit', async () => {
+    await store.putObject(objectRecord('k', 'o1'));
+    const { replaced } = await store.putObject(objectRecord('k', 'o2'), undefined, 5_000);
+    expect(replaced?.objectId).toBe('o1');
+    expect(await store.getObjectById('o1')).toBeNull();
+    expect((await store.getObject('bkt', 'k'))?.objectId).toBe('o2');
+    expect(await store.dueGarbage(NOW + 4_999, 10)).toEqual([]);
+    const due = await store.dueGarbage(NOW + 5_000, 10);
+    expect(due.map((g) => [g.manifest, g.notBefore])).toEqual([[manifest('o1'), NOW + 5_000]]);
+    expect(await store.countObjects('bkt')).toBe(1);
+  });
+
+  it('re-committing the same object id does not queue its live manifest', async () => {
+    await store.putObject(objectRecord('k', 'o1'));
+    const { replaced } = await store.putObject(objectRecord('k', 'o1', { size: 11 }));
+    expect(replaced?.size).toBe(10);
+    expect(await store.dueGarbage(Number.MAX_SAFE_INTEGER, 10)).toEqual([]);
+  });
+
+  it('deleting queues the manifest with the default grace and returns the record', async () => {
+    expect(await store.deleteObject('bkt', 'missing')).toBeNull();
+    await store.putObject(objectRecord('k', 'o1'));
+    expect((await store.deleteObject('bkt', 'k'))?.objectId).toBe('o1');
+    expect(await store.getObject('bkt', 'k')).toBeNull();
+    expect(await store.dueGarbage(NOW + DEFAULT_GARBAGE_GRACE_MS - 1, 10)).toEqual([]);
+    expect((await store.dueGarbage(NOW + DEFAULT_GARBAGE_GRACE_MS, 10)).map((g) => g.manifest.objectId)).toEqual(['o1']);
+  });
+
+  it('evaluates If-None-Match and If-Match inside the commit', async () => {
+    await store.putObject(objectRecord('k', 'o1'), { ifNoneMatch: true });
+    expect(await s3ErrorCode(store.putObject(objectRecord('k', 'o2'), { ifNoneMatch: true }))).toBe('PreconditionFailed');
+    expect(await s3ErrorCode(store.putObject(objectRecord('k', 'o2'), { ifMatch: '"wrong"' }))).toBe('PreconditionFailed');
+    expect(await s3ErrorCode(store.putObject(objectRecord('other', 'o2'), { ifMatch: '"etag-o1"' }))).toBe('PreconditionFailed');
+    expect((await store.getObject('bkt', 'k'))?.objectId).toBe('o1');
+    expect(await store.getObject('bkt', 'other')).toBeNull();
+    expect(await store.dueGarbage(Number.MAX_SAFE_INTEGER, 10)).toEqual([]);
+
+    await store.putObject(objectRecord('k', 'o2'), { ifMatch: 'etag-o1' }); // unquoted matches quoted
+    await store.putObject(objectRecord('k', 'o3'), { ifMatch: '"etag-o2"' });
+    await store.putObject(objectRecord('k', 'o4'), { ifMatch: '*' });
+    expect((await store.getObject('bkt', 'k'))?.objectId).toBe('o4');
+    const failed = await store.putObject(objectRecord('k', 'o5'), { ifMatch: '"etag-o3"' }).catch((err: unknown) => err);
+    expect(failed).toBeInstanceOf(S3Error);
+    expect((failed as S3Error).status).toBe(412);
+  });
+
+  it('sets tags, optionally only for a given object id', async () => {
+    await store.putObject(objectRecord('k', 'o1'));
+    expect(await store.setTags('bkt', 'k', { a: 'b' })).toBe(true);
+    expect((await store.getObject('bkt', 'k'))?.tags).toEqual({ a: 'b' });
+    expect(await store.setTags('bkt', 'k', { c: 'd' }, 'o-other')).toBe(false);
+    expect(await store.setTags('bkt', 'k', { c: 'd' }, 'o1')).toBe(true);
+    expect((await store.getObject('bkt', 'k'))?.tags).toEqual({ c: 'd' });
+    expect(await store.setTags('bkt', 'missing', {})).toBe(false);
+  });
+
+  it('updates a manifest only while the object exists', async () => {
+    await store.putObject(objectRecord('k', 'o1'));
+    const repaired = manifest('o1', ['moved-seg']);
+    expect(await store.updateManifest('o1', repaired)).toBe(true);
+    expect((await store.getObjectById('o1'))?.manifest).toEqual(repaired);
+    await store.putObject(objectRecord('k', 'o2'));
+    expect(await store.updateManifest('o1', repaired)).toBe(false);
+    await expect(store.updateManifest('o2', repaired)).rejects.toThrow(/manifest of object o1/);
+  });
+
+  it('counts objects per bucket and overall', async () => {
+    await store.createBucket({ name: 'b2', createdAt: NOW, owner: 'o', region: 'r' });
+    await store.putObject(objectRecord('a', 'o1'));
+    await store.putObject(objectRecord('b', 'o2'));
+    await store.putObject({ ...objectRecord('a', 'o3'), bucket: 'b2' });
+    expect(await store.countObjects('bkt')).toBe(2);
+    expect(await store.countObjects('b2')).toBe(1);
+    expect(await store.countObjects('none')).toBe(0);
+    expect(await store.countObjects()).toBe(3);
+  });
+});
+
+describe('atomicity', () => {
+  it('a commit that fails after deleting and queueing leaves nothing behind', async () => {
+    await store.putObject(objectRecord('k1', 'o1'));
+    await store.putObject(objectRecord('k2', 'o2'));
+    // Reusing o2's id at k1 fails on the unique object_id only after k1's row was deleted and o1 queued as garbage.
+    await expect(store.putObject(objectRecord('k1', 'o2'))).rejects.toThrow(/UNIQUE/);
+    expect((await store.getObject('bkt', 'k1'))?.objectId).toBe('o1');
+    expect((await store.getObject('bkt', 'k2'))?.objectId).toBe('o2');
+    expect(await store.dueGarbage(Number.MAX_SAFE_INTEGER, 10)).toEqual([]);
+    expect(await store.countObjects()).toBe(2);
+  });
+
+  it('a bulk commit that throws midway commits none of its records', async () => {
+    await store.putObject(objectRecord('k0', 'o0'));
+    function* records(): Generator<ObjectRecord> {
+      yield objectRecord('k0', 'o0-new');
+      for (let i = 1; i <= 50; i++) yield objectRecord(`k${i}`, `o${i}`);
+      throw new Error('source died');
+    }
+    expect(() => store.putObjects(records())).toThrow('source died');
+    expect(await store.countObjects()).toBe(1);
+    expect((await store.getObject('bkt', 'k0'))?.objectId).toBe('o0');
+    expect(await store.dueGarbage(Number.MAX_SAFE_INTEGER, 10)).toEqual([]);
+    expect(store.putObjects([objectRecord('k0', 'o0-new'), objectRecord('k1', 'o1')], 0)).toBe(2);
+    expect((await store.dueGarbage(NOW, 10)).map((g) => g.manifest.objectId)).toEqual(['o0']);
+  });
+});
+
+describe('garbage queue', () => {
+  it('returns due items oldest first, limited, and removes by id', async () => {
+    await store.enqueueGarbage(manifest('g3'), 30);
+    await store.enqueueGarbage(manifest('g1'), 10);
+    await store.enqueueGarbage(manifest('g2'), 20);
+    await store.enqueueGarbage(manifest('g4'), 40);
+    expect((await store.dueGarbage(30, 10)).map((g) => g.manifest.objectId)).toEqual(['g1', 'g2', 'g3']);
+    const firstTwo = await store.dueGarbage(100, 2);
+    expect(firstTwo.map((g) => [g.manifest.objectId, g.notBefore])).toEqual([
+      ['g1', 10],
+      ['g2', 20],
+    ]);
+    await store.removeGarbage(firstTwo.map((g) => g.id));
+    expect((await store.dueGarbage(100, 10)).map((g) => g.manifest.objectId)).toEqual(['g3', 'g4']);
+    expect(await store.dueGarbage(100, 0)).toEqual([]);
+  });
+});
+
+describe('hot tier bookkeeping', () => {
+  it('tracks state, bytes, pins and LRU order', async () => {
+    for (const [i, id] of ['o1', 'o2', 'o3', 'o4'].entries()) await store.putObject(objectRecord(`k${i}`, id));
+    expect(await store.hotBytesTotal()).toBe(0);
+    expect(await store.setHotState('o1', 'hot', 100)).toBe(true);
+    expect(await store.setHotState('o2', 'hot', 200)).toBe(true);
+    expect(await store.setHotState('o3', 'promoting', 300)).toBe(true);
+    expect(await store.setHotState('missing', 'hot', 1)).toBe(false);
+    expect(await store.hotBytesTotal()).toBe(600);
+
+    await store.touch('o1', 50);
+    await store.touch('o2', 40);
+    await store.touch('o1', 10); // older touch never moves last access backwards
+    expect(await store.evictionCandidates(10)).toEqual([
+      { objectId: 'o2', hotBytes: 200, lastAccess: 40 },
+      { objectId: 'o1', hotBytes: 100, lastAccess: 50 },
+    ]);
+    expect(await store.evictionCandidates(1)).toEqual([{ objectId: 'o2', hotBytes: 200, lastAccess: 40 }]);
+    expect(await store.setPinned('o2', true)).toBe(true);
+    expect(await store.setPinned('missing', true)).toBe(false);
+    expect((await store.evictionCandidates(10)).map((c) => c.objectId)).toEqual(['o1']);
+    expect((await store.getObjectById('o2'))?.pinned).toBe(true);
+    await store.setPinned('o2', false);
+    expect((await store.evictionCandidates(10)).map((c) => c.objectId)).toEqual(['o2', 'o1']);
+
+    const hot: Array<{ objectId: string; state: string; hotBytes: number }> = [];
+    for await (const item of store.listHot()) hot.push(item);
+    expect(hot.sort((a, b) => a.objectId.localeCompare(b.objectId))).toEqual([
+      { objectId: 'o1', state: 'hot', hotBytes: 100 },
+      { objectId: 'o2', state: 'hot', hotBytes: 200 },
+      { objectId: 'o3', state: 'promoting', hotBytes: 300 },
+    ]);
+    await store.setHotState('o1', 'cold', 0);
+    expect(await store.hotBytesTotal()).toBe(500);
+  });
+
+  it('lists more hot objects than one batch', async () => {
+    const ids = Array.from({ length: 1300 }, (_, i) => `obj-${String(i).padStart(5, '0')}`);
+    store.putObjects(ids.map((id, i) => objectRecord(`k${i}`, id, { hot: i % 2 === 0 ? 'hot' : 'cold', hotBytes: i % 2 === 0 ? 1 : 0 })));
+    const seen: string[] = [];
+    for await (const item of store.listHot()) seen.push(item.objectId);
+    expect(seen).toEqual(ids.filter((_, i) => i % 2 === 0));
+  });
+});
+
+describe('iterateManifests', () => {
+  it('yields every committed object and every part of in-progress uploads, across batches', async () => {
+    const count = 1200;
+    store.putObjects(Array.from({ length: count }, (_, i) => objectRecord(`k${i}`, `o${i}`)));
+    await store.createUpload({
+      uploadId: 'u1',
+      bucket: 'bkt',
+      key: 'mp',
+      initiated: NOW,
+      owner: 'o',
+      headers: { userMeta: {} },
+      tags: {},
+      objectId: 'mpo',
+      wrappedKey: 'w',
+      keyId: 'k1',
+    });
+    for (const partNumber of [1, 2]) {
+      await store.putPart({ uploadId: 'u1', partNumber, size: 5, etag: `"p${partNumber}"`, lastModified: NOW, manifest: manifest('mpo', [`mp-${partNumber}`]) });
+    }
+    const seen = new Map<string, string[]>();
+    for await (const item of store.iterateManifests()) {
+      expect(item.manifest.objectId).toBe(item.objectId);
+      seen.set(item.objectId, [...(seen.get(item.objectId) ?? []), ...item.manifest.segments.map((s) => s.segId), `${item.bucket}/${item.key}`]);
+    }
+    expect(seen.size).toBe(count + 1);
+    expect(seen.get('o777')).toEqual(['o777-s0', 'bkt/k777']);
+    expect(seen.get('mpo')).toEqual(['mp-1', 'bkt/mp', 'mp-2', 'bkt/mp']);
+  });
+});
