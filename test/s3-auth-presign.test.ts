@@ -74,7 +74,7 @@ async function presignWithSmithy(method: string, path: string, query: Record<str
     { method, protocol: 'http:', hostname: 'localhost', port: 9000, path, query, headers: { host: HOST, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } },
     { signingDate: SIGNED_AT, expiresIn },
   );
-  const rawQuery = Object.entries(presigned.query)
+  const rawQuery = Object.entries(presigned.query ?? {})
     .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`)
     .join('&');
   return { method, rawPath: path, rawQuery, headers: { host: HOST }, host: HOST };
