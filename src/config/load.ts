@@ -375,7 +375,7 @@ function parseCold(s: Section, dataDir: string): ColdConfig {
     m,
     segmentSize,
     chunkSize,
-    writeQuorum: s.int('writeQuorum', k + m, Math.min(k + 1, k + m), k + m),
+    writeQuorum: s.int('writeQuorum', Math.min(k + 1, k + m), Math.min(k + 1, k + m), k + m),
     hedgeAfterMs: s.duration('hedgeAfter', 1500),
     nodes,
     repair: { intervalMs: repair.duration('interval', 60_000), maxBytesPerSecond: repair.bytes('maxBytesPerSecond', 64 * 2 ** 20) },

@@ -1,0 +1,227 @@
+import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import type { ColdConfig } from '../config/types.js';
+import type { ObjectRecord } from '../meta/types.js';
+import type { Logger } from '../util/logger.js';
+import type { Metrics } from '../util/metrics.js';
+import { Errors } from '../util/s3-error.js';
+import { encodeSegment } from './codec/encoder.js';
+import { planSegments } from './codec/layout.js';
+import type { ObjectManifest, SegmentManifest, ShardRef } from './manifest.js';
+import { GuardedNode } from './nodes/breaker.js';
+import type { NodeDriver } from './nodes/driver.js';
+import { placeShards, rankNodes } from './placement.js';
+import { sealRecord } from './record-copy.js';
+import { openSegmentRange } from './segment-reader.js';
+
+/** Pulls exact-size slices of a body (src/gateway/ingest.ts implements it). */
+export interface SegmentSource {
+  take(length: number): AsyncIterable<Buffer>;
+}
+
+/** Receives the hot-tier form of the bytes while they are written (PUT write-through). */
+export interface HotWriter {
+  readonly form: 'ciphertext' | 'plaintext';
+  write(chunk: Buffer): Promise<void>;
+}
+
+export interface WriteDataInput {
+  objectId: string;
+  dk: Buffer;
+  part: number;
+  size: number;
+  erasure: { k: number; m: number };
+  source: SegmentSource;
+  hotSink?: HotWriter;
+}
+
+export function newShardId(): string {
+  return randomBytes(16).toString('hex');
+}
+
+/**
+ * The cold tier: turns plaintext into encrypted, erasure-coded shards on distinct nodes and back. It owns placement,
+ * write quorum, the per-node circuit breakers and the encrypted record copies; the byte format is src/cold/codec/.
+ */
+export class ColdStore {
+  readonly nodes: Map<string, GuardedNode>;
+
+  constructor(
+    drivers: NodeDriver[],
+    readonly config: ColdConfig,
+    private readonly masterKey: { id: string; key: Buffer },
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+  ) {
+    this.nodes = new Map(
+      drivers.map((d) => {
+        const g = new GuardedNode(d, { failureThreshold: 3, coolDownMs: 10_000 });
+        metrics.nodeHealthy.set({ node: d.name }, 1);
+        g.onStateChange((c) => {
+          metrics.nodeHealthy.set({ node: c.node }, c.to === 'open' ? 0 : 1);
+          log.warn({ node: c.node, from: c.from, to: c.to, cause: c.cause?.message }, 'node circuit state changed');
+        });
+        return [d.name, g];
+      }),
+    );
+  }
+
+  node(name: string): GuardedNode | undefined {
+    return this.nodes.get(name);
+  }
+
+  private placementView(): Array<{ name: string; weight: number; healthy: boolean }> {
+    return [...this.nodes.values()].map((n) => ({ name: n.name, weight: n.weight, healthy: n.isHealthy() }));
+  }
+
+  /** Minimum shards that must be durable for a write to be acknowledged. */
+  quorum(erasure: { k: number; m: number }): number {
+    return Math.min(Math.max(this.config.writeQuorum, erasure.k + 1), erasure.k + erasure.m);
+  }
+
+  /** Encode and store `size` bytes from `source` as segments; resolves when every segment reached the write quorum. */
+  async writeData(input: WriteDataInput): Promise<SegmentManifest[]> {
+    const written: SegmentManifest[] = [];
+    try {
+      for (const plan of planSegments(input.size, this.config.segmentSize)) {
+        written.push(await this.writeSegment(input, plan.index, plan.plainSize));
+      }
+      return written;
+    } catch (err) {
+      void this.deleteSegments(written).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private async writeSegment(input: WriteDataInput, index: number, plainSize: number): Promise<SegmentManifest> {
+    const { k, m } = input.erasure;
+    const segId = randomBytes(16).toString('hex');
+    const targets = placeShards(segId, this.placementView(), k + m);
+    const quorum = this.quorum(input.erasure);
+    if (targets.length < quorum) {
+      throw Errors.serviceUnavailable(`Only ${targets.length} storage nodes are healthy; ${quorum} are needed to store data durably.`);
+    }
+    const sink = input.hotSink;
+    let plain = input.source.take(plainSize);
+    if (sink?.form === 'plaintext') plain = teePlain(plain, sink);
+    const encoded = encodeSegment({
+      objectId: input.objectId,
+      dk: input.dk,
+      segId,
+      part: input.part,
+      index,
+      plain,
+      plainSize,
+      chunkSize: this.config.chunkSize,
+      k,
+      m,
+      ...(sink?.form === 'ciphertext' ? { onCiphertext: (sealed: Buffer) => sink.write(sealed) } : {}),
+    });
+    const shardIds = encoded.shards.map(() => newShardId());
+    const puts = encoded.shards.map(async (stream, i): Promise<ShardRef> => {
+      const name = targets[i];
+      const node = name !== undefined ? this.nodes.get(name) : undefined;
+      if (!node) {
+        // Fewer healthy nodes than shards: this shard is owed by repair. Drain it so the encoder is not held back.
+        stream.resume();
+        return { node: '', handle: '' };
+      }
+      try {
+        const handle = await node.put(shardIds[i]!, stream, encoded.segment.shardSize);
+        this.metrics.nodeRequests.inc({ node: node.name, op: 'put', result: 'ok' });
+        return { node: node.name, handle };
+      } catch (err) {
+        this.metrics.nodeRequests.inc({ node: node.name, op: 'put', result: 'error' });
+        this.log.warn({ node: node.name, err: (err as Error).message }, 'shard write failed');
+        stream.resume();
+        return { node: node.name, handle: '' };
+      }
+    });
+    const [summary, ...refs] = await Promise.allSettled([encoded.done, ...puts]);
+    const shards = refs.map((r) => (r.status === 'fulfilled' ? r.value : { node: '', handle: '' }));
+    const stored = shards.filter((s) => s.handle !== '');
+    if (summary.status === 'rejected' || stored.length < quorum) {
+      await this.deleteShards(stored);
+      if (summary.status === 'rejected') throw summary.reason;
+      throw Errors.serviceUnavailable(`Only ${stored.length} of ${k + m} shards could be stored; ${quorum} are needed.`);
+    }
+    if (stored.length < k + m) this.metrics.shardProblems.inc({ kind: 'write-degraded' }, k + m - stored.length);
+    return { ...summary.value.segment, shards };
+  }
+
+  /** Plaintext of [range.offset, +length) of an object, reconstructed segment by segment as the consumer reads. */
+  async openRange(
+    manifest: ObjectManifest,
+    dk: Buffer,
+    range: { offset: number; length: number },
+    opts: { onCiphertext?: (sealed: Buffer) => Promise<void> } = {},
+  ): Promise<Readable> {
+    return openSegmentRange(this, manifest, dk, range, opts);
+  }
+
+  /** Encrypted record copies on m+1 healthy nodes (preferring distinct ones), for recover-index. */
+  async writeRecordCopies(record: ObjectRecord): Promise<ShardRef[]> {
+    const want = this.config.m + 1;
+    const blob = sealRecord(record, this.masterKey);
+    const healthy = this.placementView().filter((n) => n.healthy);
+    const ranked = rankNodes(record.objectId, healthy);
+    const refs: ShardRef[] = [];
+    for (const name of ranked) {
+      if (refs.length >= want) break;
+      const node = this.nodes.get(name)!;
+      try {
+        const handle = await node.put(newShardId(), Readable.from([blob]), blob.length);
+        refs.push({ node: name, handle });
+      } catch (err) {
+        this.log.warn({ node: name, err: (err as Error).message }, 'record copy write failed');
+      }
+    }
+    if (refs.length === 0) throw Errors.serviceUnavailable('No storage node accepted the object record.');
+    return refs;
+  }
+
+  async deleteShards(refs: ReadonlyArray<ShardRef>): Promise<void> {
+    await Promise.all(
+      refs
+        .filter((r) => r.handle !== '')
+        .map(async (r) => {
+          const node = this.nodes.get(r.node);
+          if (!node) return;
+          await node.delete(r.handle).catch((err: Error) => this.log.warn({ node: r.node, err: err.message }, 'shard delete failed'));
+        }),
+    );
+  }
+
+  async deleteSegments(segments: ReadonlyArray<SegmentManifest>): Promise<void> {
+    for (const s of segments) await this.deleteShards(s.shards);
+  }
+
+  /** Deletes everything a manifest references on nodes: shards and record copies. Throws if any delete failed. */
+  async deleteManifest(manifest: ObjectManifest): Promise<void> {
+    const refs = [...manifest.segments.flatMap((s) => s.shards), ...(manifest.copies ?? [])].filter((r) => r.handle !== '');
+    const results = await Promise.allSettled(
+      refs.map(async (r) => {
+        const node = this.nodes.get(r.node);
+        if (node) await node.delete(r.handle);
+      }),
+    );
+    const failed = results.filter((r) => r.status === 'rejected').length;
+    if (failed > 0) throw new Error(`${failed} shard deletes failed`);
+  }
+
+  async healthSummary(): Promise<{ healthy: number; total: number; minimum: number }> {
+    const view = this.placementView();
+    return { healthy: view.filter((n) => n.healthy).length, total: view.length, minimum: this.config.k };
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.nodes.values()].map((n) => n.close().catch(() => undefined)));
+  }
+}
+
+async function* teePlain(source: AsyncIterable<Buffer>, sink: HotWriter): AsyncGenerator<Buffer> {
+  for await (const chunk of source) {
+    await sink.write(chunk);
+    yield chunk;
+  }
+}

@@ -1,0 +1,94 @@
+import { createHash, type Hash } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { Errors, S3Error } from '../util/s3-error.js';
+import { createChecksummer, type Checksummer } from './checksums.js';
+import type { ChecksumAlgorithm } from '../meta/types.js';
+
+/**
+ * Pulls a request body exactly once, hashing every byte on the way (MD5 for the ETag, plus the S3 checksum the
+ * client asked for) and handing it out in segment-sized slices. The body must hold exactly `size` bytes: fewer is
+ * IncompleteBody, more is an error too, so nothing short or long is ever committed.
+ */
+export class Ingest {
+  private readonly iterator: AsyncIterator<Buffer>;
+  private carry: Buffer | null = null;
+  private received = 0;
+  private readonly md5: Hash = createHash('md5');
+  readonly checksummer?: Checksummer;
+
+  constructor(
+    body: Readable,
+    private readonly size: number,
+    checksumAlgorithm?: ChecksumAlgorithm,
+  ) {
+    this.iterator = (body as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+    if (checksumAlgorithm) this.checksummer = createChecksummer(checksumAlgorithm);
+  }
+
+  get bytesReceived(): number {
+    return this.received;
+  }
+
+  private async next(): Promise<Buffer | null> {
+    if (this.carry) {
+      const c = this.carry;
+      this.carry = null;
+      return c;
+    }
+    let r: IteratorResult<Buffer>;
+    try {
+      r = await this.iterator.next();
+    } catch (err) {
+      throw toClientError(err);
+    }
+    if (r.done) return null;
+    const chunk = typeof r.value === 'string' ? Buffer.from(r.value) : r.value;
+    this.received += chunk.length;
+    if (this.received > this.size) throw Errors.invalidRequest('The request body is longer than its declared length.');
+    this.md5.update(chunk);
+    this.checksummer?.update(chunk);
+    return chunk;
+  }
+
+  /** Yields exactly `length` bytes of the body. */
+  async *take(length: number): AsyncGenerator<Buffer> {
+    let left = length;
+    while (left > 0) {
+      const chunk = await this.next();
+      if (chunk === null) throw Errors.incompleteBody();
+      if (chunk.length <= left) {
+        left -= chunk.length;
+        yield chunk;
+      } else {
+        this.carry = chunk.subarray(left);
+        yield chunk.subarray(0, left);
+        left = 0;
+      }
+    }
+  }
+
+  /** Reads to the end of the body (which must hold nothing more) and returns the digests. */
+  async finish(): Promise<{ md5: Buffer; checksum?: string }> {
+    const extra = await this.next();
+    if (extra !== null && extra.length > 0) throw Errors.invalidRequest('The request body is longer than its declared length.');
+    if (this.received !== this.size) throw Errors.incompleteBody();
+    return { md5: this.md5.digest(), ...(this.checksummer ? { checksum: this.checksummer.digest() } : {}) };
+  }
+
+  /** Stop reading: the caller failed and the rest of the body is not wanted. */
+  async abandon(): Promise<void> {
+    try {
+      await this.iterator.return?.();
+    } catch {
+      // The body is being discarded anyway.
+    }
+  }
+}
+
+function toClientError(err: unknown): Error {
+  if (err instanceof S3Error) return err;
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  // A client that goes away mid-body is the client's problem, never a 500.
+  if (code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ABORT_ERR') return Errors.incompleteBody();
+  return err instanceof Error ? err : new Error(String(err));
+}

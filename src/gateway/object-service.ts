@@ -1,0 +1,395 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import type { TesseraConfig } from '../config/types.js';
+import type { ObjectManifest } from '../cold/manifest.js';
+import type { Keyring } from '../cold/keys.js';
+import type { MetaStore } from '../meta/store.js';
+import type {
+  BucketRecord,
+  ListQuery,
+  ListResult,
+  ObjectRecord,
+  PartRecord,
+  StoredChecksum,
+  UploadRecord,
+  WriteCondition,
+} from '../meta/types.js';
+import type { Logger } from '../util/logger.js';
+import type { Metrics } from '../util/metrics.js';
+import { Errors, S3Error } from '../util/s3-error.js';
+import { compositeChecksum } from './checksums.js';
+import type { ColdStore } from '../cold/cold-store.js';
+import type { ObjectReader } from './object-reader.js';
+import type { ByteRange, CompletePart, ObjectService, PutObjectInput, UploadPartInput } from './types.js';
+import { Ingest } from './ingest.js';
+
+const MIN_PART_SIZE = 5 * 1024 * 1024;
+const MAX_PARTS = 10_000;
+
+export interface ObjectServiceDeps {
+  config: TesseraConfig;
+  meta: MetaStore;
+  cold: ColdStore;
+  reader: ObjectReader;
+  keyring: Keyring;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+function newId(): string {
+  return randomBytes(16).toString('hex');
+}
+
+function quoteEtag(hex: string): string {
+  return `"${hex}"`;
+}
+
+function stripQuotes(etag: string): string {
+  return etag.replace(/^"|"$/g, '');
+}
+
+/**
+ * The gateway's object service: bytes go to the cold tier (durable truth) before metadata is committed, reads go
+ * through the ObjectReader (hot tier, coalesced cold reconstruction, promotion). Every commit is one metadata-store
+ * transaction, so a crash at any point leaves either the old object or the new one, never a mix; shards written by a
+ * write that never committed are orphans that `tessera gc` removes.
+ */
+export class TesseraObjectService implements ObjectService {
+  constructor(private readonly d: ObjectServiceDeps) {}
+
+  private get meta(): MetaStore {
+    return this.d.meta;
+  }
+
+  async createBucket(name: string, owner: string): Promise<void> {
+    const record: BucketRecord = { name, owner, createdAt: Date.now(), region: this.d.config.server.region };
+    await this.meta.createBucket(record);
+  }
+
+  getBucket(name: string): Promise<BucketRecord | null> {
+    return this.meta.getBucket(name);
+  }
+
+  deleteBucket(name: string): Promise<void> {
+    return this.meta.deleteBucket(name);
+  }
+
+  listBuckets(): Promise<BucketRecord[]> {
+    return this.meta.listBuckets();
+  }
+
+  async listObjects(bucket: string, query: ListQuery): Promise<ListResult> {
+    await this.requireBucket(bucket);
+    return this.meta.listObjects(bucket, query);
+  }
+
+  private async requireBucket(bucket: string): Promise<BucketRecord> {
+    const b = await this.meta.getBucket(bucket);
+    if (!b) throw Errors.noSuchBucket(bucket);
+    return b;
+  }
+
+  private async erasureFor(bucket: string): Promise<{ k: number; m: number }> {
+    const b = await this.requireBucket(bucket);
+    return b.erasure ?? { k: this.d.config.cold.k, m: this.d.config.cold.m };
+  }
+
+  /** Early check of write conditions, so a doomed upload is refused before its body is stored (the commit re-checks). */
+  private async precheck(bucket: string, key: string, condition?: WriteCondition): Promise<void> {
+    if (!condition || (!condition.ifNoneMatch && condition.ifMatch === undefined)) return;
+    const current = await this.meta.getObject(bucket, key);
+    if (condition.ifNoneMatch && current) throw Errors.preconditionFailed('If-None-Match');
+    if (condition.ifMatch !== undefined) {
+      if (!current) throw Errors.noSuchKey(key);
+      if (condition.ifMatch !== '*' && stripQuotes(condition.ifMatch) !== stripQuotes(current.etag)) throw Errors.preconditionFailed('If-Match');
+    }
+  }
+
+  /** Streams a body into the cold tier and verifies its digests; the shards are durable when this resolves. */
+  private async ingest(
+    objectId: string,
+    dk: Buffer,
+    part: number,
+    erasure: { k: number; m: number },
+    body: Readable,
+    size: number,
+    contentMd5: string | undefined,
+    expected: PutObjectInput['checksum'],
+    hotSink?: import('./object-reader.js').HotSink,
+  ): Promise<{ manifest: ObjectManifest['segments']; md5: Buffer; checksum?: StoredChecksum }> {
+    const ingest = new Ingest(body, size, expected?.algorithm);
+    let segments: ObjectManifest['segments'] = [];
+    try {
+      segments = await this.d.cold.writeData({ objectId, dk, part, size, erasure, source: ingest, ...(hotSink ? { hotSink } : {}) });
+      const digests = await ingest.finish();
+      if (contentMd5 !== undefined && digests.md5.toString('base64') !== contentMd5) throw Errors.badDigest();
+      let checksum: StoredChecksum | undefined;
+      if (expected && digests.checksum !== undefined) {
+        const claimed = expected.value();
+        if (claimed !== undefined && claimed !== digests.checksum) {
+          throw Errors.badDigest(`The ${expected.algorithm} you specified did not match the calculated checksum.`);
+        }
+        checksum = { algorithm: expected.algorithm, value: digests.checksum, type: 'FULL_OBJECT' };
+      }
+      return { manifest: segments, md5: digests.md5, ...(checksum ? { checksum } : {}) };
+    } catch (err) {
+      await ingest.abandon();
+      // Best effort now; anything left is an orphan for `tessera gc`.
+      this.d.cold.deleteSegments(segments).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  async putObject(input: PutObjectInput): Promise<ObjectRecord> {
+    const erasure = await this.erasureFor(input.bucket);
+    await this.precheck(input.bucket, input.key, input.condition);
+    const objectId = newId();
+    const dk = randomBytes(32);
+    const { keyId, wrappedKey } = this.d.keyring.wrap(objectId, dk);
+    const hotSink = this.d.config.hot.writeThrough ? await this.d.reader.openWriteThrough(objectId, input.size, this.d.config.cold.segmentSize, this.d.config.cold.chunkSize) : undefined;
+    let data: Awaited<ReturnType<TesseraObjectService['ingest']>>;
+    try {
+      data = await this.ingest(objectId, dk, 1, erasure, input.body, input.size, input.contentMd5, input.checksum, hotSink);
+    } catch (err) {
+      await hotSink?.abort();
+      throw err;
+    }
+    const now = Date.now();
+    const record: ObjectRecord = {
+      bucket: input.bucket,
+      key: input.key,
+      objectId,
+      size: input.size,
+      etag: quoteEtag(data.md5.toString('hex')),
+      lastModified: now,
+      headers: input.headers,
+      tags: input.tags,
+      ...(data.checksum ? { checksum: data.checksum } : {}),
+      manifest: { version: 1, objectId, wrappedKey, keyId, size: input.size, segments: data.manifest },
+      hot: 'cold',
+      hotBytes: 0,
+      pinned: false,
+      lastAccess: now,
+    };
+    return this.commit(record, input.condition, hotSink);
+  }
+
+  /** Write the recovery copies, then commit in one store transaction; on failure the new shards become garbage. */
+  private async commit(
+    record: ObjectRecord,
+    condition: WriteCondition | undefined,
+    hotSink?: import('./object-reader.js').HotSink,
+    complete?: { uploadId: string; usedParts: number[] },
+  ): Promise<ObjectRecord> {
+    try {
+      record.manifest.copies = await this.d.cold.writeRecordCopies(record);
+      const grace = this.d.config.cold.gcGraceMs;
+      if (complete) await this.meta.completeUpload(complete.uploadId, record, complete.usedParts, condition, grace);
+      else await this.meta.putObject(record, condition, grace);
+    } catch (err) {
+      await hotSink?.abort();
+      if (!complete) {
+        await this.meta.enqueueGarbage(record.manifest, Date.now()).catch(() => undefined);
+      } else if (record.manifest.copies) {
+        // The parts still belong to the upload; only the copies of this failed completion are garbage.
+        await this.meta.enqueueGarbage({ ...record.manifest, segments: [] }, Date.now()).catch(() => undefined);
+      }
+      throw err;
+    }
+    if (hotSink) await hotSink.commit();
+    return record;
+  }
+
+  async headObject(bucket: string, key: string): Promise<ObjectRecord> {
+    const record = await this.meta.getObject(bucket, key);
+    if (record) return record;
+    await this.requireBucket(bucket);
+    throw Errors.noSuchKey(key);
+  }
+
+  openObject(record: ObjectRecord, range?: ByteRange): Promise<Readable> {
+    return this.d.reader.open(record, range);
+  }
+
+  async deleteObject(bucket: string, key: string): Promise<ObjectRecord | null> {
+    await this.requireBucket(bucket);
+    return this.meta.deleteObject(bucket, key, this.d.config.cold.gcGraceMs);
+  }
+
+  async putTags(bucket: string, key: string, tags: Record<string, string>): Promise<void> {
+    const record = await this.headObject(bucket, key);
+    if (!(await this.meta.setTags(bucket, key, tags, record.objectId))) throw Errors.noSuchKey(key);
+  }
+
+  async createUpload(input: Parameters<ObjectService['createUpload']>[0]): Promise<UploadRecord> {
+    await this.requireBucket(input.bucket);
+    const objectId = newId();
+    const { keyId, wrappedKey } = this.d.keyring.wrap(objectId, randomBytes(32));
+    const upload: UploadRecord = {
+      uploadId: newId() + newId(),
+      bucket: input.bucket,
+      key: input.key,
+      initiated: Date.now(),
+      owner: input.owner,
+      headers: input.headers,
+      tags: input.tags,
+      ...(input.checksumAlgorithm ? { checksumAlgorithm: input.checksumAlgorithm } : {}),
+      ...(input.checksumType ? { checksumType: input.checksumType } : {}),
+      objectId,
+      wrappedKey,
+      keyId,
+    };
+    await this.meta.createUpload(upload);
+    return upload;
+  }
+
+  async getUpload(bucket: string, key: string, uploadId: string): Promise<UploadRecord> {
+    const upload = await this.meta.getUpload(uploadId);
+    if (!upload || upload.bucket !== bucket || upload.key !== key) {
+      await this.requireBucket(bucket);
+      throw Errors.noSuchUpload(uploadId);
+    }
+    return upload;
+  }
+
+  async uploadPart(input: UploadPartInput): Promise<{ etag: string; checksum?: StoredChecksum }> {
+    if (!Number.isInteger(input.partNumber) || input.partNumber < 1 || input.partNumber > MAX_PARTS) {
+      throw Errors.invalidArgument('Part number must be an integer between 1 and 10000, inclusive', 'partNumber', String(input.partNumber));
+    }
+    const upload = await this.getUpload(input.bucket, input.key, input.uploadId);
+    const erasure = await this.erasureFor(input.bucket);
+    const dk = this.d.keyring.unwrap(upload.objectId, upload.keyId, upload.wrappedKey);
+    // A part's checksum is the algorithm the upload was created with, unless the client sends another explicitly.
+    const expected = input.checksum ?? (upload.checksumAlgorithm ? { algorithm: upload.checksumAlgorithm, value: () => undefined } : undefined);
+    const data = await this.ingest(upload.objectId, dk, input.partNumber, erasure, input.body, input.size, input.contentMd5, expected);
+    const etag = quoteEtag(data.md5.toString('hex'));
+    const part: PartRecord = {
+      uploadId: upload.uploadId,
+      partNumber: input.partNumber,
+      size: input.size,
+      etag,
+      ...(data.checksum ? { checksum: { ...data.checksum, type: upload.checksumType ?? 'COMPOSITE' } } : {}),
+      lastModified: Date.now(),
+      manifest: { version: 1, objectId: upload.objectId, wrappedKey: upload.wrappedKey, keyId: upload.keyId, size: input.size, segments: data.manifest },
+    };
+    try {
+      await this.meta.putPart(part);
+    } catch (err) {
+      await this.meta.enqueueGarbage(part.manifest, Date.now()).catch(() => undefined);
+      throw err;
+    }
+    return { etag, ...(part.checksum ? { checksum: part.checksum } : {}) };
+  }
+
+  listParts(upload: UploadRecord, afterPartNumber: number, maxParts: number): Promise<{ parts: PartRecord[]; isTruncated: boolean }> {
+    return this.meta.listParts(upload.uploadId, afterPartNumber, maxParts);
+  }
+
+  async completeUpload(upload: UploadRecord, parts: CompletePart[], condition?: WriteCondition): Promise<ObjectRecord> {
+    if (parts.length === 0) throw Errors.malformedXML();
+    for (let i = 1; i < parts.length; i++) {
+      if (parts[i]!.partNumber <= parts[i - 1]!.partNumber) {
+        throw new S3Error('InvalidPartOrder', 'The list of parts was not in ascending order. Parts must be ordered by part number.', 400, { UploadId: upload.uploadId });
+      }
+    }
+    await this.precheck(upload.bucket, upload.key, condition);
+    const stored = new Map((await this.meta.getParts(upload.uploadId, parts.map((p) => p.partNumber))).map((p) => [p.partNumber, p]));
+    const used: PartRecord[] = [];
+    parts.forEach((want, i) => {
+      const have = stored.get(want.partNumber);
+      if (!have || stripQuotes(have.etag) !== stripQuotes(want.etag)) {
+        throw new S3Error('InvalidPart', 'One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part\'s entity tag.', 400, {
+          UploadId: upload.uploadId,
+          PartNumber: String(want.partNumber),
+          ETag: want.etag,
+        });
+      }
+      if (want.checksum !== undefined && have.checksum && want.checksum !== have.checksum.value) {
+        throw new S3Error('InvalidPart', `The ${have.checksum.algorithm} checksum of part ${want.partNumber} does not match.`, 400, { UploadId: upload.uploadId });
+      }
+      if (i < parts.length - 1 && have.size < MIN_PART_SIZE) {
+        throw new S3Error('EntityTooSmall', 'Your proposed upload is smaller than the minimum allowed object size.', 400, {
+          ProposedSize: String(have.size),
+          MinSizeAllowed: String(MIN_PART_SIZE),
+          PartNumber: String(want.partNumber),
+          ETag: have.etag,
+        });
+      }
+      used.push(have);
+    });
+    const md5s = Buffer.concat(used.map((p) => Buffer.from(stripQuotes(p.etag), 'hex')));
+    const size = used.reduce((n, p) => n + p.size, 0);
+    let checksum: StoredChecksum | undefined;
+    const algorithm = upload.checksumAlgorithm;
+    if (algorithm && used.every((p) => p.checksum?.algorithm === algorithm)) {
+      // Full-object CRCs of multipart uploads would need CRC combination; we store S3's composite form.
+      checksum = { algorithm, value: compositeChecksum(algorithm, used.map((p) => p.checksum!.value)), type: 'COMPOSITE' };
+    }
+    const now = Date.now();
+    const record: ObjectRecord = {
+      bucket: upload.bucket,
+      key: upload.key,
+      objectId: upload.objectId,
+      size,
+      etag: quoteEtag(`${createHash('md5').update(md5s).digest('hex')}-${used.length}`),
+      lastModified: now,
+      headers: upload.headers,
+      tags: upload.tags,
+      ...(checksum ? { checksum } : {}),
+      parts: used.map((p) => ({ partNumber: p.partNumber, size: p.size, etag: p.etag, ...(p.checksum ? { checksum: p.checksum } : {}) })),
+      manifest: {
+        version: 1,
+        objectId: upload.objectId,
+        wrappedKey: upload.wrappedKey,
+        keyId: upload.keyId,
+        size,
+        segments: used.flatMap((p) => p.manifest.segments),
+      },
+      hot: 'cold',
+      hotBytes: 0,
+      pinned: false,
+      lastAccess: now,
+    };
+    return this.commit(record, condition, undefined, { uploadId: upload.uploadId, usedParts: used.map((p) => p.partNumber) });
+  }
+
+  async abortUpload(bucket: string, key: string, uploadId: string): Promise<void> {
+    await this.getUpload(bucket, key, uploadId);
+    await this.meta.abortUpload(uploadId);
+  }
+
+  async listUploads(
+    bucket: string,
+    query: { prefix?: string; delimiter?: string; keyMarker?: string; uploadIdMarker?: string; maxUploads: number },
+  ): Promise<{ uploads: UploadRecord[]; commonPrefixes: string[]; isTruncated: boolean }> {
+    await this.requireBucket(bucket);
+    return this.meta.listUploads(bucket, query);
+  }
+
+  restoreObject(record: ObjectRecord): Promise<'hot' | 'started' | 'in-progress'> {
+    return this.d.reader.restore(record);
+  }
+
+  async readiness(): Promise<{ ok: boolean; checks: Record<string, string> }> {
+    const checks: Record<string, string> = {};
+    let ok = true;
+    try {
+      await this.meta.ping();
+      checks.meta = 'ok';
+    } catch (err) {
+      ok = false;
+      checks.meta = `error: ${(err as Error).message}`;
+    }
+    const hot = await this.d.reader.hotHealth();
+    // A hot tier outage degrades reads to the cold tier; the gateway still serves, so it stays ready.
+    checks.hot = hot.ok ? 'ok' : `degraded: ${hot.reason ?? 'unreachable'}`;
+    const nodes = await this.d.cold.healthSummary();
+    checks.nodes = `${nodes.healthy}/${nodes.total} healthy`;
+    if (nodes.healthy < nodes.minimum) ok = false;
+    return { ok, checks };
+  }
+
+  async close(): Promise<void> {
+    // Owned and closed by the gateway assembly (src/gateway/gateway.ts).
+  }
+}
