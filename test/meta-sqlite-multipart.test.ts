@@ -264,6 +264,16 @@ describe('listUploads', () => {
     expect(await store.listUploads('bkt', { maxUploads: 0 })).toEqual({ uploads: [], commonPrefixes: [], isTruncated: false });
   });
 
+  it('skips a key that equals the common-prefix key marker even with an upload-id marker', async () => {
+    await store.createUpload(upload('u-ds1', 'dir/', NOW));
+    await store.createUpload(upload('u-ds2', 'dir/', NOW + 1));
+    const page = await store.listUploads('bkt', { keyMarker: 'dir/', uploadIdMarker: 'u-ds1', delimiter: '/', maxUploads: 100 });
+    expect(ids(page)).toEqual(['u-e']);
+    expect(page.commonPrefixes).toEqual([]);
+    const undelimited = await store.listUploads('bkt', { keyMarker: 'dir/', uploadIdMarker: 'u-ds1', maxUploads: 100 });
+    expect(ids(undelimited)).toEqual(['u-ds2', 'u-d1', 'u-d2', 'u-e']);
+  });
+
   it('falls back to upload-id order when the marker upload is gone', async () => {
     await store.abortUpload('u-b2');
     const page = await store.listUploads('bkt', { keyMarker: 'b', uploadIdMarker: 'u-b2', maxUploads: 100 });
