@@ -1,0 +1,94 @@
+import type { ObjectHeaders, ObjectRecord } from '../../meta/types.js';
+import { Errors } from '../../util/s3-error.js';
+import { httpDate } from '../conditionals.js';
+import { header, type RequestContext } from '../context.js';
+import { assertMetadataSize, parseStorageClass } from '../validation.js';
+
+export function bucketOf(ctx: RequestContext): string {
+  if (ctx.bucket === undefined) throw Errors.internal();
+  return ctx.bucket;
+}
+
+export function keyOf(ctx: RequestContext): string {
+  if (ctx.key === undefined) throw Errors.internal();
+  return ctx.key;
+}
+
+/** Content-Encoding minus the aws-chunked transfer coding, which describes the request, not the object. */
+function storedContentEncoding(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const kept = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '' && s.toLowerCase() !== 'aws-chunked');
+  return kept.length > 0 ? kept.join(', ') : undefined;
+}
+
+/** Stored headers from a PUT / CreateMultipartUpload / CopyObject(REPLACE) request, validated. */
+export function objectHeadersFromRequest(ctx: RequestContext): ObjectHeaders {
+  const userMeta: Record<string, string> = {};
+  for (const [name, value] of Object.entries(ctx.req.headers)) {
+    if (!name.startsWith('x-amz-meta-') || value === undefined) continue;
+    userMeta[name.slice('x-amz-meta-'.length)] = Array.isArray(value) ? value.join(',') : value;
+  }
+  assertMetadataSize(userMeta);
+  const storageClass = parseStorageClass(header(ctx, 'x-amz-storage-class'));
+  const optional = {
+    contentType: header(ctx, 'content-type'),
+    contentEncoding: storedContentEncoding(header(ctx, 'content-encoding')),
+    contentDisposition: header(ctx, 'content-disposition'),
+    contentLanguage: header(ctx, 'content-language'),
+    cacheControl: header(ctx, 'cache-control'),
+    expires: header(ctx, 'expires'),
+    storageClass,
+  };
+  const headers: ObjectHeaders = { userMeta };
+  for (const [name, value] of Object.entries(optional)) if (value !== undefined) (headers as unknown as Record<string, string>)[name] = value;
+  return headers;
+}
+
+/** Canned ACLs we can honour: everything is private to its owner. Others would be a silent lie, so 501. */
+export function assertPrivateAcl(ctx: RequestContext): void {
+  const acl = header(ctx, 'x-amz-acl');
+  if (acl !== undefined && acl !== 'private' && acl !== 'bucket-owner-full-control') throw Errors.notImplemented(`x-amz-acl: ${acl}`);
+  for (const grant of ['x-amz-grant-read', 'x-amz-grant-write', 'x-amz-grant-read-acp', 'x-amz-grant-write-acp', 'x-amz-grant-full-control']) {
+    if (header(ctx, grant) !== undefined) throw Errors.notImplemented(grant);
+  }
+}
+
+/** Server-side encryption requests: we always encrypt with our own keys; customer-provided keys are not supported. */
+export function assertNoSseC(ctx: RequestContext): void {
+  if (header(ctx, 'x-amz-server-side-encryption-customer-algorithm') !== undefined) throw Errors.notImplemented('SSE-C');
+  const sse = header(ctx, 'x-amz-server-side-encryption');
+  if (sse !== undefined && sse !== 'AES256') throw Errors.notImplemented(`x-amz-server-side-encryption: ${sse}`);
+}
+
+/** Tier reporting: S3 has no word for our hot cache, so x-tessera-tier carries it; x-amz-restore mirrors a restore. */
+export function tierHeaders(record: ObjectRecord): Record<string, string> {
+  const headers: Record<string, string> = { 'x-tessera-tier': record.hot };
+  if (record.hot === 'promoting') headers['x-amz-restore'] = 'ongoing-request="true"';
+  if (record.hot === 'hot') headers['x-amz-restore'] = 'ongoing-request="false"';
+  return headers;
+}
+
+/** Headers GET and HEAD share: stored content headers, metadata, storage class, tags count, tier. */
+export function objectResponseHeaders(record: ObjectRecord): Record<string, string> {
+  const h = record.headers;
+  const out: Record<string, string> = {
+    etag: record.etag,
+    'last-modified': httpDate(record.lastModified),
+    'accept-ranges': 'bytes',
+    'content-type': h.contentType ?? 'binary/octet-stream',
+  };
+  if (h.contentEncoding !== undefined) out['content-encoding'] = h.contentEncoding;
+  if (h.contentDisposition !== undefined) out['content-disposition'] = h.contentDisposition;
+  if (h.contentLanguage !== undefined) out['content-language'] = h.contentLanguage;
+  if (h.cacheControl !== undefined) out['cache-control'] = h.cacheControl;
+  if (h.expires !== undefined) out.expires = h.expires;
+  for (const [name, value] of Object.entries(h.userMeta)) out[`x-amz-meta-${name}`] = value;
+  if (h.storageClass !== undefined && h.storageClass !== 'STANDARD') out['x-amz-storage-class'] = h.storageClass;
+  const tagCount = Object.keys(record.tags).length;
+  if (tagCount > 0) out['x-amz-tagging-count'] = String(tagCount);
+  out['x-amz-server-side-encryption'] = 'AES256';
+  return { ...out, ...tierHeaders(record) };
+}

@@ -1,0 +1,179 @@
+import type { ObjectSummary } from '../../meta/types.js';
+import { Errors } from '../../util/s3-error.js';
+import { sendXml, type RequestContext } from '../context.js';
+import { ProtocolErrors } from '../errors.js';
+import { decodeContinuationToken, encodeContinuationToken } from '../list-token.js';
+import { ownerXml } from '../owner.js';
+import { parseIntParam } from '../validation.js';
+import { el, isoDate, textEl, xmlDocument } from '../xml.js';
+import { bucketOf } from './common.js';
+
+export const MAX_LIST_KEYS = 1000;
+
+/** encoding-type=url: like encodeURIComponent but '/' kept (as S3 does); decoders accept both %20 and '+'-less forms. */
+export function s3UrlEncode(value: string): string {
+  return encodeURIComponent(value)
+    .replace(/%2F/g, '/')
+    .replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
+function encodingOf(ctx: RequestContext): ((s: string) => string) & { url: boolean } {
+  const type = ctx.query.get('encoding-type');
+  if (type !== null && type !== 'url') throw ProtocolErrors.invalidEncodingType();
+  return Object.assign(type === 'url' ? s3UrlEncode : (s: string) => s, { url: type === 'url' });
+}
+
+function optional(ctx: RequestContext, name: string): string | undefined {
+  return ctx.query.get(name) ?? undefined;
+}
+
+function contentsXml(o: ObjectSummary, enc: (s: string) => string, owner: boolean): string {
+  return el('Contents', [
+    textEl('Key', enc(o.key)),
+    textEl('LastModified', isoDate(o.lastModified)),
+    textEl('ETag', o.etag),
+    o.checksum ? textEl('ChecksumAlgorithm', o.checksum.algorithm) : undefined,
+    o.checksum ? textEl('ChecksumType', o.checksum.type) : undefined,
+    textEl('Size', o.size),
+    owner && o.owner !== undefined ? ownerXml(o.owner) : undefined,
+    textEl('StorageClass', o.storageClass ?? 'STANDARD'),
+  ]);
+}
+
+const prefixesXml = (prefixes: string[], enc: (s: string) => string) => prefixes.map((p) => el('CommonPrefixes', [textEl('Prefix', enc(p))]));
+
+export async function listObjectsV1(ctx: RequestContext): Promise<void> {
+  const bucket = bucketOf(ctx);
+  const enc = encodingOf(ctx);
+  const prefix = optional(ctx, 'prefix');
+  const delimiter = optional(ctx, 'delimiter') || undefined;
+  const marker = optional(ctx, 'marker');
+  const maxKeys = parseIntParam(ctx.query.get('max-keys'), 'max-keys', 0, MAX_LIST_KEYS, MAX_LIST_KEYS);
+  const result =
+    maxKeys === 0
+      ? await emptyPage(ctx, bucket)
+      : await ctx.deps.service.listObjects(bucket, {
+          maxKeys,
+          ...(prefix ? { prefix } : {}),
+          ...(delimiter ? { delimiter } : {}),
+          ...(marker ? { after: marker } : {}),
+        });
+  // NextMarker only with a delimiter, as S3 does; without one, clients use the last Key.
+  const nextMarker = delimiter !== undefined && result.isTruncated ? result.lastReturned : undefined;
+  sendXml(
+    ctx,
+    xmlDocument('ListBucketResult', [
+      textEl('Name', bucket),
+      textEl('Prefix', enc(prefix ?? '')),
+      textEl('Marker', enc(marker ?? '')),
+      nextMarker !== undefined ? textEl('NextMarker', enc(nextMarker)) : undefined,
+      textEl('MaxKeys', maxKeys),
+      delimiter !== undefined ? textEl('Delimiter', enc(delimiter)) : undefined,
+      textEl('IsTruncated', result.isTruncated),
+      enc.url ? textEl('EncodingType', 'url') : undefined,
+      ...result.objects.map((o) => contentsXml(o, enc, true)),
+      ...prefixesXml(result.commonPrefixes, enc),
+    ]),
+  );
+}
+
+/** max-keys=0: nothing to return, but a missing bucket is still NoSuchBucket. */
+async function emptyPage(ctx: RequestContext, bucket: string) {
+  if (!(await ctx.deps.service.getBucket(bucket))) throw Errors.noSuchBucket(bucket);
+  return { objects: [], commonPrefixes: [], isTruncated: false, lastReturned: undefined };
+}
+
+async function emptyUploadsPage(ctx: RequestContext, bucket: string) {
+  await emptyPage(ctx, bucket);
+  return { uploads: [], commonPrefixes: [], isTruncated: false };
+}
+
+export async function listObjectsV2(ctx: RequestContext): Promise<void> {
+  const bucket = bucketOf(ctx);
+  const enc = encodingOf(ctx);
+  const prefix = optional(ctx, 'prefix');
+  const delimiter = optional(ctx, 'delimiter') || undefined;
+  const startAfter = optional(ctx, 'start-after');
+  const token = optional(ctx, 'continuation-token');
+  const fetchOwner = ctx.query.get('fetch-owner') === 'true';
+  const maxKeys = parseIntParam(ctx.query.get('max-keys'), 'max-keys', 0, MAX_LIST_KEYS, MAX_LIST_KEYS);
+  if (token === '') throw Errors.invalidArgument('The continuation token provided is incorrect', 'continuation-token', '');
+  // A continuation token supersedes start-after (it is always further along).
+  const after = token !== undefined ? decodeContinuationToken(token) : startAfter || undefined;
+  const result =
+    maxKeys === 0
+      ? await emptyPage(ctx, bucket)
+      : await ctx.deps.service.listObjects(bucket, {
+          maxKeys,
+          ...(prefix ? { prefix } : {}),
+          ...(delimiter ? { delimiter } : {}),
+          ...(after !== undefined ? { after } : {}),
+        });
+  const next = result.isTruncated && result.lastReturned !== undefined ? encodeContinuationToken(result.lastReturned) : undefined;
+  sendXml(
+    ctx,
+    xmlDocument('ListBucketResult', [
+      textEl('Name', bucket),
+      textEl('Prefix', enc(prefix ?? '')),
+      textEl('KeyCount', result.objects.length + result.commonPrefixes.length),
+      textEl('MaxKeys', maxKeys),
+      delimiter !== undefined ? textEl('Delimiter', enc(delimiter)) : undefined,
+      textEl('IsTruncated', result.isTruncated),
+      token !== undefined ? textEl('ContinuationToken', token) : undefined,
+      next !== undefined ? textEl('NextContinuationToken', next) : undefined,
+      startAfter !== undefined ? textEl('StartAfter', enc(startAfter)) : undefined,
+      enc.url ? textEl('EncodingType', 'url') : undefined,
+      ...result.objects.map((o) => contentsXml(o, enc, fetchOwner)),
+      ...prefixesXml(result.commonPrefixes, enc),
+    ]),
+  );
+}
+
+export async function listMultipartUploads(ctx: RequestContext): Promise<void> {
+  const bucket = bucketOf(ctx);
+  const enc = encodingOf(ctx);
+  const prefix = optional(ctx, 'prefix');
+  const delimiter = optional(ctx, 'delimiter') || undefined;
+  const keyMarker = optional(ctx, 'key-marker');
+  const uploadIdMarker = keyMarker ? optional(ctx, 'upload-id-marker') : undefined;
+  const maxUploads = parseIntParam(ctx.query.get('max-uploads'), 'max-uploads', 0, 1000, 1000);
+  const page =
+    maxUploads === 0
+      ? await emptyUploadsPage(ctx, bucket)
+      : await ctx.deps.service.listUploads(bucket, {
+          maxUploads,
+          ...(prefix ? { prefix } : {}),
+          ...(delimiter ? { delimiter } : {}),
+          ...(keyMarker ? { keyMarker } : {}),
+          ...(uploadIdMarker ? { uploadIdMarker } : {}),
+        });
+  const last = page.uploads[page.uploads.length - 1];
+  sendXml(
+    ctx,
+    xmlDocument('ListMultipartUploadsResult', [
+      textEl('Bucket', bucket),
+      textEl('KeyMarker', enc(keyMarker ?? '')),
+      textEl('UploadIdMarker', uploadIdMarker ?? ''),
+      page.isTruncated && last ? textEl('NextKeyMarker', enc(last.key)) : undefined,
+      page.isTruncated && last ? textEl('NextUploadIdMarker', last.uploadId) : undefined,
+      textEl('Prefix', enc(prefix ?? '')),
+      delimiter !== undefined ? textEl('Delimiter', enc(delimiter)) : undefined,
+      textEl('MaxUploads', maxUploads),
+      textEl('IsTruncated', page.isTruncated),
+      enc.url ? textEl('EncodingType', 'url') : undefined,
+      ...page.uploads.map((u) =>
+        el('Upload', [
+          textEl('Key', enc(u.key)),
+          textEl('UploadId', u.uploadId),
+          ownerXml(u.owner, 'Initiator'),
+          ownerXml(u.owner),
+          textEl('StorageClass', u.headers.storageClass ?? 'STANDARD'),
+          textEl('Initiated', isoDate(u.initiated)),
+          u.checksumAlgorithm ? textEl('ChecksumAlgorithm', u.checksumAlgorithm) : undefined,
+          u.checksumType ? textEl('ChecksumType', u.checksumType) : undefined,
+        ]),
+      ),
+      ...prefixesXml(page.commonPrefixes, enc),
+    ]),
+  );
+}

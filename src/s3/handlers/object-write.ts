@@ -1,0 +1,130 @@
+import { Errors, S3Error } from '../../util/s3-error.js';
+import { declaredPayloadSize, openPayload, readSmallBody } from '../body.js';
+import { checksumResponseHeaders, checksumValueHeader, parseExpectedChecksum } from '../checksum-headers.js';
+import { parseWriteCondition } from '../conditionals.js';
+import { header, send, sendXml, type RequestContext } from '../context.js';
+import { ProtocolErrors } from '../errors.js';
+import { digestBase64 } from '../small-digests.js';
+import { assertKey, parseContentMd5, parseTaggingHeader, validateTags } from '../validation.js';
+import { childList, childText, el, parseXmlBody, textEl, xmlDocument } from '../xml.js';
+import { assertNoSseC, assertPrivateAcl, bucketOf, keyOf, objectHeadersFromRequest } from './common.js';
+
+export async function putObject(ctx: RequestContext): Promise<void> {
+  const bucket = bucketOf(ctx);
+  const key = keyOf(ctx);
+  const size = declaredPayloadSize(ctx);
+  const max = ctx.deps.config.server.maxSinglePutBytes;
+  if (size > max) throw Errors.entityTooLarge(max);
+  assertPrivateAcl(ctx);
+  assertNoSseC(ctx);
+  const headers = objectHeadersFromRequest(ctx);
+  const tags = parseTaggingHeader(header(ctx, 'x-amz-tagging'));
+  const contentMd5 = parseContentMd5(header(ctx, 'content-md5'));
+  const condition = parseWriteCondition(header(ctx, 'if-none-match'), header(ctx, 'if-match'));
+  let trailers: () => Record<string, string> = () => ({});
+  const checksum = parseExpectedChecksum(ctx.req.headers, () => trailers());
+  const payload = openPayload(ctx, size);
+  trailers = payload.trailers;
+  const record = await ctx.deps.service.putObject({
+    bucket,
+    key,
+    body: payload.stream,
+    size,
+    headers,
+    tags,
+    ...(contentMd5 !== undefined ? { contentMd5 } : {}),
+    ...(checksum ? { checksum } : {}),
+    ...(condition ? { condition } : {}),
+  });
+  send(ctx, 200, { etag: record.etag, 'x-amz-server-side-encryption': 'AES256', ...checksumResponseHeaders(record.checksum) });
+}
+
+export async function deleteObject(ctx: RequestContext): Promise<void> {
+  const bucket = bucketOf(ctx);
+  // S3 answers 204 whether or not the key existed, but a missing bucket is NoSuchBucket.
+  if (!(await ctx.deps.service.getBucket(bucket))) throw Errors.noSuchBucket(bucket);
+  await ctx.deps.service.deleteObject(bucket, keyOf(ctx));
+  send(ctx, 204, {});
+}
+
+export const MAX_DELETE_KEYS = 1000;
+
+/** DeleteObjects must carry an integrity header (Content-MD5 or any x-amz-checksum-*); whichever is given is verified. */
+function verifyDeleteBodyIntegrity(ctx: RequestContext, body: Buffer): void {
+  const md5 = parseContentMd5(header(ctx, 'content-md5'));
+  const checksum = checksumValueHeader(ctx.req.headers);
+  if (md5 === undefined && checksum === undefined) throw ProtocolErrors.missingSecurityHeader();
+  if (md5 !== undefined && digestBase64('MD5', body) !== md5) throw Errors.badDigest();
+  if (checksum !== undefined && digestBase64(checksum.algorithm, body) !== checksum.value) {
+    throw Errors.badDigest(`The ${checksum.algorithm} you specified did not match the calculated checksum.`);
+  }
+}
+
+export async function deleteObjects(ctx: RequestContext): Promise<void> {
+  const bucket = bucketOf(ctx);
+  const body = await readSmallBody(ctx);
+  verifyDeleteBodyIntegrity(ctx, body);
+  const root = parseXmlBody(body.toString('utf8'), 'Delete');
+  const quiet = (childText(root, 'Quiet') ?? 'false').trim().toLowerCase() === 'true';
+  const objects = childList(root, 'Object');
+  if (objects.length === 0 || objects.length > MAX_DELETE_KEYS) throw Errors.malformedXML();
+  const keys = objects.map((o) => {
+    const key = childText(o, 'Key');
+    if (key === undefined) throw Errors.malformedXML();
+    return key;
+  });
+  if (!(await ctx.deps.service.getBucket(bucket))) throw Errors.noSuchBucket(bucket);
+  const results: string[] = [];
+  for (const key of keys) {
+    try {
+      assertKey(key);
+      await ctx.deps.service.deleteObject(bucket, key);
+      if (!quiet) results.push(el('Deleted', [textEl('Key', key)]));
+    } catch (err) {
+      if (!(err instanceof S3Error)) throw err;
+      results.push(el('Error', [textEl('Key', key), textEl('Code', err.code), textEl('Message', err.message)]));
+    }
+  }
+  sendXml(ctx, xmlDocument('DeleteResult', results));
+}
+
+async function readTagSet(ctx: RequestContext): Promise<Record<string, string>> {
+  const body = await readSmallBody(ctx);
+  const root = parseXmlBody(body.toString('utf8'), 'Tagging');
+  const tagSet = root.TagSet;
+  if (tagSet === undefined || Array.isArray(tagSet)) throw Errors.malformedXML();
+  const pairs = childList(tagSet, 'Tag').map((t): [string, string] => {
+    const key = childText(t, 'Key');
+    const value = childText(t, 'Value');
+    if (key === undefined || value === undefined) throw Errors.malformedXML();
+    return [key, value];
+  });
+  return validateTags(pairs);
+}
+
+export async function getObjectTagging(ctx: RequestContext): Promise<void> {
+  const record = await ctx.deps.service.headObject(bucketOf(ctx), keyOf(ctx));
+  const tags = Object.entries(record.tags).map(([k, v]) => el('Tag', [textEl('Key', k), textEl('Value', v)]));
+  sendXml(ctx, xmlDocument('Tagging', [el('TagSet', tags)]));
+}
+
+export async function putObjectTagging(ctx: RequestContext): Promise<void> {
+  const tags = await readTagSet(ctx);
+  await ctx.deps.service.putTags(bucketOf(ctx), keyOf(ctx), tags);
+  send(ctx, 200, {});
+}
+
+export async function deleteObjectTagging(ctx: RequestContext): Promise<void> {
+  await ctx.deps.service.putTags(bucketOf(ctx), keyOf(ctx), {});
+  send(ctx, 204, {});
+}
+
+export async function restoreObject(ctx: RequestContext): Promise<void> {
+  // The RestoreRequest body (Days, tier) has no meaning for a cache promotion; it is read and checked for shape only.
+  const body = await readSmallBody(ctx);
+  if (body.length > 0) parseXmlBody(body.toString('utf8'), 'RestoreRequest');
+  const record = await ctx.deps.service.headObject(bucketOf(ctx), keyOf(ctx));
+  const outcome = await ctx.deps.service.restoreObject(record);
+  if (outcome === 'in-progress') throw ProtocolErrors.restoreInProgress();
+  send(ctx, outcome === 'started' ? 202 : 200, {});
+}

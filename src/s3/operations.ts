@@ -1,0 +1,70 @@
+import type { RequestContext } from './context.js';
+import {
+  createBucket,
+  deleteBucket,
+  getBucketAcl,
+  getBucketLocation,
+  getBucketUnconfigured,
+  getBucketVersioning,
+  getObjectAcl,
+  headBucket,
+  listBuckets,
+  putAcl,
+} from './handlers/bucket.js';
+import { copyObject } from './handlers/copy.js';
+import { listMultipartUploads, listObjectsV1, listObjectsV2 } from './handlers/list.js';
+import {
+  abortMultipartUpload,
+  completeMultipartUpload,
+  createMultipartUpload,
+  listParts,
+  uploadPart,
+  uploadPartCopy,
+} from './handlers/multipart.js';
+import { getObject, headObject } from './handlers/object-read.js';
+import {
+  deleteObject,
+  deleteObjectTagging,
+  deleteObjects,
+  getObjectTagging,
+  putObject,
+  putObjectTagging,
+  restoreObject,
+} from './handlers/object-write.js';
+import type { OpName } from './routing.js';
+
+export type Handler = (ctx: RequestContext) => Promise<void>;
+
+/** One handler per S3 operation; routing.ts decides which. */
+export const HANDLERS: Record<OpName, Handler> = {
+  ListBuckets: listBuckets,
+  CreateBucket: createBucket,
+  HeadBucket: headBucket,
+  DeleteBucket: deleteBucket,
+  GetBucketLocation: getBucketLocation,
+  GetBucketVersioning: getBucketVersioning,
+  GetBucketAcl: getBucketAcl,
+  PutBucketAcl: putAcl,
+  GetBucketUnconfigured: getBucketUnconfigured,
+  ListObjects: listObjectsV1,
+  ListObjectsV2: listObjectsV2,
+  ListMultipartUploads: listMultipartUploads,
+  DeleteObjects: deleteObjects,
+  PutObject: putObject,
+  CopyObject: copyObject,
+  GetObject: getObject,
+  HeadObject: headObject,
+  DeleteObject: deleteObject,
+  GetObjectAcl: getObjectAcl,
+  PutObjectAcl: putAcl,
+  GetObjectTagging: getObjectTagging,
+  PutObjectTagging: putObjectTagging,
+  DeleteObjectTagging: deleteObjectTagging,
+  CreateMultipartUpload: createMultipartUpload,
+  UploadPart: uploadPart,
+  UploadPartCopy: uploadPartCopy,
+  CompleteMultipartUpload: completeMultipartUpload,
+  AbortMultipartUpload: abortMultipartUpload,
+  ListParts: listParts,
+  RestoreObject: restoreObject,
+};

@@ -1,0 +1,193 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { UserConfig } from '../config/types.js';
+import { Errors } from '../util/s3-error.js';
+import { authenticate } from './auth/index.js';
+import { authorize } from './authorize.js';
+import { setCommonHeaders, type RequestContext, type S3Deps } from './context.js';
+import { sendError } from './error-response.js';
+import { serveOperational } from './operational.js';
+import { HANDLERS } from './operations.js';
+import { OP_NEEDS, resolveOperation, resolveTarget } from './routing.js';
+import { assertBucketName, assertKey } from './validation.js';
+
+export type { S3Deps } from './context.js';
+
+/** SigV4 allows 15 minutes of clock skew for header-signed requests. */
+const MAX_SKEW_MS = 15 * 60 * 1000;
+/** Request headers larger than this are refused by node with 431 before we see them. */
+export const MAX_HEADER_BYTES = 16 * 1024;
+
+export type S3RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
+
+interface HandlerState {
+  inflight: number;
+  closing: boolean;
+}
+
+function firstValue(value: string | string[] | undefined): string | undefined {
+  const v = Array.isArray(value) ? value[0] : value;
+  return v?.split(',')[0]?.trim();
+}
+
+function splitUrl(url: string): { rawPath: string; rawQuery: string } {
+  // Absolute-form request targets (proxies) carry scheme and authority; S3 signs only the path.
+  const path = /^https?:\/\//i.test(url) ? url.replace(/^https?:\/\/[^/]*/i, '') || '/' : url;
+  const q = path.indexOf('?');
+  return q < 0 ? { rawPath: path, rawQuery: '' } : { rawPath: path.slice(0, q), rawQuery: path.slice(q + 1) };
+}
+
+/**
+ * The request handler, usable without our server (tests, embedding). Uses plain node:http: bodies stream straight
+ * from the socket into the service with backpressure, and nothing parses bodies behind our back.
+ */
+export function createS3Handler(deps: S3Deps, state: HandlerState = { inflight: 0, closing: false }): S3RequestHandler {
+  const users = new Map<string, UserConfig>(deps.config.users.map((u) => [u.accessKey, u]));
+  const lookup = (accessKey: string) => users.get(accessKey)?.secretKey;
+  const { config, metrics, logger } = deps;
+
+  return (req, res) => {
+    const started = process.hrtime.bigint();
+    const { rawPath, rawQuery } = splitUrl(req.url ?? '/');
+    const trustedHost = config.server.trustForwardedHeaders ? firstValue(req.headers['x-forwarded-host']) : undefined;
+    const ctx: RequestContext = {
+      deps,
+      req,
+      res,
+      requestId: randomBytes(8).toString('hex').toUpperCase(),
+      hostId: randomBytes(32).toString('base64'),
+      method: req.method ?? 'GET',
+      rawPath,
+      rawQuery,
+      query: new URLSearchParams(rawQuery),
+      host: trustedHost ?? req.headers.host ?? '',
+      bytesIn: 0,
+      bytesOut: 0,
+      bodyStarted: false,
+    };
+    setCommonHeaders(ctx);
+    if (state.closing) res.setHeader('connection', 'close');
+
+    if (serveOperational(ctx, rawPath)) return;
+
+    state.inflight++;
+    metrics.inflight.inc();
+    res.on('close', () => {
+      state.inflight--;
+      metrics.inflight.dec();
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const op = ctx.op ?? 'unknown';
+      const status = res.headersSent ? res.statusCode : 0;
+      metrics.requests.inc({ op, status: String(status) });
+      metrics.requestSeconds.observe({ op }, seconds);
+      if (ctx.bytesOut > 0 && op !== 'GetObject') metrics.bytesOut.inc(ctx.bytesOut);
+      logger.info(
+        {
+          reqId: ctx.requestId,
+          op,
+          method: ctx.method,
+          bucket: ctx.bucket,
+          key: ctx.key,
+          status,
+          complete: res.writableFinished,
+          bytesIn: ctx.bytesIn,
+          bytesOut: ctx.bytesOut,
+          ms: Math.round(seconds * 1000),
+          accessKey: ctx.auth?.accessKey,
+        },
+        's3 request',
+      );
+    });
+
+    if (state.inflight > config.server.maxConcurrentRequests) {
+      sendError(ctx, Errors.slowDown());
+      return;
+    }
+    serve(ctx, lookup, users).catch((err: unknown) => sendError(ctx, err));
+  };
+}
+
+async function serve(ctx: RequestContext, lookup: (accessKey: string) => string | undefined, users: Map<string, UserConfig>): Promise<void> {
+  const { config } = ctx.deps;
+  const auth = authenticate(
+    { method: ctx.method, rawPath: ctx.rawPath, rawQuery: ctx.rawQuery, headers: ctx.req.headers, host: ctx.host },
+    lookup,
+    { region: config.server.region, now: new Date(), maxSkewMs: MAX_SKEW_MS },
+  );
+  ctx.auth = auth;
+  ctx.user = users.get(auth.accessKey);
+  const target = resolveTarget(ctx.rawPath, ctx.host, config.server.baseDomain);
+  if (target.bucket !== undefined) ctx.bucket = target.bucket;
+  if (target.key !== undefined) ctx.key = target.key;
+  const op = resolveOperation(ctx.method, target, ctx.query, ctx.req.headers);
+  ctx.op = op;
+  if (target.bucket !== undefined) {
+    assertBucketName(target.bucket);
+    authorize(ctx.user, target.bucket, OP_NEEDS[op]);
+  }
+  if (target.key !== undefined) assertKey(target.key);
+  await HANDLERS[op](ctx);
+}
+
+export interface RunningS3Server {
+  url: string;
+  server: http.Server | https.Server;
+  close(): Promise<void>;
+}
+
+/** Starts the S3 endpoint (HTTPS when config.server.tls is set) and resolves once it listens. */
+export async function startS3Server(deps: S3Deps): Promise<RunningS3Server> {
+  const { server: cfg } = deps.config;
+  const state: HandlerState = { inflight: 0, closing: false };
+  const handler = createS3Handler(deps, state);
+  const options = {
+    maxHeaderSize: MAX_HEADER_BYTES,
+    headersTimeout: cfg.headersTimeoutMs,
+    // node's requestTimeout bounds the whole upload, which would cut multi-GB PUTs; the configured value is applied
+    // as an idle timeout on the socket instead (a stalled client is dropped, a slow but moving one is not).
+    requestTimeout: 0,
+    keepAliveTimeout: 5000,
+  };
+  const server = cfg.tls
+    ? https.createServer({ ...options, cert: readFileSync(cfg.tls.certFile), key: readFileSync(cfg.tls.keyFile) }, handler)
+    : http.createServer(options, handler);
+  server.timeout = cfg.requestTimeoutMs;
+  // Answer 'Expect: 100-continue' ourselves: the handler sends 100 only once auth and validation passed.
+  server.on('checkContinue', handler);
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) return;
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+    socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+  });
+  server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
+    res.on('close', () => {
+      if (state.closing) server.closeIdleConnections();
+    });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(cfg.port, cfg.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `${cfg.tls ? 'https' : 'http'}://${host}:${address.port}`;
+  return {
+    url,
+    server,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        state.closing = true;
+        // Stops accepting; resolves once in-flight requests have finished and their connections closed.
+        server.close((err) => (err ? reject(err) : resolve()));
+        server.closeIdleConnections();
+      }),
+  };
+}
+
