@@ -63,6 +63,14 @@ export class ChunkSealer {
     return c;
   }
 
+  /** A decipher for chunk c; call setAuthTag() before final(). */
+  decipher(chunk: number, final: boolean): DecipherGCM {
+    this.bind(chunk, final);
+    const d = createDecipheriv('aes-256-gcm', this.key, this.nonce, { authTagLength: TAG_BYTES });
+    d.setAAD(this.aad);
+    return d;
+  }
+
   /** Decrypt and authenticate one chunk (ciphertext || tag). Throws on any authentication failure. */
   open(chunk: number, final: boolean, sealed: Buffer): Buffer {
     if (sealed.length < TAG_BYTES) throw new Error('chunk shorter than its tag');

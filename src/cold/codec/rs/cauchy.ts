@@ -124,15 +124,12 @@ function createMatrix(f: Field, k: number, m: number, x: number, y: number): Uin
 function createBitmatrixEncoding(f: Field, k: number, m: number, matrix: Uint8Array): Uint8Array {
   const w = f.w;
   const bitmatrix = new Uint8Array(k * w * m * w);
-  let count = 0;
   for (let r = 0; r < m; r++) {
     for (let c = 0; c < k; c++) {
       let x = matrix[k * r + c]!;
       for (let a = 0; a < w; a++) {
         for (let b = 0; b < w; b++) {
-          const bitv = x & (1 << b) ? 1 : 0;
-          bitmatrix[r * w * k * w + w * c + a + k * w * b] = bitv;
-          count += bitv;
+          bitmatrix[r * w * k * w + w * c + a + k * w * b] = x & (1 << b) ? 1 : 0;
         }
         x = gMultiply(f, x, 2);
       }
