@@ -1,0 +1,217 @@
+import { createCipheriv, createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { S3ConnectionConfig, S3NodeConfig } from '../src/config/types.js';
+import { NodeError } from '../src/cold/nodes/driver.js';
+import { S3NodeDriver } from '../src/cold/nodes/s3.js';
+import { S3HotTier } from '../src/hot/s3.js';
+import { createS3Client } from '../src/util/s3-client.js';
+import { startRgw, type RgwInstance } from './helpers/rgw.js';
+
+const BIG = 50 * 1000 * 1000;
+const BUCKET = 'tessera-backends';
+
+/** Deterministic pseudo-random bytes (AES-CTR keystream), generated on demand so the test never holds the object. */
+function* pattern(seed: number, total: number, chunkSize = 256 * 1024): Generator<Buffer> {
+  const key = Buffer.alloc(16, seed);
+  const cipher = createCipheriv('aes-128-ctr', key, Buffer.alloc(16));
+  const zeros = Buffer.alloc(chunkSize);
+  for (let done = 0; done < total; done += chunkSize) yield cipher.update(zeros.subarray(0, Math.min(chunkSize, total - done)));
+}
+
+function patternStream(seed: number, total: number): Readable {
+  return Readable.from(pattern(seed, total), { objectMode: false });
+}
+
+function patternSha(seed: number, total: number): string {
+  const h = createHash('sha256');
+  for (const c of pattern(seed, total)) h.update(c);
+  return h.digest('hex');
+}
+
+function patternSlice(seed: number, offset: number, length: number): Buffer {
+  return Buffer.concat([...pattern(seed, offset + length)]).subarray(offset);
+}
+
+async function sha(stream: Readable): Promise<{ hex: string; bytes: number }> {
+  const h = createHash('sha256');
+  let bytes = 0;
+  for await (const c of stream) {
+    h.update(c as Buffer);
+    bytes += (c as Buffer).length;
+  }
+  return { hex: h.digest('hex'), bytes };
+}
+
+async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+v8.setFlagsFromString('--expose-gc');
+const gc = vm.runInNewContext('gc') as () => void;
+
+/** Peak growth of live memory (heap + Buffers, measured after a forced GC) while `work` runs. */
+async function peakLiveGrowth(work: () => Promise<void>): Promise<number> {
+  const live = (): number => {
+    gc();
+    const m = process.memoryUsage();
+    return m.heapUsed + m.arrayBuffers;
+  };
+  const base = live();
+  let peak = base;
+  const timer = setInterval(() => (peak = Math.max(peak, live())), 25);
+  try {
+    await work();
+  } finally {
+    clearInterval(timer);
+  }
+  return peak - base;
+}
+
+async function rejection(p: Promise<unknown>): Promise<unknown> {
+  try {
+    await p;
+  } catch (err) {
+    return err;
+  }
+  throw new Error('expected a rejection');
+}
+
+let rgw: RgwInstance;
+let conn: S3ConnectionConfig;
+
+beforeAll(async () => {
+  rgw = await startRgw();
+  conn = {
+    endpoint: rgw.endpoint,
+    region: 'us-east-1',
+    bucket: BUCKET,
+    prefix: 'hot/',
+    forcePathStyle: true,
+    credentials: { accessKeyId: rgw.accessKey, secretAccessKey: rgw.secretKey },
+    timeoutMs: 5000,
+    maxAttempts: 2,
+  };
+  const client = createS3Client(conn);
+  await client.send(new CreateBucketCommand({ Bucket: BUCKET }));
+  client.destroy();
+}, 600_000);
+
+afterAll(async () => {
+  await rgw?.stop();
+}, 120_000);
+
+describe('S3 backends against a real Ceph RGW', () => {
+  let hot: S3HotTier;
+  let node: S3NodeDriver;
+  const nodeConfig = (): S3NodeConfig => ({ ...conn, prefix: 'cold/', name: 'rgw-node', kind: 's3', weight: 2 });
+
+  it('hot tier: 50 MB put/get with bounded memory, ranges, list, delete', async () => {
+    hot = new S3HotTier(conn);
+    expect(await hot.health()).toEqual({ ok: true });
+
+    const putGrowth = await peakLiveGrowth(() => hot.put('obj-big', patternStream(1, BIG), BIG));
+    // Multipart with 8 MiB parts, 2 in flight: the object is never whole in memory.
+    expect(putGrowth).toBeLessThan(BIG * 0.8);
+
+    let got = { hex: '', bytes: 0 };
+    const getGrowth = await peakLiveGrowth(async () => {
+      const body = await hot.get('obj-big');
+      expect(body).not.toBeNull();
+      got = await sha(body!);
+    });
+    expect(got).toEqual({ hex: patternSha(1, BIG), bytes: BIG });
+    expect(getGrowth).toBeLessThan(BIG * 0.8);
+
+    const range = { offset: 10 * 1024 * 1024 + 3, length: 1024 * 1024 + 5 };
+    const part = await readAll((await hot.get('obj-big', range))!);
+    expect(Buffer.compare(part, patternSlice(1, range.offset, range.length))).toBe(0);
+    expect((await readAll((await hot.get('obj-big', { offset: 7, length: 0 }))!)).length).toBe(0);
+
+    await hot.put('obj-small', Readable.from([Buffer.from('tiny')]), 4);
+    await hot.put('obj-empty', Readable.from([]), 0);
+    const listed: Array<{ id: string; size: number }> = [];
+    for await (const item of hot.list()) listed.push(item);
+    expect(listed.sort((a, b) => a.id.localeCompare(b.id))).toEqual([
+      { id: 'obj-big', size: BIG },
+      { id: 'obj-empty', size: 0 },
+      { id: 'obj-small', size: 4 },
+    ]);
+
+    expect(await hot.get('missing')).toBeNull();
+    expect(await hot.get('missing', { offset: 0, length: 0 })).toBeNull();
+    await hot.delete('obj-big');
+    await hot.delete('obj-big');
+    expect(await hot.get('obj-big')).toBeNull();
+    await expect(hot.put('bad-length', Readable.from([Buffer.alloc(3)]), 5)).rejects.toThrow(/3 of the declared 5/);
+    expect(await hot.get('bad-length')).toBeNull();
+  });
+
+  it('node driver: 50 MB shard with bounded memory, ranged get, stat, list, delete, error kinds', async () => {
+    node = new S3NodeDriver(nodeConfig());
+    expect(node.kind).toBe('s3');
+    expect((await node.health()).ok).toBe(true);
+
+    let handle = '';
+    const growth = await peakLiveGrowth(async () => {
+      handle = await node.put('shard-big', patternStream(2, BIG), BIG);
+    });
+    expect(handle).toBe('shard-big');
+    expect(growth).toBeLessThan(BIG * 0.8);
+    expect(await node.stat(handle)).toEqual({ size: BIG });
+    expect(await sha(await node.get(handle))).toEqual({ hex: patternSha(2, BIG), bytes: BIG });
+
+    const range = { offset: BIG - 4096, length: 4096 };
+    expect(Buffer.compare(await readAll(await node.get(handle, range)), patternSlice(2, range.offset, range.length))).toBe(0);
+
+    const small = await node.put('shard-small', Readable.from([Buffer.from('abc')]), 3);
+    const listed: Array<{ handle: string; size: number }> = [];
+    for await (const item of node.list()) {
+      expect(typeof item.mtimeMs).toBe('number');
+      listed.push({ handle: item.handle, size: item.size });
+    }
+    expect(listed.sort((a, b) => a.handle.localeCompare(b.handle))).toEqual([
+      { handle: 'shard-big', size: BIG },
+      { handle: 'shard-small', size: 3 },
+    ]);
+
+    await node.delete(handle);
+    await node.delete(handle);
+    expect(await node.stat(handle)).toBeNull();
+    const missing = await rejection(node.get(handle));
+    expect(missing).toBeInstanceOf(NodeError);
+    expect((missing as NodeError).kind).toBe('not-found');
+    expect((missing as NodeError).node).toBe('rgw-node');
+    expect((await readAll(await node.get(small))).toString()).toBe('abc');
+
+    const badCreds = new S3NodeDriver({ ...nodeConfig(), credentials: { accessKeyId: 'nobody', secretAccessKey: 'wrong-secret' } });
+    const denied = await rejection(badCreds.get(small));
+    expect((denied as NodeError).kind).toBe('auth');
+    expect(String((denied as Error).message)).not.toContain('wrong-secret');
+    expect((await badCreds.health()).ok).toBe(false);
+    await badCreds.close();
+  });
+
+  it('RGW stopped: health is false and calls fail with unavailable instead of hanging', async () => {
+    await rgw.stop();
+    const hotHealth = await hot.health();
+    expect(hotHealth.ok).toBe(false);
+    const nodeHealth = await node.health();
+    expect(nodeHealth.ok).toBe(false);
+    expect(nodeHealth.reason).toMatch(/^unavailable/);
+
+    const getErr = await rejection(node.get('shard-small'));
+    expect(getErr).toBeInstanceOf(NodeError);
+    expect((getErr as NodeError).kind).toBe('unavailable');
+    const putErr = await rejection(node.put('shard-new', Readable.from([Buffer.from('x')]), 1));
+    expect((putErr as NodeError).kind).toBe('unavailable');
+    expect((await rejection(node.stat('shard-small')) as NodeError).kind).toBe('unavailable');
+    await hot.close();
+    await node.close();
+  });
+});
