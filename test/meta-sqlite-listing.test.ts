@@ -292,3 +292,52 @@ describe('index use', () => {
     }
   });
 });
+
+describe('randomized multipart upload listing', () => {
+  it('paging with key and upload-id markers walks every upload once, in order', async () => {
+    const random = mulberry32(777);
+    const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
+    const uploadStore = SqliteMetaStore.open(join(dir, 'uploads.db'), { now: () => NOW });
+    try {
+      await uploadStore.createBucket({ name: 'bkt', createdAt: NOW, owner: 'o', region: 'r' });
+      const keys = Array.from({ length: 150 }, () => Array.from({ length: 1 + Math.floor(random() * 5) }, () => pick(ALPHABET)).join(''));
+      const uploads = Array.from({ length: 500 }, (_, i) => ({ uploadId: `u${String(Math.floor(random() * 1e6)).padStart(6, '0')}-${i}`, key: pick(keys), initiated: NOW + Math.floor(random() * 4) }));
+      for (const u of uploads) {
+        await uploadStore.createUpload({ ...u, bucket: 'bkt', owner: 'o', headers: { userMeta: {} }, tags: {}, objectId: `obj-${u.uploadId}`, wrappedKey: 'w', keyId: 'k' });
+      }
+      const sorted = [...uploads].sort((a, b) => byteCompare(a.key, b.key) || a.initiated - b.initiated || (a.uploadId < b.uploadId ? -1 : a.uploadId > b.uploadId ? 1 : 0));
+      for (let round = 0; round < 40; round++) {
+        const prefix = random() < 0.4 ? '' : [...pick(keys)].slice(0, 1 + Math.floor(random() * 2)).join('');
+        const delimiter = pick(DELIMITERS);
+        const maxUploads = 1 + Math.floor(random() * 25);
+        const context = JSON.stringify({ round, prefix, delimiter, maxUploads });
+        const expected: string[] = [];
+        for (const u of sorted) {
+          if (!u.key.startsWith(prefix)) continue;
+          const at = delimiter === '' ? -1 : u.key.indexOf(delimiter, prefix.length);
+          const entry = at < 0 ? u.uploadId : `prefix:${u.key.slice(0, at + delimiter.length)}`;
+          if (expected.at(-1) !== entry) expected.push(entry);
+        }
+        const walked: string[] = [];
+        let markers: { keyMarker?: string; uploadIdMarker?: string } = {};
+        for (;;) {
+          const page = await uploadStore.listUploads('bkt', { prefix, delimiter, maxUploads, ...markers });
+          const entries = [
+            ...page.uploads.map((u) => ({ sortKey: u.key, entry: u.uploadId, marker: { keyMarker: u.key, uploadIdMarker: u.uploadId } })),
+            ...page.commonPrefixes.map((p) => ({ sortKey: p, entry: `prefix:${p}`, marker: { keyMarker: p } })),
+          ];
+          // Uploads of one key keep their listed order; a common prefix never shares a sort key with an upload.
+          entries.sort((a, b) => byteCompare(a.sortKey, b.sortKey));
+          expect(entries.length, context).toBeLessThanOrEqual(maxUploads);
+          walked.push(...entries.map((e) => e.entry));
+          expect(walked, context).toEqual(expected.slice(0, walked.length));
+          if (!page.isTruncated) break;
+          markers = entries.at(-1)?.marker ?? {};
+        }
+        expect(walked, context).toEqual(expected);
+      }
+    } finally {
+      await uploadStore.close();
+    }
+  });
+});
