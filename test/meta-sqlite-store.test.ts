@@ -227,6 +227,31 @@ describe('objects', () => {
   });
 });
 
+describe('keys and connections', () => {
+  it('refuses keys with a lone surrogate instead of aliasing them to U+FFFD', async () => {
+    await store.putObject(objectRecord('a\ufffd', 'o1'));
+    expect(await s3ErrorCode(store.putObject(objectRecord('a\ud800', 'o2')))).toBe('InvalidArgument');
+    expect(await s3ErrorCode(store.getObject('bkt', 'a\udc00'))).toBe('InvalidArgument');
+    expect((await store.getObject('bkt', 'a\ufffd'))?.objectId).toBe('o1');
+    await store.putObject(objectRecord('pair \ud83d\ude00', 'o3')); // a well-formed pair is fine
+    expect((await store.getObject('bkt', 'pair 😀'))?.objectId).toBe('o3');
+  });
+
+  it('a second connection on the same file sees commits and conditions of the first', async () => {
+    const other = SqliteMetaStore.open(path, { now: () => NOW });
+    try {
+      await store.putObject(objectRecord('k', 'o1'), { ifNoneMatch: true });
+      expect((await other.getObject('bkt', 'k'))?.objectId).toBe('o1');
+      expect(await s3ErrorCode(other.putObject(objectRecord('k', 'o2'), { ifNoneMatch: true }))).toBe('PreconditionFailed');
+      await other.putObject(objectRecord('k', 'o3'), { ifMatch: '"etag-o1"' });
+      expect((await store.getObject('bkt', 'k'))?.objectId).toBe('o3');
+      expect((await store.dueGarbage(Number.MAX_SAFE_INTEGER, 10)).map((g) => g.manifest.objectId)).toEqual(['o1']);
+    } finally {
+      await other.close();
+    }
+  });
+});
+
 describe('atomicity', () => {
   it('a commit that fails after deleting and queueing leaves nothing behind', async () => {
     await store.putObject(objectRecord('k1', 'o1'));

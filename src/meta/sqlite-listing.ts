@@ -4,9 +4,18 @@
  * UTF-8 and SQLite orders every TEXT before every BLOB, so the bounds could not be expressed).
  */
 
-const ZERO_BYTE = Buffer.from([0]);
+import { Errors } from '../util/s3-error.js';
 
+const ZERO_BYTE = Buffer.from([0]);
+/** With the u flag, only a lone surrogate matches \p{Cs}; well-formed pairs are read as one astral code point. */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/**
+ * UTF-8 bytes of a key. A string with a lone surrogate has no UTF-8 form (Buffer would substitute U+FFFD and two
+ * different keys would alias), so it is refused.
+ */
 export function encodeKey(key: string): Buffer {
+  if (LONE_SURROGATE.test(key)) throw Errors.invalidArgument('Object key is not valid UTF-8.', 'key');
   return Buffer.from(key, 'utf8');
 }
 

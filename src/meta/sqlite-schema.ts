@@ -35,7 +35,8 @@ CREATE TABLE objects (
   last_access   INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (bucket, key)
 );
-CREATE INDEX objects_eviction ON objects (hot_state, pinned, last_access);
+-- hot_bytes rides along so hotBytesTotal sums the index alone; touch and setHotState rewrite this entry anyway.
+CREATE INDEX objects_eviction ON objects (hot_state, pinned, last_access, hot_bytes);
 -- Small partial index: start-up reconciliation walks only the objects that are not cold.
 CREATE INDEX objects_not_cold ON objects (object_id) WHERE hot_state <> 'cold';
 
