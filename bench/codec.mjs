@@ -2,6 +2,7 @@
 // Usage: npx tsc -p tsconfig.build.json && node bench/codec.mjs [--ts] [--missing]
 // Shard bytes are consumed (encode) or served (decode) from memory, so this measures the codec alone.
 import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
 import { decodeSegment, encodeSegment, planSegments } from '../dist/cold/codec/index.js';
 import { TypeScriptCoder, nativeCoder } from '../dist/cold/codec/rs/index.js';
