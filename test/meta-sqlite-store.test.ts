@@ -252,6 +252,26 @@ describe('keys and connections', () => {
   });
 });
 
+describe('lock contention', () => {
+  it('a write blocked past the busy timeout fails with a retryable 503 and succeeds once the lock is gone', async () => {
+    const impatient = SqliteMetaStore.open(path, { now: () => NOW, busyTimeoutMs: 50 });
+    const holder = new Database(path);
+    try {
+      holder.exec('BEGIN IMMEDIATE');
+      expect(await s3ErrorCode(impatient.putObject(objectRecord('k', 'o1')))).toBe('ServiceUnavailable');
+      expect(await s3ErrorCode(impatient.touch('o1', 5))).toBe('ServiceUnavailable');
+      expect(await impatient.getBucket('bkt')).not.toBeNull(); // WAL readers are not blocked by the writer
+      holder.exec('COMMIT');
+      await impatient.putObject(objectRecord('k', 'o1'));
+      expect((await store.getObject('bkt', 'k'))?.objectId).toBe('o1');
+    } finally {
+      if (holder.inTransaction) holder.exec('ROLLBACK');
+      holder.close();
+      await impatient.close();
+    }
+  });
+});
+
 describe('atomicity', () => {
   it('a commit that fails after deleting and queueing leaves nothing behind', async () => {
     await store.putObject(objectRecord('k1', 'o1'));

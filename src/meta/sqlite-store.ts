@@ -46,6 +46,8 @@ const ITERATION_BATCH = 512;
 export interface SqliteMetaStoreOptions {
   /** Clock for garbage notBefore and part replacement; tests may pin it. */
   now?: () => number;
+  /** How long a write waits for another connection's lock before failing with 503 (default 5 s). */
+  busyTimeoutMs?: number;
 }
 
 function stripQuotes(etag: string): string {
@@ -89,7 +91,7 @@ export class SqliteMetaStore implements MetaStore {
     mkdirSync(dirname(path), { recursive: true });
     const db = new Database(path);
     try {
-      configureConnection(db, BUSY_TIMEOUT_MS);
+      configureConnection(db, options.busyTimeoutMs ?? BUSY_TIMEOUT_MS);
       ensureSchema(db);
       return new SqliteMetaStore(db, options);
     } catch (err) {
@@ -101,12 +103,10 @@ export class SqliteMetaStore implements MetaStore {
   // ---- Buckets
 
   async createBucket(bucket: BucketRecord): Promise<void> {
-    this.db
-      .transaction(() => {
-        if (this.s.bucketByName.get(bucket.name) !== undefined) throw Errors.bucketAlreadyOwnedByYou(bucket.name);
-        this.s.insertBucket.run(bucketParams(bucket));
-      })
-      .immediate();
+    this.write(() => {
+      if (this.s.bucketByName.get(bucket.name) !== undefined) throw Errors.bucketAlreadyOwnedByYou(bucket.name);
+      this.s.insertBucket.run(bucketParams(bucket));
+    });
   }
 
   async getBucket(name: string): Promise<BucketRecord | null> {
@@ -115,15 +115,13 @@ export class SqliteMetaStore implements MetaStore {
   }
 
   async deleteBucket(name: string): Promise<void> {
-    this.db
-      .transaction(() => {
-        this.requireBucket(name);
-        if (this.s.anyObjectInBucket.get(name) !== undefined) throw Errors.bucketNotEmpty(name);
-        const notBefore = this.now() + DEFAULT_GARBAGE_GRACE_MS;
-        for (const { upload_id } of this.s.uploadIdsInBucket.all(name)) this.dropUpload(upload_id, notBefore);
-        this.s.deleteBucket.run(name);
-      })
-      .immediate();
+    this.write(() => {
+      this.requireBucket(name);
+      if (this.s.anyObjectInBucket.get(name) !== undefined) throw Errors.bucketNotEmpty(name);
+      const notBefore = this.now() + DEFAULT_GARBAGE_GRACE_MS;
+      for (const { upload_id } of this.s.uploadIdsInBucket.all(name)) this.dropUpload(upload_id, notBefore);
+      this.s.deleteBucket.run(name);
+    });
   }
 
   async listBuckets(): Promise<BucketRecord[]> {
@@ -143,7 +141,7 @@ export class SqliteMetaStore implements MetaStore {
   }
 
   async putObject(record: ObjectRecord, condition?: WriteCondition, graceMs?: number): Promise<{ replaced: ObjectRecord | null }> {
-    const replaced = this.db.transaction(() => this.commitObject(record, condition, this.notBefore(graceMs))).immediate();
+    const replaced = this.write(() => this.commitObject(record, condition, this.notBefore(graceMs)));
     return { replaced };
   }
 
@@ -152,77 +150,73 @@ export class SqliteMetaStore implements MetaStore {
    * from manifests (`recover-index`) and for loading large test fixtures; returns how many records were committed.
    */
   putObjects(records: Iterable<ObjectRecord>, graceMs?: number): number {
-    return this.db
-      .transaction(() => {
-        const notBefore = this.notBefore(graceMs);
-        let count = 0;
-        for (const record of records) {
-          this.commitObject(record, undefined, notBefore);
-          count++;
-        }
-        return count;
-      })
-      .immediate();
+    return this.write(() => {
+      const notBefore = this.notBefore(graceMs);
+      let count = 0;
+      for (const record of records) {
+        this.commitObject(record, undefined, notBefore);
+        count++;
+      }
+      return count;
+    });
   }
 
   async deleteObject(bucket: string, key: string, graceMs?: number): Promise<ObjectRecord | null> {
-    return this.db
-      .transaction(() => {
-        const keyBytes = encodeKey(key);
-        const row = this.s.objectByKey.get(bucket, keyBytes);
-        if (row === undefined) return null;
-        this.s.deleteObjectByKey.run(bucket, keyBytes);
-        this.s.insertGarbage.run(row.manifest, this.notBefore(graceMs));
-        return objectFromRow(row);
-      })
-      .immediate();
+    return this.write(() => {
+      const keyBytes = encodeKey(key);
+      const row = this.s.objectByKey.get(bucket, keyBytes);
+      if (row === undefined) return null;
+      this.s.deleteObjectByKey.run(bucket, keyBytes);
+      this.s.insertGarbage.run(row.manifest, this.notBefore(graceMs));
+      return objectFromRow(row);
+    });
   }
 
   async listObjects(bucket: string, query: ListQuery): Promise<ListResult> {
     // A read transaction, so the bucket check and every seek of the page see one snapshot.
-    return this.db
-      .transaction(() => {
-        this.requireBucket(bucket);
-        const entries = listingEntries<ObjectSummaryRow>({
-          prefix: encodeKey(query.prefix ?? ''),
-          delimiter: encodeKey(query.delimiter ?? ''),
-          after: query.after === undefined ? null : encodeKey(query.after),
-          seek: (lower, upper) =>
-            upper === null ? this.s.summariesFrom.iterate(bucket, lower) : this.s.summariesBetween.iterate(bucket, lower, upper),
-        });
-        // maxKeys 0 returns an empty, untruncated page (AWS reports IsTruncated=true when keys exist; nobody pages with 0).
-        const { page, isTruncated } = takePage(entries, query.maxKeys);
-        const objects: ObjectSummary[] = [];
-        const commonPrefixes: string[] = [];
-        let lastReturned: string | undefined;
-        for (const entry of page) {
-          if (entry.kind === 'row') {
-            const summary = summaryFromRow(entry.row);
-            objects.push(summary);
-            lastReturned = summary.key;
-          } else {
-            lastReturned = decodeKey(entry.prefix);
-            commonPrefixes.push(lastReturned);
-          }
+    return this.read(() => {
+      this.requireBucket(bucket);
+      const entries = listingEntries<ObjectSummaryRow>({
+        prefix: encodeKey(query.prefix ?? ''),
+        delimiter: encodeKey(query.delimiter ?? ''),
+        after: query.after === undefined ? null : encodeKey(query.after),
+        seek: (lower, upper) =>
+          upper === null ? this.s.summariesFrom.iterate(bucket, lower) : this.s.summariesBetween.iterate(bucket, lower, upper),
+      });
+      // maxKeys 0 returns an empty, untruncated page (AWS reports IsTruncated=true when keys exist; nobody pages with 0).
+      const { page, isTruncated } = takePage(entries, query.maxKeys);
+      const objects: ObjectSummary[] = [];
+      const commonPrefixes: string[] = [];
+      let lastReturned: string | undefined;
+      for (const entry of page) {
+        if (entry.kind === 'row') {
+          const summary = summaryFromRow(entry.row);
+          objects.push(summary);
+          lastReturned = summary.key;
+        } else {
+          lastReturned = decodeKey(entry.prefix);
+          commonPrefixes.push(lastReturned);
         }
-        const result: ListResult = { objects, commonPrefixes, isTruncated };
-        if (lastReturned !== undefined) result.lastReturned = lastReturned;
-        return result;
-      })
-      .deferred();
+      }
+      const result: ListResult = { objects, commonPrefixes, isTruncated };
+      if (lastReturned !== undefined) result.lastReturned = lastReturned;
+      return result;
+    });
   }
 
   async setTags(bucket: string, key: string, tags: Record<string, string>, objectId?: string): Promise<boolean> {
     const tagsJson = JSON.stringify(tags);
     const keyBytes = encodeKey(key);
     const result =
-      objectId === undefined ? this.s.setTags.run(tagsJson, bucket, keyBytes) : this.s.setTagsIfId.run(tagsJson, bucket, keyBytes, objectId);
+      objectId === undefined
+        ? this.guard(() => this.s.setTags.run(tagsJson, bucket, keyBytes))
+        : this.guard(() => this.s.setTagsIfId.run(tagsJson, bucket, keyBytes, objectId));
     return result.changes > 0;
   }
 
   async updateManifest(objectId: string, manifest: ObjectManifest): Promise<boolean> {
     if (manifest.objectId !== objectId) throw new Error(`manifest of object ${manifest.objectId} given for object ${objectId}`);
-    return this.s.updateManifest.run(JSON.stringify(manifest), objectId).changes > 0;
+    return this.guard(() => this.s.updateManifest.run(JSON.stringify(manifest), objectId)).changes > 0;
   }
 
   /**
@@ -252,15 +246,15 @@ export class SqliteMetaStore implements MetaStore {
   // ---- Hot tier bookkeeping
 
   async setHotState(objectId: string, state: HotState, hotBytes: number): Promise<boolean> {
-    return this.s.setHotState.run(state, hotBytes, objectId).changes > 0;
+    return this.guard(() => this.s.setHotState.run(state, hotBytes, objectId)).changes > 0;
   }
 
   async touch(objectId: string, atMs: number): Promise<void> {
-    this.s.touch.run(atMs, objectId, atMs);
+    this.guard(() => this.s.touch.run(atMs, objectId, atMs));
   }
 
   async setPinned(objectId: string, pinned: boolean): Promise<boolean> {
-    return this.s.setPinned.run(pinned ? 1 : 0, objectId).changes > 0;
+    return this.guard(() => this.s.setPinned.run(pinned ? 1 : 0, objectId)).changes > 0;
   }
 
   async hotBytesTotal(): Promise<number> {
@@ -286,12 +280,10 @@ export class SqliteMetaStore implements MetaStore {
   // ---- Multipart
 
   async createUpload(upload: UploadRecord): Promise<void> {
-    this.db
-      .transaction(() => {
-        this.requireBucket(upload.bucket);
-        this.s.insertUpload.run(uploadParams(upload));
-      })
-      .immediate();
+    this.write(() => {
+      this.requireBucket(upload.bucket);
+      this.s.insertUpload.run(uploadParams(upload));
+    });
   }
 
   async getUpload(uploadId: string): Promise<UploadRecord | null> {
@@ -300,43 +292,37 @@ export class SqliteMetaStore implements MetaStore {
   }
 
   async putPart(part: PartRecord): Promise<void> {
-    this.db
-      .transaction(() => {
-        this.requireUpload(part.uploadId);
-        const previous = this.s.partManifest.get(part.uploadId, part.partNumber);
-        if (previous !== undefined) {
-          this.s.deletePart.run(part.uploadId, part.partNumber);
-          this.s.insertGarbage.run(previous.manifest, this.notBefore(undefined));
-        }
-        this.s.insertPart.run(partParams(part));
-      })
-      .immediate();
+    this.write(() => {
+      this.requireUpload(part.uploadId);
+      const previous = this.s.partManifest.get(part.uploadId, part.partNumber);
+      if (previous !== undefined) {
+        this.s.deletePart.run(part.uploadId, part.partNumber);
+        this.s.insertGarbage.run(previous.manifest, this.notBefore(undefined));
+      }
+      this.s.insertPart.run(partParams(part));
+    });
   }
 
   async listParts(uploadId: string, afterPartNumber: number, maxParts: number): Promise<{ parts: PartRecord[]; isTruncated: boolean }> {
-    return this.db
-      .transaction(() => {
-        this.requireUpload(uploadId);
-        if (maxParts <= 0) return { parts: [], isTruncated: false };
-        const rows = this.s.partsAfter.all(uploadId, afterPartNumber, maxParts + 1);
-        return { parts: rows.slice(0, maxParts).map(partFromRow), isTruncated: rows.length > maxParts };
-      })
-      .deferred();
+    return this.read(() => {
+      this.requireUpload(uploadId);
+      if (maxParts <= 0) return { parts: [], isTruncated: false };
+      const rows = this.s.partsAfter.all(uploadId, afterPartNumber, maxParts + 1);
+      return { parts: rows.slice(0, maxParts).map(partFromRow), isTruncated: rows.length > maxParts };
+    });
   }
 
   /** The requested parts that exist, in the order requested. */
   async getParts(uploadId: string, partNumbers: number[]): Promise<PartRecord[]> {
-    return this.db
-      .transaction(() => {
-        this.requireUpload(uploadId);
-        const parts: PartRecord[] = [];
-        for (const partNumber of partNumbers) {
-          const row = this.s.partByNumber.get(uploadId, partNumber);
-          if (row !== undefined) parts.push(partFromRow(row));
-        }
-        return parts;
-      })
-      .deferred();
+    return this.read(() => {
+      this.requireUpload(uploadId);
+      const parts: PartRecord[] = [];
+      for (const partNumber of partNumbers) {
+        const row = this.s.partByNumber.get(uploadId, partNumber);
+        if (row !== undefined) parts.push(partFromRow(row));
+      }
+      return parts;
+    });
   }
 
   /**
@@ -351,41 +337,37 @@ export class SqliteMetaStore implements MetaStore {
     condition?: WriteCondition,
     graceMs?: number,
   ): Promise<{ replaced: ObjectRecord | null }> {
-    const replaced = this.db
-      .transaction(() => {
-        const upload = this.requireUpload(uploadId);
-        if (upload.bucket !== record.bucket || !upload.key.equals(encodeKey(record.key)) || upload.object_id !== record.objectId) {
-          throw new Error(`completeUpload: record ${record.bucket}/${record.objectId} does not belong to upload ${uploadId}`);
-        }
-        const used = new Set(usedParts);
-        const recordSegments = new Set(record.manifest.segments.map((segment) => segment.segId));
-        const parts = this.s.partsOfUpload.all(uploadId);
-        const stored = new Set(parts.map((part) => part.part_number));
-        for (const partNumber of used) if (!stored.has(partNumber)) throw invalidPart();
-        for (const part of parts) {
-          if (!used.has(part.part_number)) continue;
-          const manifest = JSON.parse(part.manifest) as ObjectManifest;
-          if (!manifest.segments.every((segment) => recordSegments.has(segment.segId))) throw invalidPart();
-        }
+    const replaced = this.write(() => {
+      const upload = this.requireUpload(uploadId);
+      if (upload.bucket !== record.bucket || !upload.key.equals(encodeKey(record.key)) || upload.object_id !== record.objectId) {
+        throw new Error(`completeUpload: record ${record.bucket}/${record.objectId} does not belong to upload ${uploadId}`);
+      }
+      const used = new Set(usedParts);
+      const recordSegments = new Set(record.manifest.segments.map((segment) => segment.segId));
+      const parts = this.s.partsOfUpload.all(uploadId);
+      const stored = new Set(parts.map((part) => part.part_number));
+      for (const partNumber of used) if (!stored.has(partNumber)) throw invalidPart();
+      for (const part of parts) {
+        if (!used.has(part.part_number)) continue;
+        const manifest = JSON.parse(part.manifest) as ObjectManifest;
+        if (!manifest.segments.every((segment) => recordSegments.has(segment.segId))) throw invalidPart();
+      }
 
-        const notBefore = this.notBefore(graceMs);
-        const previous = this.commitObject(record, condition, notBefore);
-        for (const part of parts) if (!used.has(part.part_number)) this.s.insertGarbage.run(part.manifest, notBefore);
-        this.s.deletePartsOfUpload.run(uploadId);
-        this.s.deleteUpload.run(uploadId);
-        return previous;
-      })
-      .immediate();
+      const notBefore = this.notBefore(graceMs);
+      const previous = this.commitObject(record, condition, notBefore);
+      for (const part of parts) if (!used.has(part.part_number)) this.s.insertGarbage.run(part.manifest, notBefore);
+      this.s.deletePartsOfUpload.run(uploadId);
+      this.s.deleteUpload.run(uploadId);
+      return previous;
+    });
     return { replaced };
   }
 
   async abortUpload(uploadId: string): Promise<void> {
-    this.db
-      .transaction(() => {
-        this.requireUpload(uploadId);
-        this.dropUpload(uploadId, this.notBefore(undefined));
-      })
-      .immediate();
+    this.write(() => {
+      this.requireUpload(uploadId);
+      this.dropUpload(uploadId, this.notBefore(undefined));
+    });
   }
 
   /**
@@ -397,42 +379,40 @@ export class SqliteMetaStore implements MetaStore {
     bucket: string,
     query: { prefix?: string; delimiter?: string; keyMarker?: string; uploadIdMarker?: string; maxUploads: number },
   ): Promise<{ uploads: UploadRecord[]; commonPrefixes: string[]; isTruncated: boolean }> {
-    return this.db
-      .transaction(() => {
-        this.requireBucket(bucket);
-        const after = query.keyMarker === undefined || query.keyMarker === '' ? null : encodeKey(query.keyMarker);
-        let leading: UploadRow[] = [];
-        if (after !== null && query.uploadIdMarker !== undefined && query.uploadIdMarker !== '') {
-          const marker = this.s.uploadById.get(query.uploadIdMarker);
-          leading =
-            marker !== undefined && marker.bucket === bucket && marker.key.equals(after)
-              ? this.s.uploadsOfKeyAfterMarker.all(bucket, after, marker.initiated, marker.initiated, marker.upload_id)
-              : this.s.uploadsOfKeyAfterId.all(bucket, after, query.uploadIdMarker);
-        }
-        const entries = listingEntries<UploadRow>({
-          prefix: encodeKey(query.prefix ?? ''),
-          delimiter: encodeKey(query.delimiter ?? ''),
-          after,
-          leading,
-          seek: (lower, upper) =>
-            upper === null ? this.s.uploadsFrom.iterate(bucket, lower) : this.s.uploadsBetween.iterate(bucket, lower, upper),
-        });
-        const { page, isTruncated } = takePage(entries, query.maxUploads);
-        const uploads: UploadRecord[] = [];
-        const commonPrefixes: string[] = [];
-        for (const entry of page as Array<ListingEntry<UploadRow>>) {
-          if (entry.kind === 'row') uploads.push(uploadFromRow(entry.row));
-          else commonPrefixes.push(decodeKey(entry.prefix));
-        }
-        return { uploads, commonPrefixes, isTruncated };
-      })
-      .deferred();
+    return this.read(() => {
+      this.requireBucket(bucket);
+      const after = query.keyMarker === undefined || query.keyMarker === '' ? null : encodeKey(query.keyMarker);
+      let leading: UploadRow[] = [];
+      if (after !== null && query.uploadIdMarker !== undefined && query.uploadIdMarker !== '') {
+        const marker = this.s.uploadById.get(query.uploadIdMarker);
+        leading =
+          marker !== undefined && marker.bucket === bucket && marker.key.equals(after)
+            ? this.s.uploadsOfKeyAfterMarker.all(bucket, after, marker.initiated, marker.initiated, marker.upload_id)
+            : this.s.uploadsOfKeyAfterId.all(bucket, after, query.uploadIdMarker);
+      }
+      const entries = listingEntries<UploadRow>({
+        prefix: encodeKey(query.prefix ?? ''),
+        delimiter: encodeKey(query.delimiter ?? ''),
+        after,
+        leading,
+        seek: (lower, upper) =>
+          upper === null ? this.s.uploadsFrom.iterate(bucket, lower) : this.s.uploadsBetween.iterate(bucket, lower, upper),
+      });
+      const { page, isTruncated } = takePage(entries, query.maxUploads);
+      const uploads: UploadRecord[] = [];
+      const commonPrefixes: string[] = [];
+      for (const entry of page as Array<ListingEntry<UploadRow>>) {
+        if (entry.kind === 'row') uploads.push(uploadFromRow(entry.row));
+        else commonPrefixes.push(decodeKey(entry.prefix));
+      }
+      return { uploads, commonPrefixes, isTruncated };
+    });
   }
 
   // ---- Garbage queue
 
   async enqueueGarbage(manifest: ObjectManifest, notBefore: number): Promise<void> {
-    this.s.insertGarbage.run(JSON.stringify(manifest), notBefore);
+    this.guard(() => this.s.insertGarbage.run(JSON.stringify(manifest), notBefore));
   }
 
   async dueGarbage(nowMs: number, limit: number): Promise<GarbageItem[]> {
@@ -443,11 +423,9 @@ export class SqliteMetaStore implements MetaStore {
   }
 
   async removeGarbage(ids: number[]): Promise<void> {
-    this.db
-      .transaction(() => {
-        for (const id of ids) this.s.deleteGarbage.run(id);
-      })
-      .immediate();
+    this.write(() => {
+      for (const id of ids) this.s.deleteGarbage.run(id);
+    });
   }
 
   async ping(): Promise<void> {
@@ -456,6 +434,32 @@ export class SqliteMetaStore implements MetaStore {
 
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
+  }
+
+  // ---- Transactions
+
+  /**
+   * A write transaction, taken IMMEDIATE so that two connections never both read under a shared lock and then
+   * deadlock upgrading it. A lock held past busy_timeout by another process becomes a retryable 503.
+   */
+  private write<T>(body: () => T): T {
+    return this.guard(() => this.db.transaction(body).immediate());
+  }
+
+  /** A read transaction: every statement of a multi-statement read sees one snapshot. */
+  private read<T>(body: () => T): T {
+    return this.guard(() => this.db.transaction(body).deferred());
+  }
+
+  private guard<T>(body: () => T): T {
+    try {
+      return body();
+    } catch (err) {
+      if (err instanceof Database.SqliteError && (err.code === 'SQLITE_BUSY' || err.code.startsWith('SQLITE_BUSY_'))) {
+        throw Errors.serviceUnavailable('The metadata store is busy. Please retry.');
+      }
+      throw err;
+    }
   }
 
   // ---- Helpers; each runs inside the caller's transaction.
