@@ -24,13 +24,17 @@ async function* plainOf(n) {
   for (let at = 0; at < n; at += source.length) yield source.subarray(0, Math.min(source.length, n - at));
 }
 
-async function drain(stream, keep) {
-  let n = 0;
-  for await (const c of stream) {
-    n += c.length;
-    if (keep) keep.push(c);
-  }
-  return n;
+// Flowing mode, like a driver piping into a file or socket (the async iterator would concatenate block and crc).
+function drain(stream, keep) {
+  return new Promise((resolve, reject) => {
+    let n = 0;
+    stream.on('data', (c) => {
+      n += c.length;
+      if (keep) keep.push(c);
+    });
+    stream.on('end', () => resolve(n));
+    stream.on('error', reject);
+  });
 }
 
 async function encodeAll(keep) {

@@ -105,6 +105,8 @@ export function encodeSegment(opts: EncodeSegmentOptions): EncodedSegment {
     const input = new PieceReader(opts.plain);
     try {
       streams.forEach((s, i) => s.push(encodeShardHeader({ coderCode: coder.code, k, m, shardIndex: i, chunkSize, stripeCount: stripes })));
+      // While the coder computes stripe s's parity (in the thread pool when native), stripe s+1 is read and encrypted.
+      let coding: { blocks: Buffer[]; parity: Promise<void> } | null = null;
       for (let s = 0; s < stripes; s++) {
         opts.signal?.throwIfAborted();
         const B = stripeBlockSize(geometry, s);
@@ -129,8 +131,17 @@ export function encodeSegment(opts: EncodeSegmentOptions): EncodedSegment {
         }
         stripe.fill(0, count * B, k * B);
         const blocks = Array.from({ length: k + m }, (_, i) => stripe.subarray(i * B, (i + 1) * B));
-        await coder.encode(k, m, blocks.slice(0, k), blocks.slice(k));
-        await pushStripe(blocks);
+        const parity = coder.encode(k, m, blocks.slice(0, k), blocks.slice(k));
+        parity.catch(() => undefined);
+        if (coding !== null) {
+          await coding.parity;
+          await pushStripe(coding.blocks);
+        }
+        coding = { blocks, parity };
+      }
+      if (coding !== null) {
+        await coding.parity;
+        await pushStripe(coding.blocks);
       }
       if (!(await input.atEnd())) throw new RangeError(`segment input is longer than plainSize (${plainSize} bytes)`);
       for (const st of streams) if (st.live) st.push(null);
