@@ -172,3 +172,43 @@ describe('decoder sources', () => {
     expect(opened.every((s) => s.destroyed)).toBe(true);
   });
 });
+
+describe('aborting', () => {
+  it('abort wakes an encoder blocked on a stalled consumer and fails it', async () => {
+    const ac = new AbortController();
+    const plain = randomBytes(200_000);
+    const enc = encodeSegment({ objectId, dk, part: 1, index: 0, plain: pieces(plain), plainSize: plain.length, chunkSize: 1024, k: 2, m: 1, signal: ac.signal });
+    const sinks = enc.shards.slice(0, 2).map((s) => collect(s).catch((e: unknown) => e));
+    // Shard 2 has a listener for its error but never reads: the encoder stalls on it.
+    const stalled = new Promise((resolve) => enc.shards[2]!.once('error', resolve));
+    await sleep(50);
+    ac.abort(new Error('client went away'));
+    await expect(enc.done).rejects.toThrow('client went away');
+    for (const r of await Promise.all([...sinks, stalled])) expect(r).toBeInstanceOf(Error);
+    expect(enc.shards.every((s) => s.destroyed)).toBe(true);
+  });
+
+  it('abort ends a decode waiting on a hung shard and closes its streams', async () => {
+    const plain = randomBytes(10_000);
+    const enc = await encodeToMemory({ objectId, dk, plain, chunkSize: 1024, k: 2, m: 1 });
+    const ac = new AbortController();
+    const streams: Readable[] = [];
+    const gen = decodeSegment({
+      manifest: enc.manifest,
+      objectId,
+      dk,
+      signal: ac.signal,
+      openShard: async () => {
+        const s = new Readable({ read() {} });
+        streams.push(s);
+        return s;
+      },
+    });
+    const result = collect(gen).catch((e: unknown) => e);
+    await sleep(50);
+    ac.abort(new Error('stop'));
+    expect(await result).toMatchObject({ message: 'stop' });
+    expect(streams.length).toBe(2);
+    expect(streams.every((s) => s.destroyed)).toBe(true);
+  });
+});

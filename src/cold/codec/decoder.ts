@@ -126,6 +126,10 @@ export async function* decodeSegment(opts: DecodeSegmentOptions): AsyncGenerator
   const sealer = new ChunkSealer(opts.dk, { objectId: opts.objectId, segId: man.segId, part: man.part, index: man.index });
   const expected: ExpectedHeader = { coderCode: coderCodeFor(man.coder), k, m, chunkSize: man.chunkSize, stripeCount: stripeCount(g) };
   const pool = new SourcePool(opts, plan.endStripe, expected);
+  const aborted = new Promise<'abort'>((resolve) => {
+    if (opts.signal?.aborted === true) resolve('abort');
+    opts.signal?.addEventListener('abort', () => resolve('abort'), { once: true });
+  });
   const readTimeoutMs = opts.readTimeoutMs ?? 30_000;
   // One reusable stripe buffer: blocks land in it straight from the streams; plaintext is freshly allocated by decryption.
   const fullBlock = roundUp8(man.chunkSize + TAG_BYTES);
@@ -148,13 +152,14 @@ export async function* decodeSegment(opts: DecodeSegmentOptions): AsyncGenerator
     let stall = timer(readTimeoutMs, 'stall');
     try {
       while (delivered.size < k) {
+        opts.signal?.throwIfAborted();
         while (delivered.size + pending.size < k) {
           const next = pool.candidate();
           if (next === undefined) throw unavailableError();
           start(pool.open(next, s));
         }
-        opts.signal?.throwIfAborted();
-        const r = await Promise.race([...pending.values(), hedge.promise, stall.promise]);
+        const r = await Promise.race([...pending.values(), hedge.promise, stall.promise, aborted]);
+        if (r === 'abort') continue;
         if (r === 'hedge') {
           // A shard is late: put one more in flight and use whichever k blocks arrive first.
           hedge = timer(opts.hedgeAfterMs, 'hedge');

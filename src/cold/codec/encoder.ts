@@ -103,6 +103,11 @@ export function encodeSegment(opts: EncodeSegmentOptions): EncodedSegment {
 
   const run = async (): Promise<EncodeSummary> => {
     const input = new PieceReader(opts.plain);
+    // Aborting destroys the streams, which also wakes an encoder waiting on a stalled consumer.
+    const onAbort = (): void => {
+      for (const st of streams) st.destroy(opts.signal?.reason instanceof Error ? opts.signal.reason : new Error('aborted'));
+    };
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
     try {
       streams.forEach((s, i) => s.push(encodeShardHeader({ coderCode: coder.code, k, m, shardIndex: i, chunkSize, stripeCount: stripes })));
       // While the coder computes stripe s's parity (in the thread pool when native), stripe s+1 is read and encrypted.
@@ -148,8 +153,11 @@ export function encodeSegment(opts: EncodeSegmentOptions): EncodedSegment {
       return { segment, chunkCount: chunks, stripeCount: stripes, hotSize: hotSegmentSize(plainSize, chunkSize) };
     } catch (err) {
       await input.close().catch(() => undefined);
-      for (const st of streams) st.destroy(err instanceof Error ? err : new Error(String(err)));
-      throw err;
+      const reason: unknown = opts.signal?.aborted === true ? opts.signal.reason : err;
+      for (const st of streams) st.destroy(reason instanceof Error ? reason : new Error(String(reason)));
+      throw reason;
+    } finally {
+      opts.signal?.removeEventListener('abort', onAbort);
     }
   };
 
