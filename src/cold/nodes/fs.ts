@@ -213,14 +213,19 @@ export class FsNodeDriver implements NodeDriver {
           ? new NodeError(this.name, 'bad-request', `body longer than declared ${length} bytes`)
           : new NodeError(this.name, 'too-large', `shard larger than ${limit} bytes`),
       );
-      const out = fh.createWriteStream({ autoClose: false, emitClose: false });
-      await pipeline(body, counter, out, signal ? { signal } : {});
+      // The stream owns the handle: it fsyncs (flush) and closes it when the body ends. A FileHandle that a stream
+      // was created on cannot be closed separately (close() waits for the stream forever).
+      const out = fh.createWriteStream({ flush: true });
+      const owned = fh;
+      fh = undefined;
+      try {
+        await pipeline(body, counter, out, signal ? { signal } : {});
+      } finally {
+        if (!out.closed) await owned.close().catch(() => undefined);
+      }
       if (length !== undefined && counter.count !== length) {
         throw new NodeError(this.name, 'bad-request', `body ended after ${counter.count} of ${length} bytes`);
       }
-      await fh.sync();
-      await fh.close();
-      fh = undefined;
       const final = this.shardPath(shardId);
       const created = !(await exists(final));
       await fsp.rename(temp, final);
