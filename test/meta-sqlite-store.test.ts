@@ -391,4 +391,45 @@ describe('iterateManifests', () => {
     expect(seen.get('o777')).toEqual(['o777-s0', 'bkt/k777']);
     expect(seen.get('mpo')).toEqual(['mp-1', 'bkt/mp', 'mp-2', 'bkt/mp']);
   });
+
+  it('does not lose manifests committed while it walks', async () => {
+    store.putObjects(Array.from({ length: 1100 }, (_, i) => objectRecord(`k${i}`, `o${i}`)));
+    await store.createUpload({
+      uploadId: 'u1',
+      bucket: 'bkt',
+      key: 'mp',
+      initiated: NOW,
+      owner: 'o',
+      headers: { userMeta: {} },
+      tags: {},
+      objectId: 'mpo',
+      wrappedKey: 'w',
+      keyId: 'k1',
+    });
+    await store.createUpload({ ...(await store.getUpload('u1'))!, uploadId: 'u0', key: 'other', objectId: 'other-obj' });
+    // More parts than one batch, so u1's part is not yet read when the walk is at u0's first part.
+    for (let n = 1; n <= 600; n++) {
+      await store.putPart({ uploadId: 'u0', partNumber: n, size: 5, etag: `"p${n}"`, lastModified: NOW, manifest: manifest('other-obj', [`o-${n}`]) });
+    }
+    const partManifest = manifest('mpo', ['mp-1']);
+    await store.putPart({ uploadId: 'u1', partNumber: 1, size: 5, etag: '"p1"', lastModified: NOW, manifest: partManifest });
+    const seen = new Set<string>();
+    for await (const item of store.iterateManifests()) {
+      if (item.objectId === 'other-obj' && !seen.has('other-obj')) {
+        // u1 completes before the walk reached its part: the part is gone, and its object must still be walked.
+        await store.completeUpload('u1', { ...objectRecord('mp', 'mpo'), manifest: partManifest }, [1]);
+      }
+      if (item.objectId === 'o1') {
+        // Replace an object already walked past, and delete one not reached yet.
+        await store.putObject(objectRecord('k0', 'o0-new'));
+        await store.deleteObject('bkt', 'k1000');
+      }
+      seen.add(item.objectId);
+    }
+    expect(seen.has('mpo')).toBe(true);
+    expect(seen.has('o0-new')).toBe(true);
+    const queued = (await store.dueGarbage(Number.MAX_SAFE_INTEGER, 10)).map((g) => g.manifest.objectId).sort();
+    expect(queued).toEqual(['o0', 'o1000']);
+    expect(seen.size).toBe(1100 + 3 - 1); // objects, mpo, o0-new, other-obj's part; minus the deleted o1000
+  });
 });

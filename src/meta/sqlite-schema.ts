@@ -17,6 +17,8 @@ CREATE TABLE buckets (
 );
 
 CREATE TABLE objects (
+  -- AUTOINCREMENT: a rowid is never reused, so a row committed during a rowid-ordered walk lands ahead of the cursor.
+  id            INTEGER PRIMARY KEY AUTOINCREMENT,
   bucket        TEXT NOT NULL,
   key           BLOB NOT NULL,
   object_id     TEXT NOT NULL UNIQUE,
@@ -33,7 +35,7 @@ CREATE TABLE objects (
   hot_bytes     INTEGER NOT NULL DEFAULT 0,
   pinned        INTEGER NOT NULL DEFAULT 0,
   last_access   INTEGER NOT NULL DEFAULT 0,
-  PRIMARY KEY (bucket, key)
+  UNIQUE (bucket, key)
 );
 -- hot_bytes rides along so hotBytesTotal sums the index alone; touch and setHotState rewrite this entry anyway.
 CREATE INDEX objects_eviction ON objects (hot_state, pinned, last_access, hot_bytes);
@@ -57,6 +59,7 @@ CREATE TABLE uploads (
 CREATE INDEX uploads_by_key ON uploads (bucket, key, initiated, upload_id);
 
 CREATE TABLE parts (
+  id            INTEGER PRIMARY KEY AUTOINCREMENT,
   upload_id     TEXT NOT NULL,
   part_number   INTEGER NOT NULL,
   size          INTEGER NOT NULL,
@@ -64,7 +67,7 @@ CREATE TABLE parts (
   checksum      TEXT,
   last_modified INTEGER NOT NULL,
   manifest      TEXT NOT NULL,
-  PRIMARY KEY (upload_id, part_number)
+  UNIQUE (upload_id, part_number)
 );
 
 CREATE TABLE garbage (

@@ -42,8 +42,8 @@ export function prepareStatements(db: Database.Database) {
     setTags: db.prepare<[string, string, Buffer]>('UPDATE objects SET tags = ? WHERE bucket = ? AND key = ?'),
     setTagsIfId: db.prepare<[string, string, Buffer, string]>('UPDATE objects SET tags = ? WHERE bucket = ? AND key = ? AND object_id = ?'),
     updateManifest: db.prepare<[string, string]>('UPDATE objects SET manifest = ? WHERE object_id = ?'),
-    objectManifestsAfter: db.prepare<[number, number], { rowid: number; object_id: string; bucket: string; key: Buffer; manifest: string }>(
-      'SELECT rowid, object_id, bucket, key, manifest FROM objects WHERE rowid > ? ORDER BY rowid LIMIT ?',
+    objectManifestsAfter: db.prepare<[number, number], { id: number; object_id: string; bucket: string; key: Buffer; manifest: string }>(
+      'SELECT id, object_id, bucket, key, manifest FROM objects WHERE id > ? ORDER BY id LIMIT ?',
     ),
     countAll: db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM objects'),
     countInBucket: db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM objects WHERE bucket = ?'),
@@ -98,10 +98,10 @@ export function prepareStatements(db: Database.Database) {
     deletePartsOfUpload: db.prepare<[string]>('DELETE FROM parts WHERE upload_id = ?'),
     partManifestsAfter: db.prepare<
       [number, number],
-      { rowid: number; object_id: string; bucket: string; key: Buffer; manifest: string }
+      { id: number; object_id: string; bucket: string; key: Buffer; manifest: string }
     >(
-      `SELECT p.rowid AS rowid, u.object_id AS object_id, u.bucket AS bucket, u.key AS key, p.manifest AS manifest
-        FROM parts p JOIN uploads u ON u.upload_id = p.upload_id WHERE p.rowid > ? ORDER BY p.rowid LIMIT ?`,
+      `SELECT p.id AS id, u.object_id AS object_id, u.bucket AS bucket, u.key AS key, p.manifest AS manifest
+        FROM parts p JOIN uploads u ON u.upload_id = p.upload_id WHERE p.id > ? ORDER BY p.id LIMIT ?`,
     ),
 
     // Garbage queue

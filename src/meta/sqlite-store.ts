@@ -220,20 +220,23 @@ export class SqliteMetaStore implements MetaStore {
   }
 
   /**
-   * Committed objects, then parts of in-progress uploads, in batches by rowid. Not a snapshot: rows committed or
-   * updated during the walk may or may not be seen, so a collector must only consider shards older than its start.
+   * Parts of in-progress uploads, then committed objects, each in batches by never-reused rowid; not a snapshot, so
+   * no statement stays open across a yield. Every manifest that exists when the walk starts is yielded or queued as
+   * garbage: a part replaced or an object committed during the walk gets a rowid ahead of the cursor, and a completed
+   * upload's parts become an object row after the parts phase saw them. Shards written after the walk started
+   * (updateManifest after a repair) may be missed, so a collector only considers shards older than its start.
    */
   async *iterateManifests(): AsyncIterable<{ objectId: string; manifest: ObjectManifest; bucket: string; key: string }> {
-    for (const source of [this.s.objectManifestsAfter, this.s.partManifestsAfter]) {
-      let afterRowid = 0;
+    for (const source of [this.s.partManifestsAfter, this.s.objectManifestsAfter]) {
+      let afterId = 0;
       for (;;) {
-        const batch = [...source.iterate(afterRowid, ITERATION_BATCH)];
+        const batch = [...source.iterate(afterId, ITERATION_BATCH)];
         for (const row of batch) {
           yield { objectId: row.object_id, manifest: JSON.parse(row.manifest) as ObjectManifest, bucket: row.bucket, key: decodeKey(row.key) };
         }
         const last = batch.at(-1);
         if (last === undefined || batch.length < ITERATION_BATCH) break;
-        afterRowid = last.rowid;
+        afterId = last.id;
       }
     }
   }
