@@ -12,7 +12,8 @@ import { GuardedNode } from './nodes/breaker.js';
 import type { NodeDriver } from './nodes/driver.js';
 import { placeShards, rankNodes } from './placement.js';
 import { sealRecord } from './record-copy.js';
-import { openSegmentRange } from './segment-reader.js';
+import { openSegmentRange, type ShardProblemReporter } from './segment-reader.js';
+import type { ShardProblemKind } from './codec/decoder.js';
 
 /** Pulls exact-size slices of a body (src/gateway/ingest.ts implements it). */
 export interface SegmentSource {
@@ -64,6 +65,15 @@ export class ColdStore {
         return [d.name, g];
       }),
     );
+  }
+
+  /** Set by the gateway to queue heal-on-read repairs. */
+  onProblem: ShardProblemReporter | undefined;
+
+  reportProblem(objectId: string, segment: SegmentManifest, shard: number, kind: ShardProblemKind, err: Error): void {
+    this.metrics.shardProblems.inc({ kind });
+    if (kind !== 'slow') this.log.warn({ objectId, segId: segment.segId, shard, node: segment.shards[shard]?.node, kind, err: err.message }, 'shard problem on read');
+    this.onProblem?.(objectId, segment, shard, kind, err);
   }
 
   node(name: string): GuardedNode | undefined {
@@ -118,6 +128,8 @@ export class ColdStore {
       ...(sink?.form === 'ciphertext' ? { onCiphertext: (sealed: Buffer) => sink.write(sealed) } : {}),
     });
     const shardIds = encoded.shards.map(() => newShardId());
+    // The encoder destroys every shard stream with its error on failure; the failure is reported through `done`.
+    for (const stream of encoded.shards) stream.on('error', () => undefined);
     const puts = encoded.shards.map(async (stream, i): Promise<ShardRef> => {
       const name = targets[i];
       const node = name !== undefined ? this.nodes.get(name) : undefined;

@@ -2,7 +2,7 @@ import { PassThrough, Readable } from 'node:stream';
 import type { ColdStore } from '../cold/cold-store.js';
 import type { Keyring } from '../cold/keys.js';
 import { hotRangeForPlainRange, hotSegmentSize, planSegments } from '../cold/codec/layout.js';
-import { decryptHotStream } from '../cold/codec/hot-blob.js';
+import { decryptHotRange } from '../cold/codec/hot.js';
 import type { HotConfig } from '../config/types.js';
 import type { MetaStore } from '../meta/store.js';
 import type { ObjectRecord } from '../meta/types.js';
@@ -91,7 +91,8 @@ export class ObjectReader {
     this.metrics.hotHits.inc();
     this.hot.touch(record.objectId);
     if (this.form === 'plaintext') return raw;
-    return decryptHotStream({ record: record.manifest, dk: this.dataKey(record), range: r, hotRange, source: raw });
+    const plain = decryptHotRange({ objectId: record.objectId, dk: this.dataKey(record), segments, offset: r.offset, length: r.length, source: raw });
+    return Readable.from(plain, { objectMode: false, highWaterMark: 1 << 20 });
   }
 
   private async openCold(record: ObjectRecord, r: ByteRange): Promise<Readable> {

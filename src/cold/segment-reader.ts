@@ -1,0 +1,115 @@
+import { Readable } from 'node:stream';
+import { decodeSegment, type ShardProblemKind } from './codec/decoder.js';
+import { segmentsForRange } from './codec/layout.js';
+import type { ObjectManifest, SegmentManifest } from './manifest.js';
+import { NodeError } from './nodes/driver.js';
+import type { ColdStore } from './cold-store.js';
+
+/** Heal-on-read: a reader saw a bad shard. */
+export type ShardProblemReporter = (objectId: string, segment: SegmentManifest, shard: number, kind: ShardProblemKind, err: Error) => void;
+
+/**
+ * Plaintext of an object range, decoded segment by segment from the nodes. The first stripe is decoded before this
+ * resolves, so "not enough shards" becomes a clean 503 before any byte is sent; after that a failure errors the
+ * stream (the HTTP layer then cuts the connection rather than end a response short). While one segment streams, the
+ * next one is already being fetched, so segment boundaries do not stall the client.
+ */
+export async function openSegmentRange(
+  cold: ColdStore,
+  manifest: ObjectManifest,
+  dk: Buffer,
+  range: { offset: number; length: number },
+  opts: { onCiphertext?: (sealed: Buffer) => Promise<void> } = {},
+): Promise<Readable> {
+  const slices = segmentsForRange(manifest.segments, range.offset, range.length);
+  const abort = new AbortController();
+  // Ciphertext must reach the hot tier in object order; a prefetched segment's first stripe waits here meanwhile.
+  let currentSlice = 0;
+  const held = new Map<number, Buffer[]>();
+  const sink = opts.onCiphertext;
+  const ciphertextFor = (i: number) =>
+    sink &&
+    ((sealed: Buffer): void | Promise<void> => {
+      if (i === currentSlice) return sink(sealed);
+      const list = held.get(i) ?? [];
+      list.push(sealed);
+      held.set(i, list);
+    });
+  const advance = async (i: number): Promise<void> => {
+    const list = held.get(i) ?? [];
+    // Chunks may still arrive while flushing; switch to direct delivery only once the backlog is empty.
+    for (let sealed = list.shift(); sealed !== undefined; sealed = list.shift()) await sink?.(sealed);
+    held.delete(i);
+    currentSlice = i;
+  };
+
+  const decoderFor = (i: number): AsyncGenerator<Buffer, void, undefined> => {
+    const slice = slices[i]!;
+    const segment = manifest.segments[slice.segment]!;
+    const unavailable: number[] = [];
+    segment.shards.forEach((s, idx) => {
+      if (s.handle === '' || !cold.node(s.node)) unavailable.push(idx);
+    });
+    return decodeSegment({
+      manifest: segment,
+      objectId: manifest.objectId,
+      dk,
+      range: { offset: slice.offset, length: slice.length },
+      unavailable,
+      hedgeAfterMs: cold.config.hedgeAfterMs,
+      signal: abort.signal,
+      openShard: async (shardIndex, req, signal) => {
+        const ref = segment.shards[shardIndex]!;
+        const node = cold.node(ref.node);
+        if (!node) throw new NodeError(ref.node, 'unavailable', 'node is not configured');
+        if (!node.isHealthy()) throw new NodeError(ref.node, 'unavailable', 'node circuit is open');
+        return node.get(ref.handle, { offset: req.offset, length: req.length }, signal);
+      },
+      onShardProblem: (shard, kind, err) => cold.reportProblem(manifest.objectId, segment, shard, kind, err),
+      ...(sink ? { onCiphertext: ciphertextFor(i)! } : {}),
+    });
+  };
+
+  // Lookahead: the next segment's first stripe is requested while the current one streams.
+  async function* all(first: IteratorResult<Buffer, void>, current: AsyncGenerator<Buffer, void, undefined>): AsyncGenerator<Buffer> {
+    let gen = current;
+    let head: IteratorResult<Buffer, void> | undefined = first;
+    for (let i = 0; i < slices.length; i++) {
+      let nextHead: Promise<IteratorResult<Buffer, void>> | undefined;
+      let nextGen: AsyncGenerator<Buffer, void, undefined> | undefined;
+      const prefetch = (): void => {
+        if (nextGen || i + 1 >= slices.length) return;
+        nextGen = decoderFor(i + 1);
+        nextHead = nextGen.next();
+        // Errors surface when the head is awaited.
+        nextHead.catch(() => undefined);
+      };
+      try {
+        if (head && !head.done) {
+          prefetch();
+          yield head.value;
+        }
+        for (;;) {
+          const r = await gen.next();
+          if (r.done) break;
+          yield r.value;
+        }
+      } catch (err) {
+        await nextGen?.return(undefined).catch(() => undefined);
+        throw err;
+      }
+      if (i + 1 < slices.length) {
+        await advance(i + 1);
+        gen = nextGen ?? decoderFor(i + 1);
+        head = nextHead ? await nextHead : await gen.next();
+      }
+    }
+  }
+
+  if (slices.length === 0) return Readable.from([]);
+  const firstGen = decoderFor(0);
+  const first = await firstGen.next();
+  const stream = Readable.from(all(first, firstGen), { objectMode: false, highWaterMark: 1 << 20 });
+  stream.once('close', () => abort.abort());
+  return stream;
+}
