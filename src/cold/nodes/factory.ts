@@ -2,6 +2,8 @@ import type { NodeConfig } from '../../config/types.js';
 import type { NodeDriver } from './driver.js';
 import { FsNodeDriver } from './fs.js';
 import { HttpNodeDriver } from './http.js';
+import { IagonNodeDriver } from './iagon.js';
+import { S3NodeDriver } from './s3.js';
 
 /** Builds the driver for one configured node. Each driver kind is one case. */
 export function createNodeDriver(cfg: NodeConfig): NodeDriver {
@@ -11,8 +13,9 @@ export function createNodeDriver(cfg: NodeConfig): NodeDriver {
     case 'http':
       return new HttpNodeDriver(cfg);
     case 's3':
+      return new S3NodeDriver(cfg);
     case 'iagon':
-      throw new Error(`node ${cfg.name}: ${cfg.kind} driver not built in`);
+      return new IagonNodeDriver(cfg);
     default:
       return unknownKind(cfg);
   }
