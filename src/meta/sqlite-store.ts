@@ -18,7 +18,7 @@ import type {
 } from './types.js';
 import { configureConnection, ensureSchema } from './sqlite-schema.js';
 import { prepareStatements, type Statements } from './sqlite-statements.js';
-import { decodeKey, encodeKey, listingEntries, takePage, type ListingEntry } from './sqlite-listing.js';
+import { decodeKey, encodeKey, listingEntries, takePage } from './sqlite-listing.js';
 import {
   bucketFromRow,
   bucketParams,
@@ -404,7 +404,7 @@ export class SqliteMetaStore implements MetaStore {
       const { page, isTruncated } = takePage(entries, query.maxUploads);
       const uploads: UploadRecord[] = [];
       const commonPrefixes: string[] = [];
-      for (const entry of page as Array<ListingEntry<UploadRow>>) {
+      for (const entry of page) {
         if (entry.kind === 'row') uploads.push(uploadFromRow(entry.row));
         else commonPrefixes.push(decodeKey(entry.prefix));
       }
