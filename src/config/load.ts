@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { parseBytes, parseDuration } from './units.js';
+import { shardSize } from '../cold/codec/layout.js';
 import type {
   ColdConfig,
   HotConfig,
@@ -216,7 +217,9 @@ function parseNode(s: Section, dataDir: string): NodeConfig {
       const token = s.optStr('token');
       if (apiKey === undefined && token === undefined) throw new ConfigError(`${s.path}.apiKey`, 'an Iagon node needs apiKey or token');
       const directoryId = s.optStr('directoryId');
+      const password = s.optStr('password');
       node = {
+        ...(password !== undefined ? { password } : {}),
         name,
         kind,
         weight,
@@ -369,6 +372,13 @@ function parseCold(s: Section, dataDir: string): ColdConfig {
     names.add(n.name);
   }
   if (nodes.length < k + m) throw new ConfigError('cold.nodes', `${k}+${m} coding needs at least ${k + m} nodes, ${nodes.length} configured`);
+  // A shard must fit the smallest per-file limit of any node kind that has one (Iagon: 40 MB).
+  const largestShard = shardSize(segmentSize, chunkSize, k);
+  nodes.forEach((n, i) => {
+    if (n.kind === 'iagon' && largestShard > n.maxFileBytes) {
+      throw new ConfigError(`cold.nodes[${i}].maxFileBytes`, `node ${n.name} accepts files up to ${n.maxFileBytes} bytes, but ${k}+${m} coding of ${segmentSize}-byte segments makes ${largestShard}-byte shards: lower cold.segmentSize or raise cold.k`);
+    }
+  });
   const repair = s.section('repair');
   const cold: ColdConfig = {
     k,
