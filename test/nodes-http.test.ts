@@ -212,6 +212,17 @@ describe('node server + HttpNodeDriver', () => {
     expect((await readAll(await driver.get(id(5)))).toString()).toBe('hello world');
     const again = await rawRequest(server.url, { method: 'PUT', path: `/shards/${id(5)}`, headers: { ...auth, 'Content-Length': 3 }, body: Buffer.from('abc') });
     expect(again.status).toBe(200); // replaced
+    const u = new URL(server.url);
+    const neither = await new Promise<string>((resolve) => {
+      const s = net.connect(Number(u.port), u.hostname, () =>
+        s.write(`PUT /shards/${id(0x55)} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${SECRET}\r\nConnection: close\r\n\r\n`),
+      );
+      let text = '';
+      s.on('data', (d) => (text += d.toString()));
+      s.on('close', () => resolve(text));
+    });
+    expect(neither).toMatch(/^HTTP\/1\.1 411/);
+    expect(await driver.stat(id(0x55))).toBeNull();
   });
 
   it('leaves no shard and no temp file when an upload is cut off mid-body', async () => {
@@ -296,10 +307,32 @@ describe('node server + HttpNodeDriver', () => {
     expect((await errorOf(slow.get(id(1)))).kind).toBe('timeout');
     expect((await errorOf(slow.put(id(1), Readable.from([Buffer.alloc(10)]), 10))).kind).toBe('timeout');
     await slow.close();
+    for (const s of held) s.destroy();
     await new Promise<void>((r) => {
       silent.close(() => r());
       for (const s of held) s.destroy();
     });
+  });
+
+  it('errors a download that stalls mid-body with timeout', async () => {
+    const held: net.Socket[] = [];
+    const stalling = net.createServer((sock) => {
+      held.push(sock);
+      sock.once('data', () => sock.write('HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n' + 'x'.repeat(100)));
+    });
+    await new Promise<void>((r) => stalling.listen(0, '127.0.0.1', r));
+    const port = (stalling.address() as net.AddressInfo).port;
+    const d = new HttpNodeDriver({ name: 'stall', url: `http://127.0.0.1:${port}`, secret: SECRET, weight: 1, timeoutMs: 300 });
+    const stream = await d.get(id(1));
+    const err = await readAll(stream).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(NodeError);
+    expect((err as NodeError).kind).toBe('timeout');
+    await d.close();
+    for (const s of held) s.destroy();
+    await new Promise<void>((r) => stalling.close(() => r()));
   });
 
   it('handles many concurrent puts and gets through the pooled agent', async () => {
