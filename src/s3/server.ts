@@ -112,6 +112,8 @@ export function createS3Handler(deps: S3Deps, state: HandlerState = { inflight: 
 
 async function serve(ctx: RequestContext, lookup: (accessKey: string) => string | undefined, users: Map<string, UserConfig>): Promise<void> {
   const { config } = ctx.deps;
+  // The path must decode before anything else: an undecodable URI is InvalidURI whatever the signature says.
+  const target = resolveTarget(ctx.rawPath, ctx.host, config.server.baseDomain);
   const auth = authenticate(
     { method: ctx.method, rawPath: ctx.rawPath, rawQuery: ctx.rawQuery, headers: ctx.req.headers, host: ctx.host },
     lookup,
@@ -119,7 +121,6 @@ async function serve(ctx: RequestContext, lookup: (accessKey: string) => string 
   );
   ctx.auth = auth;
   ctx.user = users.get(auth.accessKey);
-  const target = resolveTarget(ctx.rawPath, ctx.host, config.server.baseDomain);
   if (target.bucket !== undefined) ctx.bucket = target.bucket;
   if (target.key !== undefined) ctx.key = target.key;
   const op = resolveOperation(ctx.method, target, ctx.query, ctx.req.headers);

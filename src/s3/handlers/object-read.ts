@@ -20,6 +20,9 @@ const RESPONSE_OVERRIDES: Record<string, string> = {
   'response-content-encoding': 'content-encoding',
 };
 
+// eslint-disable-next-line no-control-regex
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+
 interface ReadPlan {
   status: 200 | 206;
   range?: ByteRange;
@@ -87,7 +90,10 @@ async function loadWithConditions(ctx: RequestContext): Promise<ObjectRecord> {
 function applyOverrides(ctx: RequestContext, headers: Record<string, string>): void {
   for (const [param, name] of Object.entries(RESPONSE_OVERRIDES)) {
     const value = ctx.query.get(param);
-    if (value !== null) headers[name] = value;
+    if (value === null) continue;
+    // Query values decode to anything; only what HTTP can carry in a header value may be echoed back.
+    if (!HEADER_VALUE.test(value)) throw Errors.invalidArgument(`Invalid value for ${param}`, param, value);
+    headers[name] = value;
   }
 }
 
