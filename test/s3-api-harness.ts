@@ -32,7 +32,7 @@ export interface Api {
 }
 
 /** A real gateway (embedded config in a temp dir, small segments) behind a real S3 server on 127.0.0.1:0. */
-export async function startApi(overrides: Record<string, unknown> = {}): Promise<Api> {
+export async function startApi(overrides: Record<string, unknown> = {}, logDestination?: NodeJS.WritableStream): Promise<Api> {
   const dir = await mkdtemp(join(tmpdir(), 'tessera-s3-api-'));
   const config = embeddedConfig(dir, {
     server: { host: '127.0.0.1', port: 0, ...((overrides.server as object | undefined) ?? {}) },
@@ -43,7 +43,7 @@ export async function startApi(overrides: Record<string, unknown> = {}): Promise
       { accessKey: USERS.writer.accessKey, secretKey: USERS.writer.secretKey, buckets: { writable: 'write' } },
     ],
   });
-  const logger = createLogger('silent');
+  const logger = logDestination ? createLogger('info', logDestination) : createLogger('silent');
   const metrics = createMetrics();
   const gateway = await openGateway(config, { logger, metrics, background: false });
   const server = await startS3Server({ service: gateway.service, config, logger, metrics });

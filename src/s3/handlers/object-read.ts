@@ -20,7 +20,6 @@ const RESPONSE_OVERRIDES: Record<string, string> = {
   'response-content-encoding': 'content-encoding',
 };
 
-// eslint-disable-next-line no-control-regex
 const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 interface ReadPlan {
