@@ -284,10 +284,11 @@ function sameSegment(a: SegmentManifest | undefined, b: SegmentManifest): boolea
   return a !== undefined && a.segId === b.segId && JSON.stringify(a.shards) === JSON.stringify(b.shards);
 }
 
-// Repairs of one object in this process run one at a time (heal-on-read and the background sweep may meet).
+// Manifest rewrites of one object in this process run one at a time (heal-on-read, the background sweep and key
+// rotation may meet). Other processes are covered only by re-reading before each update (see commitSegmentRepair).
 const objectLocks = new Map<string, Promise<unknown>>();
 
-async function withObjectLock<T>(objectId: string, fn: () => Promise<T>): Promise<T> {
+export async function withObjectLock<T>(objectId: string, fn: () => Promise<T>): Promise<T> {
   const prev = objectLocks.get(objectId) ?? Promise.resolve();
   const run = prev.then(fn, fn);
   const tail = run.catch(() => undefined);

@@ -31,22 +31,21 @@ export function emptyScrubSummary(): ScrubSummary {
   return { objects: 0, segments: 0, shards: 0, ok: 0, missing: 0, corrupt: 0, unreachable: 0 };
 }
 
-/** Holds work to an average byte rate (maintenance must not starve client traffic). */
+/** Holds work to a byte rate, allowing at most one second of burst after idle time (maintenance must not starve clients). */
 export class BytePacer {
-  private readonly started = Date.now();
-  private bytes = 0;
+  private dueAt = Date.now();
 
   constructor(
     private readonly bytesPerSecond: number,
     private readonly signal?: AbortSignal,
   ) {}
 
-  /** Account `n` bytes, then wait until the average rate since creation is back under the limit. */
+  /** Account `n` bytes, then wait until the rate is back under the limit. */
   async take(n: number): Promise<void> {
-    this.bytes += n;
     if (!(this.bytesPerSecond > 0) || !Number.isFinite(this.bytesPerSecond)) return;
-    const dueAt = this.started + (this.bytes / this.bytesPerSecond) * 1000;
-    const wait = dueAt - Date.now();
+    const now = Date.now();
+    this.dueAt = Math.max(this.dueAt, now - 1000) + (n / this.bytesPerSecond) * 1000;
+    const wait = this.dueAt - now;
     if (wait > 0) await sleep(wait, this.signal);
   }
 }

@@ -1,0 +1,261 @@
+/**
+ * Maintenance that works from the encrypted record copies and wrapped keys:
+ * - recover-index: rebuild an empty metadata store from the nodes and the master keys alone;
+ * - rotate-key: rewrap every object's data key under the current master key (data is not rewritten) and reseal
+ *   its record copies.
+ */
+import type { MetaStore } from '../meta/store.js';
+import type { ObjectRecord } from '../meta/types.js';
+import type { Logger } from '../util/logger.js';
+import type { ColdStore } from './cold-store.js';
+import type { Keyring, MasterKey } from './keys.js';
+import type { ObjectManifest, ShardRef } from './manifest.js';
+import { openRecord, RECORD_MAGIC } from './record-copy.js';
+import { withObjectLock } from './repair.js';
+
+/** Smallest possible record copy: magic, version, id length, nonce, tag. */
+const MIN_RECORD_BYTES = 4 + 2 + 12 + 16;
+/** Records are small JSON documents; a blob this large is a shard, whatever its first bytes say. */
+const MAX_RECORD_BYTES = 64 * 2 ** 20;
+
+async function readStream(stream: AsyncIterable<Buffer | string>, limit: number): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let total = 0;
+  for await (const p of stream) {
+    const b = typeof p === 'string' ? Buffer.from(p) : p;
+    total += b.length;
+    if (total > limit) throw new Error('blob larger than expected');
+    parts.push(b);
+  }
+  return Buffer.concat(parts);
+}
+
+export interface RecoverOptions {
+  /** Run even though the store has objects: only keys that are absent, or older than the recovered record, are written. */
+  force?: boolean;
+  /** Owner (access key) of buckets that must be created. */
+  owner: string;
+  region: string;
+  log?: Logger;
+  onProgress?: (s: RecoverSummary) => void;
+}
+
+export interface RecoverSummary {
+  nodes: number;
+  unlistedNodes: string[];
+  blobs: number;
+  /** Blobs that are record copies (several per object). */
+  copies: number;
+  /** Record copies that could not be opened (unknown master key, damaged). */
+  unreadable: number;
+  /** Distinct objects (by id) found in copies. */
+  records: number;
+  /** Objects written to the store. */
+  recovered: number;
+  /** Older versions of a key superseded by a newer record. */
+  superseded: number;
+  /** Records whose data can no longer be read (a segment has fewer than k shards left). */
+  lost: number;
+  /** Keys the store already had (with --force). */
+  kept: number;
+  bucketsCreated: string[];
+}
+
+export class StoreNotEmptyError extends Error {
+  constructor(objects: number) {
+    super(`the metadata store already holds ${objects} objects; recover-index rebuilds an empty store (use --force to merge)`);
+    this.name = 'StoreNotEmptyError';
+  }
+}
+
+interface Found {
+  record: ObjectRecord;
+  json: string;
+  ref: ShardRef;
+}
+
+function refKey(node: string, handle: string): string {
+  return `${node}\0${handle}`;
+}
+
+/** Number of segments that keep fewer than k shards that exist (or might: their node could not be listed). */
+function lostSegments(manifest: ObjectManifest, present: Set<string>, unlisted: Set<string>): number {
+  let lost = 0;
+  for (const seg of manifest.segments) {
+    const alive = seg.shards.filter((s) => s.handle !== '' && (unlisted.has(s.node) || present.has(refKey(s.node, s.handle)))).length;
+    if (alive < seg.k) lost++;
+  }
+  return lost;
+}
+
+function newer(a: ObjectRecord, b: ObjectRecord): boolean {
+  return a.lastModified !== b.lastModified ? a.lastModified > b.lastModified : a.objectId > b.objectId;
+}
+
+export async function recoverIndex(meta: MetaStore, cold: ColdStore, masterKeys: ReadonlyArray<MasterKey>, opts: RecoverOptions): Promise<RecoverSummary> {
+  const existing = await meta.countObjects();
+  if (existing > 0 && !opts.force) throw new StoreNotEmptyError(existing);
+  const sum: RecoverSummary = {
+    nodes: 0,
+    unlistedNodes: [],
+    blobs: 0,
+    copies: 0,
+    unreadable: 0,
+    records: 0,
+    recovered: 0,
+    superseded: 0,
+    lost: 0,
+    kept: 0,
+    bucketsCreated: [],
+  };
+  const present = new Set<string>();
+  const byObject = new Map<string, Found[]>();
+
+  for (const node of cold.nodes.values()) {
+    sum.nodes++;
+    try {
+      for await (const item of node.inner.list()) {
+        sum.blobs++;
+        present.add(refKey(node.name, item.handle));
+        if (item.size < MIN_RECORD_BYTES || item.size > MAX_RECORD_BYTES) continue;
+        let blob: Buffer;
+        try {
+          const head = await readStream(await node.get(item.handle, { offset: 0, length: RECORD_MAGIC.length }), RECORD_MAGIC.length);
+          if (!head.equals(RECORD_MAGIC)) continue;
+          blob = await readStream(await node.get(item.handle), item.size);
+        } catch (err) {
+          opts.log?.warn({ node: node.name, err: (err as Error).message }, 'blob could not be read');
+          continue;
+        }
+        sum.copies++;
+        try {
+          const record = openRecord(blob, masterKeys);
+          if (record === null) continue;
+          const found: Found = { record, json: JSON.stringify(record), ref: { node: node.name, handle: item.handle } };
+          const list = byObject.get(record.objectId) ?? [];
+          list.push(found);
+          byObject.set(record.objectId, list);
+        } catch (err) {
+          sum.unreadable++;
+          opts.log?.warn({ node: node.name, err: (err as Error).message }, 'record copy could not be opened');
+        }
+        if (sum.copies % 100 === 0) opts.onProgress?.(sum);
+      }
+    } catch (err) {
+      sum.unlistedNodes.push(node.name);
+      opts.log?.warn({ node: node.name, err: (err as Error).message }, 'node could not be listed');
+    }
+  }
+  sum.records = byObject.size;
+  const unlisted = new Set(sum.unlistedNodes);
+
+  // One record per object: copies of the same object differ only when a repair's cleanup of old copies failed; the
+  // variant whose shards are most complete is the current one. Its copies become the manifest's copies.
+  const newest = new Map<string, { record: ObjectRecord; copies: ShardRef[] }>();
+  for (const variants of byObject.values()) {
+    const distinct = new Map<string, Found[]>();
+    for (const f of variants) distinct.set(f.json, [...(distinct.get(f.json) ?? []), f]);
+    let best: Found[] | undefined;
+    let bestLost = Infinity;
+    for (const group of distinct.values()) {
+      const lost = lostSegments(group[0]!.record.manifest, present, unlisted);
+      if (lost < bestLost) {
+        best = group;
+        bestLost = lost;
+      }
+    }
+    const record = best![0]!.record;
+    if (bestLost > 0) {
+      sum.lost++;
+      opts.log?.warn({ bucket: record.bucket, key: record.key, objectId: record.objectId, lostSegments: bestLost }, 'record skipped: its data is gone');
+      continue;
+    }
+    const id = `${record.bucket}\0${record.key}`;
+    const current = newest.get(id);
+    if (current && !newer(record, current.record)) {
+      sum.superseded++;
+      continue;
+    }
+    if (current) sum.superseded++;
+    newest.set(id, { record, copies: best!.map((f) => f.ref) });
+  }
+
+  for (const { record, copies } of newest.values()) {
+    if (!(await meta.getBucket(record.bucket))) {
+      await meta.createBucket({ name: record.bucket, owner: opts.owner, region: opts.region, createdAt: Date.now() });
+      sum.bucketsCreated.push(record.bucket);
+    }
+    const have = await meta.getObject(record.bucket, record.key);
+    // Never replace an object by itself: the replaced manifest would be queued as garbage and its shards deleted.
+    if (have && (have.objectId === record.objectId || !newer(record, have))) {
+      sum.kept++;
+      continue;
+    }
+    const restored: ObjectRecord = { ...record, hot: 'cold', hotBytes: 0, manifest: { ...record.manifest, copies } };
+    await meta.putObject(restored);
+    sum.recovered++;
+    opts.onProgress?.(sum);
+  }
+  return sum;
+}
+
+export interface RotateSummary {
+  objects: number;
+  rewrapped: number;
+  /** Already under the current master key. */
+  current: number;
+  failed: number;
+  /** In-progress uploads still under an older key (complete or abort them, then run rotate-key again). */
+  pendingUploads: number;
+}
+
+/**
+ * Rewrap every committed object's data key under the keyring's current master key and reseal its record copies
+ * (with the cold store's master key, the same first configured key). Only the manifest changes; the shards do not.
+ */
+export async function rotateMasterKey(
+  deps: { meta: MetaStore; cold: ColdStore; keyring: Keyring; log?: Logger },
+  onProgress?: (s: RotateSummary) => void,
+): Promise<RotateSummary> {
+  const { meta, cold, keyring } = deps;
+  const sum: RotateSummary = { objects: 0, rewrapped: 0, current: 0, failed: 0, pendingUploads: 0 };
+  const uploads = new Set<string>();
+  for await (const item of meta.iterateManifests()) {
+    const record = await meta.getObjectById(item.objectId);
+    if (!record) {
+      if (keyring.needsRewrap(item.manifest.keyId)) uploads.add(item.objectId);
+      continue;
+    }
+    sum.objects++;
+    if (!keyring.needsRewrap(record.manifest.keyId)) {
+      sum.current++;
+      continue;
+    }
+    try {
+      const done = await withObjectLock(record.objectId, () => rotateOne(meta, cold, keyring, record.objectId));
+      if (done) sum.rewrapped++;
+    } catch (err) {
+      sum.failed++;
+      deps.log?.warn({ objectId: record.objectId, err: (err as Error).message }, 'data key could not be rewrapped');
+    }
+    onProgress?.(sum);
+  }
+  sum.pendingUploads = uploads.size;
+  return sum;
+}
+
+async function rotateOne(meta: MetaStore, cold: ColdStore, keyring: Keyring, objectId: string): Promise<boolean> {
+  const fresh = await meta.getObjectById(objectId);
+  if (!fresh || !keyring.needsRewrap(fresh.manifest.keyId)) return false;
+  const wrapped = keyring.rewrap(objectId, fresh.manifest.keyId, fresh.manifest.wrappedKey);
+  const manifest: ObjectManifest = { ...fresh.manifest, keyId: wrapped.keyId, wrappedKey: wrapped.wrappedKey };
+  delete manifest.copies;
+  const copies = await cold.writeRecordCopies({ ...fresh, manifest });
+  if (!(await meta.updateManifest(objectId, { ...manifest, copies }))) {
+    await cold.deleteShards(copies);
+    return false;
+  }
+  // The old copies are sealed with the old master key; once it is retired they could not be opened anyway.
+  if (fresh.manifest.copies) await cold.deleteShards(fresh.manifest.copies);
+  return true;
+}
