@@ -178,16 +178,22 @@ export class ColdStore {
     const healthy = this.placementView().filter((n) => n.healthy);
     const ranked = rankNodes(record.objectId, healthy);
     const refs: ShardRef[] = [];
-    for (const name of ranked) {
-      if (refs.length >= want) break;
-      const node = this.nodes.get(name)!;
-      try {
-        const handle = await node.put(newShardId(), Readable.from([blob]), blob.length);
-        refs.push({ node: name, handle });
-      } catch (err) {
-        this.log.warn({ node: name, err: (err as Error).message }, 'record copy write failed');
+    // Write to the best-ranked nodes in parallel; a failed write moves on to the next node in the ranking.
+    let next = 0;
+    const writeOne = async (): Promise<void> => {
+      while (next < ranked.length && refs.length < want) {
+        const name = ranked[next++]!;
+        const node = this.nodes.get(name)!;
+        try {
+          const handle = await node.put(newShardId(), Readable.from([blob]), blob.length);
+          refs.push({ node: name, handle });
+          return;
+        } catch (err) {
+          this.log.warn({ node: name, err: (err as Error).message }, 'record copy write failed');
+        }
       }
-    }
+    };
+    await Promise.all(Array.from({ length: want }, writeOne));
     if (refs.length === 0) throw Errors.serviceUnavailable('No storage node accepted the object record.');
     return refs;
   }

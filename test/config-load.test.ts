@@ -1,0 +1,99 @@
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../src/config/load.js';
+
+describe('config loading', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'tessera-cfg-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  const file = (text: string): string => {
+    const f = path.join(dir, 'tessera.yaml');
+    writeFileSync(f, text);
+    return f;
+  };
+
+  it('the embedded default: six fs nodes, 4+2, generated credentials and master key kept in the data dir', () => {
+    const first = loadConfig({ env: { TESSERA_DATA_DIR: dir } });
+    expect(first.config.cold.k).toBe(4);
+    expect(first.config.cold.m).toBe(2);
+    expect(first.config.cold.nodes.map((n) => n.name)).toEqual(['node1', 'node2', 'node3', 'node4', 'node5', 'node6']);
+    expect(first.config.cold.nodes.every((n) => n.kind === 'fs' && n.path.startsWith(path.join(dir, 'nodes')))).toBe(true);
+    expect(first.generatedCredentials).toBeDefined();
+    expect(statSync(path.join(dir, 'credentials.json')).mode & 0o777).toBe(0o600);
+    expect(statSync(path.join(dir, 'master.key')).mode & 0o777).toBe(0o600);
+    // A restart reuses what the first start generated.
+    const second = loadConfig({ env: { TESSERA_DATA_DIR: dir } });
+    expect(second.generatedCredentials).toBeUndefined();
+    expect(second.config.users[0]!.secretKey).toBe(first.config.users[0]!.secretKey);
+    expect(second.config.keys.masterKeys[0]!.key.equals(first.config.keys.masterKeys[0]!.key)).toBe(true);
+  });
+
+  it('environment variables override the file', () => {
+    const f = file(`dataDir: ${dir}\nserver:\n  port: 9100\n`);
+    const { config } = loadConfig({ file: f, env: { TESSERA_PORT: '9200', TESSERA_ACCESS_KEY: 'ak', TESSERA_SECRET_KEY: 'sk-long-enough', TESSERA_HOT_BUDGET: '1GiB' } });
+    expect(config.server.port).toBe(9200);
+    expect(config.users[0]).toMatchObject({ accessKey: 'ak', secretKey: 'sk-long-enough', buckets: { '*': 'admin' } });
+    expect(config.hot.budgetBytes).toBe(2 ** 30);
+  });
+
+  it('parses sizes, durations and per-bucket permissions', () => {
+    const f = file(`dataDir: ${dir}
+users:
+  - { accessKey: reader, secretKey: s1, buckets: { datasets: read } }
+cold:
+  segmentSize: 8MiB
+  chunkSize: 64KiB
+  hedgeAfter: 250ms
+`);
+    const { config } = loadConfig({ file: f, env: {} });
+    expect(config.cold.segmentSize).toBe(8 * 2 ** 20);
+    expect(config.cold.chunkSize).toBe(64 * 1024);
+    expect(config.cold.hedgeAfterMs).toBe(250);
+    expect(config.users).toEqual([{ accessKey: 'reader', secretKey: 's1', buckets: { datasets: 'read' } }]);
+  });
+
+  const bad: Array<[string, string, string]> = [
+    ['unknown key', 'cold:\n  kk: 3\n', 'cold.kk'],
+    ['bad port', 'server:\n  port: 70000\n', 'server.port'],
+    ['segment not a multiple of chunk', 'cold:\n  segmentSize: 100000\n  chunkSize: 65536\n', 'cold.segmentSize'],
+    ['too few nodes', 'cold:\n  k: 4\n  m: 2\n  nodes:\n    - { name: a, kind: fs }\n', 'cold.nodes'],
+    ['bad permission', 'users:\n  - { accessKey: a, secretKey: b, buckets: { x: owner } }\n', 'users[0].buckets.x'],
+    ['bad master key', 'keys:\n  masterKeys:\n    - { id: a, key: tooshort }\n', 'keys.masterKeys[0]'],
+    ['bad size', 'hot:\n  budget: lots\n', 'hot.budget'],
+    [
+      'iagon shard over 40 MB',
+      'cold:\n  k: 1\n  m: 1\n  segmentSize: 64MiB\n  nodes:\n    - { name: a, kind: iagon, apiKey: k }\n    - { name: b, kind: fs }\n',
+      'cold.nodes[0].maxFileBytes',
+    ],
+  ];
+  for (const [what, yaml, key] of bad) {
+    it(`fails at load naming the key: ${what}`, () => {
+      const f = file(`dataDir: ${dir}\n${yaml}`);
+      let caught: unknown;
+      try {
+        loadConfig({ file: f, env: {} });
+      } catch (err) {
+        caught = err;
+      }
+      expect(caught).toBeInstanceOf(ConfigError);
+      expect((caught as ConfigError).key).toBe(key);
+      expect((caught as Error).message).toContain(key);
+    });
+  }
+
+  it('never echoes a secret in a config error', () => {
+    const f = file(`dataDir: ${dir}\nusers:\n  - { accessKey: a, secretKey: SUPER-SECRET-VALUE, buckets: { b: nope } }\n`);
+    expect(() => loadConfig({ file: f, env: {} })).toThrow(ConfigError);
+    try {
+      loadConfig({ file: f, env: {} });
+    } catch (err) {
+      expect((err as Error).message).not.toContain('SUPER-SECRET-VALUE');
+    }
+    expect(readFileSync(f, 'utf8')).toContain('SUPER-SECRET-VALUE');
+  });
+});

@@ -1,0 +1,118 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { afterEach, describe, expect, it } from 'vitest';
+import { embeddedConfig } from '../src/config/load.js';
+import type { TesseraConfig } from '../src/config/types.js';
+import { openGateway, type Gateway } from '../src/gateway/gateway.js';
+import { createLogger } from '../src/util/logger.js';
+import { createMetrics } from '../src/util/metrics.js';
+
+const SIZE = 200_000;
+
+async function readAll(s: Readable): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of s) parts.push(c as Buffer);
+  return Buffer.concat(parts);
+}
+
+describe('hot tier as a cache: budget, LRU eviction, pins, reconciliation', () => {
+  const dirs: string[] = [];
+  const open: Gateway[] = [];
+  afterEach(async () => {
+    for (const g of open.splice(0)) await g.close();
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+
+  async function start(budget: number, dir?: string): Promise<{ g: Gateway; config: TesseraConfig; dir: string }> {
+    const d = dir ?? mkdtempSync(path.join(tmpdir(), 'tessera-hot-'));
+    if (!dir) dirs.push(d);
+    const config = embeddedConfig(d, { hot: { budget }, cold: { segmentSize: '128KiB', chunkSize: '16KiB' } });
+    const g = await openGateway(config, { logger: createLogger('silent'), metrics: createMetrics(), background: false });
+    open.push(g);
+    return { g, config, dir: d };
+  }
+
+  async function put(g: Gateway, key: string): Promise<Buffer> {
+    const body = randomBytes(SIZE);
+    await g.service.putObject({ bucket: 'b', key, body: Readable.from([body]), size: SIZE, headers: { userMeta: {} }, tags: {} });
+    return body;
+  }
+
+  async function readWhole(g: Gateway, key: string): Promise<Buffer> {
+    const rec = await g.service.headObject('b', key);
+    const bytes = await readAll(await g.service.openObject(rec));
+    await g.reader.drain();
+    return bytes;
+  }
+
+  it('never exceeds the budget and evicts the least recently used object', async () => {
+    // Room for two objects' ciphertext, not three.
+    const { g } = await start(2.5 * SIZE);
+    await g.service.createBucket('b', 'o');
+    const a = await put(g, 'a');
+    const b = await put(g, 'b');
+    const c = await put(g, 'c');
+    expect(await readWhole(g, 'a')).toEqual(a);
+    expect(await readWhole(g, 'b')).toEqual(b);
+    expect((await g.service.headObject('b', 'a')).hot).toBe('hot');
+    expect((await g.service.headObject('b', 'b')).hot).toBe('hot');
+    // Touch a after b, so b is the least recently used when c needs room.
+    await g.meta.touch((await g.service.headObject('b', 'a')).objectId, Date.now() + 1000);
+    expect(await readWhole(g, 'c')).toEqual(c);
+    expect((await g.service.headObject('b', 'c')).hot).toBe('hot');
+    expect((await g.service.headObject('b', 'b')).hot).toBe('cold');
+    expect((await g.service.headObject('b', 'a')).hot).toBe('hot');
+    expect(await g.meta.hotBytesTotal()).toBeLessThanOrEqual(2.5 * SIZE);
+    // The evicted object is still readable, from the cold tier.
+    expect(await readWhole(g, 'b')).toEqual(b);
+  });
+
+  it('keeps pinned objects and refuses what cannot fit', async () => {
+    const { g } = await start(1.5 * SIZE);
+    await g.service.createBucket('b', 'o');
+    const a = await put(g, 'a');
+    const b = await put(g, 'b');
+    expect(await readWhole(g, 'a')).toEqual(a);
+    await g.meta.setPinned((await g.service.headObject('b', 'a')).objectId, true);
+    expect(await readWhole(g, 'b')).toEqual(b);
+    expect((await g.service.headObject('b', 'a')).hot).toBe('hot');
+    expect((await g.service.headObject('b', 'b')).hot).toBe('cold');
+  });
+
+  it('reconciles at start: unknown blobs removed, missing blobs marked cold', async () => {
+    const first = await start(10 * SIZE);
+    await first.g.service.createBucket('b', 'o');
+    const a = await put(first.g, 'a');
+    await put(first.g, 'b');
+    await readWhole(first.g, 'a');
+    await readWhole(first.g, 'b');
+    const hotDir = first.config.hot.fs.path;
+    const aId = (await first.g.service.headObject('b', 'a')).objectId;
+    const bId = (await first.g.service.headObject('b', 'b')).objectId;
+    await first.g.close();
+    open.splice(open.indexOf(first.g), 1);
+    rmSync(path.join(hotDir, bId));
+    const stray = 'f'.repeat(32);
+    writeFileSync(path.join(hotDir, stray), 'junk');
+    const second = await start(10 * SIZE, first.dir);
+    expect(existsSync(path.join(hotDir, stray))).toBe(false);
+    expect((await second.g.service.headObject('b', 'b')).hot).toBe('cold');
+    expect((await second.g.service.headObject('b', 'a')).hot).toBe('hot');
+    expect(readdirSync(hotDir)).toContain(aId);
+    expect(await readWhole(second.g, 'a')).toEqual(a);
+  });
+
+  it('falls back to the cold tier when the hot blob has vanished', async () => {
+    const { g, config } = await start(10 * SIZE);
+    await g.service.createBucket('b', 'o');
+    const a = await put(g, 'a');
+    await readWhole(g, 'a');
+    const rec = await g.service.headObject('b', 'a');
+    expect(rec.hot).toBe('hot');
+    rmSync(path.join(config.hot.fs.path, rec.objectId));
+    expect(await readAll(await g.service.openObject(rec))).toEqual(a);
+  });
+});
