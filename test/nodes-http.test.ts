@@ -116,7 +116,8 @@ describe('node server + HttpNodeDriver', () => {
     expect(await filesUnder(path.join(dir, '3c'))).toEqual([id(0x3c)]);
     const listed = [];
     for await (const item of driver.list()) listed.push(item);
-    expect(listed).toEqual([{ handle: id(0x3c), size: data.length }]);
+    expect(listed).toEqual([{ handle: id(0x3c), size: data.length, mtimeMs: expect.any(Number) }]);
+    expect(Math.abs((listed[0]?.mtimeMs ?? 0) - Date.now())).toBeLessThan(3_600_000);
     await driver.delete(id(0x3c));
     await driver.delete(id(0x3c));
     expect(await driver.stat(id(0x3c))).toBeNull();

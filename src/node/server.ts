@@ -11,7 +11,7 @@
  *   HEAD   /shards/:id   200 with Content-Length = shard size, or 404.
  *   DELETE /shards/:id   204, also when the shard did not exist.
  *   GET    /shards?after=<id>&limit=<n>
- *                        JSON {"items":[{"handle","size"}...], "next"?: <id>} in ascending id order; pass `next` as
+ *                        JSON {"items":[{"handle","size","mtimeMs"}...], "next"?: <id>} in ascending id order; pass `next` as
  *                        `after` for the next page. limit defaults to 1000, at most 10000.
  *   GET    /health       JSON {"ok":true,"capacityBytes","freeBytes"} (200) or {"ok":false,"reason"} (503).
  *
@@ -25,7 +25,7 @@ import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { pipeline } from 'node:stream/promises';
 import { NodeError, type NodeErrorKind } from '../cold/nodes/driver.js';
-import { FsNodeDriver, isAbortError, isValidShardId } from '../cold/nodes/fs.js';
+import { FsNodeDriver, isAbortError, isValidShardId, type ListedShard } from '../cold/nodes/fs.js';
 
 export interface NodeServerLogger {
   info(fields: Record<string, unknown>, msg: string): void;
@@ -210,7 +210,7 @@ export async function startNodeServer(opts: NodeServerOptions): Promise<NodeServ
       if (!/^\d{1,6}$/.test(limitParam) || Number(limitParam) < 1) throw new HttpError(400, 'bad-request', 'invalid limit');
       limit = Math.min(Number(limitParam), MAX_LIST_LIMIT);
     }
-    const items: Array<{ handle: string; size: number }> = [];
+    const items: ListedShard[] = [];
     let more = false;
     for await (const item of store.listAfter(after)) {
       if (items.length === limit) {

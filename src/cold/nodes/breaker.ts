@@ -131,7 +131,8 @@ export class GuardedNode implements NodeDriver {
     return this.guard(() => this.inner.stat(handle, signal));
   }
 
-  async *list(signal?: AbortSignal): AsyncGenerator<{ handle: string; size: number }> {
+  /** Passes through whatever extra fields (mtimeMs) the inner driver's items carry. */
+  async *list(signal?: AbortSignal): AsyncGenerator<{ handle: string; size: number; mtimeMs?: number }> {
     const trial = this.admit();
     try {
       for await (const item of this.inner.list(signal)) yield item;

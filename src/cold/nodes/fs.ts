@@ -97,6 +97,13 @@ class ByteCounter extends Transform {
   }
 }
 
+export interface ListedShard {
+  handle: string;
+  size: number;
+  /** Last modification (ms since epoch), when the node knows it. */
+  mtimeMs?: number;
+}
+
 export interface WriteShardOptions {
   /** Exact byte count the body must yield; undefined = unknown (chunked upload), bounded by maxBytes. */
   length?: number;
@@ -290,7 +297,8 @@ export class FsNodeDriver implements NodeDriver {
     }
   }
 
-  list(signal?: AbortSignal): AsyncIterable<{ handle: string; size: number }> {
+  /** Items also carry mtimeMs, which orphan collection uses to spare shards of writes still in flight. */
+  list(signal?: AbortSignal): AsyncIterable<ListedShard> {
     return this.listAfter(undefined, signal);
   }
 
@@ -298,7 +306,7 @@ export class FsNodeDriver implements NodeDriver {
    * Shards in ascending id order, starting after `after` (exclusive). The order is what lets the node server page
    * through the listing with a cursor. Only one fan-out directory's names are held in memory at a time.
    */
-  async *listAfter(after: string | undefined, signal?: AbortSignal): AsyncGenerator<{ handle: string; size: number }> {
+  async *listAfter(after: string | undefined, signal?: AbortSignal): AsyncGenerator<ListedShard> {
     if (after !== undefined) assertShardId(this.name, after);
     try {
       await this.open();
@@ -326,15 +334,17 @@ export class FsNodeDriver implements NodeDriver {
       for (const name of names) {
         if (after !== undefined && name <= after) continue;
         let size: number;
+        let mtimeMs: number;
         try {
           const st = await fsp.stat(path.join(this.root, dir, name));
           if (!st.isFile()) continue;
           size = st.size;
+          mtimeMs = Math.floor(st.mtimeMs);
         } catch (err) {
           if (errnoCode(err) === 'ENOENT') continue; // deleted while listing
           throw mapFsError(this.name, err, 'list');
         }
-        yield { handle: name, size };
+        yield { handle: name, size, mtimeMs };
       }
     }
   }

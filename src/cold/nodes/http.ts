@@ -4,7 +4,7 @@ import * as https from 'node:https';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import type { HttpNodeConfig } from '../../config/types.js';
 import { NodeError, type NodeDriver, type NodeErrorKind, type NodeHealth } from './driver.js';
-import { assertShardId, isAbortError } from './fs.js';
+import { assertShardId, isAbortError, type ListedShard } from './fs.js';
 
 /**
  * The `http` node: a `tessera node` server (src/node/server.ts documents the API) reached over keep-alive HTTP(S).
@@ -137,7 +137,8 @@ export class HttpNodeDriver implements NodeDriver {
     return { size };
   }
 
-  async *list(signal?: AbortSignal): AsyncGenerator<{ handle: string; size: number }> {
+  /** Items carry mtimeMs when the server reports it (orphan collection's age check). */
+  async *list(signal?: AbortSignal): AsyncGenerator<ListedShard> {
     let after: string | undefined;
     for (;;) {
       const query = new URLSearchParams({ limit: String(this.listPageSize) });
@@ -477,16 +478,16 @@ function parseJson(text: string): unknown {
   }
 }
 
-function parseListPage(page: unknown): { items: Array<{ handle: string; size: number }>; next?: string } | undefined {
+function parseListPage(page: unknown): { items: ListedShard[]; next?: string } | undefined {
   if (typeof page !== 'object' || page === null) return undefined;
   const { items, next } = page as { items?: unknown; next?: unknown };
   if (!Array.isArray(items)) return undefined;
-  const out: Array<{ handle: string; size: number }> = [];
+  const out: ListedShard[] = [];
   for (const item of items as unknown[]) {
     if (typeof item !== 'object' || item === null) return undefined;
-    const { handle, size } = item as { handle?: unknown; size?: unknown };
+    const { handle, size, mtimeMs } = item as { handle?: unknown; size?: unknown; mtimeMs?: unknown };
     if (typeof handle !== 'string' || typeof size !== 'number') return undefined;
-    out.push({ handle, size });
+    out.push(typeof mtimeMs === 'number' ? { handle, size, mtimeMs } : { handle, size });
   }
   if (next !== undefined && typeof next !== 'string') return undefined;
   return next !== undefined ? { items: out, next } : { items: out };
