@@ -1,5 +1,6 @@
 import { ColdStore } from '../cold/cold-store.js';
 import { Keyring } from '../cold/keys.js';
+import { RepairQueue } from '../cold/repair-queue.js';
 import { createNodeDriver } from '../cold/nodes/factory.js';
 import type { TesseraConfig } from '../config/types.js';
 import type { HotTier } from '../hot/driver.js';
@@ -23,6 +24,7 @@ export interface Gateway {
   reader: ObjectReader;
   keyring: Keyring;
   garbage: GarbageCollector;
+  repair: RepairQueue;
   close(): Promise<void>;
 }
 
@@ -63,7 +65,13 @@ export async function openGateway(config: TesseraConfig, opts: OpenOptions): Pro
   }
   const reader = new ObjectReader(hot, cold, meta, keyring, config.hot, metrics, logger);
   const garbage = new GarbageCollector(meta, cold, hot, logger);
-  if (opts.background !== false) garbage.start(5_000);
+  const repair = new RepairQueue({ meta, cold, metrics, logger, repair: config.cold.repair });
+  // Heal on read: a reader that met a missing or corrupt shard queues its segment for repair.
+  cold.onProblem = (objectId, segment, shard, kind) => repair.report(objectId, segment.segId, shard, kind);
+  if (opts.background !== false) {
+    garbage.start(5_000);
+    repair.start();
+  }
   const service = new TesseraObjectService({ config, meta, cold, reader, keyring, logger, metrics });
   return {
     service,
@@ -73,8 +81,10 @@ export async function openGateway(config: TesseraConfig, opts: OpenOptions): Pro
     reader,
     keyring,
     garbage,
+    repair,
     async close() {
       await garbage.stop();
+      await repair.stop();
       await reader.drain();
       await hot.close();
       await tier.close();
