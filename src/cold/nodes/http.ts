@@ -23,6 +23,7 @@ export interface HttpNodeOptions extends Omit<HttpNodeConfig, 'kind'> {
 }
 
 const ERROR_BODY_LIMIT = 4096;
+const IDLE_SOCKET_MS = 20_000;
 const RETRYABLE_ON_REUSED_SOCKET = new Set(['GET', 'HEAD', 'DELETE']);
 
 interface RequestSpec {
@@ -56,7 +57,13 @@ export class HttpNodeDriver implements NodeDriver {
     }
     this.basePath = this.base.pathname.replace(/\/+$/, '');
     this.authHeader = `Bearer ${opts.secret}`;
-    const agentOptions = { keepAlive: true, maxSockets: opts.maxSockets ?? 16, maxFreeSockets: opts.maxSockets ?? 16 };
+    const agentOptions = {
+      keepAlive: true,
+      maxSockets: opts.maxSockets ?? 16,
+      maxFreeSockets: opts.maxSockets ?? 16,
+      // Drop idle pooled sockets before the node server's 30 s keep-alive does, so a request rarely meets a dead one.
+      timeout: IDLE_SOCKET_MS,
+    };
     if (this.base.protocol === 'https:') {
       const ca = opts.ca ?? (opts.caFile !== undefined ? readFileSync(opts.caFile) : undefined);
       this.agent = new https.Agent({ ...agentOptions, ...(ca !== undefined ? { ca } : {}) });
