@@ -11,10 +11,16 @@ import { createLogger } from '../src/util/logger.js';
 import { createMetrics } from '../src/util/metrics.js';
 
 /** A gateway over six fs nodes in a temp dir, 1 MiB segments of 64 KiB chunks (4+2), no hot-tier shortcuts. */
-export async function tempGateway(): Promise<{ dir: string; config: TesseraConfig; g: Gateway; reopen(): Promise<Gateway>; cleanup(): Promise<void> }> {
+export async function tempGateway(): Promise<{
+  dir: string;
+  config: TesseraConfig;
+  g: Gateway;
+  reopen(config?: TesseraConfig): Promise<Gateway>;
+  cleanup(): Promise<void>;
+}> {
   const dir = await mkdtemp(path.join(tmpdir(), 'tessera-durability-'));
   const config = embeddedConfig(dir, { cold: { segmentSize: '1MiB', chunkSize: '64KiB' }, hot: { writeThrough: false, promote: 'never' } });
-  const open = (): Promise<Gateway> => openGateway(config, { logger: createLogger('silent'), metrics: createMetrics(), background: false, reconcile: false });
+  const open = (c: TesseraConfig = config): Promise<Gateway> => openGateway(c, { logger: createLogger('silent'), metrics: createMetrics(), background: false, reconcile: false });
   const state = { g: await open() };
   return {
     dir,
@@ -22,9 +28,9 @@ export async function tempGateway(): Promise<{ dir: string; config: TesseraConfi
     get g() {
       return state.g;
     },
-    async reopen() {
+    async reopen(other?: TesseraConfig) {
       await state.g.close();
-      state.g = await open();
+      state.g = await open(other);
       return state.g;
     },
     async cleanup() {

@@ -77,13 +77,13 @@ export async function runDurabilityCommand(
     case 'recover-index': {
       const owner = config.users[0]?.accessKey;
       if (owner === undefined) throw new Error('recover-index needs a configured user to own recreated buckets');
-      const bar = new Progress('recovering', 0);
+      const bar = new Progress('listing nodes', config.cold.nodes.length);
       const s = await recoverIndex(g.meta, g.cold, config.keys.masterKeys, {
         owner,
         region: config.server.region,
         ...(flags.force ? { force: true } : {}),
         ...(log ? { log } : {}),
-        onProgress: (p) => bar.update(p.recovered, `${p.copies} record copies`),
+        onProgress: (p) => bar.update(p.nodes, `${p.copies} record copies`),
       });
       const problems = s.unreadable + s.lost + s.unlistedNodes.length;
       return finish(

@@ -20,6 +20,7 @@ export interface OrphanOptions {
   dryRun?: boolean;
   now?: number;
   log?: Logger;
+  /** Called after each node is listed. */
   onProgress?: (s: OrphanSummary) => void;
 }
 
@@ -68,13 +69,13 @@ export async function collectOrphans(meta: MetaStore, cold: ColdStore, opts: Orp
       for await (const item of node.inner.list()) {
         items.push(item);
         summary.listed++;
-        if (summary.listed % 1000 === 0) opts.onProgress?.(summary);
       }
       listed.set(node.name, items);
     } catch (err) {
       summary.unlistedNodes.push(node.name);
       opts.log?.warn({ node: node.name, err: (err as Error).message }, 'node could not be listed; its orphans are left for the next run');
     }
+    opts.onProgress?.(summary);
   }
   const referenced = await referencedShards(meta);
   for (const [name, items] of listed) {
@@ -100,7 +101,6 @@ export async function collectOrphans(meta: MetaStore, cold: ColdStore, opts: Orp
         opts.log?.warn({ node: name, err: (err as Error).message }, 'orphan delete failed');
       }
     }
-    opts.onProgress?.(summary);
   }
   return summary;
 }

@@ -194,7 +194,6 @@ export async function recoverIndex(meta: MetaStore, cold: ColdStore, masterKeys:
     const restored: ObjectRecord = { ...record, hot: 'cold', hotBytes: 0, manifest: { ...record.manifest, copies } };
     await meta.putObject(restored);
     sum.recovered++;
-    opts.onProgress?.(sum);
   }
   return sum;
 }
