@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { runDurabilityCommand } from '../src/cli/durability.js';
+import { durabilityMain, runDurabilityCommand } from '../src/cli/durability.js';
+import { nodesMain } from '../src/cli/nodes-check.js';
 import { scrubAll } from '../src/cold/scrub.js';
 import type { TesseraConfig } from '../src/config/types.js';
 import type { Gateway } from '../src/gateway/gateway.js';
@@ -162,5 +163,30 @@ describe('durability maintenance', () => {
     expect(repair).toMatchObject({ code: 0 });
     expect(repair.summary).toMatch(/1 rebuilt, 0 could not be rebuilt/);
     expect((await runDurabilityCommand('scrub', env.g, env.config)).code).toBe(0);
+  });
+});
+
+describe('CLI entry points', () => {
+  it('parse flags, open and close the gateway, and return exit codes', async () => {
+    const env = await tempGateway();
+    try {
+      await env.g.service.createBucket('b', 'tessera-admin');
+      const rec = await putBytes(env.g, 'b', 'k', randomBody(100_000));
+      await env.g.close();
+      const file = path.join(env.dir, 'tessera.yaml');
+      await writeFile(file, `dataDir: ${JSON.stringify(env.dir)}\nlog:\n  level: silent\ncold:\n  segmentSize: 1MiB\n  chunkSize: 64KiB\n`);
+      expect(await durabilityMain('scrub', ['--config', file])).toBe(0);
+      await unlink(shardFile(env.config, rec.manifest.segments[0]!.shards[1]!));
+      expect(await durabilityMain('scrub', ['--config', file])).toBe(1);
+      expect(await durabilityMain('repair', ['--config', file])).toBe(0);
+      expect(await durabilityMain('gc', ['--config', file, '--min-age', '0'])).toBe(0);
+      expect(await durabilityMain('gc', ['--config', file, '--min-age', 'soon'])).toBe(2);
+      expect(await durabilityMain('recover-index', ['--config', file])).toBe(1);
+      expect(await nodesMain(['check', '--config', file])).toBe(0);
+      expect(await nodesMain(['--config', file])).toBe(2);
+      expect(await durabilityMain('scrub', ['--config', file])).toBe(0);
+    } finally {
+      await env.cleanup();
+    }
   });
 });
