@@ -1,0 +1,219 @@
+// The benchmark scenarios. Each takes the run context and appends rows (see harness.compare).
+import { performance } from 'node:perf_hooks';
+import path from 'node:path';
+import { compare, load } from './harness.mjs';
+import { listingKey } from './keys.mjs';
+import { ROOT } from './services.mjs';
+
+const MiB = 1 << 20;
+const BUCKET = 'bench';
+const mbps = (r) => r.mbps;
+
+/** Makes the object hot in Tessera (a whole GET promotes under promote: full-read). */
+async function warm(ctx, key, size) {
+  await load(ctx.T, { op: 'get', bucket: BUCKET, key, size });
+}
+
+export async function setup(ctx) {
+  for (const t of [ctx.T, ctx.R]) await load(t, { op: 'mkbucket', bucket: BUCKET });
+}
+
+// ---------------------------------------------------------------- 1) large objects
+
+export async function large(ctx) {
+  const { size, streams, reps } = ctx.opts;
+  const g = 'large';
+  const both = (op, key, s) => ({
+    tessera: () => load(ctx.T, { op, bucket: BUCKET, key, size, streams: s }).then(mbps),
+    rgw: () => load(ctx.R, { op, bucket: BUCKET, key, size, streams: s }).then(mbps),
+  });
+  await compare(ctx, { name: 'put-1stream', group: g, unit: 'MB/s', better: 'higher', reps, ...both('put', 'large-a', 1) });
+  await compare(ctx, { name: `put-${streams}streams`, group: g, unit: 'MB/s', better: 'higher', reps, note: 'multipart, parts in parallel', ...both('put', 'large-b', streams) });
+  await warm(ctx, 'large-a', size);
+  await compare(ctx, { name: 'get-hot-1stream', group: g, unit: 'MB/s', better: 'higher', reps, ...both('get', 'large-a', 1) });
+  await compare(ctx, { name: `get-hot-${streams}streams`, group: g, unit: 'MB/s', better: 'higher', reps, note: 'ranged GETs in parallel', ...both('get', 'large-a', streams) });
+  const evict = () => ctx.gw.evict(BUCKET);
+  await compare(ctx, { name: 'get-cold-1stream', group: g, unit: 'MB/s', better: 'higher', reps, beforeTessera: evict, note: 'promotes to hot while reading', ...both('get', 'large-a', 1) });
+  await compare(ctx, { name: `get-cold-${streams}streams`, group: g, unit: 'MB/s', better: 'higher', reps, beforeTessera: evict, ...both('get', 'large-a', streams) });
+  const restart = await ctx.nodes.stopSome(2);
+  try {
+    await compare(ctx, { name: 'get-cold-2down-1stream', group: g, unit: 'MB/s', better: 'higher', reps, beforeTessera: evict, note: '2 of 6 nodes stopped', ...both('get', 'large-a', 1) });
+    await compare(ctx, { name: `get-cold-2down-${streams}streams`, group: g, unit: 'MB/s', better: 'higher', reps, beforeTessera: evict, note: '2 of 6 nodes stopped', ...both('get', 'large-a', streams) });
+  } finally {
+    await restart();
+  }
+}
+
+// ---------------------------------------------------------------- 2) time to first byte
+
+export async function ttfb(ctx) {
+  const { size, ttfbN } = ctx.opts;
+  await load(ctx.T, { op: 'put', bucket: BUCKET, key: 'large-a', size }).catch(() => undefined);
+  await warm(ctx, 'large-a', size);
+  const sampled = (r) => ({ values: r.samples, samples: r.samples });
+  await compare(ctx, {
+    name: 'ttfb-hot',
+    group: 'ttfb',
+    unit: 'ms',
+    better: 'lower',
+    reps: 1,
+    tessera: () => load(ctx.T, { op: 'ttfb', bucket: BUCKET, key: 'large-a', n: ttfbN }).then(sampled),
+    rgw: () => load(ctx.R, { op: 'ttfb', bucket: BUCKET, key: 'large-a', n: ttfbN }).then(sampled),
+  });
+  // Every cold sample starts from an evicted object: an abandoned whole GET may have begun a promotion.
+  await compare(ctx, {
+    name: 'ttfb-cold',
+    group: 'ttfb',
+    unit: 'ms',
+    better: 'lower',
+    reps: ttfbN,
+    beforeTessera: () => ctx.gw.evict(BUCKET),
+    tessera: () => load(ctx.T, { op: 'ttfb', bucket: BUCKET, key: 'large-a', n: 1 }).then(sampled),
+    rgw: () => load(ctx.R, { op: 'ttfb', bucket: BUCKET, key: 'large-a', n: 1 }).then(sampled),
+    note: 'RGW column: the same GET (RGW has no cold tier)',
+  });
+}
+
+// ---------------------------------------------------------------- 3) small objects
+
+export async function small(ctx) {
+  const { concurrency, durationMs, smallReps, smallPool } = ctx.opts;
+  for (const size of [4 * 1024, 64 * 1024]) {
+    const tag = `${size / 1024}KiB`;
+    const prefix = `small-${tag}/`;
+    for (const t of [ctx.T, ctx.R]) await load(t, { op: 'populate', bucket: BUCKET, prefix: `${prefix}pool-`, n: smallPool, size, concurrency: 32 });
+    // Steady state for reads of a small working set: the pool is hot (a first read would promote it anyway).
+    await ctx.gw.warm(`${BUCKET}/${prefix}pool-`);
+    for (const op of ['put', 'get']) {
+      const task = { op: 'small', bucket: BUCKET, size, concurrency, durationMs, prefix: op === 'put' ? `${prefix}new-` : `${prefix}pool-`, pool: smallPool, mode: op };
+      const one = (target) => load(target, task).then((r) => ({ values: [r.opsPerSec], samples: r.samples }));
+      await compare(ctx, { name: `small-${op}-${tag}`, group: 'small', unit: 'ops/s', better: 'higher', reps: smallReps, tessera: () => one(ctx.T), rgw: () => one(ctx.R), note: `${concurrency} clients, ${durationMs / 1000} s` });
+    }
+  }
+}
+
+// ---------------------------------------------------------------- 4) listing and 5) cost growth
+
+/** Fills listing buckets: Tessera through its SQLite store (gateway stopped), RGW through zero-byte PUTs. */
+export async function populateListing(ctx) {
+  if (ctx.listingReady) return;
+  const counts = [...new Set([1000, ...ctx.opts.listCounts])].sort((a, b) => a - b);
+  ctx.log(`  populating listing buckets ${counts.join(', ')} (Tessera: direct SQLite inserts, gateway stopped)`);
+  await ctx.gw.stop();
+  const { SqliteMetaStore } = await import(path.join(ROOT, 'dist/meta/sqlite-store.js'));
+  const store = SqliteMetaStore.open(path.join(ctx.gw.dir, 'data/meta/tessera.db'));
+  try {
+    for (const n of counts) {
+      const bucket = `list-${n}`;
+      if (await store.getBucket(bucket)) continue;
+      await store.createBucket({ name: bucket, createdAt: Date.now(), owner: ctx.gw.accessKey, region: 'us-east-1' });
+      const t0 = performance.now();
+      store.putObjects(zeroSizeRecords(bucket, n));
+      ctx.log(`    tessera ${bucket}: ${n} rows in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    }
+  } finally {
+    await store.close();
+  }
+  await ctx.gw.start();
+  ctx.rgwListCounts = counts.filter((n) => n <= ctx.opts.rgwListMax);
+  for (const n of ctx.rgwListCounts) {
+    const bucket = `list-${n}`;
+    await load(ctx.R, { op: 'mkbucket', bucket });
+    const r = await load(ctx.R, { op: 'populate', bucket, n, size: 0, concurrency: 64, scheme: 'listing' });
+    ctx.log(`    rgw ${bucket}: ${n} zero-byte PUTs in ${r.seconds.toFixed(1)} s (${r.opsPerSec.toFixed(0)}/s)`);
+  }
+  ctx.listingReady = true;
+}
+
+function* zeroSizeRecords(bucket, n) {
+  const now = Date.now();
+  for (let i = 0; i < n; i++) {
+    const objectId = `${bucket}-${i}`;
+    yield {
+      bucket,
+      key: listingKey(i),
+      objectId,
+      size: 0,
+      etag: '"d41d8cd98f00b204e9800998ecf8427e"',
+      lastModified: now,
+      headers: { userMeta: {} },
+      tags: {},
+      manifest: { version: 1, objectId, wrappedKey: 'none', keyId: 'bench', size: 0, segments: [] },
+      hot: 'cold',
+      hotBytes: 0,
+      pinned: false,
+      lastAccess: 0,
+    };
+  }
+}
+
+export async function list(ctx) {
+  await populateListing(ctx);
+  const { listSamples } = ctx.opts;
+  for (const n of ctx.opts.listCounts) {
+    for (const mode of ['flat', 'delim']) {
+      const one = (target) => load(target, { op: 'list', bucket: `list-${n}`, n, mode, samples: listSamples }).then((r) => ({ values: r.samples, samples: r.samples }));
+      await compare(ctx, {
+        name: `list-${mode}-${n}`,
+        group: 'list',
+        unit: 'ms',
+        better: 'lower',
+        reps: 1,
+        tessera: () => one(ctx.T),
+        ...(ctx.rgwListCounts.includes(n) ? { rgw: () => one(ctx.R) } : {}),
+        note: mode === 'flat' ? 'pages of 1000 from random start-after' : "prefix dNN/, delimiter '/'",
+      });
+    }
+  }
+}
+
+export async function growth(ctx) {
+  await populateListing(ctx);
+  const { growthN } = ctx.opts;
+  const counts = [...new Set([1000, ...ctx.opts.listCounts])].sort((a, b) => a - b);
+  for (const n of counts) {
+    let lastT;
+    let lastR;
+    const run = async (target) => load(target, { op: 'latency', bucket: `list-${n}`, n: growthN, size: 4096, prefix: 'growth/' });
+    const rgwOk = ctx.rgwListCounts.includes(n);
+    await compare(ctx, {
+      name: `growth-put-${n}`,
+      group: 'growth',
+      unit: 'ms',
+      better: 'lower',
+      reps: 1,
+      tessera: async () => ((lastT = await run(ctx.T)), { values: lastT.put, samples: lastT.put }),
+      ...(rgwOk ? { rgw: async () => ((lastR = await run(ctx.R)), { values: lastR.put, samples: lastR.put }) } : {}),
+      note: '4 KiB, sequential',
+    });
+    // The GETs ran in the same loop as the PUTs (each PUT then GET of that key); recorded as their own row.
+    await compare(ctx, {
+      name: `growth-get-${n}`,
+      group: 'growth',
+      unit: 'ms',
+      better: 'lower',
+      reps: 1,
+      tessera: async () => ({ values: lastT.get, samples: lastT.get }),
+      ...(rgwOk ? { rgw: async () => ({ values: lastR.get, samples: lastR.get }) } : {}),
+      note: '4 KiB, sequential (measured with the PUT row)',
+    });
+  }
+}
+
+// ---------------------------------------------------------------- 6) training read pattern
+
+export async function train(ctx) {
+  const { trainObjects, trainWorkers, trainPerWorker, reps } = ctx.opts;
+  const size = 64 * MiB;
+  const keys = Array.from({ length: trainObjects }, (_, i) => `train/shard-${String(i).padStart(4, '0')}`);
+  for (const key of keys) {
+    for (const t of [ctx.T, ctx.R]) await load(t, { op: 'put', bucket: BUCKET, key, size });
+  }
+  const task = { op: 'train', bucket: BUCKET, keys, size, workers: trainWorkers, perWorker: trainPerWorker };
+  const one = (target) => load(target, task).then((r) => ({ values: [r.mbps], samples: r.samples }));
+  const note = `${trainWorkers} workers x ${trainPerWorker} objects of 64 MiB from ${trainObjects}`;
+  await compare(ctx, { name: 'train-cold', group: 'train', unit: 'MB/s', better: 'higher', reps, beforeTessera: () => ctx.gw.evict(BUCKET), tessera: () => one(ctx.T), rgw: () => one(ctx.R), note: `${note}; evicted first (first epoch)` });
+  await compare(ctx, { name: 'train-hot', group: 'train', unit: 'MB/s', better: 'higher', reps, tessera: () => one(ctx.T), rgw: () => one(ctx.R), note });
+}
+
+export const SCENARIOS = { large, ttfb, small, list, growth, train };
