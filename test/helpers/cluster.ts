@@ -395,11 +395,21 @@ export function parseMetric(text: string, name: string, labels: Record<string, s
   return sum;
 }
 
-/** Regular files under each node's data dir, recursively. */
+/** Regular files under each node's data dir, recursively (temp files of uploads in progress included). */
 export async function listNodeFiles(nodes: readonly StorageNode[]): Promise<NodeFile[]> {
   const out: NodeFile[] = [];
   for (const n of nodes) {
-    for (const p of await walkFiles(n.dataDir)) out.push({ node: n.name, path: p, size: (await stat(p)).size });
+    for (const p of await walkFiles(n.dataDir)) {
+      // A node renames or removes files while we look (temp file -> shard, deletes): skip what vanished.
+      const size = await stat(p).then(
+        (s) => s.size,
+        (err: NodeJS.ErrnoException) => {
+          if (err.code === 'ENOENT') return undefined;
+          throw err;
+        },
+      );
+      if (size !== undefined) out.push({ node: n.name, path: p, size });
+    }
   }
   return out;
 }
@@ -467,7 +477,7 @@ export function pattern(seed: string, offset: number, length: number): Readable 
 }
 
 /** sha256 (hex) and byte count of a stream. */
-export async function digest(stream: AsyncIterable<Uint8Array>): Promise<{ sha256: string; length: number }> {
+export async function digest(stream: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<{ sha256: string; length: number }> {
   const h = createHash('sha256');
   let length = 0;
   for await (const chunk of stream) {
