@@ -48,7 +48,7 @@ beforeEach(async () => {
   port = 0;
   await startServer();
   clock = 1_000_000;
-  const inner = new HttpNodeDriver({ name: 'b1', url: `http://127.0.0.1:${port}`, secret: SECRET, weight: 2, timeoutMs: 2_000 });
+  const inner = new HttpNodeDriver({ name: 'b1', url: `http://127.0.0.1:${port}`, secret: SECRET, weight: 2, timeoutMs: 10_000 });
   guarded = new GuardedNode(inner, { failureThreshold: 3, coolDownMs: 10_000, now: () => clock });
   changes = [];
   guarded.onStateChange((c) => changes.push(c));
