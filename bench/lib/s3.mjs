@@ -3,6 +3,7 @@
 // system under test; the SDK's middleware stack costs more CPU per small request than the server work we measure.
 // Bodies are sent with UNSIGNED-PAYLOAD and no checksum trailers (Ceph RGW 16 cannot parse aws-chunked trailers).
 import { performance } from 'node:perf_hooks';
+import { once } from 'node:events';
 import http from 'node:http';
 import aws4 from 'aws4';
 
@@ -86,10 +87,8 @@ export function patternBody(size, pattern) {
       const n = Math.min(left, pattern.length);
       left -= n;
       const ok = req.write(n === pattern.length ? pattern : pattern.subarray(0, n));
-      if (!ok && left > 0) await new Promise((resolve, reject) => {
-        req.once('drain', resolve);
-        req.once('error', reject);
-      });
+      // events.once removes its error listener again, so long bodies do not pile listeners up.
+      if (!ok && left > 0) await once(req, 'drain');
     }
     req.end();
   };

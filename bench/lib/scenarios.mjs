@@ -128,7 +128,7 @@ export async function populateListing(ctx) {
 function* zeroSizeRecords(bucket, n) {
   const now = Date.now();
   for (let i = 0; i < n; i++) {
-    const objectId = `${bucket}-${i}`;
+    const objectId = `${n.toString(16).padStart(8, "0")}${i.toString(16).padStart(24, "0")}`;
     yield {
       bucket,
       key: listingKey(i),
