@@ -3,8 +3,12 @@
  * hot tier (behind its own proxy, so "stop" is the proxy refusing connections), and the maintenance CLI.
  * Everything listens on 127.0.0.1; every wait is bounded.
  */
-import { execFileSync, fork, spawn } from 'node:child_process';
+import { execFile, execFileSync, fork, spawn } from 'node:child_process';
+import { open } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { mkdirSync, writeFileSync, existsSync, rmSync, statfsSync, openSync, writeSync, closeSync, unlinkSync } from 'node:fs';
+
+const execFileAsync = promisify(execFile);
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -163,30 +167,33 @@ export class Cluster {
     }
   }
 
-  /** Fills the tmpfs node's disk (a filler file up to ENOSPC); `unfill` frees it. */
-  fillDisk(node) {
+  /**
+   * Fills the tmpfs node's disk up to ENOSPC: fallocate (instant, off the event loop) for the bulk, then small writes
+   * for the tail, so even a tiny shard cannot be stored. `unfillDisk` frees it.
+   */
+  async fillDisk(node) {
     const filler = path.join(node.data, '.chaos-filler');
-    const fd = openSync(filler, 'w');
-    const block = Buffer.alloc(1 << 20, 0xee);
+    const tail = path.join(node.data, '.chaos-filler-tail');
+    const { bavail, bsize } = statfsSync(node.data);
+    await execFileAsync('fallocate', ['-l', String(Math.max(bsize, (bavail - 16) * bsize)), filler]).catch(() => undefined);
+    const fh = await open(tail, 'w');
     try {
-      for (let i = 0; i < 4096; i++) writeSync(fd, block);
+      const block = Buffer.alloc(4096, 0xee);
+      for (let i = 0; i < 10_000; i++) await fh.write(block);
     } catch (err) {
       if (err.code !== 'ENOSPC') throw err;
-      // Fill the last partial megabyte too, so even a tiny shard hits ENOSPC.
-      try {
-        for (let i = 0; i < 256; i++) writeSync(fd, block.subarray(0, 4096));
-      } catch {
-        /* full */
-      }
     } finally {
-      closeSync(fd);
+      await fh.close().catch(() => undefined);
     }
-    return statfsSync(node.data).bavail * statfsSync(node.data).bsize;
+    const after = statfsSync(node.data);
+    return after.bavail * after.bsize;
   }
 
   unfillDisk(node) {
-    const filler = path.join(node.data, '.chaos-filler');
-    if (existsSync(filler)) unlinkSync(filler);
+    for (const name of ['.chaos-filler', '.chaos-filler-tail']) {
+      const file = path.join(node.data, name);
+      if (existsSync(file)) unlinkSync(file);
+    }
   }
 
   async startNode(node) {

@@ -75,7 +75,7 @@ export class FaultInjector {
       case 'node-full': {
         const full = this.cluster.nodes[5];
         if (full.tmpfs) {
-          const left = this.cluster.fillDisk(full);
+          const left = await this.cluster.fillDisk(full);
           this.say(`  ${full.name} tmpfs filled (${left} bytes left)`);
           this.count('node-full(ENOSPC)');
           await sleep(hold);

@@ -32,7 +32,7 @@ export function makeClient(endpoint, credentials) {
     credentials,
     maxAttempts: 1,
     // The SDK warns on every failed streaming request; failures are counted in the summary instead.
-    logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error },
+    logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {} },
     requestHandler: new NodeHttpHandler({
       connectionTimeout: 10_000,
       // Idle socket limit: a gateway that stalls longer than this is a failed (unacknowledged) operation.
