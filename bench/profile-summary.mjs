@@ -52,7 +52,7 @@ for (const f of files) {
 
 const print = (title, map) => {
   process.stdout.write(`\n${title}\n`);
-  const busy = total - (map.get('(idle) (native/vm):0') ?? 0);
+  const busy = total - (byFn.get('(idle) (native/vm):0') ?? 0);
   for (const [k, us] of [...map].sort((a, b) => b[1] - a[1]).slice(0, top)) {
     process.stdout.write(`${(us / 1e6).toFixed(2).padStart(8)} s ${((100 * us) / total).toFixed(1).padStart(5)}% of all ${((100 * us) / busy).toFixed(1).padStart(5)}% of busy  ${k}\n`);
   }

@@ -28,6 +28,9 @@ const USAGE = `node bench/run.mjs [options]   (npm run bench -- [options])
   --cpu-prof             run the gateway under node --cpu-prof (profiles land next to the results)
   --gateway-env K=V      extra environment for the gateway (repeatable), e.g. GLIBC_TUNABLES=...
   --rgw-dir DIR          reuse an RGW started with scripts/rgw-up.sh DIR (reads DIR/env) instead of starting one
+  --dist DIR             run the gateway and its CLI from another build (A/B of a change), e.g.
+                         npx tsc -p tsconfig.build.json --outDir bench/.dist-after; nodes stay on dist/
+  --only REGEX           run only the rows whose name matches (setup steps of their scenario still run)
   --label TEXT           stored in the JSON
   --keep                 keep the work directory (gateway data, node shards, configs)`;
 
@@ -57,6 +60,8 @@ function options(argv) {
       'gateway-env': { type: 'string', multiple: true, default: [] },
       'rgw-dir': { type: 'string' },
       label: { type: 'string', default: '' },
+      only: { type: 'string' },
+      dist: { type: 'string' },
       keep: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -92,6 +97,8 @@ function options(argv) {
     gatewayEnv: Object.fromEntries(values['gateway-env'].map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])),
     rgwDir: values['rgw-dir'],
     label: values.label,
+    only: values.only,
+    dist: values.dist ? path.resolve(values.dist) : undefined,
     keep: values.keep,
   };
 }
@@ -125,7 +132,7 @@ async function main() {
     nodes = new NodeFleet(path.join(work, 'nodes'));
     await nodes.start();
     const cpuProfDir = opts.cpuProf ? path.join(resultsDir, `prof-${stamp}`) : undefined;
-    gw = new Gateway({ dir: path.join(work, 'gateway'), rgw, nodes, cpuProfDir, env: opts.gatewayEnv });
+    gw = new Gateway({ dir: path.join(work, 'gateway'), rgw, nodes, cpuProfDir, env: opts.gatewayEnv, dist: opts.dist });
     const R = { endpoint: rgw.endpoint, accessKey: rgw.accessKey, secretKey: rgw.secretKey };
     await load(R, { op: 'mkbucket', bucket: 'tessera-hot' });
     await gw.start();

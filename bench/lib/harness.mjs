@@ -39,21 +39,34 @@ function valuesOf(r) {
  *                beforeTessera?: (rep) => Promise, note?: string }}
  */
 export async function compare(ctx, spec) {
+  // --only REGEX: profile or re-measure a few rows without the whole scenario's rows.
+  if (ctx.opts.only && !new RegExp(ctx.opts.only).test(spec.name)) return null;
   const watch = new ProcWatch(ctx.gw.pid);
   const a = { values: [], samples: [] };
   const b = { values: [], samples: [] };
   let gwCpu = 0;
   let rgwCpu = 0;
+  const errors = [];
+  // A failed trial is recorded (with the gateway log's tail) and the row goes on: one 500 must not void a long run.
+  const attempt = async (side, fn, rep) => {
+    try {
+      return valuesOf(await fn(rep));
+    } catch (err) {
+      errors.push({ side, rep, message: err.message.slice(0, 400), ...(side === 'tessera' ? { gatewayLog: ctx.gw.logTail?.() } : {}) });
+      ctx.log(`  ! ${spec.name} ${side} rep ${rep}: ${err.message.slice(0, 200)}`);
+      return { values: [], samples: [] };
+    }
+  };
   for (let rep = 0; rep < spec.reps; rep++) {
     if (spec.beforeTessera) await spec.beforeTessera(rep);
     const c0 = cpuSeconds(ctx.gw.pid);
-    const ra = valuesOf(await spec.tessera(rep));
+    const ra = await attempt('tessera', spec.tessera, rep);
     gwCpu += cpuSeconds(ctx.gw.pid) - c0;
     a.values.push(...ra.values);
     a.samples.push(...ra.samples);
     if (spec.rgw) {
       const r0 = cpuOf(ctx.rgwPids);
-      const rb = valuesOf(await spec.rgw(rep));
+      const rb = await attempt('rgw', spec.rgw, rep);
       rgwCpu += cpuOf(ctx.rgwPids) - r0;
       b.values.push(...rb.values);
       b.samples.push(...rb.samples);
@@ -70,8 +83,9 @@ export async function compare(ctx, spec) {
     gateway: { cpuSeconds: gwCpu, cpuSecondsPerRep: gwCpu / spec.reps, peakRssMB },
     rgwCpuSecondsPerRep: spec.rgw ? rgwCpu / spec.reps : null,
     ...(spec.note ? { note: spec.note } : {}),
+    ...(errors.length ? { errors } : {}),
   };
-  row.ratio = row.rgw ? row.tessera.median / row.rgw.median : null;
+  row.ratio = row.rgw && row.tessera.median != null && row.rgw.median != null ? row.tessera.median / row.rgw.median : null;
   ctx.rows.push(row);
   ctx.log(formatRowLine(row));
   return row;

@@ -43,10 +43,10 @@ export function tableMarkdown(rows) {
     '|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of rows) {
-    const cell = (x) => (x ? `${fmt(x.median)} [${fmt(x.min)}-${fmt(x.max)}]` : '-');
+    const cell = (x) => (x && x.n ? `${fmt(x.median)} [${fmt(x.min)}-${fmt(x.max)}]` : '-');
     const p99 = (x) => (x?.latency && r.unit === 'ms' ? fmt(x.latency.p99) : x?.latency ? `lat p50 ${fmt(x.latency.p50)} / p99 ${fmt(x.latency.p99)} ms` : '-');
     lines.push(
-      `| ${r.name} | ${r.unit} | ${cell(r.tessera)} | ${p99(r.tessera)} | ${cell(r.rgw)} | ${p99(r.rgw)} | ${r.ratio == null ? '-' : r.ratio.toFixed(2)} | ${r.gateway.cpuSecondsPerRep.toFixed(2)} | ${r.gateway.peakRssMB.toFixed(0)} | ${r.note ?? ''} |`,
+      `| ${r.name} | ${r.unit} | ${cell(r.tessera)} | ${p99(r.tessera)} | ${cell(r.rgw)} | ${p99(r.rgw)} | ${r.ratio == null ? '-' : r.ratio.toFixed(2)} | ${r.gateway.cpuSecondsPerRep.toFixed(2)} | ${r.gateway.peakRssMB.toFixed(0)} | ${r.note ?? ''}${r.errors ? ` **${r.errors.length} failed trial(s)**: ${r.errors[0].message.slice(0, 80).replace(/\|/g, '/')}` : ''} |`,
     );
   }
   return lines.join('\n');

@@ -146,6 +146,7 @@ export class Gateway {
   /** @param {{dir: string, rgw: object, nodes: NodeFleet, cpuProfDir?: string, env?: object}} o */
   constructor(o) {
     Object.assign(this, o);
+    this.cli = o.dist ? path.join(o.dist, 'cli/main.js') : CLI;
     this.accessKey = 'benchgw';
     this.secretKey = randomBytes(18).toString('base64url');
     this.configFile = path.join(o.dir, 'tessera.yaml');
@@ -194,12 +195,21 @@ export class Gateway {
     await this.writeConfig();
     const nodeArgs = [];
     if (this.cpuProfDir) nodeArgs.push('--cpu-prof', '--cpu-prof-dir', this.cpuProfDir);
-    this.child = spawn(process.execPath, [...nodeArgs, CLI, 'serve', '--config', this.configFile], {
+    this.child = spawn(process.execPath, [...nodeArgs, this.cli, 'serve', '--config', this.configFile], {
       env: { ...process.env, ...(this.env ?? {}) },
       stdio: ['ignore', 'ignore', openSync(path.join(this.dir, 'gateway.log'), 'a')],
     });
     await waitForPort(this.port, this.child, 'gateway');
     return this.child.pid;
+  }
+
+  /** The last lines of the gateway's log, attached to failed trials. */
+  logTail(lines = 8) {
+    try {
+      return readFileSync(path.join(this.dir, 'gateway.log'), 'utf8').trim().split('\n').slice(-lines).join('\n');
+    } catch {
+      return '';
+    }
   }
 
   get pid() {
@@ -213,12 +223,12 @@ export class Gateway {
 
   /** `tessera evict BUCKET`: the next GETs read the cold tier. */
   evict(bucket) {
-    return run(process.execPath, [CLI, 'evict', bucket, '--config', this.configFile]);
+    return run(process.execPath, [this.cli, 'evict', bucket, '--config', this.configFile]);
   }
 
   /** `tessera warm BUCKET[/PREFIX]`: promote to the hot tier now. */
   warm(target) {
-    return run(process.execPath, [CLI, 'warm', target, '--config', this.configFile]);
+    return run(process.execPath, [this.cli, 'warm', target, '--config', this.configFile]);
   }
 }
 

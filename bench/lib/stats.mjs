@@ -9,7 +9,7 @@ export function quantile(values, q) {
 
 /** Median with its spread: the table's "median [min-max]". */
 export function summarize(values) {
-  if (values.length === 0) return null;
+  if (values.length === 0) return { median: null, min: null, max: null, n: 0 };
   return { median: quantile(values, 0.5), min: Math.min(...values), max: Math.max(...values), n: values.length };
 }
 
