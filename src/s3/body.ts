@@ -75,6 +75,9 @@ export function openPayload(ctx: RequestContext, size: number): PayloadStream {
     if (!decoder.destroyed) decoder.destroy();
   };
   decoder.on('error', fail);
+  // A body error can come before the consumer attaches its listeners; unheard, 'error' would crash the process.
+  // The consumer still sees it: pipeline and async iteration report an already-errored stream.
+  exact.on('error', () => undefined);
   req.on('error', () => fail(Errors.incompleteBody()));
   req.on('close', () => {
     if (!req.complete) fail(Errors.incompleteBody());
