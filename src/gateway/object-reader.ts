@@ -103,6 +103,8 @@ export class ObjectReader {
   /** A full cold read that also fills the hot tier; the client's stream and the hot write share one reconstruction. */
   private async readAndPromote(record: ObjectRecord): Promise<Readable> {
     const out = new PassThrough({ highWaterMark: 1 << 20 });
+    // A failure before `out` is handed out destroys it with nobody listening; unheard, 'error' crashes the process.
+    out.on('error', () => undefined);
     let resolveStarted!: (v: Readable | Error) => void;
     const started = new Promise<Readable | Error>((res) => (resolveStarted = res));
     const [done] = this.promotions.run(record.objectId, async () => {
