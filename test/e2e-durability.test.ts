@@ -6,6 +6,7 @@
 import { open, rm, unlink } from 'node:fs/promises';
 import {
   CreateBucketCommand,
+  DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListBucketsCommand,
@@ -33,10 +34,15 @@ async function put(s3: S3Client, o: Obj): Promise<void> {
 }
 
 async function getDigest(s3: S3Client, o: Pick<Obj, 'bucket' | 'key'>, range?: { offset: number; length: number }): Promise<{ sha256: string; length: number }> {
-  const res = await s3.send(
-    new GetObjectCommand({ Bucket: o.bucket, Key: o.key, ...(range ? { Range: `bytes=${range.offset}-${range.offset + range.length - 1}` } : {}) }),
-  );
-  return res.Body ? digest(res.Body as AsyncIterable<Uint8Array>) : digest([]);
+  try {
+    const res = await s3.send(
+      new GetObjectCommand({ Bucket: o.bucket, Key: o.key, ...(range ? { Range: `bytes=${range.offset}-${range.offset + range.length - 1}` } : {}) }),
+    );
+    return await digest((res.Body as AsyncIterable<Uint8Array> | undefined) ?? []);
+  } catch (err) {
+    if (err instanceof Error) err.message = `GET ${o.bucket}/${o.key}${range ? ` bytes ${range.offset}+${range.length}` : ''}: ${err.message}`;
+    throw err;
+  }
 }
 
 async function expectExact(s3: S3Client, o: Obj): Promise<void> {
@@ -81,7 +87,8 @@ describe('durability over six node processes, 4+2, 1 MiB segments', () => {
 
   beforeAll(async () => {
     // promote: never, so every GET below is a cold read of the shards on disk.
-    cluster = await startCluster({ cold: { segmentSize: '1MiB', chunkSize: '64KiB' }, hot: { driver: 'fs', encrypt: true, promote: 'never' } });
+    // gcGrace 0: garbage of deleted objects is due at once, so `tessera gc` settles the nodes without waiting.
+    cluster = await startCluster({ cold: { segmentSize: '1MiB', chunkSize: '64KiB', gcGrace: 0 }, hot: { driver: 'fs', encrypt: true, promote: 'never' } });
     s3 = cluster.s3();
     for (const b of ['damage', 'crash', 'meta']) await s3.send(new CreateBucketCommand({ Bucket: b }));
   });
@@ -132,22 +139,33 @@ describe('durability over six node processes, 4+2, 1 MiB segments', () => {
     expect((await cluster.cli(['gc', '--min-age', '0'])).code).toBe(0);
     const needed = await fileSet(cluster);
 
-    const upload = put(s3, { bucket: 'crash', key: 'big', seed: 'p-new', size: 200_000_000 }).then(
-      () => 'completed',
-      () => 'failed',
-    );
-    // Kill once a good part of the new version's shards is on the nodes (6 per 1 MiB segment).
+    // Two uploads die with the gateway: a new version of an existing key, and a key that never existed.
+    const settled = (p: Promise<void>): Promise<string> =>
+      p.then(
+        () => 'completed',
+        () => 'failed',
+      );
+    const uploads = Promise.all([
+      settled(put(s3, { bucket: 'crash', key: 'big', seed: 'p-new', size: 200_000_000 })),
+      settled(put(s3, { bucket: 'crash', key: 'fresh', seed: 'p-fresh', size: 200_000_000 })),
+    ]);
+    // Kill once a good part of the new shards is on the nodes (6 per 1 MiB segment).
     for (;;) {
-      if ((await cluster.nodeFiles()).length >= needed.length + 6 * 40) break;
-      if ((await Promise.race([upload, Promise.resolve('running')])) !== 'running') throw new Error('the PUT finished before the gateway could be killed');
+      if ((await cluster.nodeFiles()).length >= needed.length + 6 * 60) break;
+      if ((await Promise.race([uploads, Promise.resolve('running')])) !== 'running') throw new Error('the PUTs finished before the gateway could be killed');
       await new Promise((r) => setTimeout(r, 50));
     }
     await cluster.gateway.kill();
-    expect(await upload).toBe('failed');
+    expect(await uploads).toEqual(['failed', 'failed']);
     await cluster.gateway.start();
 
     const head = await s3.send(new HeadObjectCommand({ Bucket: 'crash', Key: 'big' }));
     expect(head.ContentLength).toBe(previous.size);
+    const fresh = await s3.send(new HeadObjectCommand({ Bucket: 'crash', Key: 'fresh' })).then(
+      () => 'present',
+      (err: Error & { $metadata?: { httpStatusCode?: number } }) => err.$metadata?.httpStatusCode,
+    );
+    expect(fresh, 'an object whose PUT never completed must not exist').toBe(404);
     await expectExact(s3, previous);
     const list = await s3.send(new ListObjectsV2Command({ Bucket: 'crash' }));
     expect((list.Contents ?? []).map((c) => [c.Key, c.Size])).toEqual([
@@ -174,7 +192,14 @@ describe('durability over six node processes, 4+2, 1 MiB segments', () => {
       remember(o);
     }
 
-    await cluster.gateway.stop();
+    // Deleted, and its shards and record copies collected (gcGrace 0): recovery must not bring it back.
+    const gone: Obj = { bucket: 'meta', key: 'deleted', seed: 'm5', size: MiB };
+    await put(s3, gone);
+    await s3.send(new DeleteObjectCommand({ Bucket: gone.bucket, Key: gone.key }));
+    const gc = await cluster.cli(['gc', '--min-age', '0']);
+    expect(gc.code, gc.stderr).toBe(0);
+
+    expect(await cluster.gateway.stop(), 'graceful stop exits 0').toBe(0);
     await rm(`${cluster.dataDir}/meta`, { recursive: true, force: true });
     const recovered = await cluster.cli(['recover-index']);
     expect(recovered.code, recovered.stderr).toBe(0);
