@@ -105,7 +105,9 @@ async function main() {
     const stats = { objectsVerified: 0, bytesVerified: 0 };
     check('no anomaly seen by the workload (torn reads, lost acknowledged writes, impossible LIST entries)', opLog.anomalies.length === 0, `${opLog.anomalies.length} anomalies`);
     const ackedWrites = (opLog.counts['put.acked'] ?? 0) + (opLog.counts['multipart.acked'] ?? 0);
-    check('the workload made progress under faults (>= 100 acknowledged writes)', ackedWrites >= 100, `${ackedWrites} acknowledged writes`);
+    // About 1.7 acknowledged writes per second in a 240 s run on 2 cores; a floor well under that, per second of run.
+    const minAcked = Math.max(20, Math.round(durationS * 0.4));
+    check(`the workload made progress under faults (>= ${minAcked} acknowledged writes)`, ackedWrites >= minAcked, `${ackedWrites} acknowledged writes`);
 
     say('reading back every key the run touched');
     const before = await readFinalStates(workload, opLog, stats);
