@@ -59,6 +59,14 @@ function track(child: ChildProcess): void {
   child.once('exit', () => live.delete(child));
 }
 
+/**
+ * The test's environment minus TESSERA_* variables: they override the config file (port, data dir, master key,
+ * credentials), and a developer's shell exporting one must not change what the tests run.
+ */
+function inheritedEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('TESSERA_')));
+}
+
 export interface ProcessSpec {
   /** Shown in errors. */
   name: string;
@@ -109,7 +117,7 @@ export class ManagedProcess {
     this.log ??= createWriteStream(this.spec.logFile, { flags: 'a' });
     const { args, env } = this.launch(port);
     const child = spawn(process.execPath, [CLI, ...args], {
-      env: { ...process.env, ...env },
+      env: { ...inheritedEnv(), ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     track(child);
@@ -202,7 +210,7 @@ export interface ClusterOptions {
   hot?: Record<string, unknown>;
   /** Gateway log level (default warn). */
   logLevel?: string;
-  /** Start the gateway (default true). */
+  /** Start the gateway (default true); when false, call `cluster.gateway.start()` before using url/s3()/metric(). */
   startGateway?: boolean;
 }
 
@@ -230,7 +238,7 @@ export interface Cluster {
   cli(args: string[], timeoutMs?: number): Promise<CliResult>;
   /** Sum of every series of a Prometheus metric whose labels include `labels` (0 when absent). */
   metric(name: string, labels?: Record<string, string>): Promise<number>;
-  /** Every shard-like file on every node (relative paths prefixed by the node name). */
+  /** Every file under every node's data dir (absolute paths), shards and record copies alike. */
   nodeFiles(): Promise<NodeFile[]>;
   /** Stops every process (gateway first), destroys clients, removes the temp dir unless TESSERA_E2E_KEEP=1. */
   stop(): Promise<void>;
@@ -288,7 +296,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     // TESSERA_PORT overrides server.port: a restarted gateway answers on the URL its clients already use.
     gateway = new ManagedProcess({ name: 'gateway', logFile: path.join(logs, 'gateway.log'), readyLine: /Tessera is listening on (\S+)/ }, (port) => ({
       args: ['serve', '--config', configFile],
-      env: port === undefined ? {} : { TESSERA_PORT: String(port) },
+      env: { TESSERA_PORT: String(port ?? 0) },
     }));
     if (opts.startGateway !== false) await gateway.start();
   } catch (err) {
@@ -357,7 +365,7 @@ export function s3Client(endpoint: string, credentials: { accessKeyId: string; s
 /** Runs the built CLI to completion (stdin closed). */
 export function runCli(args: string[], timeoutMs = 300_000, env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, ...args], { env: { ...inheritedEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     track(child);
     let stdout = '';
     let stderr = '';
