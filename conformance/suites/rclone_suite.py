@@ -100,7 +100,8 @@ else:
         try:
             deadline = time.monotonic() + 30
             while not os.path.ismount(mnt):
-                check(proc.poll() is None, f"rclone mount exited: {proc.stderr.read().decode()[-300:]}")  # type: ignore[union-attr]
+                if proc.poll() is not None:
+                    raise AssertionError(f"rclone mount exited: {proc.stderr.read().decode()[-300:]}")  # type: ignore[union-attr]
                 check(time.monotonic() < deadline, "not mounted after 30 s")
                 time.sleep(0.2)
             expect_equal(tree_digest(mnt), tree_digest(src), "tree read through the mount (paths and sha256)")
