@@ -201,8 +201,8 @@ describe('FsNodeDriver', () => {
     expect((mapFsError('n', errno('EIO'), 'get') as NodeError).kind).toBe('unavailable');
   });
 
-  it('is built by the factory from config', () => {
-    const d = createNodeDriver({ kind: 'fs', name: 'f', path: root, weight: 3 });
+  it('is built by the factory from config', async () => {
+    const d = await createNodeDriver({ kind: 'fs', name: 'f', path: root, weight: 3 });
     expect(d).toBeInstanceOf(FsNodeDriver);
     expect([d.name, d.kind, d.weight]).toEqual(['f', 'fs', 3]);
   });

@@ -379,7 +379,7 @@ describe('node server + HttpNodeDriver', () => {
   });
 
   it('is built by the factory from an http node config', async () => {
-    const d = createNodeDriver({ kind: 'http', name: 'hx', url: server.url, secret: SECRET, weight: 4, timeoutMs: 5_000 });
+    const d = await createNodeDriver({ kind: 'http', name: 'hx', url: server.url, secret: SECRET, weight: 4, timeoutMs: 5_000 });
     expect([d.name, d.kind, d.weight]).toEqual(['hx', 'http', 4]);
     expect((await d.health()).ok).toBe(true);
     await d.close();

@@ -112,7 +112,11 @@ export class ColdStore {
       throw Errors.serviceUnavailable(`Only ${targets.length} storage nodes are healthy; ${quorum} are needed to store data durably.`);
     }
     const sink = input.hotSink;
-    let plain = input.source.take(plainSize);
+    // A failing request body (client gone, bad chunk signature) must reach the node uploads as a cancellation, not as
+    // a broken stream: otherwise it counts against the nodes' circuit breakers and a few bad clients take every node
+    // out of placement. The abort happens before the encoder tears the shard streams down.
+    const uploads = new AbortController();
+    let plain = abortOnError(input.source.take(plainSize), uploads);
     if (sink?.form === 'plaintext') plain = teePlain(plain, sink);
     const encoded = encodeSegment({
       objectId: input.objectId,
@@ -139,10 +143,12 @@ export class ColdStore {
         return { node: '', handle: '' };
       }
       try {
-        const handle = await node.put(shardIds[i]!, stream, encoded.segment.shardSize);
+        const handle = await node.put(shardIds[i]!, stream, encoded.segment.shardSize, uploads.signal);
         this.metrics.nodeRequests.inc({ node: node.name, op: 'put', result: 'ok' });
         return { node: node.name, handle };
       } catch (err) {
+        stream.resume();
+        if (uploads.signal.aborted) return { node: node.name, handle: '' };
         this.metrics.nodeRequests.inc({ node: node.name, op: 'put', result: 'error' });
         this.log.warn({ node: node.name, err: (err as Error).message }, 'shard write failed');
         stream.resume();
@@ -234,6 +240,15 @@ export class ColdStore {
 
   async close(): Promise<void> {
     await Promise.all([...this.nodes.values()].map((n) => n.close().catch(() => undefined)));
+  }
+}
+
+async function* abortOnError(source: AsyncIterable<Buffer>, controller: AbortController): AsyncGenerator<Buffer> {
+  try {
+    yield* source;
+  } catch (err) {
+    controller.abort(err);
+    throw err;
   }
 }
 

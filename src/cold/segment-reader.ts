@@ -44,20 +44,24 @@ export async function openSegmentRange(
   };
 
   const decoderFor = (i: number): AsyncGenerator<Buffer, void, undefined> => {
+    // One controller per segment, so shard requests' abort listeners do not pile up on one signal over a long read.
+    const segmentAbort = new AbortController();
+    const onAbort = (): void => segmentAbort.abort();
+    abort.signal.addEventListener('abort', onAbort, { once: true });
     const slice = slices[i]!;
     const segment = manifest.segments[slice.segment]!;
     const unavailable: number[] = [];
     segment.shards.forEach((s, idx) => {
       if (s.handle === '' || !cold.node(s.node)) unavailable.push(idx);
     });
-    return decodeSegment({
+    const decoder = decodeSegment({
       manifest: segment,
       objectId: manifest.objectId,
       dk,
       range: { offset: slice.offset, length: slice.length },
       unavailable,
       hedgeAfterMs: cold.config.hedgeAfterMs,
-      signal: abort.signal,
+      signal: segmentAbort.signal,
       openShard: async (shardIndex, req, signal) => {
         const ref = segment.shards[shardIndex]!;
         const node = cold.node(ref.node);
@@ -68,6 +72,14 @@ export async function openSegmentRange(
       onShardProblem: (shard, kind, err) => cold.reportProblem(manifest.objectId, segment, shard, kind, err),
       ...(sink ? { onCiphertext: ciphertextFor(i)! } : {}),
     });
+    return (async function* scoped(): AsyncGenerator<Buffer, void, undefined> {
+      try {
+        yield* decoder;
+      } finally {
+        abort.signal.removeEventListener('abort', onAbort);
+        segmentAbort.abort();
+      }
+    })();
   };
 
   // Lookahead: the next segment's first stripe is requested while the current one streams.

@@ -5,7 +5,6 @@ import { createNodeDriver } from '../cold/nodes/factory.js';
 import type { TesseraConfig } from '../config/types.js';
 import type { HotTier } from '../hot/driver.js';
 import { FsHotTier } from '../hot/fs.js';
-import { S3HotTier } from '../hot/s3.js';
 import { SqliteMetaStore } from '../meta/sqlite-store.js';
 import type { MetaStore } from '../meta/store.js';
 import type { Logger } from '../util/logger.js';
@@ -31,6 +30,8 @@ export interface Gateway {
 export async function openHotTier(config: TesseraConfig): Promise<HotTier> {
   if (config.hot.driver === 's3') {
     if (!config.hot.s3) throw new Error('hot.s3 is required when hot.driver is s3');
+    // Loaded only when configured (the AWS SDK is large).
+    const { S3HotTier } = await import('../hot/s3.js');
     return new S3HotTier(config.hot.s3);
   }
   return FsHotTier.open(config.hot.fs.path);
@@ -51,7 +52,7 @@ export async function openGateway(config: TesseraConfig, opts: OpenOptions): Pro
   const keyring = new Keyring(config.keys.masterKeys);
   const master = config.keys.masterKeys[0];
   if (!master) throw new Error('no master key configured');
-  const drivers = config.cold.nodes.map((n) => createNodeDriver(n));
+  const drivers = await Promise.all(config.cold.nodes.map((n) => createNodeDriver(n)));
   const cold = new ColdStore(drivers, config.cold, master, metrics, logger);
   const tier = await openHotTier(config);
   const hot = new HotCache(tier, meta, config.hot.budgetBytes, metrics, logger);

@@ -3,17 +3,21 @@ import type { NodeDriver } from './driver.js';
 import { FsNodeDriver } from './fs.js';
 import { HttpNodeDriver } from './http.js';
 import { IagonNodeDriver } from './iagon.js';
-import { S3NodeDriver } from './s3.js';
 
-/** Builds the driver for one configured node. Each driver kind is one case. */
-export function createNodeDriver(cfg: NodeConfig): NodeDriver {
+/**
+ * Builds the driver for one configured node. Each driver kind is one case. The S3 driver is loaded only when
+ * configured: the AWS SDK costs tens of MB of resident memory that fs/http-only gateways should not pay.
+ */
+export async function createNodeDriver(cfg: NodeConfig): Promise<NodeDriver> {
   switch (cfg.kind) {
     case 'fs':
       return new FsNodeDriver({ path: cfg.path, name: cfg.name, weight: cfg.weight });
     case 'http':
       return new HttpNodeDriver(cfg);
-    case 's3':
+    case 's3': {
+      const { S3NodeDriver } = await import('./s3.js');
       return new S3NodeDriver(cfg);
+    }
     case 'iagon':
       return new IagonNodeDriver(cfg);
     default:
