@@ -158,6 +158,8 @@ export async function startS3Server(deps: S3Deps): Promise<RunningS3Server> {
   server.timeout = cfg.requestTimeoutMs;
   // Answer 'Expect: 100-continue' ourselves: the handler sends 100 only once auth and validation passed.
   server.on('checkContinue', handler);
+  // Any other Expect value: node would answer a bare 417 with no S3 error body; serve the request as if unexpected.
+  server.on('checkExpectation', handler);
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     if (!socket.writable) return;
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
