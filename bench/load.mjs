@@ -45,12 +45,12 @@ const ops = {
   },
 
   /** Time to the first body byte of whole-object GETs, abandoning each after that byte. */
-  async ttfb(s3, { bucket, key, n }) {
+  async ttfb(s3, { bucket, key, n, range }) {
     const samples = [];
     for (let i = 0; i < n; i++) {
       const t0 = performance.now();
-      const res = await s3.request({ method: 'GET', path: `/${bucket}/${encodeKey(key)}` });
-      if (res.statusCode !== 200) throw new Error(`GET ${key}: HTTP ${res.statusCode} ${await readText(res)}`);
+      const res = await s3.request({ method: 'GET', path: `/${bucket}/${encodeKey(key)}`, headers: range ? { Range: range } : {} });
+      if (res.statusCode !== 200 && res.statusCode !== 206) throw new Error(`GET ${key}: HTTP ${res.statusCode} ${await readText(res)}`);
       await new Promise((resolve, reject) => {
         res.once('data', resolve);
         res.once('error', reject);
