@@ -15,17 +15,12 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { digest, pattern, patternDigest, s3Client, startCluster, type Cluster } from './helpers/cluster.js';
+import { getDigest, pattern, patternDigest, s3Client, startCluster, type Cluster } from './helpers/cluster.js';
 import { startRgw, type RgwInstance } from './helpers/rgw.js';
 
 const SIZE = 300_000_000;
 const SEED = 'rgw-300MB';
 const HOT_BUCKET = 'tessera-hot';
-
-async function getDigest(s3: S3Client, bucket: string, key: string, range?: { offset: number; length: number }): Promise<{ sha256: string; length: number }> {
-  const res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, ...(range ? { Range: `bytes=${range.offset}-${range.offset + range.length - 1}` } : {}) }));
-  return res.Body ? digest(res.Body as AsyncIterable<Uint8Array>) : digest([]);
-}
 
 /** Every object in a bucket: [key, body] (downloads whole objects: test-sized data only). */
 async function* bucketContents(s3: S3Client, bucket: string): AsyncGenerator<[string, Buffer]> {

@@ -7,17 +7,15 @@ import { open, rm, unlink } from 'node:fs/promises';
 import {
   CreateBucketCommand,
   DeleteObjectCommand,
-  GetObjectCommand,
   HeadObjectCommand,
   ListBucketsCommand,
   ListObjectsV2Command,
-  PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { ObjectManifest } from '../src/cold/manifest.js';
 import { SqliteMetaStore } from '../src/meta/sqlite-store.js';
-import { digest, pattern, patternDigest, startCluster, type Cluster } from './helpers/cluster.js';
+import { getDigest as getObjectDigest, httpStatusOf, patternDigest, putPattern, startCluster, type Cluster } from './helpers/cluster.js';
 
 const MiB = 1024 * 1024;
 
@@ -29,20 +27,12 @@ interface Obj {
   meta?: Record<string, string>;
 }
 
-async function put(s3: S3Client, o: Obj): Promise<void> {
-  await s3.send(new PutObjectCommand({ Bucket: o.bucket, Key: o.key, Body: pattern(o.seed, 0, o.size), ContentLength: o.size, ...(o.meta ? { Metadata: o.meta } : {}) }));
+function put(s3: S3Client, o: Obj): Promise<void> {
+  return putPattern(s3, o.bucket, o.key, o.seed, o.size, o.meta);
 }
 
-async function getDigest(s3: S3Client, o: Pick<Obj, 'bucket' | 'key'>, range?: { offset: number; length: number }): Promise<{ sha256: string; length: number }> {
-  try {
-    const res = await s3.send(
-      new GetObjectCommand({ Bucket: o.bucket, Key: o.key, ...(range ? { Range: `bytes=${range.offset}-${range.offset + range.length - 1}` } : {}) }),
-    );
-    return await digest((res.Body as AsyncIterable<Uint8Array> | undefined) ?? []);
-  } catch (err) {
-    if (err instanceof Error) err.message = `GET ${o.bucket}/${o.key}${range ? ` bytes ${range.offset}+${range.length}` : ''}: ${err.message}`;
-    throw err;
-  }
+function getDigest(s3: S3Client, o: Pick<Obj, 'bucket' | 'key'>, range?: { offset: number; length: number }): Promise<{ sha256: string; length: number }> {
+  return getObjectDigest(s3, o.bucket, o.key, range);
 }
 
 async function expectExact(s3: S3Client, o: Obj): Promise<void> {
@@ -163,7 +153,7 @@ describe('durability over six node processes, 4+2, 1 MiB segments', () => {
     expect(head.ContentLength).toBe(previous.size);
     const fresh = await s3.send(new HeadObjectCommand({ Bucket: 'crash', Key: 'fresh' })).then(
       () => 'present',
-      (err: Error & { $metadata?: { httpStatusCode?: number } }) => err.$metadata?.httpStatusCode,
+      (err: unknown) => httpStatusOf(err),
     );
     expect(fresh, 'an object whose PUT never completed must not exist').toBe(404);
     await expectExact(s3, previous);

@@ -29,7 +29,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { stringify } from 'yaml';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -498,4 +498,50 @@ export async function digest(stream: AsyncIterable<Uint8Array> | Iterable<Uint8A
 /** What `pattern(seed, offset, length)` hashes to. */
 export function patternDigest(seed: string, offset: number, length: number): Promise<{ sha256: string; length: number }> {
   return digest(pattern(seed, offset, length));
+}
+
+// ------------------------------------------------------------------------------------------------ S3 shortcuts
+
+/** PUT `size` bytes of `pattern(seed)` as one streamed PutObject (never held in memory). */
+export async function putPattern(s3: S3Client, bucket: string, key: string, seed: string, size: number, metadata?: Record<string, string>): Promise<void> {
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: pattern(seed, 0, size), ContentLength: size, ...(metadata ? { Metadata: metadata } : {}) }));
+}
+
+/**
+ * GET an object (or a byte range) and hash the body as it streams. A failure keeps its S3 error name (err.name is
+ * the S3 code, e.g. ServiceUnavailable) and gets the key and range prepended to its message.
+ */
+export async function getDigest(s3: S3Client, bucket: string, key: string, range?: { offset: number; length: number }): Promise<{ sha256: string; length: number }> {
+  try {
+    const res = await s3.send(
+      new GetObjectCommand({ Bucket: bucket, Key: key, ...(range ? { Range: `bytes=${range.offset}-${range.offset + range.length - 1}` } : {}) }),
+    );
+    return await digest((res.Body as AsyncIterable<Uint8Array> | undefined) ?? []);
+  } catch (err) {
+    if (err instanceof Error) err.message = `GET ${bucket}/${key}${range ? ` bytes ${range.offset}+${range.length}` : ''}: ${err.message}`;
+    throw err;
+  }
+}
+
+/** The HTTP status of a failed SDK call (undefined for network errors or success). */
+export function httpStatusOf(err: unknown): number | undefined {
+  const status = (err as { $metadata?: { httpStatusCode?: unknown } } | undefined)?.$metadata?.httpStatusCode;
+  return typeof status === 'number' ? status : undefined;
+}
+
+/**
+ * Byte ranges worth checking for an object of `size` stored in `segmentSize` segments: first and last byte, a
+ * multi-MiB middle slice, a window across the first segment boundary, a whole segment's worth starting mid-segment.
+ */
+export function edgeRanges(size: number, segmentSize: number): Array<{ offset: number; length: number }> {
+  if (size === 0) return [];
+  const third = Math.floor(size / 3);
+  const ranges = [
+    { offset: 0, length: 1 },
+    { offset: size - 1, length: 1 },
+    { offset: third, length: Math.min(size - third, 3 * 2 ** 20 + 17) },
+  ];
+  if (size > segmentSize + 100) ranges.push({ offset: segmentSize - 100, length: 200 });
+  if (size > 3 * segmentSize) ranges.push({ offset: 2 * segmentSize + 5, length: segmentSize });
+  return ranges;
 }
