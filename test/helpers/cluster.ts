@@ -8,15 +8,23 @@
  *
  *   const cluster = await startCluster({ nodes: 6, cold: { k: 4, m: 2, segmentSize: '1MiB', chunkSize: '64KiB' } });
  *   try {
- *     const s3 = cluster.s3();
- *     await cluster.nodes[0].stop();                 // SIGTERM, waits for exit
- *     await cluster.gateway.kill();                  // SIGKILL
- *     await cluster.gateway.start();                 // same port, same config
- *     const r = await cluster.cli(['evict', 'bucket']);   // --config is added
- *     const n = await cluster.metric('tessera_cold_reconstructions_total');
+ *     const s3 = cluster.s3();                                  // admin, path-style, us-east-1, no retries
+ *     await s3.send(new CreateBucketCommand({ Bucket: 'b' }));
+ *     await putPattern(s3, 'b', 'k', 'seed', 200_000_000);      // streamed, deterministic bytes
+ *     const r = await cluster.cli(['evict', 'b']);              // --config is added; r.code, r.stdout, r.stderr
+ *     await cluster.nodes[0]?.stop();                           // SIGTERM, waits for the exit
+ *     await cluster.gateway.kill();                             // SIGKILL
+ *     await cluster.gateway.start();                            // same port, same config
+ *     expect(await getDigest(s3, 'b', 'k')).toEqual(await patternDigest('seed', 0, 200_000_000));
+ *     const n = await cluster.metric('tessera_cold_reconstructions_total', { });   // label filter optional
  *   } finally {
- *     await cluster.stop();                          // every process, then the temp dir
+ *     await cluster.stop();                                     // every process, then the temp dir
  *   }
+ *
+ * Nodes are http nodes named node1..nodeN (extra s3/iagon entries via `extraNodes`); each keeps its port across
+ * restarts, so the gateway's config stays valid. A node stores shard <handle> at node.shardPath(handle); the
+ * gateway's SQLite file is cluster.metaDbFile, its local hot tier cluster.hotDir. The master key is inline in the
+ * config (not in the data dir), so deleting the data dir's meta/ and running recover-index is a real disaster drill.
  *
  * Every process is also SIGKILLed when the test process exits, so a failing or interrupted test leaves nothing running.
  * Set TESSERA_E2E_KEEP=1 to keep the temp dir (configs, node data, logs) for a post-mortem.
