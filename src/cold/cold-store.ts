@@ -178,8 +178,8 @@ export class ColdStore {
   }
 
   /** Encrypted record copies on m+1 healthy nodes (preferring distinct ones), for recover-index. */
-  async writeRecordCopies(record: ObjectRecord): Promise<ShardRef[]> {
-    const want = this.config.m + 1;
+  async writeRecordCopies(record: ObjectRecord, m: number = this.config.m): Promise<ShardRef[]> {
+    const want = m + 1;
     const blob = sealRecord(record, this.masterKey);
     const healthy = this.placementView().filter((n) => n.healthy);
     const ranked = rankNodes(record.objectId, healthy);

@@ -82,6 +82,9 @@ export async function openSegmentRange(
     })();
   };
 
+  const finished = new WeakSet<AsyncGenerator<Buffer, void, undefined>>();
+  const completed = (g: AsyncGenerator<Buffer, void, undefined>): boolean => finished.has(g);
+
   // Lookahead: the next segment's first stripe is requested while the current one streams.
   async function* all(first: IteratorResult<Buffer, void>, current: AsyncGenerator<Buffer, void, undefined>): AsyncGenerator<Buffer> {
     let gen = current;
@@ -103,12 +106,15 @@ export async function openSegmentRange(
         }
         for (;;) {
           const r = await gen.next();
-          if (r.done) break;
+          if (r.done) {
+            finished.add(gen);
+            break;
+          }
           yield r.value;
         }
-      } catch (err) {
-        await nextGen?.return(undefined).catch(() => undefined);
-        throw err;
+      } finally {
+        // Normal end, error, or a consumer that stopped early: no decoder of this read stays open.
+        if (!completed(gen)) await gen.return(undefined).catch(() => undefined);
       }
       if (i + 1 < slices.length) {
         await advance(i + 1);

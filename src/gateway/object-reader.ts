@@ -10,6 +10,8 @@ import type { Logger } from '../util/logger.js';
 import type { Metrics } from '../util/metrics.js';
 import type { HotCache } from './hot-cache.js';
 import { SingleFlight } from './single-flight.js';
+import { S3Error } from '../util/s3-error.js';
+
 import type { ByteRange } from './types.js';
 
 /** Receives an object's hot-tier bytes in order while they are produced elsewhere (PUT write-through, cold reads). */
@@ -36,6 +38,8 @@ export function hotBlobSize(record: Pick<ObjectRecord, 'size' | 'manifest'>, for
  */
 export class ObjectReader {
   private readonly promotions = new SingleFlight<boolean>();
+  /** Readers waiting on each object's promotion: a slow first client is detached only when someone waits. */
+  private readonly waiting = new Map<string, number>();
 
   constructor(
     private readonly hot: HotCache,
@@ -58,17 +62,7 @@ export class ObjectReader {
       const s = await this.openHot(record, r);
       if (s) return s;
     }
-    const inflight = this.promotions.has(record.objectId);
-    if (inflight) {
-      // Someone is reconstructing this object right now: wait for its promotion rather than rebuild it again.
-      this.metrics.coalescedReads.inc();
-      const [p] = this.promotions.run(record.objectId, () => Promise.resolve(false));
-      const promoted = await p.catch(() => false);
-      if (promoted) {
-        const s = await this.openHot(record, r);
-        if (s) return s;
-      }
-    }
+    if (this.promotions.has(record.objectId)) return this.afterPromotion(record, r);
     this.metrics.hotMisses.inc();
     const whole = r.offset === 0 && r.length === record.size;
     const promote = this.policy.promote === 'always' || (this.policy.promote === 'full-read' && whole);
@@ -76,6 +70,28 @@ export class ObjectReader {
     const stream = await this.openCold(record, r);
     if (promote) void this.promoteInBackground(record);
     return stream;
+  }
+
+  /**
+   * Someone is reconstructing this object right now: wait for its promotion and read the hot copy rather than rebuild
+   * it again. The promotion runs at the cold read's pace (a slow first client is detached from it, see
+   * readAndPromote), so the wait is bounded by one reconstruction. When it did not promote, read cold.
+   */
+  private async afterPromotion(record: ObjectRecord, r: ByteRange): Promise<Readable> {
+    this.metrics.coalescedReads.inc();
+    const id = record.objectId;
+    const [p] = this.promotions.run(id, () => Promise.resolve(false));
+    this.waiting.set(id, (this.waiting.get(id) ?? 0) + 1);
+    const promoted = await p.catch(() => false);
+    const left = (this.waiting.get(id) ?? 1) - 1;
+    if (left > 0) this.waiting.set(id, left);
+    else this.waiting.delete(id);
+    if (promoted) {
+      const s = await this.openHot(record, r);
+      if (s) return s;
+    }
+    this.metrics.hotMisses.inc();
+    return this.openCold(record, r);
   }
 
   private dataKey(record: ObjectRecord): Buffer {
@@ -92,7 +108,24 @@ export class ObjectReader {
     this.hot.touch(record.objectId);
     if (this.form === 'plaintext') return raw;
     const plain = decryptHotRange({ objectId: record.objectId, dk: this.dataKey(record), segments, offset: r.offset, length: r.length, source: raw });
-    return Readable.from(plain, { objectMode: false, highWaterMark: 1 << 20 });
+    const out = Readable.from(this.evictOnCorruption(record.objectId, plain), { objectMode: false, highWaterMark: 1 << 20 });
+    // Destroyed before it was ever read, the generator never runs its cleanup: close the blob's file/socket here.
+    out.once('close', () => raw.destroy());
+    return out;
+  }
+
+  /** A hot blob that fails authentication is dropped, so the next read rebuilds from the cold tier. */
+  private async *evictOnCorruption(objectId: string, plain: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+    try {
+      yield* plain;
+    } catch (err) {
+      if (err instanceof S3Error && err.code === 'InternalError') {
+        this.metrics.hotErrors.inc({ op: 'corrupt' });
+        this.log.error({ objectId }, 'hot tier copy failed authentication; evicting it (the cold copy is intact)');
+        void this.hot.evict(objectId).catch(() => undefined);
+      }
+      throw err;
+    }
   }
 
   private async openCold(record: ObjectRecord, r: ByteRange): Promise<Readable> {
@@ -100,47 +133,99 @@ export class ObjectReader {
     return this.cold.openRange(record.manifest, this.dataKey(record), r);
   }
 
-  /** A full cold read that also fills the hot tier; the client's stream and the hot write share one reconstruction. */
+  /**
+   * A full cold read that also fills the hot tier: the client's stream and the hot write share one reconstruction,
+   * paced by the client. When other readers are waiting for this promotion and the client has fallen behind, it is
+   * detached and finishes from its own cold read, so one slow client never holds back the readers waiting on it.
+   */
   private async readAndPromote(record: ObjectRecord): Promise<Readable> {
     const out = new PassThrough({ highWaterMark: 1 << 20 });
     // A failure before `out` is handed out destroys it with nobody listening; unheard, 'error' crashes the process.
     out.on('error', () => undefined);
     let resolveStarted!: (v: Readable | Error) => void;
     const started = new Promise<Readable | Error>((res) => (resolveStarted = res));
-    const [done] = this.promotions.run(record.objectId, async () => {
-      const sink = await this.openSink(record);
+    const [done, joined] = this.promotions.run(record.objectId, async () => {
+      let sink: HotSink | undefined;
+      try {
+        sink = await this.openSink(record);
+      } catch (err) {
+        this.log.warn({ objectId: record.objectId, err: (err as Error).message }, 'hot tier admission failed; serving from the cold tier');
+      }
+      if (!sink) {
+        // Nothing to promote into: a plain cold read, and the single-flight entry clears at once.
+        await this.openCold(record, { offset: 0, length: record.size }).then(resolveStarted, resolveStarted);
+        return false;
+      }
+      let stream: Readable | undefined;
       try {
         this.metrics.reconstructions.inc();
-        const stream = await this.cold.openRange(record.manifest, this.dataKey(record), { offset: 0, length: record.size }, sink && sink.form === 'ciphertext' ? { onCiphertext: (c) => sink.write(c) } : {});
+        const hotSink = sink;
+        stream = await this.cold.openRange(record.manifest, this.dataKey(record), { offset: 0, length: record.size }, hotSink.form === 'ciphertext' ? { onCiphertext: (c) => hotSink.write(c) } : {});
         resolveStarted(out);
         let clientGone = false;
         out.on('close', () => (clientGone = true));
+        let queued = 0;
         for await (const chunk of stream as AsyncIterable<Buffer>) {
-          if (sink?.form === 'plaintext') await sink.write(chunk);
-          if (!clientGone && !out.write(chunk)) await waitDrainOrClose(out);
+          if (hotSink.form === 'plaintext') await hotSink.write(chunk);
+          if (clientGone) continue;
+          const more = out.write(chunk);
+          queued += chunk.length;
+          if (!more && (await this.clientOrWaiters(out, record.objectId)) === 'waiters') {
+            clientGone = true;
+            this.detach(record, out, queued);
+          }
         }
-        out.end();
-        if (sink) {
-          await sink.commit();
-          return true;
-        }
-        return false;
+        if (!clientGone) out.end();
+        await hotSink.commit();
+        return true;
       } catch (err) {
-        await sink?.abort();
+        stream?.destroy();
+        await sink.abort().catch(() => undefined);
         resolveStarted(err as Error);
         out.destroy(err as Error);
         return false;
       }
     });
     done.catch(() => undefined);
+    if (joined) return this.afterPromotion(record, { offset: 0, length: record.size });
     const first = await started;
     if (first instanceof Error) throw first;
     return first;
   }
 
+  /** Waits until the client drains or goes away, or until another reader waits on this object's promotion. */
+  private clientOrWaiters(out: PassThrough, objectId: string): Promise<'drained' | 'waiters'> {
+    return new Promise((resolve) => {
+      const finish = (why: 'drained' | 'waiters'): void => {
+        clearInterval(poll);
+        out.off('drain', drained);
+        out.off('close', drained);
+        resolve(why);
+      };
+      const drained = (): void => finish('drained');
+      const poll = setInterval(() => {
+        if ((this.waiting.get(objectId) ?? 0) > 0) finish('waiters');
+      }, 50);
+      out.on('drain', drained);
+      out.on('close', drained);
+    });
+  }
+
+  /** Continue a slow client from `from` with its own cold read, after what is already queued for it. */
+  private detach(record: ObjectRecord, out: PassThrough, from: number): void {
+    void this.openCold(record, { offset: from, length: record.size - from }).then(
+      (rest) => {
+        out.once('close', () => rest.destroy());
+        rest.on('error', (err) => out.destroy(err));
+        rest.pipe(out);
+      },
+      (err: Error) => out.destroy(err),
+    );
+  }
+
   private async promoteInBackground(record: ObjectRecord): Promise<boolean> {
     const [p] = this.promotions.run(record.objectId, async () => {
-      const sink = await this.openSink(record);
+      const sink = await this.openSink(record).catch(() => undefined);
       if (!sink) return false;
       try {
         this.metrics.reconstructions.inc();
@@ -152,7 +237,7 @@ export class ObjectReader {
         return true;
       } catch (err) {
         this.log.warn({ objectId: record.objectId, err: (err as Error).message }, 'promotion failed');
-        await sink.abort();
+        await sink.abort().catch(() => undefined);
         return false;
       }
     });
@@ -196,16 +281,19 @@ export class ObjectReader {
     const pipe = new PassThrough({ highWaterMark: 4 << 20 });
     const abort = new AbortController();
     const stored = this.hot.tier.put(objectId, pipe, bytes, abort.signal);
-    stored.catch(() => undefined);
     let failed: Error | undefined;
-    stored.catch((err: Error) => (failed = err));
+    stored.catch((err: Error) => {
+      // Release a writer waiting for 'drain': the promotion carries on without the hot copy.
+      failed = err;
+      pipe.destroy();
+    });
     const hot = this.hot;
     const metrics = this.metrics;
     const log = this.log;
     return {
       form: this.form,
       async write(chunk: Buffer): Promise<void> {
-        if (failed) return;
+        if (failed || pipe.destroyed) return;
         if (!pipe.write(chunk)) await waitDrainOrClose(pipe);
       },
       async commit(): Promise<void> {

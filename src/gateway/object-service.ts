@@ -141,8 +141,15 @@ export class TesseraObjectService implements ObjectService {
   }
 
   async putObject(input: PutObjectInput): Promise<ObjectRecord> {
-    const erasure = await this.erasureFor(input.bucket);
-    await this.precheck(input.bucket, input.key, input.condition);
+    let erasure: { k: number; m: number };
+    try {
+      erasure = await this.erasureFor(input.bucket);
+      await this.precheck(input.bucket, input.key, input.condition);
+    } catch (err) {
+      // The body will never be read: release it (for CopyObject it is an open source object with files behind it).
+      input.body.destroy();
+      throw err;
+    }
     const objectId = newId();
     const dk = randomBytes(32);
     const { keyId, wrappedKey } = this.d.keyring.wrap(objectId, dk);
@@ -182,7 +189,7 @@ export class TesseraObjectService implements ObjectService {
     complete?: { uploadId: string; usedParts: number[] },
   ): Promise<ObjectRecord> {
     try {
-      record.manifest.copies = await this.d.cold.writeRecordCopies(record);
+      record.manifest.copies = await this.d.cold.writeRecordCopies(record, (await this.erasureFor(record.bucket)).m);
       const grace = this.d.config.cold.gcGraceMs;
       if (complete) await this.meta.completeUpload(complete.uploadId, record, complete.usedParts, condition, grace);
       else await this.meta.putObject(record, condition, grace);
@@ -196,7 +203,8 @@ export class TesseraObjectService implements ObjectService {
       }
       throw err;
     }
-    if (hotSink) await hotSink.commit();
+    // The object is committed: a hot-tier problem from here on must not turn the PUT into an error.
+    if (hotSink) await hotSink.commit().catch((err: Error) => this.d.logger.warn({ objectId: record.objectId, err: err.message }, 'write-through to the hot tier failed'));
     return record;
   }
 
@@ -256,9 +264,17 @@ export class TesseraObjectService implements ObjectService {
     if (!Number.isInteger(input.partNumber) || input.partNumber < 1 || input.partNumber > MAX_PARTS) {
       throw Errors.invalidArgument('Part number must be an integer between 1 and 10000, inclusive', 'partNumber', String(input.partNumber));
     }
-    const upload = await this.getUpload(input.bucket, input.key, input.uploadId);
-    const erasure = await this.erasureFor(input.bucket);
-    const dk = this.d.keyring.unwrap(upload.objectId, upload.keyId, upload.wrappedKey);
+    let upload: UploadRecord;
+    let erasure: { k: number; m: number };
+    let dk: Buffer;
+    try {
+      upload = await this.getUpload(input.bucket, input.key, input.uploadId);
+      erasure = await this.erasureFor(input.bucket);
+      dk = this.d.keyring.unwrap(upload.objectId, upload.keyId, upload.wrappedKey);
+    } catch (err) {
+      input.body.destroy();
+      throw err;
+    }
     // A part's checksum is the algorithm the upload was created with, unless the client sends another explicitly.
     const expected = input.checksum ?? (upload.checksumAlgorithm ? { algorithm: upload.checksumAlgorithm, value: () => undefined } : undefined);
     const data = await this.ingest(upload.objectId, dk, input.partNumber, erasure, input.body, input.size, input.contentMd5, expected);

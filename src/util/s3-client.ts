@@ -1,6 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { Transform, pipeline, type Readable, type TransformCallback } from 'node:stream';
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import type { S3ConnectionConfig } from '../config/types.js';
 
@@ -104,6 +104,8 @@ export class ExactLengthStream extends Transform {
 /** `body` piped through an ExactLengthStream; errors of the source propagate to the returned stream. */
 export function withExactLength(body: Readable, length: number): Readable {
   const guard = new ExactLengthStream(length);
-  body.once('error', (err) => guard.destroy(err));
-  return body.pipe(guard);
+  // pipeline, not pipe: when the uploader destroys `guard` (a failed upload), the body is destroyed too, so a writer
+  // waiting for 'drain' on it is released instead of stalling forever.
+  pipeline(body, guard, () => undefined);
+  return guard;
 }

@@ -130,6 +130,9 @@ export async function* decodeSegment(opts: DecodeSegmentOptions): AsyncGenerator
     if (opts.signal?.aborted === true) resolve('abort');
     opts.signal?.addEventListener('abort', () => resolve('abort'), { once: true });
   });
+  // A consumer that goes away while this generator is suspended (or before it ever ran) never resumes it, so its
+  // finally would never close the shard streams: close them from the abort itself.
+  opts.signal?.addEventListener('abort', () => pool.closeAll(), { once: true });
   const readTimeoutMs = opts.readTimeoutMs ?? 30_000;
   // One reusable stripe buffer: blocks land in it straight from the streams; plaintext is freshly allocated by decryption.
   const fullBlock = roundUp8(man.chunkSize + TAG_BYTES);
