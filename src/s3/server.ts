@@ -114,6 +114,9 @@ async function serve(ctx: RequestContext, lookup: (accessKey: string) => string 
   const { config } = ctx.deps;
   // The path must decode before anything else: an undecodable URI is InvalidURI whatever the signature says.
   const target = resolveTarget(ctx.rawPath, ctx.host, config.server.baseDomain);
+  // Known before authentication, so even an auth error names the resource it was about.
+  if (target.bucket !== undefined) ctx.bucket = target.bucket;
+  if (target.key !== undefined) ctx.key = target.key;
   const auth = authenticate(
     { method: ctx.method, rawPath: ctx.rawPath, rawQuery: ctx.rawQuery, headers: ctx.req.headers, host: ctx.host },
     lookup,
@@ -121,8 +124,6 @@ async function serve(ctx: RequestContext, lookup: (accessKey: string) => string 
   );
   ctx.auth = auth;
   ctx.user = users.get(auth.accessKey);
-  if (target.bucket !== undefined) ctx.bucket = target.bucket;
-  if (target.key !== undefined) ctx.key = target.key;
   const op = resolveOperation(ctx.method, target, ctx.query, ctx.req.headers);
   ctx.op = op;
   if (target.bucket !== undefined) {
