@@ -93,6 +93,10 @@ export class ManagedProcess {
   private tail = '';
   private log: WriteStream | undefined;
   private exited: Promise<number | null> = Promise.resolve(null);
+  /** Set while the harness itself is stopping the child, so an exit at any other time can be called a crash. */
+  private stopping = false;
+  /** Exits nobody asked for (a crash), e.g. "gateway exited with code 1": a test can assert this stays empty. */
+  readonly crashes: string[] = [];
   /** The URL from the ready line of the first start (kept across restarts). */
   url = '';
 
@@ -130,7 +134,18 @@ export class ManagedProcess {
     });
     track(child);
     this.child = child;
-    this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+    this.stopping = false;
+    this.exited = new Promise((resolve) =>
+      child.once('exit', (code, signal) => {
+        if (!this.stopping) {
+          const what = `${this.name} exited unexpectedly (code ${code}, signal ${signal})`;
+          this.crashes.push(what);
+          // Visible in the test output even when the failing assertion is only a "socket hang up" somewhere else.
+          process.stderr.write(`[cluster] ${what}; last output:\n${this.tail.slice(-4000)}\n`);
+        }
+        resolve(code);
+      }),
+    );
     const keep = (d: Buffer): void => {
       this.log?.write(d);
       this.tail = (this.tail + d.toString('utf8')).slice(-LOG_TAIL_BYTES);
@@ -157,6 +172,7 @@ export class ManagedProcess {
       };
       const fail = (err: Error): void => {
         cleanup();
+        this.stopping = true;
         child.kill('SIGKILL');
         reject(new Error(`${err.message}\n--- ${this.name} output ---\n${this.tail}`));
       };
@@ -185,6 +201,7 @@ export class ManagedProcess {
   private async signal(sig: NodeJS.Signals): Promise<number | null> {
     const child = this.child;
     if (!child || !this.running) return child?.exitCode ?? null;
+    this.stopping = true;
     child.kill(sig);
     const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
     try {
