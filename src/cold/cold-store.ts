@@ -56,7 +56,7 @@ export class ColdStore {
   ) {
     this.nodes = new Map(
       drivers.map((d) => {
-        const g = new GuardedNode(d, { failureThreshold: 3, coolDownMs: 10_000 });
+        const g = new GuardedNode(d, { failureThreshold: 3, coolDownMs: 3_000 });
         metrics.nodeHealthy.set({ node: d.name }, 1);
         g.onStateChange((c) => {
           metrics.nodeHealthy.set({ node: c.node }, c.to === 'open' ? 0 : 1);
@@ -65,6 +65,24 @@ export class ColdStore {
         return [d.name, g];
       }),
     );
+  }
+
+  /** True when some node is held out by its circuit breaker. */
+  hasOpenCircuits(): boolean {
+    return [...this.nodes.values()].some((n) => !n.isHealthy());
+  }
+
+  private prober: NodeJS.Timeout | undefined;
+
+  /**
+   * Probe nodes whose circuit is open, so a node that comes back is used again within about a cool-down, without
+   * waiting for traffic to try it (the health call is the breaker's half-open trial).
+   */
+  startProbing(intervalMs = 1000): void {
+    this.prober ??= setInterval(() => {
+      for (const n of this.nodes.values()) if (!n.isHealthy()) void n.health().catch(() => undefined);
+    }, intervalMs);
+    this.prober.unref();
   }
 
   /** Set by the gateway to queue heal-on-read repairs. */
@@ -239,6 +257,8 @@ export class ColdStore {
   }
 
   async close(): Promise<void> {
+    if (this.prober) clearInterval(this.prober);
+    this.prober = undefined;
     await Promise.all([...this.nodes.values()].map((n) => n.close().catch(() => undefined)));
   }
 }

@@ -3,6 +3,7 @@ import { decodeSegment, type ShardProblemKind } from './codec/decoder.js';
 import { segmentsForRange } from './codec/layout.js';
 import type { ObjectManifest, SegmentManifest } from './manifest.js';
 import { NodeError } from './nodes/driver.js';
+import { S3Error } from '../util/s3-error.js';
 import type { ColdStore } from './cold-store.js';
 
 /** Heal-on-read: a reader saw a bad shard. */
@@ -43,7 +44,11 @@ export async function openSegmentRange(
     currentSlice = i;
   };
 
-  const decoderFor = (i: number): AsyncGenerator<Buffer, void, undefined> => {
+  /**
+   * `lastResort`: also ask nodes whose circuit is open. A node that just came back is refused by its breaker until
+   * the cool-down ends; when that is the difference between serving the segment and a 503, asking it is right.
+   */
+  const decoderFor = (i: number, lastResort = false): AsyncGenerator<Buffer, void, undefined> => {
     // One controller per segment, so shard requests' abort listeners do not pile up on one signal over a long read.
     const segmentAbort = new AbortController();
     const onAbort = (): void => segmentAbort.abort();
@@ -66,8 +71,9 @@ export async function openSegmentRange(
         const ref = segment.shards[shardIndex]!;
         const node = cold.node(ref.node);
         if (!node) throw new NodeError(ref.node, 'unavailable', 'node is not configured');
-        if (!node.isHealthy()) throw new NodeError(ref.node, 'unavailable', 'node circuit is open');
-        return node.get(ref.handle, { offset: req.offset, length: req.length }, signal);
+        if (node.isHealthy()) return node.get(ref.handle, { offset: req.offset, length: req.length }, signal);
+        if (!lastResort) throw new NodeError(ref.node, 'unavailable', 'node circuit is open');
+        return node.inner.get(ref.handle, { offset: req.offset, length: req.length }, signal);
       },
       onShardProblem: (shard, kind, err) => cold.reportProblem(manifest.objectId, segment, shard, kind, err),
       ...(sink ? { onCiphertext: ciphertextFor(i)! } : {}),
@@ -80,6 +86,21 @@ export async function openSegmentRange(
         segmentAbort.abort();
       }
     })();
+  };
+
+  /** The first stripe of segment i; on a 503 with nodes held out by open circuits, once more asking those too. */
+  const openSegment = async (
+    i: number,
+    gen: AsyncGenerator<Buffer, void, undefined>,
+    head: Promise<IteratorResult<Buffer, void>>,
+  ): Promise<{ gen: AsyncGenerator<Buffer, void, undefined>; head: IteratorResult<Buffer, void> }> => {
+    try {
+      return { gen, head: await head };
+    } catch (err) {
+      if (!(err instanceof S3Error && err.code === 'ServiceUnavailable') || !cold.hasOpenCircuits()) throw err;
+      const retry = decoderFor(i, true);
+      return { gen: retry, head: await retry.next() };
+    }
   };
 
   const finished = new WeakSet<AsyncGenerator<Buffer, void, undefined>>();
@@ -118,16 +139,22 @@ export async function openSegmentRange(
       }
       if (i + 1 < slices.length) {
         await advance(i + 1);
-        gen = nextGen ?? decoderFor(i + 1);
-        head = nextHead ? await nextHead : await gen.next();
+        const g = nextGen ?? decoderFor(i + 1);
+        ({ gen, head } = await openSegment(i + 1, g, nextHead ?? g.next()));
       }
     }
   }
 
   if (slices.length === 0) return Readable.from([]);
-  const firstGen = decoderFor(0);
-  const first = await firstGen.next();
-  const stream = Readable.from(all(first, firstGen), { objectMode: false, highWaterMark: 1 << 20 });
+  const candidate = decoderFor(0);
+  let opened: { gen: AsyncGenerator<Buffer, void, undefined>; head: IteratorResult<Buffer, void> };
+  try {
+    opened = await openSegment(0, candidate, candidate.next());
+  } catch (err) {
+    abort.abort();
+    throw err;
+  }
+  const stream = Readable.from(all(opened.head, opened.gen), { objectMode: false, highWaterMark: 1 << 20 });
   stream.once('close', () => abort.abort());
   return stream;
 }

@@ -70,6 +70,7 @@ export async function openGateway(config: TesseraConfig, opts: OpenOptions): Pro
   // Heal on read: a reader that met a missing or corrupt shard queues its segment for repair.
   cold.onProblem = (objectId, segment, shard, kind) => repair.report(objectId, segment.segId, shard, kind);
   if (opts.background !== false) {
+    cold.startProbing();
     garbage.start(5_000);
     repair.start();
   }
