@@ -140,10 +140,17 @@ async function main() {
     const ctx = { opts, T: gw.target(), R, gw, nodes, rows: [], log, rgwPids: rgwPids(rgw.dir) };
     await setup(ctx);
     const started = Date.now();
+    const failures = [];
     for (const name of opts.scenarios) {
       log(`== ${name}`);
       const t0 = Date.now();
-      await SCENARIOS[name](ctx);
+      try {
+        await SCENARIOS[name](ctx);
+      } catch (err) {
+        // A scenario's set-up failing (e.g. populating) must not lose the rows measured so far.
+        failures.push({ scenario: name, message: err.message.slice(0, 500), gatewayLog: gw.logTail() });
+        log(`   scenario ${name} failed: ${err.message.slice(0, 300)}`);
+      }
       log(`   (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
     }
     const targets = evaluateTargets(ctx.rows, opts);
@@ -154,6 +161,7 @@ async function main() {
       options: { ...opts, gatewayEnv: Object.keys(opts.gatewayEnv) },
       durationSeconds: (Date.now() - started) / 1000,
       rows: ctx.rows,
+      ...(failures.length ? { failures } : {}),
       targets,
     };
     const base = path.join(resultsDir, stamp);
