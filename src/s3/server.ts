@@ -151,7 +151,8 @@ export async function startS3Server(deps: S3Deps): Promise<RunningS3Server> {
     // node's requestTimeout bounds the whole upload, which would cut multi-GB PUTs; the configured value is applied
     // as an idle timeout on the socket instead (a stalled client is dropped, a slow but moving one is not).
     requestTimeout: 0,
-    keepAliveTimeout: 5000,
+    // Longer than typical client idle pools, so a client rarely reuses a socket the server is just closing.
+    keepAliveTimeout: 65_000,
   };
   const server = cfg.tls
     ? https.createServer({ ...options, cert: readFileSync(cfg.tls.certFile), key: readFileSync(cfg.tls.keyFile) }, handler)
