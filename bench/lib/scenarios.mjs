@@ -181,6 +181,7 @@ export async function growth(ctx) {
   for (const n of counts) {
     let lastT;
     let lastR;
+    // PUT and GET rows share one loop per side (each PUT then GET of that key).
     const run = async (target) => load(target, { op: 'latency', bucket: `list-${n}`, n: growthN, size: 4096, prefix: 'growth/' });
     const rgwOk = ctx.rgwListCounts.includes(n);
     await compare(ctx, {
@@ -200,8 +201,18 @@ export async function growth(ctx) {
       unit: 'ms',
       better: 'lower',
       reps: 1,
-      tessera: async () => ({ values: lastT.get, samples: lastT.get }),
-      ...(rgwOk ? { rgw: async () => ({ values: lastR.get, samples: lastR.get }) } : {}),
+      tessera: async () => {
+        if (!lastT) throw new Error('no GET samples: the PUT row of this size failed');
+        return { values: lastT.get, samples: lastT.get };
+      },
+      ...(rgwOk
+        ? {
+            rgw: async () => {
+              if (!lastR) throw new Error('no GET samples: the PUT row of this size failed');
+              return { values: lastR.get, samples: lastR.get };
+            },
+          }
+        : {}),
       note: '4 KiB, sequential (measured with the PUT row)',
     });
   }
