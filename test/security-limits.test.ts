@@ -4,7 +4,8 @@
  * number (10,000) limits. The over-limit cases themselves (1001 keys, partNumber 10001) and maxConcurrentRequests ->
  * 503 SlowDown are asserted in test/s3-api-edges.test.ts and test/s3-api-server.test.ts and not repeated here.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import http from 'node:http';
 import net from 'node:net';
 import aws4 from 'aws4';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -149,6 +150,44 @@ describe('slowloris', () => {
     }
   }, 30_000);
 });
+
+describe('malformed uploads do not deny service to other writers', () => {
+  it('uploads with a wrong payload hash or cut off mid-body fail alone; node breakers stay closed and the next PUT works', async () => {
+    // Its own gateway: if these uploads tripped the node circuit breakers, every later write here would be 503.
+    const own = await startApi();
+    try {
+      expect((await raw(own, { method: 'PUT', path: '/dos' })).status).toBe(200);
+      const big = randomBytes(1_500_000); // more than one 1 MiB segment: shard uploads to every node are under way
+      for (let i = 0; i < 6; i++) {
+        const lying = await raw(own, { method: 'PUT', path: `/dos/lie${i}`, body: big, headers: { 'X-Amz-Content-Sha256': createHash('sha256').update(`not ${i}`).digest('hex') } });
+        expect(lying.status).toBe(400);
+        await cutOffUpload(own.port, `/dos/cut${i}`, big);
+      }
+      for (let i = 0; i < 6; i++) {
+        expect((await raw(own, { method: 'HEAD', path: `/dos/lie${i}` })).status).toBe(404);
+        expect((await raw(own, { method: 'HEAD', path: `/dos/cut${i}` })).status).toBe(404);
+      }
+      const ok = await raw(own, { method: 'PUT', path: '/dos/good', body: big });
+      expect([ok.status, errorCode(ok)]).toEqual([200, undefined]);
+      expect((await raw(own, { method: 'GET', path: '/dos/good' })).body.equals(big)).toBe(true);
+    } finally {
+      await own.close();
+    }
+  }, 40_000);
+});
+
+/** A signed PUT that sends half its body, waits until the server has had time to start storing it, then vanishes. */
+async function cutOffUpload(port: number, path: string, body: Buffer): Promise<void> {
+  const opts = { host: `127.0.0.1:${port}`, path, method: 'PUT', service: 's3', region: 'us-east-1', headers: {} as Record<string, string>, body };
+  aws4.sign(opts, { accessKeyId: USERS.admin.accessKey, secretAccessKey: USERS.admin.secretKey });
+  const req = http.request({ host: '127.0.0.1', port, path, method: 'PUT', headers: opts.headers, agent: false });
+  req.on('error', () => undefined);
+  const closed = new Promise<void>((resolve) => req.on('close', () => resolve()));
+  await new Promise<void>((resolve) => req.write(body.subarray(0, Math.floor(body.length * 0.8)), () => resolve()));
+  await new Promise((r) => setTimeout(r, 200));
+  req.destroy();
+  await closed;
+}
 
 describe('DeleteObjects key limit (1000), at the boundary', () => {
   const deleteXml = (keys: string[]): string => `<Delete>${keys.map((k) => `<Object><Key>${k}</Key></Object>`).join('')}</Delete>`;

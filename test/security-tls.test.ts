@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import aws4 from 'aws4';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { embeddedConfig } from '../src/config/load.js';
 import type { TesseraConfig } from '../src/config/types.js';
@@ -171,6 +172,23 @@ async function startGateway(dataDir: string, nodeUrls: string[], opts: { caFile?
   };
 }
 
+/** A signed PUT whose body is sent `delayMs` after its headers. */
+function putWithLateBody(endpoint: string, path: string, payload: Buffer, delayMs: number): Promise<{ status: number; text: string }> {
+  const { host, port } = new URL(endpoint);
+  const opts = { host, path, method: 'PUT', service: 's3', region: 'us-east-1', headers: {} as Record<string, string>, body: payload };
+  aws4.sign(opts, { accessKeyId: USER.accessKey, secretAccessKey: USER.secretKey });
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path, method: 'PUT', headers: opts.headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+    });
+    req.on('error', reject);
+    req.flushHeaders();
+    setTimeout(() => req.end(payload), delayMs);
+  });
+}
+
 function s3Client(endpoint: string, ca?: Buffer): S3Client {
   return new S3Client({
     endpoint,
@@ -268,12 +286,19 @@ describe('a node whose certificate the gateway does not trust', () => {
     const plain = s3Client(gw.server.url);
     try {
       await plain.send(new CreateBucketCommand({ Bucket: 'untrusted' }));
-      const err = await plain.send(new PutObjectCommand({ Bucket: 'untrusted', Key: 'k', Body: `${MARKER} untrusted` })).then(
+      const err = await plain.send(new PutObjectCommand({ Bucket: 'untrusted', Key: 'k', Body: body })).then(
         () => undefined,
         (e: unknown) => e as { $metadata?: { httpStatusCode?: number }; name?: string },
       );
-      expect(err?.$metadata?.httpStatusCode).toBe(503);
-      await expect(plain.send(new GetObjectCommand({ Bucket: 'untrusted', Key: 'k' }))).rejects.toMatchObject({ $metadata: { httpStatusCode: 404 } });
+      // Soft, so the checks below (nothing stored, nothing in clear) still run when the status is wrong.
+      expect.soft(err?.$metadata?.httpStatusCode, `${err?.name}: ${(err as Error | undefined)?.message}`).toBe(503);
+      // A client on a slow link: its body arrives only after every node handshake has already failed.
+      const slow = await putWithLateBody(gw.server.url, '/untrusted/slow', body, 500);
+      expect.soft([slow.status, /<Code>([^<]*)<\/Code>/.exec(slow.text)?.[1]]).toEqual([503, 'ServiceUnavailable']);
+      expect(slow.text).not.toContain(NODE_SECRET);
+      for (const Key of ['k', 'slow']) {
+        await expect(plain.send(new GetObjectCommand({ Bucket: 'untrusted', Key }))).rejects.toMatchObject({ $metadata: { httpStatusCode: 404 } });
+      }
     } finally {
       plain.destroy();
       await gw.close();
