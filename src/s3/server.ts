@@ -148,6 +148,8 @@ export async function startS3Server(deps: S3Deps): Promise<RunningS3Server> {
   const options = {
     maxHeaderSize: MAX_HEADER_BYTES,
     headersTimeout: cfg.headersTimeoutMs,
+    // node enforces headersTimeout only when it sweeps connections (every 30 s by default): sweep every second.
+    connectionsCheckingInterval: 1000,
     // node's requestTimeout bounds the whole upload, which would cut multi-GB PUTs; the configured value is applied
     // as an idle timeout on the socket instead (a stalled client is dropped, a slow but moving one is not).
     requestTimeout: 0,
@@ -164,7 +166,12 @@ export async function startS3Server(deps: S3Deps): Promise<RunningS3Server> {
   server.on('checkExpectation', handler);
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     if (!socket.writable) return;
-    const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+    const status =
+      err.code === 'HPE_HEADER_OVERFLOW'
+        ? '431 Request Header Fields Too Large'
+        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? '408 Request Timeout'
+          : '400 Bad Request';
     socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
   });
   server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
