@@ -4,7 +4,7 @@ import type { ColdConfig } from '../config/types.js';
 import type { ObjectRecord } from '../meta/types.js';
 import type { Logger } from '../util/logger.js';
 import type { Metrics } from '../util/metrics.js';
-import { Errors } from '../util/s3-error.js';
+import { Errors, S3Error } from '../util/s3-error.js';
 import { encodeSegment } from './codec/encoder.js';
 import { planSegments } from './codec/layout.js';
 import type { ObjectManifest, SegmentManifest, ShardRef } from './manifest.js';
@@ -178,7 +178,12 @@ export class ColdStore {
     const stored = shards.filter((s) => s.handle !== '');
     if (summary.status === 'rejected' || stored.length < quorum) {
       await this.deleteShards(stored);
-      if (summary.status === 'rejected') throw summary.reason;
+      // The client's own failure (bad body) is its error, whichever part of the pipeline noticed first; anything else
+      // below quorum is the nodes' fault: 503.
+      const clientError: unknown = uploads.signal.aborted ? uploads.signal.reason : undefined;
+      if (clientError instanceof Error) throw clientError;
+      if (summary.status === 'rejected' && summary.reason instanceof S3Error) throw summary.reason;
+      if (summary.status === 'rejected') this.log.warn({ err: (summary.reason as Error).message }, 'segment encoding stopped');
       throw Errors.serviceUnavailable(`Only ${stored.length} of ${k + m} shards could be stored; ${quorum} are needed.`);
     }
     if (stored.length < k + m) this.metrics.shardProblems.inc({ kind: 'write-degraded' }, k + m - stored.length);

@@ -326,7 +326,7 @@ function parseServer(s: Section): ServerConfig {
     ...(certFile !== undefined && keyFile !== undefined ? { tls: { certFile, keyFile } } : {}),
     maxConcurrentRequests: s.int('maxConcurrentRequests', 1024, 1, 1_000_000),
     headersTimeoutMs: s.duration('headersTimeout', 30_000),
-    requestTimeoutMs: s.duration('requestTimeout', 0),
+    requestTimeoutMs: s.duration('requestTimeout', 120_000),
     maxSinglePutBytes: s.bytes('maxSinglePutSize', 5 * 2 ** 30, 1),
     ...(metricsToken !== undefined ? { metricsToken } : {}),
   };

@@ -16,7 +16,8 @@ const MAX_CONNECT_TIMEOUT_MS = 10_000;
  *   stalled peer fails instead of hanging; a long transfer that keeps moving is never cut.
  */
 export function createS3Client(cfg: S3ConnectionConfig): S3Client {
-  const agentOptions: http.AgentOptions = { keepAlive: true, keepAliveMsecs: 1000, maxSockets: 64 };
+  // Uncapped (free sockets are capped): S3 nodes take part in lock-step shard uploads, and a capped pool can deadlock them.
+  const agentOptions: http.AgentOptions = { keepAlive: true, keepAliveMsecs: 1000, maxSockets: Infinity, maxFreeSockets: 64 };
   const options: S3ClientConfig = {
     region: cfg.region,
     forcePathStyle: cfg.forcePathStyle,

@@ -59,8 +59,11 @@ export class HttpNodeDriver implements NodeDriver {
     this.authHeader = `Bearer ${opts.secret}`;
     const agentOptions = {
       keepAlive: true,
-      maxSockets: opts.maxSockets ?? 16,
-      maxFreeSockets: opts.maxSockets ?? 16,
+      // No per-node socket cap: a PUT streams to k+m nodes in lock-step, so a request queued behind a cap while it
+      // holds sockets on other nodes can deadlock with another PUT doing the same in the opposite order. Concurrency
+      // is bounded upstream by server.maxConcurrentRequests.
+      maxSockets: opts.maxSockets ?? Infinity,
+      maxFreeSockets: 16,
       // Drop idle pooled sockets before the node server's 30 s keep-alive does, so a request rarely meets a dead one.
       timeout: IDLE_SOCKET_MS,
     };

@@ -194,7 +194,8 @@ export class IagonNodeDriver implements NodeDriver {
     this.name = cfg.name;
     this.weight = cfg.weight;
     this.base = new URL(cfg.baseUrl.replace(/\/+$/, ''));
-    const agentOptions = { keepAlive: true, maxSockets: 32 };
+    // Uncapped for the same reason as the http node driver: a capped per-node pool can deadlock lock-step shard uploads.
+    const agentOptions = { keepAlive: true, maxSockets: Infinity, maxFreeSockets: 16 };
     this.agent = this.base.protocol === 'https:' ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
     this.baseDelayMs = tuning.baseDelayMs ?? 250;
     this.maxDelayMs = tuning.maxDelayMs ?? 30_000;
