@@ -27,6 +27,9 @@ import { defaultCoder, type ErasureCoder } from './rs/index.js';
 import { PieceReader } from './pieces.js';
 import { ShardStream } from './shard-stream.js';
 
+/** Blocks each shard stream may buffer ahead of its consumer; memory per encoder is about this many stripes. */
+const SHARD_QUEUE_BLOCKS = 4;
+
 export interface EncodeSegmentOptions {
   /** 128-bit object id, hex. */
   objectId: string;
@@ -98,8 +101,10 @@ export function encodeSegment(opts: EncodeSegmentOptions): EncodedSegment {
   const sealer = new ChunkSealer(opts.dk, { objectId: opts.objectId, segId, part: opts.part, index: opts.index });
   const chunks = chunkCount(geometry);
   const stripes = stripeCount(geometry);
-  // One full block (plus its crc) may wait in each stream beyond the one its consumer is working on.
-  const streams = Array.from({ length: k + m }, () => new ShardStream(roundUp8(chunkSize + TAG_BYTES) + BLOCK_CRC_BYTES));
+  // Up to SHARD_QUEUE_BLOCKS blocks (plus crcs) may wait in each stream beyond the one its consumer is working on:
+  // with a single block, every stripe waited for the slowest of the k+m node uploads (bench: gateway idle ~40% of a
+  // PUT); a few blocks of slack let a momentarily late node catch up while the encoder keeps going.
+  const streams = Array.from({ length: k + m }, () => new ShardStream(SHARD_QUEUE_BLOCKS * (roundUp8(chunkSize + TAG_BYTES) + BLOCK_CRC_BYTES)));
 
   const run = async (): Promise<EncodeSummary> => {
     const input = new PieceReader(opts.plain);
