@@ -104,7 +104,7 @@ export async function countOrphans(configFile) {
   let queuedOnly = 0;
   const examples = [];
   for (const nodeCfg of config.cold.nodes) {
-    const driver = createNodeDriver(nodeCfg);
+    const driver = await createNodeDriver(nodeCfg);
     try {
       for await (const item of driver.list()) {
         listed++;
