@@ -12,6 +12,9 @@ import type { HotCache } from './hot-cache.js';
 import { SingleFlight } from './single-flight.js';
 import { S3Error } from '../util/s3-error.js';
 
+/** Hot-tier uploads at once; each holds up to a few parts (S3 multipart) of buffered data. */
+const MAX_CONCURRENT_HOT_WRITES = 4;
+
 import type { ByteRange } from './types.js';
 
 /** Receives an object's hot-tier bytes in order while they are produced elsewhere (PUT write-through, cold reads). */
@@ -38,6 +41,8 @@ export function hotBlobSize(record: Pick<ObjectRecord, 'size' | 'manifest'>, for
  */
 export class ObjectReader {
   private readonly promotions = new SingleFlight<boolean>();
+  /** Hot-tier writes (promotions, write-through) in progress. */
+  private openSinks = 0;
   /** Readers waiting on each object's promotion: a slow first client is detached only when someone waits. */
   private readonly waiting = new Map<string, number>();
 
@@ -277,7 +282,24 @@ export class ObjectReader {
 
   private async sinkFor(objectId: string, bytes: number, why: string, admitAtCommit = false): Promise<HotSink | undefined> {
     if (bytes > this.hot.budgetBytes) return undefined;
-    if (!admitAtCommit && !(await this.hot.admit(objectId, bytes))) return undefined;
+    // Each hot-tier upload holds its own buffers (an S3 multipart upload keeps parts in memory): beyond a few at once
+    // the object is simply served without promotion this time, which keeps memory bounded under many cold readers.
+    if (this.openSinks >= MAX_CONCURRENT_HOT_WRITES) return undefined;
+    this.openSinks++;
+    let released = false;
+    const release = (): void => {
+      if (!released) this.openSinks--;
+      released = true;
+    };
+    try {
+      if (!admitAtCommit && !(await this.hot.admit(objectId, bytes))) {
+        release();
+        return undefined;
+      }
+    } catch (err) {
+      release();
+      throw err;
+    }
     const pipe = new PassThrough({ highWaterMark: 4 << 20 });
     const abort = new AbortController();
     const stored = this.hot.tier.put(objectId, pipe, bytes, abort.signal);
@@ -298,6 +320,8 @@ export class ObjectReader {
       },
       async commit(): Promise<void> {
         pipe.end();
+        await stored.catch(() => undefined);
+        release();
         try {
           await stored;
           if (admitAtCommit && !(await hot.admit(objectId, bytes))) {
@@ -317,6 +341,7 @@ export class ObjectReader {
         abort.abort();
         pipe.destroy();
         await stored.catch(() => undefined);
+        release();
         await hot.failed(objectId);
         metrics.promotions.inc({ result: 'aborted' });
       },
