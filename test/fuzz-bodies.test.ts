@@ -247,7 +247,8 @@ describe('aws-chunked framing', () => {
           const what = `${signed ? 'signed' : 'unsigned+trailer'} ${size} B in ${chunkSize} B chunks, ${JSON.stringify(mutation)}`;
           expectS3Contract(a, what);
           const stored = await headStatus(key);
-          if (mutation.kind === 'none' || (mutation.kind === 'decoded-length' && decodedLength === payload.length)) {
+          // The header is clamped at 0, so shrinking an empty payload's length changes nothing: that request is valid.
+          if (mutation.kind === 'none' || (mutation.kind === 'decoded-length' && Math.max(0, decodedLength) === payload.length)) {
             valid++;
             expect(a.status, what).toBe(200);
             const got = await send(api.port, sign({ method: 'GET', path: `/${BUCKET}/${key}` }, host, USERS.admin));
