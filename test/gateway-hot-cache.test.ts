@@ -105,6 +105,22 @@ describe('hot tier as a cache: budget, LRU eviction, pins, reconciliation', () =
     expect(await readWhole(second.g, 'a')).toEqual(a);
   });
 
+  it('admits an object once: a second promotion is refused, eviction leaves an in-flight promotion alone', async () => {
+    const { g } = await start(10 * SIZE);
+    await g.service.createBucket('b', 'o');
+    await put(g, 'a');
+    const id = (await g.service.headObject('b', 'a')).objectId;
+    expect(await g.hot.admit(id, SIZE)).toBe(true);
+    expect(await g.hot.admit(id, SIZE)).toBe(false);
+    await g.hot.evict(id);
+    expect((await g.service.headObject('b', 'a')).hot).toBe('promoting');
+    await g.hot.committed(id, SIZE);
+    expect((await g.service.headObject('b', 'a')).hot).toBe('hot');
+    await g.hot.evict(id);
+    expect((await g.service.headObject('b', 'a')).hot).toBe('cold');
+    expect(await g.meta.hotBytesTotal()).toBe(0);
+  });
+
   it('falls back to the cold tier when the hot blob has vanished', async () => {
     const { g, config } = await start(10 * SIZE);
     await g.service.createBucket('b', 'o');

@@ -52,7 +52,9 @@ export class HotCache {
         }
         used = await this.meta.hotBytesTotal();
       }
-      const marked = await this.meta.setHotState(objectId, 'promoting', bytes);
+      // Only a cold object can be admitted: a second promotion of the same object (here or in another gateway) is
+      // refused instead of sharing, and later clobbering, the first one's blob.
+      const marked = await this.meta.setHotState(objectId, 'promoting', bytes, 'cold');
       if (marked) this.metrics.hotBytes.set(used + bytes);
       return marked;
     });
@@ -60,7 +62,7 @@ export class HotCache {
 
   /** The blob is fully written: it may be served from now on. */
   async committed(objectId: string, bytes: number): Promise<void> {
-    const ok = await this.meta.setHotState(objectId, 'hot', bytes);
+    const ok = await this.meta.setHotState(objectId, 'hot', bytes, 'promoting');
     // The object was deleted or replaced while promoting: its blob is garbage.
     if (!ok) await this.tier.delete(objectId).catch(() => undefined);
   }
@@ -68,7 +70,7 @@ export class HotCache {
   /** A promotion failed: forget the reservation and any partial blob. */
   async failed(objectId: string): Promise<void> {
     await this.tier.delete(objectId).catch(() => undefined);
-    await this.meta.setHotState(objectId, 'cold', 0);
+    await this.meta.setHotState(objectId, 'cold', 0, 'promoting');
   }
 
   /** Demote one object (the cold copy stays). */
@@ -77,8 +79,9 @@ export class HotCache {
   }
 
   private async evictNow(objectId: string): Promise<void> {
-    // Mark cold first: a reader that sees 'cold' never opens a blob that is about to vanish.
-    await this.meta.setHotState(objectId, 'cold', 0);
+    // Mark cold first: a reader that sees 'cold' never opens a blob that is about to vanish. Only a hot object is
+    // evicted; an in-flight promotion keeps its blob.
+    if (!(await this.meta.setHotState(objectId, 'cold', 0, 'hot'))) return;
     await this.tier.delete(objectId);
     this.metrics.evictions.inc();
   }
@@ -90,7 +93,7 @@ export class HotCache {
       if (stream === null) {
         // Metadata said hot but the blob is gone (lost disk, external deletion): treat as cold from now on.
         this.log.warn({ objectId }, 'hot tier blob missing; marking cold');
-        await this.meta.setHotState(objectId, 'cold', 0);
+        await this.meta.setHotState(objectId, 'cold', 0, 'hot');
         return null;
       }
       return stream;

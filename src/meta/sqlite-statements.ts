@@ -50,6 +50,8 @@ export function prepareStatements(db: Database.Database) {
 
     // Hot tier bookkeeping
     setHotState: db.prepare<[string, number, string]>('UPDATE objects SET hot_state = ?, hot_bytes = ? WHERE object_id = ?'),
+    // Compare-and-set: concurrent promotions, evictions and readers (in this or another gateway) cannot undo each other.
+    setHotStateFrom: db.prepare<[string, number, string, string]>('UPDATE objects SET hot_state = ?, hot_bytes = ? WHERE object_id = ? AND hot_state = ?'),
     // Never moves backwards, and skips the write entirely for a stale or duplicate touch.
     touch: db.prepare<[number, string, number]>('UPDATE objects SET last_access = ? WHERE object_id = ? AND last_access < ?'),
     setPinned: db.prepare<[number, string]>('UPDATE objects SET pinned = ? WHERE object_id = ?'),

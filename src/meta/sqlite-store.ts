@@ -248,7 +248,8 @@ export class SqliteMetaStore implements MetaStore {
 
   // ---- Hot tier bookkeeping
 
-  async setHotState(objectId: string, state: HotState, hotBytes: number): Promise<boolean> {
+  async setHotState(objectId: string, state: HotState, hotBytes: number, from?: HotState): Promise<boolean> {
+    if (from !== undefined) return this.guard(() => this.s.setHotStateFrom.run(state, hotBytes, objectId, from)).changes > 0;
     return this.guard(() => this.s.setHotState.run(state, hotBytes, objectId)).changes > 0;
   }
 

@@ -46,7 +46,8 @@ export interface MetaStore {
   countObjects(bucket?: string): Promise<number>;
 
   // Hot tier bookkeeping (by object id)
-  setHotState(objectId: string, state: HotState, hotBytes: number): Promise<boolean>;
+  /** Set the hot state; with `from`, only when the current state is `from` (compare-and-set). False when unchanged. */
+  setHotState(objectId: string, state: HotState, hotBytes: number, from?: HotState): Promise<boolean>;
   /** Record a read for LRU. May be batched by the caller. */
   touch(objectId: string, atMs: number): Promise<void>;
   setPinned(objectId: string, pinned: boolean): Promise<boolean>;
