@@ -1,8 +1,8 @@
-import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import aws4 from 'aws4';
 import { SignatureV4 } from '@smithy/signature-v4';
-import type { Checksum, SourceData } from '@smithy/types';
+import { NodeSha256 } from './helpers/node-sha256.js';
 import { describe, expect, it } from 'vitest';
 import { authenticate, signatureV4Helpers, type AuthOptions, type AuthRequest } from '../src/s3/auth/index.js';
 import { S3Error } from '../src/util/s3-error.js';
@@ -54,31 +54,6 @@ function signWithAws4(input: Aws4Input): AuthRequest {
   };
 }
 
-function toBuffer(data: SourceData): Buffer {
-  if (typeof data === 'string') return Buffer.from(data, 'utf8');
-  if (ArrayBuffer.isView(data)) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  return Buffer.from(data);
-}
-
-/** node:crypto behind the Checksum interface the smithy signer expects (HMAC when given a secret). */
-class NodeSha256 implements Checksum {
-  private state: Hash | Hmac;
-  constructor(private readonly secret?: SourceData) {
-    this.state = this.fresh();
-  }
-  private fresh(): Hash | Hmac {
-    return this.secret !== undefined ? createHmac('sha256', toBuffer(this.secret)) : createHash('sha256');
-  }
-  update(data: Uint8Array): void {
-    this.state.update(data);
-  }
-  async digest(): Promise<Uint8Array> {
-    return new Uint8Array(this.state.digest());
-  }
-  reset(): void {
-    this.state = this.fresh();
-  }
-}
 
 function smithySigner(secret = SECRET): SignatureV4 {
   return new SignatureV4({

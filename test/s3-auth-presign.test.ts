@@ -1,7 +1,6 @@
-import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
 import aws4 from 'aws4';
 import { SignatureV4 } from '@smithy/signature-v4';
-import type { Checksum, SourceData } from '@smithy/types';
+import { NodeSha256 } from './helpers/node-sha256.js';
 import { describe, expect, it } from 'vitest';
 import { authenticate, type AuthOptions, type AuthRequest } from '../src/s3/auth/index.js';
 import { S3Error } from '../src/util/s3-error.js';
@@ -35,30 +34,6 @@ function presignWithAws4(method: string, path: string, expiresSeconds: number, s
   return splitUrl(method, opts.path);
 }
 
-function toBuffer(data: SourceData): Buffer {
-  if (typeof data === 'string') return Buffer.from(data, 'utf8');
-  if (ArrayBuffer.isView(data)) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  return Buffer.from(data);
-}
-
-class NodeSha256 implements Checksum {
-  private state: Hash | Hmac;
-  constructor(private readonly secret?: SourceData) {
-    this.state = this.fresh();
-  }
-  private fresh(): Hash | Hmac {
-    return this.secret !== undefined ? createHmac('sha256', toBuffer(this.secret)) : createHash('sha256');
-  }
-  update(data: Uint8Array): void {
-    this.state.update(data);
-  }
-  async digest(): Promise<Uint8Array> {
-    return new Uint8Array(this.state.digest());
-  }
-  reset(): void {
-    this.state = this.fresh();
-  }
-}
 
 /** Presigns the way @aws-sdk/s3-request-presigner does: UNSIGNED-PAYLOAD recorded as a signed query parameter. */
 async function presignWithSmithy(method: string, path: string, query: Record<string, string>, expiresIn: number): Promise<AuthRequest> {

@@ -6,13 +6,13 @@
  * applies to the signer's key.
  */
 import { execFile } from 'node:child_process';
-import { createHash, createHmac, randomBytes, type Hash, type Hmac } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { SignatureV4 } from '@smithy/signature-v4';
-import type { Checksum, SourceData } from '@smithy/types';
+import { NodeSha256 } from './helpers/node-sha256.js';
 import aws4 from 'aws4';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { raw, startApi, USERS, type Api, type UserName } from './s3-api-harness.js';
@@ -33,31 +33,6 @@ afterAll(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
 
-function toBuffer(data: SourceData): Buffer {
-  if (typeof data === 'string') return Buffer.from(data, 'utf8');
-  if (ArrayBuffer.isView(data)) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  return Buffer.from(data);
-}
-
-/** The hash smithy's signer asks for, on node:crypto. */
-class NodeSha256 implements Checksum {
-  private state: Hash | Hmac;
-  constructor(private readonly secret?: SourceData) {
-    this.state = this.fresh();
-  }
-  private fresh(): Hash | Hmac {
-    return this.secret !== undefined ? createHmac('sha256', toBuffer(this.secret)) : createHash('sha256');
-  }
-  update(data: Uint8Array): void {
-    this.state.update(data);
-  }
-  async digest(): Promise<Uint8Array> {
-    return new Uint8Array(this.state.digest());
-  }
-  reset(): void {
-    this.state = this.fresh();
-  }
-}
 
 /** A presigned URL as @aws-sdk/s3-request-presigner builds it (UNSIGNED-PAYLOAD, x-id naming the operation). */
 async function presignLikeSdk(method: string, path: string, xId: string, expiresIn: number, user: UserName = 'admin'): Promise<string> {
