@@ -7,10 +7,9 @@ import {
   paginateListObjectsV2,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import type { S3ConnectionConfig } from '../config/types.js';
 import type { HotTier } from './driver.js';
-import { byteRangeHeader, createS3Client, describeS3Failure, isS3NotFound, withExactLength } from '../util/s3-client.js';
+import { byteRangeHeader, createS3Client, describeS3Failure, isS3NotFound, uploadStream } from '../util/s3-client.js';
 
 export interface S3UploadTuning {
   /** Multipart part size; the SDK's floor is 5 MiB. Default 8 MiB. */
@@ -44,21 +43,7 @@ export class S3HotTier implements HotTier {
   }
 
   async put(id: string, body: Readable, length: number, signal?: AbortSignal): Promise<void> {
-    const upload = new Upload({
-      client: this.client,
-      params: { Bucket: this.bucket, Key: this.key(id), Body: withExactLength(body, length) },
-      partSize: this.partSize,
-      queueSize: this.queueSize,
-      leavePartsOnError: false,
-    });
-    const onAbort = (): void => void upload.abort().catch(() => undefined);
-    signal?.addEventListener('abort', onAbort, { once: true });
-    try {
-      if (signal?.aborted) throw signal.reason ?? new Error('aborted');
-      await upload.done();
-    } finally {
-      signal?.removeEventListener('abort', onAbort);
-    }
+    await uploadStream(this.client, { bucket: this.bucket, key: this.key(id) }, body, length, { partSize: this.partSize, queueSize: this.queueSize }, signal);
   }
 
   async get(id: string, range?: { offset: number; length: number }, signal?: AbortSignal): Promise<Readable | null> {

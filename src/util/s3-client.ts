@@ -2,6 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { Transform, pipeline, type Readable, type TransformCallback } from 'node:stream';
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
 import type { S3ConnectionConfig } from '../config/types.js';
 
 /** Connection timeout cap: a refused or black-holed endpoint must fail fast even when timeoutMs is generous. */
@@ -109,4 +110,33 @@ export function withExactLength(body: Readable, length: number): Readable {
   // waiting for 'drain' on it is released instead of stalling forever.
   pipeline(body, guard, () => undefined);
   return guard;
+}
+
+/**
+ * Streams exactly `length` bytes of `body` to `bucket/key` (multipart above one part, `queueSize` parts in memory at
+ * most). An abort of `signal` aborts the upload and its parts. Shared by the S3 hot tier and the S3 node driver.
+ */
+export async function uploadStream(
+  client: S3Client,
+  target: { bucket: string; key: string },
+  body: Readable,
+  length: number,
+  window: { partSize: number; queueSize: number },
+  signal?: AbortSignal,
+): Promise<void> {
+  const upload = new Upload({
+    client,
+    params: { Bucket: target.bucket, Key: target.key, Body: withExactLength(body, length) },
+    partSize: window.partSize,
+    queueSize: window.queueSize,
+    leavePartsOnError: false,
+  });
+  const onAbort = (): void => void upload.abort().catch(() => undefined);
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    if (signal?.aborted) throw signal.reason ?? new Error('aborted');
+    await upload.done();
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+  }
 }

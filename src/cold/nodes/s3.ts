@@ -7,7 +7,6 @@ import {
   paginateListObjectsV2,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import type { S3NodeConfig } from '../../config/types.js';
 import { NodeError, type NodeDriver, type NodeErrorKind, type NodeHealth } from './driver.js';
 import {
@@ -16,7 +15,7 @@ import {
   describeS3Failure,
   isAbortError,
   isS3NotFound,
-  withExactLength,
+  uploadStream,
 } from '../../util/s3-client.js';
 import { DEFAULT_PART_SIZE, DEFAULT_QUEUE_SIZE, type S3UploadTuning } from '../../hot/s3.js';
 
@@ -73,24 +72,11 @@ export class S3NodeDriver implements NodeDriver {
   }
 
   async put(shardId: string, body: Readable, length: number, signal?: AbortSignal): Promise<string> {
-    const key = this.key(shardId);
-    const upload = new Upload({
-      client: this.client,
-      params: { Bucket: this.bucket, Key: key, Body: withExactLength(body, length) },
-      partSize: this.partSize,
-      queueSize: this.queueSize,
-      leavePartsOnError: false,
-    });
-    const onAbort = (): void => void upload.abort().catch(() => undefined);
-    signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      if (signal?.aborted) throw signal.reason ?? new Error('aborted');
-      await upload.done();
+      await uploadStream(this.client, { bucket: this.bucket, key: this.key(shardId) }, body, length, { partSize: this.partSize, queueSize: this.queueSize }, signal);
       return shardId;
     } catch (err) {
       return this.fail(`put ${shardId}`, err, signal);
-    } finally {
-      signal?.removeEventListener('abort', onAbort);
     }
   }
 

@@ -49,15 +49,7 @@ export async function listObjectsV1(ctx: RequestContext): Promise<void> {
   const delimiter = optional(ctx, 'delimiter') || undefined;
   const marker = optional(ctx, 'marker');
   const maxKeys = parseIntParam(ctx.query.get('max-keys'), 'max-keys', 0, MAX_LIST_KEYS, MAX_LIST_KEYS);
-  const result =
-    maxKeys === 0
-      ? await emptyPage(ctx, bucket)
-      : await ctx.deps.service.listObjects(bucket, {
-          maxKeys,
-          ...(prefix ? { prefix } : {}),
-          ...(delimiter ? { delimiter } : {}),
-          ...(marker ? { after: marker } : {}),
-        });
+  const result = await listPage(ctx, bucket, maxKeys, prefix, delimiter, marker || undefined);
   // NextMarker only with a delimiter, as S3 does; without one, clients use the last Key.
   const nextMarker = delimiter !== undefined && result.isTruncated ? result.lastReturned : undefined;
   sendXml(
@@ -75,6 +67,17 @@ export async function listObjectsV1(ctx: RequestContext): Promise<void> {
       ...prefixesXml(result.commonPrefixes, enc),
     ]),
   );
+}
+
+/** One page for ListObjects v1 and v2 (they differ only in how the start point and the next page are written). */
+function listPage(ctx: RequestContext, bucket: string, maxKeys: number, prefix: string | undefined, delimiter: string | undefined, after: string | undefined) {
+  if (maxKeys === 0) return emptyPage(ctx, bucket);
+  return ctx.deps.service.listObjects(bucket, {
+    maxKeys,
+    ...(prefix ? { prefix } : {}),
+    ...(delimiter ? { delimiter } : {}),
+    ...(after !== undefined ? { after } : {}),
+  });
 }
 
 /** max-keys=0: nothing to return, but a missing bucket is still NoSuchBucket. */
@@ -100,15 +103,7 @@ export async function listObjectsV2(ctx: RequestContext): Promise<void> {
   if (token === '') throw Errors.invalidArgument('The continuation token provided is incorrect', 'continuation-token', '');
   // A continuation token supersedes start-after (it is always further along).
   const after = token !== undefined ? decodeContinuationToken(token) : startAfter || undefined;
-  const result =
-    maxKeys === 0
-      ? await emptyPage(ctx, bucket)
-      : await ctx.deps.service.listObjects(bucket, {
-          maxKeys,
-          ...(prefix ? { prefix } : {}),
-          ...(delimiter ? { delimiter } : {}),
-          ...(after !== undefined ? { after } : {}),
-        });
+  const result = await listPage(ctx, bucket, maxKeys, prefix, delimiter, after);
   const next = result.isTruncated && result.lastReturned !== undefined ? encodeContinuationToken(result.lastReturned) : undefined;
   sendXml(
     ctx,
