@@ -1,8 +1,8 @@
-import { PassThrough, Readable } from 'node:stream';
+import { PassThrough, Readable, pipeline } from 'node:stream';
 import type { ColdStore } from '../cold/cold-store.js';
 import type { Keyring } from '../cold/keys.js';
 import { hotRangeForPlainRange, hotSegmentSize, planSegments } from '../cold/codec/layout.js';
-import { decryptHotRange } from '../cold/codec/hot.js';
+import { HotDecryptStream } from '../cold/codec/hot.js';
 import type { HotConfig } from '../config/types.js';
 import type { MetaStore } from '../meta/store.js';
 import type { ObjectRecord } from '../meta/types.js';
@@ -112,25 +112,22 @@ export class ObjectReader {
     this.metrics.hotHits.inc();
     this.hot.touch(record.objectId);
     if (this.form === 'plaintext') return raw;
-    const plain = decryptHotRange({ objectId: record.objectId, dk: this.dataKey(record), segments, offset: r.offset, length: r.length, source: raw });
-    const out = Readable.from(this.evictOnCorruption(record.objectId, plain), { objectMode: false, highWaterMark: 1 << 20 });
-    // Destroyed before it was ever read, the generator never runs its cleanup: close the blob's file/socket here.
-    out.once('close', () => raw.destroy());
-    return out;
+    const plain = new HotDecryptStream({ objectId: record.objectId, dk: this.dataKey(record), segments, offset: r.offset, length: r.length });
+    this.evictOnCorruption(record.objectId, plain);
+    // One stream stage from blob to plaintext; a client that goes away (plain destroyed) also closes the blob's file/socket.
+    pipeline(raw, plain, () => undefined);
+    return plain;
   }
 
   /** A hot blob that fails authentication is dropped, so the next read rebuilds from the cold tier. */
-  private async *evictOnCorruption(objectId: string, plain: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-    try {
-      yield* plain;
-    } catch (err) {
+  private evictOnCorruption(objectId: string, plain: Readable): void {
+    plain.once('error', (err) => {
       if (err instanceof S3Error && err.code === 'InternalError') {
         this.metrics.hotErrors.inc({ op: 'corrupt' });
         this.log.error({ objectId }, 'hot tier copy failed authentication; evicting it (the cold copy is intact)');
         void this.hot.evict(objectId).catch(() => undefined);
       }
-      throw err;
-    }
+    });
   }
 
   private async openCold(record: ObjectRecord, r: ByteRange): Promise<Readable> {
