@@ -117,7 +117,7 @@ describe('S3 backends against a real Ceph RGW', () => {
     expect(await hot.health()).toEqual({ ok: true });
 
     const putGrowth = await peakLiveGrowth(() => hot.put('obj-big', patternStream(1, BIG), BIG));
-    // Multipart with 8 MiB parts, 2 in flight: the object is never whole in memory.
+    // One streamed PutObject: the object is never whole in memory.
     expect(putGrowth).toBeLessThan(BIG * 0.6);
 
     let got = { hex: '', bytes: 0 };
@@ -151,6 +151,35 @@ describe('S3 backends against a real Ceph RGW', () => {
     expect(await hot.get('obj-big')).toBeNull();
     await expect(hot.put('bad-length', Readable.from([Buffer.alloc(3)]), 5)).rejects.toThrow(/3 of the declared 5/);
     expect(await hot.get('bad-length')).toBeNull();
+  });
+
+  it('hot tier: multipart above singlePutMax; an aborted or failing single PUT stores nothing and releases its body', async () => {
+    const multi = new S3HotTier(conn, { singlePutMax: 16 * 1024 * 1024 });
+    const size = 40 * 1000 * 1000;
+    await multi.put('obj-multi', patternStream(3, size), size);
+    expect(await sha((await multi.get('obj-multi'))!)).toEqual({ hex: patternSha(3, size), bytes: size });
+    await expect(multi.put('multi-bad', patternStream(3, size), size + 1)).rejects.toThrow(/declared/);
+    expect(await multi.get('multi-bad')).toBeNull();
+    await multi.delete('obj-multi');
+    await multi.close();
+
+    // A body that stalls halfway, then the caller aborts: the request ends now (not at the idle timeout) and the body
+    // is destroyed, so whoever feeds it is released.
+    const stalled = new Readable({ read() {} });
+    stalled.push(Buffer.alloc(1024 * 1024, 7));
+    const abort = new AbortController();
+    const put = hot.put('obj-aborted', stalled, 8 * 1024 * 1024, abort.signal);
+    setTimeout(() => abort.abort(), 200);
+    await expect(put).rejects.toBeDefined();
+    expect(stalled.destroyed).toBe(true);
+    expect(await hot.get('obj-aborted')).toBeNull();
+
+    // A body that fails: the PUT rejects with the body's error.
+    const failing = new Readable({ read() {} });
+    failing.push(Buffer.alloc(1024, 1));
+    setTimeout(() => failing.destroy(new Error('source went away')), 100);
+    await expect(hot.put('obj-failing', failing, 4096)).rejects.toThrow(/source went away/);
+    expect(await hot.get('obj-failing')).toBeNull();
   });
 
   it('node driver: 120 MB shard with bounded memory, ranged get, stat, list, delete, error kinds', async () => {

@@ -9,13 +9,15 @@ import {
 } from '@aws-sdk/client-s3';
 import type { S3ConnectionConfig } from '../config/types.js';
 import type { HotTier } from './driver.js';
-import { byteRangeHeader, createS3Client, describeS3Failure, isS3NotFound, uploadStream } from '../util/s3-client.js';
+import { byteRangeHeader, createS3Client, DEFAULT_SINGLE_PUT_MAX_BYTES, describeS3Failure, isS3NotFound, uploadStream } from '../util/s3-client.js';
 
 export interface S3UploadTuning {
   /** Multipart part size; the SDK's floor is 5 MiB. Default 8 MiB. */
   partSize?: number;
   /** Parts in flight per upload. Peak memory per upload is about partSize * (queueSize + 1). Default 2. */
   queueSize?: number;
+  /** Blobs up to this size are one streamed PutObject, larger ones multipart. Default 5 GiB (S3's single-PUT limit). */
+  singlePutMax?: number;
 }
 
 export const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
@@ -29,6 +31,7 @@ export class S3HotTier implements HotTier {
   private readonly prefix: string;
   private readonly partSize: number;
   private readonly queueSize: number;
+  private readonly singlePutMax: number;
 
   constructor(cfg: S3ConnectionConfig, tuning: S3UploadTuning = {}) {
     this.client = createS3Client(cfg);
@@ -36,6 +39,7 @@ export class S3HotTier implements HotTier {
     this.prefix = cfg.prefix;
     this.partSize = tuning.partSize ?? DEFAULT_PART_SIZE;
     this.queueSize = tuning.queueSize ?? DEFAULT_QUEUE_SIZE;
+    this.singlePutMax = tuning.singlePutMax ?? DEFAULT_SINGLE_PUT_MAX_BYTES;
   }
 
   private key(id: string): string {
@@ -43,7 +47,7 @@ export class S3HotTier implements HotTier {
   }
 
   async put(id: string, body: Readable, length: number, signal?: AbortSignal): Promise<void> {
-    await uploadStream(this.client, { bucket: this.bucket, key: this.key(id) }, body, length, { partSize: this.partSize, queueSize: this.queueSize }, signal);
+    await uploadStream(this.client, { bucket: this.bucket, key: this.key(id) }, body, length, { partSize: this.partSize, queueSize: this.queueSize, singlePutMax: this.singlePutMax }, signal);
   }
 
   async get(id: string, range?: { offset: number; length: number }, signal?: AbortSignal): Promise<Readable | null> {

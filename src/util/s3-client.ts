@@ -1,7 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { Transform, pipeline, type Readable, type TransformCallback } from 'node:stream';
-import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import { PutObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { S3ConnectionConfig } from '../config/types.js';
 
@@ -113,17 +113,44 @@ export function withExactLength(body: Readable, length: number): Readable {
 }
 
 /**
- * Streams exactly `length` bytes of `body` to `bucket/key` (multipart above one part, `queueSize` parts in memory at
- * most). An abort of `signal` aborts the upload and its parts. Shared by the S3 hot tier and the S3 node driver.
+ * Largest blob sent as one streamed PutObject (S3's limit for a single PUT is 5 GiB). Below it there is no part
+ * buffering, no per-part SHA-256 and no copying: the SDK signs a stream body as UNSIGNED-PAYLOAD and pipes it to the
+ * socket (bench: a promoting 256 MiB cold GET spent ~1 CPU-s in lib-storage's part concat + payload hashing). The cost
+ * is that a failed single PUT is not retried (the SDK never replays a stream body) and restarts from zero, which a
+ * cache fill can afford: the object stays cold and the next read promotes it.
+ */
+export const DEFAULT_SINGLE_PUT_MAX_BYTES = 5 * 1024 * 1024 * 1024;
+
+export interface UploadWindow {
+  /** Multipart part size (above singlePutMax). */
+  partSize: number;
+  /** Multipart parts in memory at most. */
+  queueSize: number;
+  /** Blobs up to this size go as one streamed PutObject; default DEFAULT_SINGLE_PUT_MAX_BYTES. */
+  singlePutMax?: number;
+}
+
+/**
+ * Streams exactly `length` bytes of `body` to `bucket/key`: one streamed PutObject up to `window.singlePutMax`,
+ * multipart above it (`queueSize` parts in memory at most). An abort of `signal` aborts the upload and its parts.
+ * Shared by the S3 hot tier and the S3 node driver.
  */
 export async function uploadStream(
   client: S3Client,
   target: { bucket: string; key: string },
   body: Readable,
   length: number,
-  window: { partSize: number; queueSize: number },
+  window: UploadWindow,
   signal?: AbortSignal,
 ): Promise<void> {
+  if (signal?.aborted) {
+    body.destroy();
+    throw signal.reason ?? new Error('aborted');
+  }
+  if (length <= (window.singlePutMax ?? DEFAULT_SINGLE_PUT_MAX_BYTES)) {
+    await putStream(client, target, body, length, signal);
+    return;
+  }
   const upload = new Upload({
     client,
     params: { Bucket: target.bucket, Key: target.key, Body: withExactLength(body, length) },
@@ -134,9 +161,40 @@ export async function uploadStream(
   const onAbort = (): void => void upload.abort().catch(() => undefined);
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    if (signal?.aborted) throw signal.reason ?? new Error('aborted');
     await upload.done();
   } finally {
     signal?.removeEventListener('abort', onAbort);
   }
+}
+
+/**
+ * One PutObject whose body streams from `body`. A body of the wrong length, a caller's abort and a failed request all
+ * end the request and destroy the body (the node.js handler only pipes it, and a short body would otherwise leave the
+ * request waiting for bytes that never come until the idle timeout).
+ */
+async function putStream(client: S3Client, target: { bucket: string; key: string }, body: Readable, length: number, signal?: AbortSignal): Promise<void> {
+  const guard = new ExactLengthStream(length);
+  const request = new AbortController();
+  let bodyError: Error | undefined;
+  pipeline(body, guard, (err) => {
+    if (!err) return;
+    bodyError ??= err;
+    request.abort(err);
+  });
+  const onAbort = (): void => request.abort(signal?.reason);
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    await client.send(
+      new PutObjectCommand({ Bucket: target.bucket, Key: target.key, Body: guard, ContentLength: length }),
+      { abortSignal: request.signal },
+    );
+  } catch (err) {
+    guard.destroy();
+    body.destroy();
+    // The body's own failure says more than the abort it caused.
+    throw bodyError ?? (signal?.aborted ? (signal.reason ?? err) : err);
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+  }
+  if (bodyError) throw bodyError;
 }
