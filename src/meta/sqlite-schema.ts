@@ -3,6 +3,14 @@ import type Database from 'better-sqlite3';
 export const SCHEMA_VERSION = 1;
 
 /**
+ * Covering index for listings: a page reads index pages only, in key order, instead of one table b-tree descent per
+ * key (rows are in insertion order, keys are not), about half the SQL time of a page at 10^6 keys. It only changes on
+ * insert and delete; tag, manifest and hot-tier updates leave it alone. IF NOT EXISTS: databases created before it
+ * get it when first opened by this version (a few seconds per million objects, once).
+ */
+const LISTING_INDEX_SQL = `CREATE INDEX IF NOT EXISTS objects_listing ON objects (bucket, key, size, etag, last_modified, checksum, storage_class);`;
+
+/**
  * Keys are BLOBs of UTF-8 so that index order is byte order (see sqlite-listing.ts). Objects and parts are rowid
  * tables rather than WITHOUT ROWID because their manifest JSON can be large; listing reads the summary columns through
  * the (bucket, key) index and never touches the manifest.
@@ -41,6 +49,8 @@ CREATE TABLE objects (
 CREATE INDEX objects_eviction ON objects (hot_state, pinned, last_access, hot_bytes);
 -- Small partial index: start-up reconciliation walks only the objects that are not cold.
 CREATE INDEX objects_not_cold ON objects (object_id) WHERE hot_state <> 'cold';
+
+${LISTING_INDEX_SQL}
 
 CREATE TABLE uploads (
   upload_id          TEXT PRIMARY KEY,
@@ -92,7 +102,10 @@ export function configureConnection(db: Database.Database, busyTimeoutMs: number
 export function ensureSchema(db: Database.Database): void {
   db.transaction(() => {
     const version = db.pragma('user_version', { simple: true }) as number;
-    if (version === SCHEMA_VERSION) return;
+    if (version === SCHEMA_VERSION) {
+      db.exec(LISTING_INDEX_SQL);
+      return;
+    }
     if (version !== 0) throw new Error(`metadata store schema version ${version} is not supported (expected ${SCHEMA_VERSION})`);
     db.exec(SCHEMA_SQL);
     db.pragma(`user_version = ${SCHEMA_VERSION}`);

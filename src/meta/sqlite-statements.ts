@@ -1,15 +1,17 @@
 import type Database from 'better-sqlite3';
 import {
   OBJECT_COLUMNS,
-  OBJECT_SUMMARY_COLUMNS,
   PART_COLUMNS,
   UPLOAD_COLUMNS,
   type BucketRow,
   type ObjectRow,
-  type ObjectSummaryRow,
   type PartRow,
   type UploadRow,
 } from './sqlite-rows.js';
+import type { RawSummaryRow } from './listing-objects.js';
+
+/** Key as TEXT: SQLite hands the UTF-8 bytes to V8 directly, with no Buffer per row and no decode in JS. */
+const RAW_SUMMARY_COLUMNS = 'CAST(key AS TEXT), size, etag, last_modified, checksum, storage_class';
 
 /** Every statement the store runs, prepared once per connection. */
 export function prepareStatements(db: Database.Database) {
@@ -33,12 +35,21 @@ export function prepareStatements(db: Database.Database) {
         @object_id, @headers, @tags, @parts, @manifest, @hot_state, @hot_bytes, @pinned, @last_access)`,
     ),
     deleteObjectByKey: db.prepare<[string, Buffer]>('DELETE FROM objects WHERE bucket = ? AND key = ?'),
-    summariesFrom: db.prepare<[string, Buffer], ObjectSummaryRow>(
-      `SELECT ${OBJECT_SUMMARY_COLUMNS} FROM objects WHERE bucket = ? AND key >= ? ORDER BY key`,
-    ),
-    summariesBetween: db.prepare<[string, Buffer, Buffer], ObjectSummaryRow>(
-      `SELECT ${OBJECT_SUMMARY_COLUMNS} FROM objects WHERE bucket = ? AND key >= ? AND key < ? ORDER BY key`,
-    ),
+    // Listing: raw rows with the key as text, read from the covering index objects_listing (see listing-objects.ts).
+    summaryPageFrom: db
+      .prepare<[string, Buffer, number], RawSummaryRow>(`SELECT ${RAW_SUMMARY_COLUMNS} FROM objects WHERE bucket = ? AND key >= ? ORDER BY key LIMIT ?`)
+      .raw(true),
+    summaryPageBetween: db
+      .prepare<[string, Buffer, Buffer, number], RawSummaryRow>(
+        `SELECT ${RAW_SUMMARY_COLUMNS} FROM objects WHERE bucket = ? AND key >= ? AND key < ? ORDER BY key LIMIT ?`,
+      )
+      .raw(true),
+    summaryScanFrom: db
+      .prepare<[string, Buffer], RawSummaryRow>(`SELECT ${RAW_SUMMARY_COLUMNS} FROM objects WHERE bucket = ? AND key >= ? ORDER BY key`)
+      .raw(true),
+    summaryScanBetween: db
+      .prepare<[string, Buffer, Buffer], RawSummaryRow>(`SELECT ${RAW_SUMMARY_COLUMNS} FROM objects WHERE bucket = ? AND key >= ? AND key < ? ORDER BY key`)
+      .raw(true),
     setTags: db.prepare<[string, string, Buffer]>('UPDATE objects SET tags = ? WHERE bucket = ? AND key = ?'),
     setTagsIfId: db.prepare<[string, string, Buffer, string]>('UPDATE objects SET tags = ? WHERE bucket = ? AND key = ? AND object_id = ?'),
     updateManifest: db.prepare<[string, string]>('UPDATE objects SET manifest = ? WHERE object_id = ?'),

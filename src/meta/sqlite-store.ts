@@ -11,7 +11,6 @@ import type {
   ListQuery,
   ListResult,
   ObjectRecord,
-  ObjectSummary,
   PartRecord,
   UploadRecord,
   WriteCondition,
@@ -19,6 +18,7 @@ import type {
 import { configureConnection, ensureSchema } from './sqlite-schema.js';
 import { prepareStatements, type Statements } from './sqlite-statements.js';
 import { decodeKey, encodeKey, listingEntries, takePage } from './sqlite-listing.js';
+import { listObjectPage } from './listing-objects.js';
 import {
   bucketFromRow,
   bucketParams,
@@ -26,11 +26,9 @@ import {
   objectParams,
   partFromRow,
   partParams,
-  summaryFromRow,
   uploadFromRow,
   uploadParams,
   type ObjectRow,
-  type ObjectSummaryRow,
   type UploadRow,
 } from './sqlite-rows.js';
 
@@ -176,31 +174,15 @@ export class SqliteMetaStore implements MetaStore {
     // A read transaction, so the bucket check and every seek of the page see one snapshot.
     return this.read(() => {
       this.requireBucket(bucket);
-      const entries = listingEntries<ObjectSummaryRow>({
-        prefix: encodeKey(query.prefix ?? ''),
-        delimiter: encodeKey(query.delimiter ?? ''),
-        after: query.after === undefined ? null : encodeKey(query.after),
-        seek: (lower, upper) =>
-          upper === null ? this.s.summariesFrom.iterate(bucket, lower) : this.s.summariesBetween.iterate(bucket, lower, upper),
-      });
-      // maxKeys 0 returns an empty, untruncated page (AWS reports IsTruncated=true when keys exist; nobody pages with 0).
-      const { page, isTruncated } = takePage(entries, query.maxKeys);
-      const objects: ObjectSummary[] = [];
-      const commonPrefixes: string[] = [];
-      let lastReturned: string | undefined;
-      for (const entry of page) {
-        if (entry.kind === 'row') {
-          const summary = summaryFromRow(entry.row);
-          objects.push(summary);
-          lastReturned = summary.key;
-        } else {
-          lastReturned = decodeKey(entry.prefix);
-          commonPrefixes.push(lastReturned);
-        }
-      }
-      const result: ListResult = { objects, commonPrefixes, isTruncated };
-      if (lastReturned !== undefined) result.lastReturned = lastReturned;
-      return result;
+      return listObjectPage(
+        {
+          page: (lower, upper, limit) =>
+            upper === null ? this.s.summaryPageFrom.all(bucket, lower, limit) : this.s.summaryPageBetween.all(bucket, lower, upper, limit),
+          scan: (lower, upper) =>
+            upper === null ? this.s.summaryScanFrom.iterate(bucket, lower) : this.s.summaryScanBetween.iterate(bucket, lower, upper),
+        },
+        query,
+      );
     });
   }
 

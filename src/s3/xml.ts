@@ -8,7 +8,12 @@ const XML_DECL = '<?xml version="1.0" encoding="UTF-8"?>\n';
 // eslint-disable-next-line no-control-regex
 const XML_FORBIDDEN = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/g;
 
+/** Any character escapeXml would change; most text (keys, ETags, dates) has none, and one test is cheaper than seven replaces. */
+// eslint-disable-next-line no-control-regex
+const NEEDS_ESCAPE = /[&<>"'\r\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/;
+
 export function escapeXml(text: string): string {
+  if (!NEEDS_ESCAPE.test(text)) return text;
   return text
     .replace(/&/g, '&amp;')
     .replace(/</g, '&lt;')
@@ -38,8 +43,17 @@ export function xmlDocument(root: string, children: XmlChild[], namespaced = tru
   return `${XML_DECL}${open}${children.filter((c): c is string => typeof c === 'string').join('')}</${root}>`;
 }
 
+/** The last second formatted: a listing page's rows mostly share a few timestamps, and toISOString is not free. */
+let isoSecond = NaN;
+let isoText = '';
+
 export function isoDate(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, '.000Z');
+  const second = Math.floor(ms / 1000);
+  if (second !== isoSecond) {
+    isoText = new Date(ms).toISOString().replace(/\.\d{3}Z$/, '.000Z');
+    isoSecond = second;
+  }
+  return isoText;
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ import { ProtocolErrors } from '../errors.js';
 import { decodeContinuationToken, encodeContinuationToken } from '../list-token.js';
 import { ownerXml } from '../owner.js';
 import { parseIntParam } from '../validation.js';
-import { el, isoDate, textEl, xmlDocument } from '../xml.js';
+import { el, escapeXml, isoDate, textEl, xmlDocument } from '../xml.js';
 import { bucketOf } from './common.js';
 
 export const MAX_LIST_KEYS = 1000;
@@ -27,20 +27,30 @@ function optional(ctx: RequestContext, name: string): string | undefined {
   return ctx.query.get(name) ?? undefined;
 }
 
-function contentsXml(o: ObjectSummary, enc: (s: string) => string, owner: boolean): string {
-  return el('Contents', [
-    textEl('Key', enc(o.key)),
-    textEl('LastModified', isoDate(o.lastModified)),
-    textEl('ETag', o.etag),
-    o.checksum ? textEl('ChecksumAlgorithm', o.checksum.algorithm) : undefined,
-    o.checksum ? textEl('ChecksumType', o.checksum.type) : undefined,
-    textEl('Size', o.size),
-    owner && o.owner !== undefined ? ownerXml(o.owner) : undefined,
-    textEl('StorageClass', o.storageClass ?? 'STANDARD'),
-  ]);
+/**
+ * One <Contents> per object, concatenated directly: a page is up to 1000 of them, and the generic el/textEl path
+ * (arrays, filters, an escape per field) cost more than the SQL behind the page. Same bytes as el/textEl would write.
+ */
+function contentsXml(objects: ObjectSummary[], enc: (s: string) => string, owner: boolean): string {
+  // Owner XML hashes the access key; a page usually has one owner.
+  const owners = new Map<string, string>();
+  let xml = '';
+  for (const o of objects) {
+    xml += `<Contents><Key>${escapeXml(enc(o.key))}</Key><LastModified>${isoDate(o.lastModified)}</LastModified><ETag>${escapeXml(o.etag)}</ETag>`;
+    if (o.checksum) xml += textEl('ChecksumAlgorithm', o.checksum.algorithm) + textEl('ChecksumType', o.checksum.type);
+    xml += `<Size>${o.size}</Size>`;
+    if (owner && o.owner !== undefined) {
+      let ownerText = owners.get(o.owner);
+      if (ownerText === undefined) owners.set(o.owner, (ownerText = ownerXml(o.owner)));
+      xml += ownerText;
+    }
+    xml += `<StorageClass>${escapeXml(o.storageClass ?? 'STANDARD')}</StorageClass></Contents>`;
+  }
+  return xml;
 }
 
-const prefixesXml = (prefixes: string[], enc: (s: string) => string) => prefixes.map((p) => el('CommonPrefixes', [textEl('Prefix', enc(p))]));
+const prefixesXml = (prefixes: string[], enc: (s: string) => string) =>
+  prefixes.map((p) => `<CommonPrefixes><Prefix>${escapeXml(enc(p))}</Prefix></CommonPrefixes>`).join('');
 
 export async function listObjectsV1(ctx: RequestContext): Promise<void> {
   const bucket = bucketOf(ctx);
@@ -63,8 +73,8 @@ export async function listObjectsV1(ctx: RequestContext): Promise<void> {
       delimiter !== undefined ? textEl('Delimiter', enc(delimiter)) : undefined,
       textEl('IsTruncated', result.isTruncated),
       enc.url ? textEl('EncodingType', 'url') : undefined,
-      ...result.objects.map((o) => contentsXml(o, enc, true)),
-      ...prefixesXml(result.commonPrefixes, enc),
+      contentsXml(result.objects, enc, true),
+      prefixesXml(result.commonPrefixes, enc),
     ]),
   );
 }
@@ -118,8 +128,8 @@ export async function listObjectsV2(ctx: RequestContext): Promise<void> {
       next !== undefined ? textEl('NextContinuationToken', next) : undefined,
       startAfter !== undefined ? textEl('StartAfter', enc(startAfter)) : undefined,
       enc.url ? textEl('EncodingType', 'url') : undefined,
-      ...result.objects.map((o) => contentsXml(o, enc, fetchOwner)),
-      ...prefixesXml(result.commonPrefixes, enc),
+      contentsXml(result.objects, enc, fetchOwner),
+      prefixesXml(result.commonPrefixes, enc),
     ]),
   );
 }
@@ -168,7 +178,7 @@ export async function listMultipartUploads(ctx: RequestContext): Promise<void> {
           u.checksumType ? textEl('ChecksumType', u.checksumType) : undefined,
         ]),
       ),
-      ...prefixesXml(page.commonPrefixes, enc),
+      prefixesXml(page.commonPrefixes, enc),
     ]),
   );
 }
