@@ -5,7 +5,7 @@ import type { ObjectRecord } from '../meta/types.js';
 import type { Logger } from '../util/logger.js';
 import type { Metrics } from '../util/metrics.js';
 import { Errors, S3Error } from '../util/s3-error.js';
-import { encodeSegment } from './codec/encoder.js';
+import { encodeSegment, type EncodeSummary } from './codec/encoder.js';
 import { planSegments } from './codec/layout.js';
 import type { ObjectManifest, SegmentManifest, ShardRef } from './manifest.js';
 import { GuardedNode } from './nodes/breaker.js';
@@ -107,33 +107,66 @@ export class ColdStore {
     return Math.min(Math.max(this.config.writeQuorum, erasure.k + 1), erasure.k + erasure.m);
   }
 
-  /** Encode and store `size` bytes from `source` as segments; resolves when every segment reached the write quorum. */
+  /**
+   * Encode and store `size` bytes from `source` as segments; resolves when every segment reached the write quorum.
+   * Two segments are in flight at once: segment n+1 is read and encoded while segment n's shards are flushed and
+   * fsynced by the nodes (otherwise the pipeline drains at every segment boundary). The body is still read strictly
+   * in order, one segment after the other, so the hot-tier sink and the manifest keep the object's order.
+   */
   async writeData(input: WriteDataInput): Promise<SegmentManifest[]> {
-    const written: SegmentManifest[] = [];
+    const stop = new AbortController();
+    const inFlight: Array<Promise<SegmentManifest>> = [];
+    // Rejects as soon as any segment fails, so the loop does not keep reading the body for a PUT that is lost.
+    let failed!: (err: unknown) => void;
+    const failure = new Promise<never>((_, reject) => (failed = reject));
+    failure.catch(() => undefined);
     try {
       for (const plan of planSegments(input.size, this.config.segmentSize)) {
-        written.push(await this.writeSegment(input, plan.index, plan.plainSize));
+        // Bound: segment n+1 starts only once segment n-1 is stored.
+        if (inFlight.length >= 2) await Promise.race([inFlight[inFlight.length - 2]!, failure]);
+        const seg = this.writeSegment(input, plan.index, plan.plainSize, stop.signal);
+        seg.stored.catch(failed);
+        inFlight.push(seg.stored);
+        await Promise.race([seg.consumed, failure]);
       }
-      return written;
+      return await Promise.all(inFlight);
     } catch (err) {
-      void this.deleteSegments(written).catch(() => undefined);
+      stop.abort(err);
+      // Wait for the other segment in flight to stop (it no longer reads the body after this), then delete what was stored.
+      const settled = await Promise.allSettled(inFlight);
+      const stored = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+      void this.deleteSegments(stored).catch(() => undefined);
       throw err;
     }
   }
 
-  private async writeSegment(input: WriteDataInput, index: number, plainSize: number): Promise<SegmentManifest> {
+  /**
+   * Starts one segment. `consumed` settles when the encoder has taken all of the segment's input (the next segment
+   * may then read the body); `stored` when the segment reached its write quorum (or failed, its shards deleted).
+   */
+  private writeSegment(
+    input: WriteDataInput,
+    index: number,
+    plainSize: number,
+    stop: AbortSignal,
+  ): { consumed: Promise<unknown>; stored: Promise<SegmentManifest> } {
     const { k, m } = input.erasure;
     const segId = randomBytes(16).toString('hex');
     const targets = placeShards(segId, this.placementView(), k + m);
     const quorum = this.quorum(input.erasure);
     if (targets.length < quorum) {
-      throw Errors.serviceUnavailable(`Only ${targets.length} storage nodes are healthy; ${quorum} are needed to store data durably.`);
+      const err = Errors.serviceUnavailable(`Only ${targets.length} storage nodes are healthy; ${quorum} are needed to store data durably.`);
+      return { consumed: Promise.reject(err), stored: Promise.reject(err) };
     }
     const sink = input.hotSink;
     // A failing request body (client gone, bad chunk signature) must reach the node uploads as a cancellation, not as
     // a broken stream: otherwise it counts against the nodes' circuit breakers and a few bad clients take every node
     // out of placement. The abort happens before the encoder tears the shard streams down.
     const uploads = new AbortController();
+    // Another segment of the same PUT failed: this one is cancelled the same way (a cancellation, not a node failure).
+    const onStop = (): void => uploads.abort(stop.reason);
+    if (stop.aborted) onStop();
+    else stop.addEventListener('abort', onStop, { once: true });
     let plain = abortOnError(input.source.take(plainSize), uploads);
     if (sink?.form === 'plaintext') plain = teePlain(plain, sink);
     const encoded = encodeSegment({
@@ -147,6 +180,7 @@ export class ColdStore {
       chunkSize: this.config.chunkSize,
       k,
       m,
+      signal: uploads.signal,
       ...(sink?.form === 'ciphertext' ? { onCiphertext: (sealed: Buffer) => sink.write(sealed) } : {}),
     });
     const shardIds = encoded.shards.map(() => newShardId());
@@ -173,20 +207,32 @@ export class ColdStore {
         return { node: node.name, handle: '' };
       }
     });
-    const [summary, ...refs] = await Promise.allSettled([encoded.done, ...puts]);
+    const stored = this.settleSegment(encoded.done, puts, uploads.signal, quorum, k + m);
+    void stored.finally(() => stop.removeEventListener('abort', onStop)).catch(() => undefined);
+    return { consumed: encoded.done, stored };
+  }
+
+  private async settleSegment(
+    done: Promise<EncodeSummary>,
+    puts: Array<Promise<ShardRef>>,
+    uploads: AbortSignal,
+    quorum: number,
+    n: number,
+  ): Promise<SegmentManifest> {
+    const [summary, ...refs] = await Promise.allSettled([done, ...puts]);
     const shards = refs.map((r) => (r.status === 'fulfilled' ? r.value : { node: '', handle: '' }));
     const stored = shards.filter((s) => s.handle !== '');
     if (summary.status === 'rejected' || stored.length < quorum) {
       await this.deleteShards(stored);
       // The client's own failure (bad body) is its error, whichever part of the pipeline noticed first; anything else
       // below quorum is the nodes' fault: 503.
-      const clientError: unknown = uploads.signal.aborted ? uploads.signal.reason : undefined;
+      const clientError: unknown = uploads.aborted ? uploads.reason : undefined;
       if (clientError instanceof Error) throw clientError;
       if (summary.status === 'rejected' && summary.reason instanceof S3Error) throw summary.reason;
       if (summary.status === 'rejected') this.log.warn({ err: (summary.reason as Error).message }, 'segment encoding stopped');
-      throw Errors.serviceUnavailable(`Only ${stored.length} of ${k + m} shards could be stored; ${quorum} are needed.`);
+      throw Errors.serviceUnavailable(`Only ${stored.length} of ${n} shards could be stored; ${quorum} are needed.`);
     }
-    if (stored.length < k + m) this.metrics.shardProblems.inc({ kind: 'write-degraded' }, k + m - stored.length);
+    if (stored.length < n) this.metrics.shardProblems.inc({ kind: 'write-degraded' }, n - stored.length);
     return { ...summary.value.segment, shards };
   }
 
