@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeKey, listingEntries, prefixSuccessor, takePage, type KeyedRow } from '../src/meta/sqlite-listing.js';
+import { listObjectPage, type ObjectListingSource, type RawSummaryRow } from '../src/meta/listing-objects.js';
 import { prepareStatements } from '../src/meta/sqlite-statements.js';
 import { SqliteMetaStore } from '../src/meta/sqlite-store.js';
 import type { ListQuery, ObjectRecord } from '../src/meta/types.js';
@@ -272,6 +273,75 @@ describe('index use', () => {
     expect(isTruncated).toBe(true);
     expect(pulled).toBe(6);
     expect(seeks).toBe(6);
+  });
+
+  it('an object delimiter page reads one row per returned entry; a flat page is one bounded statement', () => {
+    const keys = Array.from({ length: 20 }, (_, g) => Array.from({ length: 500 }, (_, i) => `g${String(g).padStart(2, '0')}/${String(i).padStart(4, '0')}`)).flat();
+    const rows: RawSummaryRow[] = keys.sort().map((key) => [key, 1, '"e"', NOW, null, null]);
+    const inRange = (row: RawSummaryRow, lower: Buffer, upper: Buffer | null) =>
+      Buffer.compare(encodeKey(row[0]), lower) >= 0 && (upper === null || Buffer.compare(encodeKey(row[0]), upper) < 0);
+    let pulled = 0;
+    let seeks = 0;
+    const pages: number[] = [];
+    const source: ObjectListingSource = {
+      page: (lower, upper, limit) => {
+        pages.push(limit);
+        return rows.filter((row) => inRange(row, lower, upper)).slice(0, limit);
+      },
+      *scan(lower, upper) {
+        seeks++;
+        for (const row of rows) {
+          if (!inRange(row, lower, upper)) continue;
+          pulled++;
+          yield row;
+        }
+      },
+    };
+    const grouped = listObjectPage(source, { delimiter: '/', after: 'g03/', maxKeys: 5 });
+    expect(grouped).toEqual({ objects: [], commonPrefixes: ['g04/', 'g05/', 'g06/', 'g07/', 'g08/'], isTruncated: true, lastReturned: 'g08/' });
+    expect(pulled).toBe(6);
+    expect(seeks).toBe(6);
+    const flat = listObjectPage(source, { prefix: 'g01/', after: 'g01/0497', maxKeys: 3 });
+    expect(flat.objects.map((o) => o.key)).toEqual(['g01/0498', 'g01/0499']);
+    expect(flat.isTruncated).toBe(false);
+    expect(flat.lastReturned).toBe('g01/0499');
+    expect(pages).toEqual([4]);
+    expect(seeks).toBe(6);
+  });
+
+  it('object listing statements read only the covering index, which older databases get on open', async () => {
+    const path = join(dir, 'covering.db');
+    const first = SqliteMetaStore.open(path);
+    await first.createBucket({ name: 'bkt', createdAt: NOW, owner: 'o', region: 'r' });
+    await first.putObject(objectRecord('a/b', 'id-1'));
+    await first.close();
+    const raw = new Database(path);
+    const plans = (db: Database.Database) =>
+      ['summaryPageFrom', 'summaryPageBetween', 'summaryScanFrom', 'summaryScanBetween'].map((name) => {
+        const statement = (prepareStatements(db) as unknown as Record<string, Database.Statement>)[name];
+        if (statement === undefined) throw new Error(name);
+        const params = new Array<null>((statement.source.match(/\?/g) ?? []).length).fill(null);
+        return db.prepare<unknown[], { detail: string }>(`EXPLAIN QUERY PLAN ${statement.source}`).all(...params).map((r) => r.detail).join('; ');
+      });
+    try {
+      for (const plan of plans(raw)) expect(plan).toMatch(/COVERING INDEX objects_listing/);
+      // A database written before the index existed.
+      raw.exec('DROP INDEX objects_listing');
+    } finally {
+      raw.close();
+    }
+    const reopened = SqliteMetaStore.open(path);
+    try {
+      expect((await reopened.listObjects('bkt', { maxKeys: 10 })).objects.map((o) => o.key)).toEqual(['a/b']);
+    } finally {
+      await reopened.close();
+    }
+    const check = new Database(path, { readonly: true });
+    try {
+      for (const plan of plans(check)) expect(plan).toMatch(/COVERING INDEX objects_listing/);
+    } finally {
+      check.close();
+    }
   });
 
   it('every statement searches an index and none sorts in a temporary b-tree', async () => {

@@ -12,7 +12,7 @@ import { parseCopySourceRange, parseRange } from '../src/s3/range.js';
 import { resolveOperation, resolveTarget } from '../src/s3/routing.js';
 import { digestBase64 } from '../src/s3/small-digests.js';
 import { assertKey, assertMetadataSize, isValidBucketName, parseContentMd5, parseIntParam, parseStorageClass, parseTaggingHeader } from '../src/s3/validation.js';
-import { childList, childText, decodeXmlText, escapeXml, parseXmlBody } from '../src/s3/xml.js';
+import { childList, childText, decodeXmlText, escapeXml, isoDate, parseXmlBody } from '../src/s3/xml.js';
 import type { PartRecord } from '../src/meta/types.js';
 
 /** Runs fn and returns the S3Error code it threw (fails the test if it did not throw an S3Error). */
@@ -273,6 +273,16 @@ describe('continuation tokens', () => {
 describe('XML', () => {
   it('escapes text including characters XML cannot carry raw', () => {
     expect(escapeXml(`<a&b>"'\r\u0001`)).toBe('&lt;a&amp;b&gt;&quot;&apos;&#13;&#1;');
+  });
+  it('escapes each special character alone and leaves plain text as it is', () => {
+    const cases: [string, string][] = [['&', '&amp;'], ['<', '&lt;'], ['>', '&gt;'], ['"', '&quot;'], ["'", '&apos;'], ['\r', '&#13;'], ['\u0000', '&#0;'], ['\u001f', '&#31;'], ['\ufffe', '&#65534;'], ['\uffff', '&#65535;']];
+    for (const [raw, escaped] of cases) expect(escapeXml(`x${raw}y`)).toBe(`x${escaped}y`);
+    for (const plain of ['', 'a/b c\t\n', 'é😀\ufffd\u{10ffff}', '"d41d8cd98f00b204e9800998ecf8427e"'.slice(1, -1)]) expect(escapeXml(plain)).toBe(plain);
+  });
+  it('formats dates at whole seconds, whatever the order of calls', () => {
+    const times = [1_700_000_000_999, 1_700_000_000_001, 1_700_000_001_000, 1_700_000_000_500, 0, 1_700_000_000_000];
+    for (const ms of times) expect(isoDate(ms)).toBe(new Date(Math.floor(ms / 1000) * 1000).toISOString());
+    expect(() => isoDate(Number.NaN)).toThrow(RangeError);
   });
   it('parses a Delete body with entities, CDATA, whitespace keys', () => {
     const root = parseXmlBody(
