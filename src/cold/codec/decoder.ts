@@ -37,7 +37,7 @@ export interface DecodeSegmentOptions {
    */
   openShard: (shardIndex: number, req: ShardReadRequest, signal: AbortSignal) => Promise<Readable>;
   onShardProblem?: (shardIndex: number, kind: ShardProblemKind, err: Error) => void;
-  /** Authenticated ciphertext||tag of each decoded chunk (a private copy), for promotion to the hot tier. */
+  /** Authenticated ciphertext||tag of each decoded chunk, for promotion to the hot tier. The decoder never reuses its memory. */
   onCiphertext?: (sealed: Buffer, chunkIndex: number) => void | Promise<void>;
   /** Open one more shard when a stripe has waited this long (default: never hedge). */
   hedgeAfterMs?: number;
@@ -134,9 +134,12 @@ export async function* decodeSegment(opts: DecodeSegmentOptions): AsyncGenerator
   // finally would never close the shard streams: close them from the abort itself.
   opts.signal?.addEventListener('abort', () => pool.closeAll(), { once: true });
   const readTimeoutMs = opts.readTimeoutMs ?? 30_000;
-  // One reusable stripe buffer: blocks land in it straight from the streams; plaintext is freshly allocated by decryption.
+  // Blocks land straight from the streams in one buffer per stripe. It is fresh for every stripe, so the sealed chunks
+  // handed to onCiphertext are subarrays of it rather than copies; parity (never handed out) reuses one buffer.
   const fullBlock = roundUp8(man.chunkSize + TAG_BYTES);
-  const stripeBuf = Buffer.allocUnsafe((k + m) * fullBlock);
+  const parityBuf = Buffer.allocUnsafe(m * fullBlock);
+  let dataBuf = Buffer.allocUnsafe(0);
+  const blockOf = (i: number, B: number): Buffer => (i < k ? dataBuf.subarray(i * B, (i + 1) * B) : parityBuf.subarray((i - k) * B, (i - k + 1) * B));
 
   /** Gather k verified blocks of stripe s (keeping those in `delivered`), replacing and hedging shards as needed. */
   const fetchStripe = async (s: number, B: number, delivered: Set<number>): Promise<void> => {
@@ -144,7 +147,7 @@ export async function* decodeSegment(opts: DecodeSegmentOptions): AsyncGenerator
     const start = (src: ShardSource): void => {
       pending.set(
         src.index,
-        src.readBlock(s, stripeBuf, src.index * B, B).then(
+        src.readBlock(s, src.index < k ? dataBuf : parityBuf, (src.index < k ? src.index : src.index - k) * B, B).then(
           (): Outcome => ({ index: src.index, ok: true }),
           (err: unknown): Outcome => ({ index: src.index, ok: false, err }),
         ),
@@ -201,7 +204,7 @@ export async function* decodeSegment(opts: DecodeSegmentOptions): AsyncGenerator
     const missing: number[] = [];
     for (let i = 0; i < k; i++) if (!delivered.has(i)) missing.push(i);
     if (missing.length === 0) return;
-    const blocks = Array.from({ length: k + m }, (_, i) => stripeBuf.subarray(i * B, (i + 1) * B));
+    const blocks = Array.from({ length: k + m }, (_, i) => blockOf(i, B));
     await coder.reconstruct(k, m, blocks, blocks.map((_, i) => delivered.has(i)), missing);
   };
 
@@ -210,6 +213,7 @@ export async function* decodeSegment(opts: DecodeSegmentOptions): AsyncGenerator
       opts.signal?.throwIfAborted();
       const B = stripeBlockSize(g, s);
       const { first, count } = stripeChunks(g, s);
+      dataBuf = Buffer.allocUnsafe(k * B);
       const delivered = new Set<number>();
       await fetchStripe(s, B, delivered);
       await rebuild(B, delivered);
@@ -219,7 +223,7 @@ export async function* decodeSegment(opts: DecodeSegmentOptions): AsyncGenerator
       for (let c = lo; c < hi; c++) {
         const j = c - first;
         const len = chunkPlainSize(g, c);
-        const sealed = (): Buffer => stripeBuf.subarray(j * B, j * B + len + TAG_BYTES);
+        const sealed = (): Buffer => dataBuf.subarray(j * B, j * B + len + TAG_BYTES);
         let p: Buffer;
         try {
           p = sealer.open(c, c === chunks - 1, sealed());
@@ -227,6 +231,8 @@ export async function* decodeSegment(opts: DecodeSegmentOptions): AsyncGenerator
           // The block passed its crc32 yet fails authentication. If it came straight from data shard j, rebuild it from
           // other shards: if that authenticates, shard j holds wrong (e.g. misplaced) data. Otherwise we cannot tell.
           if (!delivered.has(j)) throw authError();
+          // Chunks of this stripe already handed to onCiphertext point into dataBuf: refetch into a copy of it.
+          dataBuf = Buffer.from(dataBuf);
           delivered.delete(j);
           pool.drop(j);
           await fetchStripe(s, B, delivered);
@@ -238,7 +244,7 @@ export async function* decodeSegment(opts: DecodeSegmentOptions): AsyncGenerator
           }
           opts.onShardProblem?.(j, 'corrupt', new Error(`shard ${j}: block of stripe ${s} fails authentication`));
         }
-        if (opts.onCiphertext) await opts.onCiphertext(Buffer.from(sealed()), c);
+        if (opts.onCiphertext) await opts.onCiphertext(sealed(), c);
         const a = c === plan.firstChunk ? range.offset - c * man.chunkSize : 0;
         const b = c === plan.endChunk - 1 ? range.offset + range.length - c * man.chunkSize : len;
         plain.push(a === 0 && b === len ? p : p.subarray(a, b));

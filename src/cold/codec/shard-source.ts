@@ -43,11 +43,23 @@ function classifyOpenError(err: unknown): ShardProblemKind {
   return kind === 'not-found' ? 'missing' : kind === 'corrupt' ? 'corrupt' : kind === 'timeout' ? 'slow' : 'error';
 }
 
+/**
+ * Bytes a source buffers ahead of the decoder before it pauses its stream: about one block, so the network keeps
+ * delivering while a stripe is decoded, and memory per read stays at a block per shard.
+ */
+const READ_AHEAD_BYTES = 256 * 1024;
+
 export class ShardSource {
   private readonly abort = new AbortController();
-  private readonly opened: Promise<AsyncIterator<Buffer>>;
+  private readonly opened: Promise<void>;
   private stream: Readable | null = null;
-  private rest: Buffer | null = null;
+  // Pieces as the stream delivered them ('data' events, not the async iterator, whose read() concatenates whatever
+  // is buffered into a fresh copy); consumed from the front.
+  private readonly queue: Buffer[] = [];
+  private queued = 0;
+  private ended = false;
+  private failure: unknown = null;
+  private wake: (() => void) | null = null;
   private closed = false;
   private readonly crcScratch = Buffer.alloc(BLOCK_CRC_BYTES);
   private nextStripe: number;
@@ -64,8 +76,28 @@ export class ShardSource {
     this.opened = open(this.abort.signal).then(
       (stream) => {
         this.stream = stream;
-        if (this.closed) stream.destroy();
-        return stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+        if (this.closed) {
+          stream.destroy();
+          return;
+        }
+        stream.on('data', (piece: Buffer) => {
+          this.queue.push(piece);
+          this.queued += piece.length;
+          if (this.queued >= READ_AHEAD_BYTES) stream.pause();
+          this.notify();
+        });
+        stream.on('end', () => {
+          this.ended = true;
+          this.notify();
+        });
+        stream.on('error', (err: unknown) => {
+          this.failure ??= err;
+          this.notify();
+        });
+        stream.on('close', () => {
+          if (!this.ended) this.failure ??= new Error('shard stream closed before its end');
+          this.notify();
+        });
       },
       (err: unknown) => {
         throw new ShardFault(classifyOpenError(err), `shard ${index} could not be opened`, { cause: err });
@@ -75,30 +107,37 @@ export class ShardSource {
     this.opened.catch(() => undefined);
   }
 
+  private notify(): void {
+    const w = this.wake;
+    this.wake = null;
+    w?.();
+  }
+
   /** Read exactly n bytes, handing each piece to `sink(piece, offsetInN)`. */
   private async readExact(n: number, sink: (piece: Buffer, at: number) => void): Promise<void> {
-    const it = await this.opened;
+    await this.opened;
+    const stream = this.stream!;
     let got = 0;
     while (got < n) {
       if (this.closed) throw new SourceClosed();
-      if (this.rest === null || this.rest.length === 0) {
-        let r: IteratorResult<Buffer>;
-        try {
-          r = await it.next();
-        } catch (err) {
-          if (this.closed) throw new SourceClosed();
-          throw new ShardFault(classifyOpenError(err), `shard ${this.index} stream failed`, { cause: err });
+      const head = this.queue[0];
+      if (head === undefined) {
+        if (this.failure !== null) {
+          throw new ShardFault(classifyOpenError(this.failure), `shard ${this.index} stream failed`, { cause: this.failure });
         }
-        if (this.closed) throw new SourceClosed();
-        if (r.done === true) throw new ShardFault('corrupt', `shard ${this.index} ended early`);
-        this.rest = r.value;
+        if (this.ended) throw new ShardFault('corrupt', `shard ${this.index} ended early`);
+        stream.resume();
+        await new Promise<void>((resolve) => (this.wake = resolve));
         continue;
       }
-      const take = Math.min(n - got, this.rest.length);
-      sink(this.rest.subarray(0, take), got);
-      this.rest = take === this.rest.length ? null : this.rest.subarray(take);
+      const take = Math.min(n - got, head.length);
+      sink(take === head.length ? head : head.subarray(0, take), got);
+      if (take === head.length) this.queue.shift();
+      else this.queue[0] = head.subarray(take);
+      this.queued -= take;
       got += take;
     }
+    if (this.queued < READ_AHEAD_BYTES && stream.isPaused() && !this.ended) stream.resume();
   }
 
   /** Read stripe s's block (blockSize bytes) into dst at dstOffset and verify its crc32. */
@@ -128,5 +167,7 @@ export class ShardSource {
     this.closed = true;
     this.abort.abort();
     this.stream?.destroy();
+    this.queue.length = 0;
+    this.notify();
   }
 }
