@@ -1,7 +1,7 @@
-import { createHash, type Hash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { Errors, S3Error } from '../util/s3-error.js';
 import { createChecksummer, type Checksummer } from './checksums.js';
+import { createMd5, type Md5 } from './md5-offload.js';
 import type { ChecksumAlgorithm } from '../meta/types.js';
 
 /**
@@ -13,7 +13,7 @@ export class Ingest {
   private readonly iterator: AsyncIterator<Buffer>;
   private carry: Buffer | null = null;
   private received = 0;
-  private readonly md5: Hash = createHash('md5');
+  private readonly md5: Md5;
   readonly checksummer?: Checksummer;
 
   constructor(
@@ -22,6 +22,7 @@ export class Ingest {
     checksumAlgorithm?: ChecksumAlgorithm,
   ) {
     this.iterator = (body as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+    this.md5 = createMd5(size);
     if (checksumAlgorithm) this.checksummer = createChecksummer(checksumAlgorithm);
   }
 
@@ -45,7 +46,8 @@ export class Ingest {
     const chunk = typeof r.value === 'string' ? Buffer.from(r.value) : r.value;
     this.received += chunk.length;
     if (this.received > this.size) throw Errors.invalidRequest('The request body is longer than its declared length.');
-    this.md5.update(chunk);
+    const hashing = this.md5.update(chunk);
+    if (hashing) await hashing;
     this.checksummer?.update(chunk);
     return chunk;
   }
@@ -69,14 +71,20 @@ export class Ingest {
 
   /** Reads to the end of the body (which must hold nothing more) and returns the digests. */
   async finish(): Promise<{ md5: Buffer; checksum?: string }> {
-    const extra = await this.next();
-    if (extra !== null && extra.length > 0) throw Errors.invalidRequest('The request body is longer than its declared length.');
-    if (this.received !== this.size) throw Errors.incompleteBody();
-    return { md5: this.md5.digest(), ...(this.checksummer ? { checksum: this.checksummer.digest() } : {}) };
+    try {
+      const extra = await this.next();
+      if (extra !== null && extra.length > 0) throw Errors.invalidRequest('The request body is longer than its declared length.');
+      if (this.received !== this.size) throw Errors.incompleteBody();
+    } catch (err) {
+      this.md5.close();
+      throw err;
+    }
+    return { md5: await this.md5.digest(), ...(this.checksummer ? { checksum: this.checksummer.digest() } : {}) };
   }
 
   /** Stop reading: the caller failed and the rest of the body is not wanted. */
   async abandon(): Promise<void> {
+    this.md5.close();
     try {
       await this.iterator.return?.();
     } catch {
