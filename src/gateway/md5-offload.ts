@@ -11,7 +11,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 
 const SLOT_BYTES = 512 * 1024;
-const SLOTS = 8;
+const SLOTS = 4;
 /** Bodies smaller than this are hashed inline: a worker round trip costs more than their MD5. */
 export const OFFLOAD_MIN_BYTES = 4 * 1024 * 1024;
 
