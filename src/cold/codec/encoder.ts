@@ -116,21 +116,19 @@ export function encodeSegment(opts: EncodeSegmentOptions): EncodedSegment {
     try {
       streams.forEach((s, i) => s.push(encodeShardHeader({ coderCode: coder.code, k, m, shardIndex: i, chunkSize, stripeCount: stripes })));
       // While the coder computes stripe s's parity (in the thread pool when native), stripe s+1 is read and encrypted.
-      let coding: { stripe: Buffer; S: number; parity: Promise<void> } | null = null;
+      let coding: { blocks: Buffer[]; parity: Promise<void> } | null = null;
       for (let s = 0; s < stripes; s++) {
         opts.signal?.throwIfAborted();
         const B = stripeBlockSize(geometry, s);
-        // Each block is laid out with room for its crc32 behind it, so block and crc go to the shard as one chunk
-        // (one socket write instead of a 256 KiB one plus a 4-byte one).
-        const S = B + BLOCK_CRC_BYTES;
         const { first, count } = stripeChunks(geometry, s);
-        // A fresh buffer per stripe: its blocks are handed to the shard consumers, who may keep them a while.
-        const stripe = Buffer.allocUnsafe((k + m) * S);
+        // A fresh buffer per stripe: its blocks are handed to the shard consumers, who may keep them a while. The
+        // blocks stay back to back (crcs go separately) so the native coder encodes in place instead of gathering.
+        const stripe = Buffer.allocUnsafe((k + m) * B);
         for (let j = 0; j < count; j++) {
           const c = first + j;
           const len = chunkPlainSize(geometry, c);
           const cipher = sealer.cipher(c, c === chunks - 1);
-          let pos = j * S;
+          let pos = j * B;
           for (let need = len; need > 0; ) {
             const piece = await input.next(need);
             if (piece === null) throw Errors.incompleteBody();
@@ -139,22 +137,22 @@ export function encodeSegment(opts: EncodeSegmentOptions): EncodedSegment {
           }
           pos += cipher.final().copy(stripe, pos);
           pos += cipher.getAuthTag().copy(stripe, pos);
-          stripe.fill(0, pos, j * S + B);
-          if (opts.onCiphertext) await opts.onCiphertext(stripe.subarray(j * S, j * S + len + TAG_BYTES), c);
+          stripe.fill(0, pos, (j + 1) * B);
+          if (opts.onCiphertext) await opts.onCiphertext(stripe.subarray(j * B, j * B + len + TAG_BYTES), c);
         }
-        for (let j = count; j < k; j++) stripe.fill(0, j * S, j * S + B);
-        const blocks = Array.from({ length: k + m }, (_, i) => stripe.subarray(i * S, i * S + B));
+        stripe.fill(0, count * B, k * B);
+        const blocks = Array.from({ length: k + m }, (_, i) => stripe.subarray(i * B, (i + 1) * B));
         const parity = coder.encode(k, m, blocks.slice(0, k), blocks.slice(k));
         parity.catch(() => undefined);
         if (coding !== null) {
           await coding.parity;
-          await pushStripe(coding.stripe, coding.S);
+          await pushStripe(coding.blocks);
         }
-        coding = { stripe, S, parity };
+        coding = { blocks, parity };
       }
       if (coding !== null) {
         await coding.parity;
-        await pushStripe(coding.stripe, coding.S);
+        await pushStripe(coding.blocks);
       }
       if (!(await input.atEnd())) throw new RangeError(`segment input is longer than plainSize (${plainSize} bytes)`);
       for (const st of streams) if (st.live) st.push(null);
@@ -169,15 +167,16 @@ export function encodeSegment(opts: EncodeSegmentOptions): EncodedSegment {
     }
   };
 
-  /** Pushes block i of the stripe (stride S: the block, then room for its crc32) to shard stream i. */
-  const pushStripe = async (stripe: Buffer, S: number): Promise<void> => {
-    const B = S - BLOCK_CRC_BYTES;
+  const pushStripe = async (blocks: Buffer[]): Promise<void> => {
     let live = 0;
-    streams.forEach((st, i) => {
+    blocks.forEach((block, i) => {
+      const st = streams[i]!;
       if (!st.live) return;
       live++;
-      stripe.writeUInt32BE(crc32(stripe.subarray(i * S, i * S + B)), i * S + B);
-      st.push(stripe.subarray(i * S, (i + 1) * S));
+      const crc = Buffer.allocUnsafe(BLOCK_CRC_BYTES);
+      crc.writeUInt32BE(crc32(block), 0);
+      st.push(block);
+      st.push(crc);
     });
     if (live === 0) throw new Error('every shard consumer went away');
     await Promise.all(streams.map((st) => st.drained()));
