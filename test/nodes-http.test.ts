@@ -241,6 +241,36 @@ describe('node server + HttpNodeDriver', () => {
     expect(await driver.stat(id(6))).toBeNull();
   });
 
+  it('a small (buffered) upload cut off mid-body stores nothing, and small shards answer 201 then 200 on replace', async () => {
+    const u = new URL(server.url);
+    const socket = net.connect(Number(u.port), u.hostname);
+    await new Promise((r) => socket.once('connect', r));
+    socket.write(`PUT /shards/${id(0x66)} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${SECRET}\r\nContent-Length: 100000\r\n\r\n`);
+    socket.write(Buffer.alloc(30_000, 7));
+    await new Promise((r) => setTimeout(r, 50));
+    socket.destroy();
+    // The node still serves, and the cut upload left neither a shard nor a temp file.
+    await driver.put(id(0x67), Readable.from([Buffer.alloc(4000, 1)]), 4000);
+    expect(await driver.stat(id(0x66))).toBeNull();
+    expect((await filesUnder(dir)).length).toBe(1);
+    const put = async (fill: number): Promise<string> => {
+      const res = await fetch(`${server.url}/shards/${id(0x68)}`, {
+        method: 'PUT',
+        headers: { Authorization: `Bearer ${SECRET}` },
+        body: Buffer.alloc(2000, fill),
+      });
+      return `${res.status} ${await res.text()}`;
+    };
+    expect(await put(1)).toMatch(/^201 /);
+    expect(await put(2)).toMatch(/^200 /);
+    const body = await driver.get(id(0x68));
+    const chunks: Buffer[] = [];
+    for await (const c of body) chunks.push(c as Buffer);
+    expect(Buffer.concat(chunks).equals(Buffer.alloc(2000, 2))).toBe(true);
+    await driver.delete(id(0x67));
+    await driver.delete(id(0x68));
+  });
+
   it('rejects an upload whose body is shorter than promised, via the driver, leaving nothing', async () => {
     const err = await errorOf(driver.put(id(7), Readable.from([Buffer.alloc(500)]), 1000));
     expect(err.kind).toBe('bad-request');

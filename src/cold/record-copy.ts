@@ -12,8 +12,16 @@ export const RECORD_MAGIC = Buffer.from('TSMF');
 const VERSION = 1;
 const INFO = Buffer.from('tessera-record-v1');
 
+/** Derived once per master key (every PUT seals a record): the master key object lives as long as the keyring. */
+const recordKeys = new WeakMap<Buffer, Buffer>();
+
 function recordKey(master: Buffer): Buffer {
-  return Buffer.from(hkdfSync('sha256', master, Buffer.alloc(0), INFO, 32));
+  let key = recordKeys.get(master);
+  if (key === undefined) {
+    key = Buffer.from(hkdfSync('sha256', master, Buffer.alloc(0), INFO, 32));
+    recordKeys.set(master, key);
+  }
+  return key;
 }
 
 export function sealRecord(record: ObjectRecord, master: { id: string; key: Buffer }): Buffer {

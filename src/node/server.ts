@@ -58,6 +58,8 @@ export interface NodeServer {
 const MAX_HEADER_BYTES = 16 * 1024;
 const DEFAULT_MAX_SHARD_BYTES = 1024 * 1024 * 1024;
 const DEFAULT_LIST_LIMIT = 1000;
+/** Uploads up to this size are buffered and written in one go (writeShardBytes). */
+const SMALL_SHARD_BYTES = 256 * 1024;
 const MAX_LIST_LIMIT = 10_000;
 
 const STATUS_BY_KIND: Record<NodeErrorKind, number> = {
@@ -166,8 +168,13 @@ export async function startNodeServer(opts: NodeServerOptions): Promise<NodeServ
     } else if (!chunked) {
       throw new HttpError(411, 'bad-request', 'Content-Length or chunked encoding required');
     }
+    // Small shards (every shard of a small object, record copies) are taken into memory first: one write and no
+    // stream pipeline per shard. Memory per upload is bounded by SMALL_SHARD_BYTES and grows only with bytes received.
     // A disconnect mid-upload errors `req`, which fails the pipeline inside writeShard and removes the temp file.
-    const { created, size } = await store.writeShard(id, req, { length, maxBytes: maxShardBytes });
+    const { created, size } =
+      length !== undefined && length <= SMALL_SHARD_BYTES
+        ? await store.writeShardBytes(id, await readExactly(req, length))
+        : await store.writeShard(id, req, { length, maxBytes: maxShardBytes });
     sendJson(res, created ? 201 : 200, { handle: id, size });
   };
 
@@ -286,6 +293,35 @@ export function parseRange(header: string | undefined, size: number): { offset: 
   const end = last === '' ? size - 1 : Math.min(Number(last), size - 1);
   if (!Number.isSafeInteger(end) || end < start) return 'unsatisfiable';
   return { offset: start, length: end - start + 1 };
+}
+
+/** The whole body of an upload that declared `length` bytes; rejects when the client goes away before sending them. */
+function readExactly(req: http.IncomingMessage, length: number): Promise<Buffer> {
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let received = 0;
+    const done = (err: Error | undefined): void => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('close', onClose);
+      if (err) reject(err);
+      else resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received));
+    };
+    const onData = (chunk: Buffer): void => {
+      received += chunk.length;
+      chunks.push(chunk);
+    };
+    // The HTTP parser never delivers more than Content-Length, so a wrong count can only be short.
+    const onEnd = (): void =>
+      done(received === length ? undefined : new NodeError('local', 'bad-request', `body ended after ${received} of ${length} bytes`));
+    const onError = (err: Error): void => done(err);
+    const onClose = (): void => done(new NodeError('local', 'bad-request', `upload cut after ${received} of ${length} bytes`));
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('close', onClose);
+  });
 }
 
 function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
