@@ -112,7 +112,9 @@ export class NodeFleet {
   async startOne(n) {
     mkdirSync(n.dir, { recursive: true });
     mkdirSync(this.baseDir, { recursive: true });
-    n.child = spawn(process.execPath, [CLI, 'node', '--data', n.dir, '--port', String(n.port)], {
+    // BENCH_NODE_DIST=DIR runs the nodes from another build too (A/B of a node server change); default dist/.
+    const cli = process.env.BENCH_NODE_DIST ? path.join(path.resolve(process.env.BENCH_NODE_DIST), 'cli/main.js') : CLI;
+    n.child = spawn(process.execPath, [cli, 'node', '--data', n.dir, '--port', String(n.port)], {
       env: { ...process.env, TESSERA_NODE_SECRET: this.secret },
       // Nodes log every start at info: keep that out of the report, in the work dir.
       stdio: ['ignore', 'ignore', openSync(path.join(this.baseDir, `${n.name}.log`), 'a')],
