@@ -342,6 +342,16 @@ describe('hot tier bookkeeping', () => {
     expect((await store.getObjectById('o2'))?.pinned).toBe(true);
     await store.setPinned('o2', false);
     expect((await store.evictionCandidates(10)).map((c) => c.objectId)).toEqual(['o2', 'o1']);
+    // A batch of touches in one transaction: same never-backwards rule, unknown ids ignored.
+    await store.touchMany([
+      ['o2', 60],
+      ['o1', 45],
+      ['missing', 70],
+    ]);
+    expect((await store.evictionCandidates(10)).map((c) => [c.objectId, c.lastAccess])).toEqual([
+      ['o1', 50],
+      ['o2', 60],
+    ]);
 
     const hot: Array<{ objectId: string; state: string; hotBytes: number }> = [];
     for await (const item of store.listHot()) hot.push(item);

@@ -50,6 +50,8 @@ export interface MetaStore {
   setHotState(objectId: string, state: HotState, hotBytes: number, from?: HotState): Promise<boolean>;
   /** Record a read for LRU. May be batched by the caller. */
   touch(objectId: string, atMs: number): Promise<void>;
+  /** Many touches in one transaction (the hot cache flushes its batch of reads once a second). */
+  touchMany(touches: ReadonlyArray<readonly [objectId: string, atMs: number]>): Promise<void>;
   setPinned(objectId: string, pinned: boolean): Promise<boolean>;
   /** Sum of hotBytes over objects in state 'hot' or 'promoting'. */
   hotBytesTotal(): Promise<number>;
