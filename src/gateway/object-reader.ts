@@ -169,7 +169,7 @@ export class ObjectReader {
         let clientGone = false;
         out.on('close', () => (clientGone = true));
         let queued = 0;
-        for await (const chunk of stream as AsyncIterable<Buffer>) {
+        for await (const chunk of chunksOf(stream)) {
           if (hotSink.form === 'plaintext') await hotSink.write(chunk);
           if (clientGone) continue;
           const more = out.write(chunk);
@@ -234,7 +234,7 @@ export class ObjectReader {
       try {
         this.metrics.reconstructions.inc();
         const stream = await this.cold.openRange(record.manifest, this.dataKey(record), { offset: 0, length: record.size }, sink.form === 'ciphertext' ? { onCiphertext: (c) => sink.write(c) } : {});
-        for await (const chunk of stream as AsyncIterable<Buffer>) {
+        for await (const chunk of chunksOf(stream)) {
           if (sink.form === 'plaintext') await sink.write(chunk);
         }
         await sink.commit();
@@ -354,6 +354,57 @@ export class ObjectReader {
   /** Waits for in-flight promotions (graceful shutdown). */
   async drain(): Promise<void> {
     while (this.promotions.size > 0) await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/**
+ * A byte stream's chunks as it emits them, one at a time with backpressure. Its own async iterator reads whatever is
+ * buffered as one concatenated copy per step (bench: ~5% of a promoting cold read's CPU). Leaving early destroys it.
+ */
+async function* chunksOf(stream: Readable): AsyncGenerator<Buffer, void, undefined> {
+  const queue: Buffer[] = [];
+  let ended = false;
+  let failure: Error | undefined;
+  let wake: (() => void) | null = null;
+  const notify = (): void => {
+    const w = wake;
+    wake = null;
+    w?.();
+  };
+  const onData = (chunk: Buffer): void => {
+    queue.push(chunk);
+    stream.pause();
+    notify();
+  };
+  const onEnd = (): void => {
+    ended = true;
+    notify();
+  };
+  const onError = (err: Error): void => {
+    failure ??= err;
+    notify();
+  };
+  const onClose = (): void => {
+    if (!ended) failure ??= new Error('stream closed before its end');
+    notify();
+  };
+  stream.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose);
+  try {
+    for (;;) {
+      const chunk = queue.shift();
+      if (chunk !== undefined) {
+        yield chunk;
+        continue;
+      }
+      if (failure) throw failure;
+      if (ended) return;
+      stream.resume();
+      await new Promise<void>((resolve) => (wake = resolve));
+    }
+  } finally {
+    stream.off('data', onData).off('end', onEnd).off('close', onClose);
+    // Keep a listener: an error after we stopped listening must not crash the process.
+    if (!ended) stream.destroy();
   }
 }
 
