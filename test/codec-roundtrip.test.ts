@@ -12,6 +12,7 @@ import {
   TAG_BYTES,
   TypeScriptCoder,
 } from '../src/cold/codec/index.js';
+import { MIN_WRITER_CHUNK, writerChunkSize } from '../src/cold/codec/layout.js';
 import { S3Error } from '../src/util/s3-error.js';
 import { collect, decodeToMemory, encodeToMemory, hex16, pieces } from './codec-helpers.js';
 
@@ -215,5 +216,47 @@ describe('hot blob', () => {
     tampered[70]! ^= 1;
     const err = await collect(decryptHotRange({ objectId, dk, segments, offset: 0, length: whole.length, source: pieces(tampered) })).catch((e: unknown) => e);
     expect((err as S3Error).status).toBe(500);
+  });
+});
+
+describe('writer chunk size', () => {
+  const K = 4;
+  const MAX = 256 * 1024;
+  const storedPerShard = (size: number): number => shardSize(size, writerChunkSize(size, MAX, K), K);
+
+  it('full-size segments keep the configured chunk', () => {
+    expect(writerChunkSize(32 * 2 ** 20, MAX, K)).toBe(MAX);
+    expect(writerChunkSize(K * MAX, MAX, K)).toBe(MAX);
+  });
+
+  it('a small object is spread over the k data blocks instead of one chunk and k-1 blocks of padding', () => {
+    const size = 64 * 1024;
+    expect(writerChunkSize(size, MAX, K)).toBe(16 * 1024);
+    // Six shards then hold about 1.5x the object, not 6x.
+    expect(storedPerShard(size) * (K + 2)).toBeLessThan(size * 1.6);
+    expect(shardSize(size, MAX, K) * (K + 2)).toBeGreaterThan(size * 6);
+  });
+
+  it('never goes below the floor, never above the maximum, and fills the stripes of odd sizes', () => {
+    expect(writerChunkSize(1, MAX, K)).toBe(MIN_WRITER_CHUNK);
+    for (const size of [1, 1000, 4096, 65_537, 1_100_000, 3 * MAX + 5, 33_554_431]) {
+      const c = writerChunkSize(size, MAX, K);
+      expect(c).toBeGreaterThanOrEqual(MIN_WRITER_CHUNK);
+      expect(c).toBeLessThanOrEqual(MAX);
+      const chunks = Math.ceil(size / c);
+      const stripes = Math.ceil(chunks / K);
+      // No stripe beyond what the maximum chunk size would need.
+      expect(stripes).toBe(Math.max(1, Math.ceil(size / (K * MAX))));
+    }
+  });
+
+  it('a segment written with a small chunk decodes byte for byte', async () => {
+    const plain = randomBytes(64 * 1024 + 3);
+    const objectId = hex16();
+    const dk = randomBytes(32);
+    const enc = await encodeToMemory({ objectId, dk, plain, chunkSize: writerChunkSize(plain.length, MAX, 4), k: 4, m: 2 });
+    expect(enc.info.chunkSize).toBe(16 * 1024 + 64);
+    const missing = new Set([0, 5]);
+    expect((await decodeToMemory(enc, { objectId, dk, missing })).plain.equals(plain)).toBe(true);
   });
 });

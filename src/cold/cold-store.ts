@@ -6,7 +6,7 @@ import type { Logger } from '../util/logger.js';
 import type { Metrics } from '../util/metrics.js';
 import { Errors, S3Error } from '../util/s3-error.js';
 import { encodeSegment, type EncodeSummary } from './codec/encoder.js';
-import { planSegments } from './codec/layout.js';
+import { planSegments, writerChunkSize } from './codec/layout.js';
 import type { ObjectManifest, SegmentManifest, ShardRef } from './manifest.js';
 import { GuardedNode } from './nodes/breaker.js';
 import type { NodeDriver } from './nodes/driver.js';
@@ -177,7 +177,7 @@ export class ColdStore {
       index,
       plain,
       plainSize,
-      chunkSize: this.config.chunkSize,
+      chunkSize: writerChunkSize(plainSize, this.config.chunkSize, k),
       k,
       m,
       signal: uploads.signal,

@@ -153,7 +153,7 @@ export class TesseraObjectService implements ObjectService {
     const objectId = newId();
     const dk = randomBytes(32);
     const { keyId, wrappedKey } = this.d.keyring.wrap(objectId, dk);
-    const hotSink = this.d.config.hot.writeThrough ? await this.d.reader.openWriteThrough(objectId, input.size, this.d.config.cold.segmentSize, this.d.config.cold.chunkSize) : undefined;
+    const hotSink = this.d.config.hot.writeThrough ? await this.d.reader.openWriteThrough(objectId, input.size, this.d.config.cold.segmentSize, this.d.config.cold.chunkSize, erasure.k) : undefined;
     let data: Awaited<ReturnType<TesseraObjectService['ingest']>>;
     try {
       data = await this.ingest(objectId, dk, 1, erasure, input.body, input.size, input.contentMd5, input.checksum, hotSink);

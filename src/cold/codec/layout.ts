@@ -187,3 +187,19 @@ export function planSegments(size: number, segmentSize: number): Array<{ index: 
   }
   return out;
 }
+
+/** Smallest chunk a writer picks for a short segment: below this, per-chunk tags and AEAD set-up outweigh the gain. */
+export const MIN_WRITER_CHUNK = 1024;
+
+/**
+ * The chunk size a writer uses for a segment of `plainSize` bytes: at most `maxChunk`, and otherwise just large enough
+ * that the segment's stripes are (nearly) full. Every shard of a stripe is as large as its largest block, so a 64 KiB
+ * object cut into one 64 KiB chunk would store six 64 KiB shards (6x); four 16 KiB chunks store six 16 KiB shards
+ * (1.5x, the code's rate). Readers take chunkSize from the manifest, so this is a writer policy, not a format rule.
+ */
+export function writerChunkSize(plainSize: number, maxChunk: number, k: number): number {
+  if (!Number.isSafeInteger(plainSize) || plainSize <= 0) throw new RangeError('segment plainSize must be a positive integer');
+  const stripes = Math.ceil(plainSize / (k * maxChunk));
+  const even = Math.ceil(Math.ceil(plainSize / (k * stripes)) / 64) * 64;
+  return Math.min(maxChunk, Math.max(MIN_WRITER_CHUNK, even));
+}
