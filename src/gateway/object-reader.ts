@@ -1,7 +1,7 @@
 import { PassThrough, Readable, pipeline } from 'node:stream';
 import type { ColdStore } from '../cold/cold-store.js';
 import type { Keyring } from '../cold/keys.js';
-import { hotRangeForPlainRange, hotSegmentSize, planSegments } from '../cold/codec/layout.js';
+import { hotRangeForPlainRange, hotSegmentSize, planSegments, writerChunkSize } from '../cold/codec/layout.js';
 import { HotDecryptStream } from '../cold/codec/hot.js';
 import type { HotConfig } from '../config/types.js';
 import type { MetaStore } from '../meta/store.js';
@@ -272,9 +272,9 @@ export class ObjectReader {
    * PUT write-through: the blob is written while the body streams in, but admitted to the budget only at commit (the
    * object has no metadata row before that). In-flight write-through blobs may overshoot the budget transiently.
    */
-  openWriteThrough(objectId: string, size: number, segmentSize: number, chunkSize: number): Promise<HotSink | undefined> {
+  openWriteThrough(objectId: string, size: number, segmentSize: number, chunkSize: number, k: number): Promise<HotSink | undefined> {
     if (size === 0) return Promise.resolve(undefined);
-    const segments = planSegments(size, segmentSize).map((p) => ({ plainSize: p.plainSize, chunkSize }));
+    const segments = planSegments(size, segmentSize).map((p) => ({ plainSize: p.plainSize, chunkSize: writerChunkSize(p.plainSize, chunkSize, k) }));
     const bytes = this.form === 'plaintext' ? size : segments.reduce((n, s) => n + hotSegmentSize(s.plainSize, s.chunkSize), 0);
     return this.sinkFor(objectId, bytes, 'write-through', true);
   }
