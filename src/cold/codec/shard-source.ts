@@ -44,10 +44,11 @@ function classifyOpenError(err: unknown): ShardProblemKind {
 }
 
 /**
- * Bytes a source buffers ahead of the decoder before it pauses its stream: about one block, so the network keeps
- * delivering while a stripe is decoded, and memory per read stays at a block per shard.
+ * Bytes a source buffers ahead of the decoder before it pauses its stream (the socket's own buffers come on top), so
+ * the network keeps delivering while a stripe is decoded. Half a block: 256 KiB measured the same speed and 15 MB
+ * more peak RSS with 16 concurrent cold reads.
  */
-const READ_AHEAD_BYTES = 256 * 1024;
+const READ_AHEAD_BYTES = 128 * 1024;
 
 export class ShardSource {
   private readonly abort = new AbortController();
