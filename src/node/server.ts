@@ -22,7 +22,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import * as http from 'node:http';
 import * as https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { pipeline } from 'node:stream/promises';
 import { NodeError, type NodeErrorKind } from '../cold/nodes/driver.js';
 import { FsNodeDriver, isAbortError, isValidShardId, type ListedShard } from '../cold/nodes/fs.js';
@@ -343,7 +343,9 @@ function sendError(req: http.IncomingMessage, res: http.ServerResponse, status: 
     return;
   }
   sendJson(res, status, { error: kind, message });
-  if (!req.complete) res.once('finish', () => req.socket.destroySoon());
+  // The socket is captured now: by 'finish' the response may already have released it (req.socket is then null).
+  const socket = req.socket as Socket | null;
+  if (!req.complete && socket) res.once('finish', () => socket.destroySoon());
 }
 
 function pathOnly(url: string | undefined): string {
