@@ -127,7 +127,9 @@ export class ColdStore {
         const seg = this.writeSegment(input, plan.index, plan.plainSize, stop.signal);
         seg.stored.catch(failed);
         inFlight.push(seg.stored);
-        await Promise.race([seg.consumed, failure]);
+        // An encoder that stopped (e.g. "every shard consumer went away") is a symptom; the segment's settled outcome
+        // carries the error the client should get (503 below quorum, or its own bad body).
+        await Promise.race([seg.consumed.catch(() => seg.stored), failure]);
       }
       return await Promise.all(inFlight);
     } catch (err) {
