@@ -45,6 +45,7 @@ export async function large(ctx) {
     await compare(ctx, { name: `get-cold-2down-${streams}streams`, group: g, unit: 'MB/s', better: 'higher', reps, beforeTessera: evict, note: '2 of 6 nodes stopped', ...both('get', 'large-a', streams) });
   } finally {
     await restart();
+    await ctx.gw.waitNodesHealthy(ctx.nodes.count);
   }
 }
 

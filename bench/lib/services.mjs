@@ -223,6 +223,23 @@ export class Gateway {
     this.child = null;
   }
 
+  /**
+   * Wait until the gateway counts `count` healthy nodes (/metrics `tessera_node_healthy`): node processes that were
+   * stopped and restarted stay out of placement until their circuit breaker's probe lets them back in, and a PUT in
+   * that window is rightly answered 503.
+   */
+  async waitNodesHealthy(count, timeoutMs = 60_000) {
+    const deadline = Date.now() + timeoutMs;
+    // The gauge also reads 1 while a circuit is half-open (its probe not yet answered): ask for three readings in a row.
+    for (let streak = 0; streak < 3; ) {
+      const text = await fetch(`http://127.0.0.1:${this.port}/metrics`).then((r) => r.text(), () => '');
+      const healthy = [...text.matchAll(/^tessera_node_healthy\{[^}]*\} 1$/gm)].length;
+      streak = healthy >= count ? streak + 1 : 0;
+      if (Date.now() > deadline) throw new Error(`only ${healthy} of ${count} nodes healthy after ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 750));
+    }
+  }
+
   /** `tessera evict BUCKET`: the next GETs read the cold tier. */
   evict(bucket) {
     return run(process.execPath, [this.cli, 'evict', bucket, '--config', this.configFile]);
