@@ -41,6 +41,17 @@ describe('hot tier as a cache: budget, LRU eviction, pins, reconciliation', () =
     return body;
   }
 
+  /** A gateway whose object b/a has been read once, so it is in the hot tier. */
+  async function startWithHotObject(): Promise<{ g: Gateway; config: TesseraConfig; a: Buffer; rec: Awaited<ReturnType<Gateway['service']['headObject']>> }> {
+    const { g, config } = await start(10 * SIZE);
+    await g.service.createBucket('b', 'o');
+    const a = await put(g, 'a');
+    await readWhole(g, 'a');
+    const rec = await g.service.headObject('b', 'a');
+    expect(rec.hot).toBe('hot');
+    return { g, config, a, rec };
+  }
+
   async function readWhole(g: Gateway, key: string): Promise<Buffer> {
     const rec = await g.service.headObject('b', key);
     const bytes = await readAll(await g.service.openObject(rec));
@@ -122,23 +133,13 @@ describe('hot tier as a cache: budget, LRU eviction, pins, reconciliation', () =
   });
 
   it('falls back to the cold tier when the hot blob has vanished', async () => {
-    const { g, config } = await start(10 * SIZE);
-    await g.service.createBucket('b', 'o');
-    const a = await put(g, 'a');
-    await readWhole(g, 'a');
-    const rec = await g.service.headObject('b', 'a');
-    expect(rec.hot).toBe('hot');
+    const { g, config, a, rec } = await startWithHotObject();
     rmSync(path.join(config.hot.fs.path, rec.objectId));
     expect(await readAll(await g.service.openObject(rec))).toEqual(a);
   });
 
   it('serves ranges from the hot copy: chunk edges, segment edges, one byte, the tail', async () => {
-    const { g } = await start(10 * SIZE);
-    await g.service.createBucket('b', 'o');
-    const a = await put(g, 'a');
-    await readWhole(g, 'a');
-    const rec = await g.service.headObject('b', 'a');
-    expect(rec.hot).toBe('hot');
+    const { g, a, rec } = await startWithHotObject();
     const K = 16 * 1024;
     const S = 128 * 1024;
     for (const [offset, length] of [[0, 1], [K - 1, 2], [K, K], [3, 5 * K], [S - 7, 14], [S, SIZE - S], [SIZE - 1, 1], [1, SIZE - 2]] as const) {
@@ -149,12 +150,7 @@ describe('hot tier as a cache: budget, LRU eviction, pins, reconciliation', () =
   });
 
   it('a tampered hot blob fails the read (never wrong bytes), is evicted, and the next read comes from the cold tier', async () => {
-    const { g, config } = await start(10 * SIZE);
-    await g.service.createBucket('b', 'o');
-    const a = await put(g, 'a');
-    await readWhole(g, 'a');
-    const rec = await g.service.headObject('b', 'a');
-    expect(rec.hot).toBe('hot');
+    const { g, config, a, rec } = await startWithHotObject();
     const file = path.join(config.hot.fs.path, rec.objectId);
     const blob = readFileSync(file);
     // A byte in the third chunk: the first two chunks verify and may be sent, the third must not.

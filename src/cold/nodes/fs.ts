@@ -233,17 +233,22 @@ export class FsNodeDriver implements NodeDriver {
       if (length !== undefined && counter.count !== length) {
         throw new NodeError(this.name, 'bad-request', `body ended after ${counter.count} of ${length} bytes`);
       }
-      const final = this.shardPath(shardId);
-      const created = !(await exists(final));
-      await fsp.rename(temp, final);
-      await fsyncDir(dir);
-      return { created, size: counter.count };
+      return { created: await this.publish(temp, shardId, dir), size: counter.count };
     } catch (err) {
       body.destroy();
       if (fh) await fh.close().catch(() => undefined);
       await fsp.unlink(temp).catch(() => undefined);
       throw mapFsError(this.name, err, 'put');
     }
+  }
+
+  /** Move a fully written, fsynced temp file into place and make the rename durable; true when the shard is new. */
+  private async publish(temp: string, shardId: string, dir: string): Promise<boolean> {
+    const final = this.shardPath(shardId);
+    const created = !(await exists(final));
+    await fsp.rename(temp, final);
+    await fsyncDir(dir);
+    return created;
   }
 
   /** Fan-out directories known to exist (and fsynced into the root): skips a mkdir per write. */
@@ -277,11 +282,7 @@ export class FsNodeDriver implements NodeDriver {
       const closing = fh;
       fh = undefined;
       await closing.close();
-      const final = this.shardPath(shardId);
-      const created = !(await exists(final));
-      await fsp.rename(temp, final);
-      await fsyncDir(dir);
-      return { created, size: bytes.length };
+      return { created: await this.publish(temp, shardId, dir), size: bytes.length };
     } catch (err) {
       if (fh) await fh.close().catch(() => undefined);
       await fsp.unlink(temp).catch(() => undefined);
