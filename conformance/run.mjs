@@ -122,7 +122,9 @@ async function startGateway(dir, creds) {
   const logFile = path.join(dir, 'gateway.log');
   const logStream = createWriteStream(logFile);
   const child = spawn(process.execPath, [CLI, 'serve', '--config', config], {
-    env: { ...process.env, TESSERA_DATA_DIR: dataDir, TESSERA_PORT: String(port), TESSERA_ACCESS_KEY: creds.accessKey, TESSERA_SECRET_KEY: creds.secretKey },
+    // The warm pass asserts every object it warmed is still hot when read: the suites run side by side and together
+    // warm more than the default 4 GiB budget (several 1 GiB files), so LRU eviction made that check timing-dependent.
+    env: { ...process.env, TESSERA_DATA_DIR: dataDir, TESSERA_PORT: String(port), TESSERA_ACCESS_KEY: creds.accessKey, TESSERA_SECRET_KEY: creds.secretKey, TESSERA_HOT_BUDGET: '64GiB' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const entry = { kill: () => child.kill('SIGTERM') };
