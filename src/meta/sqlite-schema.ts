@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { CLUSTER_SCHEMA_SQL } from './sqlite-cluster.js';
 
 export const SCHEMA_VERSION = 1;
 
@@ -104,10 +105,12 @@ export function ensureSchema(db: Database.Database): void {
     const version = db.pragma('user_version', { simple: true }) as number;
     if (version === SCHEMA_VERSION) {
       db.exec(LISTING_INDEX_SQL);
+      db.exec(CLUSTER_SCHEMA_SQL);
       return;
     }
     if (version !== 0) throw new Error(`metadata store schema version ${version} is not supported (expected ${SCHEMA_VERSION})`);
     db.exec(SCHEMA_SQL);
+    db.exec(CLUSTER_SCHEMA_SQL);
     db.pragma(`user_version = ${SCHEMA_VERSION}`);
   }).immediate();
 }

@@ -111,9 +111,10 @@ export function prepareStatements(db: Database.Database) {
     deletePartsOfUpload: db.prepare<[string]>('DELETE FROM parts WHERE upload_id = ?'),
     partManifestsAfter: db.prepare<
       [number, number],
-      { id: number; object_id: string; bucket: string; key: Buffer; manifest: string }
+      { id: number; object_id: string; bucket: string; key: Buffer; manifest: string; upload_id: string; part_number: number }
     >(
-      `SELECT p.id AS id, u.object_id AS object_id, u.bucket AS bucket, u.key AS key, p.manifest AS manifest
+      `SELECT p.id AS id, u.object_id AS object_id, u.bucket AS bucket, u.key AS key, p.manifest AS manifest,
+        p.upload_id AS upload_id, p.part_number AS part_number
         FROM parts p JOIN uploads u ON u.upload_id = p.upload_id WHERE p.id > ? ORDER BY p.id LIMIT ?`,
     ),
 

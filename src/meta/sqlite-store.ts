@@ -19,6 +19,7 @@ import { configureConnection, ensureSchema } from './sqlite-schema.js';
 import { prepareStatements, type Statements } from './sqlite-statements.js';
 import { decodeKey, encodeKey, listingEntries, takePage } from './sqlite-listing.js';
 import { listObjectPage } from './listing-objects.js';
+import { canonicalJson, prepareClusterStatements, type ClusterStatements } from './sqlite-cluster.js';
 import {
   bucketFromRow,
   bucketParams,
@@ -46,6 +47,16 @@ export interface SqliteMetaStoreOptions {
   now?: () => number;
   /** How long a write waits for another connection's lock before failing with 503 (default 5 s). */
   busyTimeoutMs?: number;
+}
+
+/**
+ * Codes that say "the database cannot answer now" (another process holds the lock, the file or its disk is gone or
+ * failing) rather than "this request is wrong": answered 503 with Retry-After, never a wrong answer.
+ */
+function isUnavailable(code: string): boolean {
+  return ['SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_IOERR', 'SQLITE_CANTOPEN', 'SQLITE_PROTOCOL', 'SQLITE_FULL', 'SQLITE_READONLY'].some(
+    (c) => code === c || code.startsWith(`${c}_`),
+  );
 }
 
 function stripQuotes(etag: string): string {
@@ -76,6 +87,7 @@ function invalidPart(): S3Error {
 export class SqliteMetaStore implements MetaStore {
   private readonly db: Database.Database;
   private readonly s: Statements;
+  private readonly c: ClusterStatements;
   private readonly now: () => number;
   /** One transaction wrapper for every write/read (better-sqlite3 compiles it; creating one per call was ~1% of a small PUT). */
   private readonly txn: Database.Transaction<(body: () => unknown) => unknown>;
@@ -84,6 +96,7 @@ export class SqliteMetaStore implements MetaStore {
     this.db = db;
     this.now = options.now ?? Date.now;
     this.s = prepareStatements(db);
+    this.c = prepareClusterStatements(db);
     this.txn = db.transaction((body: () => unknown) => body());
   }
 
@@ -199,9 +212,22 @@ export class SqliteMetaStore implements MetaStore {
     return result.changes > 0;
   }
 
-  async updateManifest(objectId: string, manifest: ObjectManifest): Promise<boolean> {
+  async updateManifest(objectId: string, manifest: ObjectManifest, expected?: ObjectManifest): Promise<boolean> {
     if (manifest.objectId !== objectId) throw new Error(`manifest of object ${manifest.objectId} given for object ${objectId}`);
-    return this.guard(() => this.s.updateManifest.run(JSON.stringify(manifest), objectId)).changes > 0;
+    if (expected === undefined) return this.guard(() => this.s.updateManifest.run(JSON.stringify(manifest), objectId)).changes > 0;
+    return this.write(() => {
+      const row = this.c.manifestById.get(objectId);
+      if (row === undefined || canonicalJson(JSON.parse(row.manifest)) !== canonicalJson(expected)) return false;
+      return this.s.updateManifest.run(JSON.stringify(manifest), objectId).changes > 0;
+    });
+  }
+
+  async updatePartManifest(uploadId: string, partNumber: number, manifest: ObjectManifest, expected: ObjectManifest): Promise<boolean> {
+    return this.write(() => {
+      const row = this.s.partManifest.get(uploadId, partNumber);
+      if (row === undefined || canonicalJson(JSON.parse(row.manifest)) !== canonicalJson(expected)) return false;
+      return this.c.updatePartManifest.run(JSON.stringify(manifest), uploadId, partNumber).changes > 0;
+    });
   }
 
   /**
@@ -211,13 +237,22 @@ export class SqliteMetaStore implements MetaStore {
    * upload's parts become an object row after the parts phase saw them. Shards written after the walk started
    * (updateManifest after a repair) may be missed, so a collector only considers shards older than its start.
    */
-  async *iterateManifests(): AsyncIterable<{ objectId: string; manifest: ObjectManifest; bucket: string; key: string }> {
+  async *iterateManifests(): AsyncIterable<{
+    objectId: string;
+    manifest: ObjectManifest;
+    bucket: string;
+    key: string;
+    part?: { uploadId: string; partNumber: number };
+  }> {
     for (const source of [this.s.partManifestsAfter, this.s.objectManifestsAfter]) {
       let afterId = 0;
       for (;;) {
-        const batch = [...source.iterate(afterId, ITERATION_BATCH)];
+        const batch: Array<{ id: number; object_id: string; bucket: string; key: Buffer; manifest: string; upload_id?: string; part_number?: number }> = [
+          ...source.iterate(afterId, ITERATION_BATCH),
+        ];
         for (const row of batch) {
-          yield { objectId: row.object_id, manifest: JSON.parse(row.manifest) as ObjectManifest, bucket: row.bucket, key: decodeKey(row.key) };
+          const base = { objectId: row.object_id, manifest: JSON.parse(row.manifest) as ObjectManifest, bucket: row.bucket, key: decodeKey(row.key) };
+          yield row.upload_id !== undefined && row.part_number !== undefined ? { ...base, part: { uploadId: row.upload_id, partNumber: row.part_number } } : base;
         }
         const last = batch.at(-1);
         if (last === undefined || batch.length < ITERATION_BATCH) break;
@@ -251,6 +286,29 @@ export class SqliteMetaStore implements MetaStore {
 
   async setPinned(objectId: string, pinned: boolean): Promise<boolean> {
     return this.guard(() => this.s.setPinned.run(pinned ? 1 : 0, objectId)).changes > 0;
+  }
+
+  async reserveHot(
+    objectId: string,
+    bytes: number,
+    budgetBytes: number,
+    nowMs: number,
+  ): Promise<{ outcome: 'reserved' | 'over-budget' | 'not-cold'; usedBytes: number }> {
+    // IMMEDIATE: the sum and the mark happen under the one write lock of the database, for every process sharing it.
+    return this.write(() => {
+      const usedBytes = this.s.hotBytesTotal.get()?.total ?? 0;
+      if (usedBytes + bytes > budgetBytes) return { outcome: 'over-budget' as const, usedBytes };
+      const marked = this.c.markPromoting.run(bytes, nowMs, objectId).changes > 0;
+      return { outcome: marked ? ('reserved' as const) : ('not-cold' as const), usedBytes };
+    });
+  }
+
+  async resetStalePromotions(startedBeforeMs: number): Promise<string[]> {
+    return this.write(() => {
+      const ids = this.c.stalePromotions.all(startedBeforeMs).map((row) => row.object_id);
+      for (const id of ids) this.c.resetPromotion.run(id);
+      return ids;
+    });
   }
 
   async hotBytesTotal(): Promise<number> {
@@ -424,8 +482,39 @@ export class SqliteMetaStore implements MetaStore {
     });
   }
 
+  // ---- Cluster coordination. SQLite has no clock of its own: the processes sharing the file share the machine's.
+
+  async acquireLease(name: string, holder: string, ttlMs: number): Promise<boolean> {
+    const now = this.now();
+    return this.write(() => this.c.takeLease.run({ name, holder, expires: now + ttlMs, now }).changes > 0);
+  }
+
+  async releaseLease(name: string, holder: string): Promise<void> {
+    this.write(() => this.c.releaseLease.run(name, holder));
+  }
+
+  async queueRepair(objectId: string, segId: string, maxPending: number): Promise<boolean> {
+    return this.write(() => {
+      if ((this.c.countRepairs.get()?.n ?? 0) >= maxPending) return false;
+      this.c.queueRepair.run(objectId, segId);
+      return true;
+    });
+  }
+
+  async claimRepairs(holder: string, limit: number, claimMs: number): Promise<Array<{ id: number; objectId: string; segId: string }>> {
+    if (limit <= 0) return [];
+    const now = this.now();
+    return this.write(() =>
+      this.c.claimRepairs.all(holder, now + claimMs, now, limit).map((row) => ({ id: row.id, objectId: row.object_id, segId: row.seg_id })),
+    );
+  }
+
+  async finishRepair(id: number, holder: string): Promise<void> {
+    this.write(() => this.c.finishRepair.run(id, holder));
+  }
+
   async ping(): Promise<void> {
-    this.s.ping.get();
+    this.guard(() => this.s.ping.get());
   }
 
   async close(): Promise<void> {
@@ -451,8 +540,8 @@ export class SqliteMetaStore implements MetaStore {
     try {
       return body();
     } catch (err) {
-      if (err instanceof Database.SqliteError && (err.code === 'SQLITE_BUSY' || err.code.startsWith('SQLITE_BUSY_'))) {
-        throw Errors.serviceUnavailable('The metadata store is busy. Please retry.');
+      if (err instanceof Database.SqliteError && isUnavailable(err.code)) {
+        throw Errors.metaUnavailable(`The metadata store is unavailable (${err.code}). Please retry.`);
       }
       throw err;
     }

@@ -39,10 +39,29 @@ export interface MetaStore {
   listObjects(bucket: string, query: ListQuery): Promise<ListResult>;
   /** Replace the tag set; false when the object (with this objectId, if given) is gone. */
   setTags(bucket: string, key: string, tags: Record<string, string>, objectId?: string): Promise<boolean>;
-  /** Replace the manifest of an existing object (after repair moved shards); false when the object was replaced meanwhile. */
-  updateManifest(objectId: string, manifest: ObjectManifest): Promise<boolean>;
-  /** Every committed object and uploaded part's manifest (gc, scrub, repair). */
-  iterateManifests(): AsyncIterable<{ objectId: string; manifest: ObjectManifest; bucket: string; key: string }>;
+  /**
+   * Replace the manifest of an existing object (after repair moved shards); false when the object was replaced
+   * meanwhile. With `expected`: compare-and-set, atomically, only when the stored manifest still equals `expected`
+   * (compared as data, not by key order), so two gateways repairing one object cannot undo each other's switch.
+   */
+  updateManifest(objectId: string, manifest: ObjectManifest, expected?: ObjectManifest): Promise<boolean>;
+  /**
+   * Compare-and-set of an in-progress upload's part manifest (repair, key rotation): atomically, only when the part
+   * still exists and its stored manifest equals `expected`. False otherwise (re-uploaded, completed or aborted).
+   */
+  updatePartManifest(uploadId: string, partNumber: number, manifest: ObjectManifest, expected: ObjectManifest): Promise<boolean>;
+  /**
+   * Every committed object and uploaded part's manifest (gc, scrub, repair); parts carry `part`. Every manifest
+   * committed before the walk starts is yielded (or queued as garbage meanwhile) whatever order ids were assigned in:
+   * on a store whose ids are not allocated in commit order (PostgreSQL sequences), walk one snapshot or by commit time.
+   */
+  iterateManifests(): AsyncIterable<{
+    objectId: string;
+    manifest: ObjectManifest;
+    bucket: string;
+    key: string;
+    part?: { uploadId: string; partNumber: number };
+  }>;
   countObjects(bucket?: string): Promise<number>;
 
   // Hot tier bookkeeping (by object id)
@@ -53,6 +72,18 @@ export interface MetaStore {
   /** Many touches in one transaction (the hot cache flushes its batch of reads once a second). */
   touchMany(touches: ReadonlyArray<readonly [objectId: string, atMs: number]>): Promise<void>;
   setPinned(objectId: string, pinned: boolean): Promise<boolean>;
+  /**
+   * The cluster-wide hot budget: atomically (serialized against every other reserveHot and setHotState of any
+   * gateway), when `bytes` fit under `budgetBytes` next to every object already 'hot' or 'promoting', move the object
+   * from 'cold' to 'promoting' with `hotBytes` = bytes and lastAccess = max(lastAccess, nowMs) (a promotion's start
+   * time, see resetStalePromotions). `usedBytes` is the sum it was checked against.
+   */
+  reserveHot(objectId: string, bytes: number, budgetBytes: number, nowMs: number): Promise<{ outcome: 'reserved' | 'over-budget' | 'not-cold'; usedBytes: number }>;
+  /**
+   * Promotions whose gateway died: atomically move every object 'promoting' since before `startedBeforeMs` (by
+   * lastAccess) back to 'cold'; returns their ids (their partial blobs are garbage).
+   */
+  resetStalePromotions(startedBeforeMs: number): Promise<string[]>;
   /** Sum of hotBytes over objects in state 'hot' or 'promoting'. */
   hotBytesTotal(): Promise<number>;
   /** Least recently used hot, unpinned objects first. */
@@ -84,6 +115,24 @@ export interface MetaStore {
   /** Items whose notBefore has passed. */
   dueGarbage(nowMs: number, limit: number): Promise<GarbageItem[]>;
   removeGarbage(ids: number[]): Promise<void>;
+
+  // Cluster coordination
+  /** Take or renew the cluster-wide lease `name` for `holder` until now + ttlMs (the database's clock where it has one); true when `holder` holds it afterwards. Succeeds when the lease is free, expired, or already held by `holder`. */
+  acquireLease(name: string, holder: string, ttlMs: number): Promise<boolean>;
+  /** Give the lease up if `holder` holds it. */
+  releaseLease(name: string, holder: string): Promise<void>;
+  /**
+   * Heal-on-read repair queue shared by every gateway: queue a segment (atomic; a segment already queued is not
+   * queued twice). False when the queue already holds `maxPending` items (the sweep finds the damage later).
+   */
+  queueRepair(objectId: string, segId: string, maxPending: number): Promise<boolean>;
+  /**
+   * Claim up to `limit` queued segments for `holder` until now + claimMs, atomically: an item claimed and not yet
+   * expired is never handed to another claimer; an expired claim (its gateway died) is handed out again.
+   */
+  claimRepairs(holder: string, limit: number, claimMs: number): Promise<Array<{ id: number; objectId: string; segId: string }>>;
+  /** Remove a claimed item once processed (only if `holder` still holds the claim). */
+  finishRepair(id: number, holder: string): Promise<void>;
 
   /** A cheap query proving the store answers (for /ready). */
   ping(): Promise<void>;

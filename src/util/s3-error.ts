@@ -52,6 +52,9 @@ export const Errors = {
   accessDenied: () => new S3Error('AccessDenied', 'Access Denied', 403),
   notImplemented: (what: string) => new S3Error('NotImplemented', `A header or query you provided implies functionality that is not implemented: ${what}`, 501),
   serviceUnavailable: (message: string) => new S3Error('ServiceUnavailable', message, 503),
+  /** The metadata store cannot answer now (locked, down, failing over): nothing was decided, the client retries. */
+  metaUnavailable: (message: string, retryAfterSeconds = 1) =>
+    new S3Error('ServiceUnavailable', message, 503, {}, { 'retry-after': String(retryAfterSeconds) }),
   slowDown: () => new S3Error('SlowDown', 'Please reduce your request rate.', 503),
   internal: () => new S3Error('InternalError', 'We encountered an internal error. Please try again.', 500),
 } as const;
