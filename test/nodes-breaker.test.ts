@@ -107,15 +107,34 @@ describe('GuardedNode circuit breaker', () => {
     clock += 10_000;
     expect(guarded.getState()).toBe('half-open');
     const trial = guarded.stat(id(1));
-    expect(guarded.isHealthy()).toBe(false); // trial in flight
-    expect(await kindOf(guarded.stat(id(1)))).toBe('unavailable'); // refused concurrently
+    expect(guarded.isHealthy()).toBe(true); // half-open counts as healthy, trial or not
+    const during = guarded.stat(id(1)); // waits for the trial's outcome instead of reaching the node too
     expect(await kindOf(trial)).toBe('unavailable');
+    expect(await kindOf(during)).toBe('unavailable');
+    expect((await guarded.stat(id(1)).catch((e: Error) => e)) as Error).toHaveProperty('message', expect.stringMatching(/circuit open/));
+    expect(guarded.counters().failures).toBe(4); // the waiting call never reached the node
     expect(guarded.getState()).toBe('open');
     expect(guarded.counters().opens).toBe(2);
     clock += 9_999;
     expect(guarded.isHealthy()).toBe(false);
     clock += 1;
     expect(guarded.isHealthy()).toBe(true);
+  });
+
+  it('calls arriving during a half-open trial (a health probe after nodes restart) go through once it succeeds', async () => {
+    await stopServer();
+    for (let i = 0; i < 3; i++) await guarded.health();
+    expect(guarded.getState()).toBe('open');
+    await startServer();
+    clock += 10_000;
+    const probe = guarded.health(); // the prober's trial is in flight ...
+    expect(guarded.isHealthy()).toBe(true); // ... and placement still counts the node
+    const calls = await Promise.all([guarded.stat(id(1)), guarded.stat(id(2)), probe]);
+    expect(calls[0]).toBeNull();
+    expect(calls[1]).toBeNull();
+    expect(calls[2].ok).toBe(true);
+    expect(guarded.getState()).toBe('closed');
+    expect(guarded.counters().rejected).toBe(0);
   });
 
   it('a health probe serves as the trial that revives a node', async () => {

@@ -1,18 +1,21 @@
 /**
  * Background repair for a running gateway:
- * - heal on read: readers report bad shards; each reported segment is scrubbed and repaired soon after, once
- *   (reports are deduplicated by object and segment, and the queue is bounded so a storm of reports cannot grow it);
- * - a slow sweep: every object is scrubbed and repaired in turn at config.cold.repair.maxBytesPerSecond, with a
- *   pause of config.cold.repair.intervalMs between passes.
- * Reported segments always go before the sweep. One repair runs at a time.
+ * - heal on read: readers report bad shards; each reported segment goes to the store's repair queue (shared by every
+ *   gateway, deduplicated by object and segment, bounded), and is scrubbed and repaired soon after by whichever
+ *   gateway claims it; a claim that expires (its gateway died) is handed out again;
+ * - a slow sweep: every object and every part of an in-progress upload is scrubbed and repaired in turn at
+ *   config.cold.repair.maxBytesPerSecond, with a pause of config.cold.repair.intervalMs between passes. The sweep
+ *   runs under the cluster-wide lease "repair-sweep", so of many gateways only one sweeps at a time.
+ * Reported segments always go before the sweep. One repair runs at a time in a process.
  */
 import type { ColdConfig } from '../config/types.js';
+import { LeasedJob, newHolderId } from '../meta/lease.js';
 import type { MetaStore } from '../meta/store.js';
 import type { Logger } from '../util/logger.js';
 import type { Metrics } from '../util/metrics.js';
 import type { ColdStore } from './cold-store.js';
 import type { SegmentManifest } from './manifest.js';
-import { repairObject, type RepairDeps } from './repair.js';
+import { repairObject, repairPart, type RepairDeps } from './repair.js';
 import { BytePacer, sleep } from './scrub.js';
 
 export interface RepairQueueOptions {
@@ -24,13 +27,24 @@ export interface RepairQueueOptions {
   repair: ColdConfig['repair'];
   /** Most distinct segments waiting; further reports are dropped (the sweep finds them later). Default 10 000. */
   maxPending?: number;
+  /** This process's name in leases and claims (default: a fresh one). */
+  holder?: string;
 }
+
+/** How long a claimed report stays ours: a gateway killed mid-repair has its segments repaired by another after this. */
+const CLAIM_MS = 120_000;
+/** How often an idle gateway looks for reports queued by others (and claims left by dead gateways). */
+const POLL_MS = 2_000;
+/** Objects per leased sweep step (each step renews the lease and is logged). */
+const SWEEP_STEP_OBJECTS = 32;
 
 interface Pending {
   objectId: string;
   /** Position in manifest.segments, or the segment id (resolved against the current manifest when processed). */
   segment: number | string;
 }
+
+type SweepItem = { objectId: string; part?: { uploadId: string; partNumber: number } };
 
 export class RepairQueue {
   private readonly pending = new Map<string, Pending>();
@@ -40,18 +54,24 @@ export class RepairQueue {
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
   private sweepIntervalMs = 0;
-  private sweep: AsyncIterator<{ objectId: string }> | undefined;
+  private sweep: AsyncIterator<SweepItem> | undefined;
+  private readonly holder: string;
+  private readonly sweepLease: LeasedJob;
   private nextSweepAt = Infinity;
   private pacer: BytePacer;
   /** Reports dropped because the queue was full. */
   dropped = 0;
   /** Segments processed from reports (for tests and status). */
   processed = 0;
+  /** Objects and parts the sweep has visited in this process. */
+  swept = 0;
 
   constructor(private readonly opts: RepairQueueOptions) {
     this.deps = { cold: opts.cold, meta: opts.meta, metrics: opts.metrics, log: opts.logger };
     this.maxPending = opts.maxPending ?? 10_000;
     this.pacer = new BytePacer(opts.repair.maxBytesPerSecond, this.abort.signal);
+    this.holder = opts.holder ?? newHolderId();
+    this.sweepLease = new LeasedJob(opts.meta, 'repair-sweep', this.holder, opts.logger);
   }
 
   /**
@@ -86,19 +106,20 @@ export class RepairQueue {
     });
   }
 
-  /** Stop after the current repair step; pending reports are forgotten (the sweep finds the damage again). */
+  /** Stop after the current repair step; reports not yet handed to the store are forgotten (the sweep finds them again). */
   async stop(): Promise<void> {
     this.abort.abort();
     this.wake?.();
     await this.loop;
+    await this.sweepLease.release();
     this.loop = undefined;
     this.abort = new AbortController();
     this.pacer = new BytePacer(this.opts.repair.maxBytesPerSecond, this.abort.signal);
   }
 
-  /** Process every pending report now (tests; also usable without start()). */
+  /** Process every pending report now, and every one queued in the store (tests; also usable without start()). */
   async drain(): Promise<void> {
-    while (this.pending.size > 0 && !this.abort.signal.aborted) await this.processNextReport();
+    while (!this.abort.signal.aborted && (await this.processQueued()) > 0);
   }
 
   get size(): number {
@@ -109,12 +130,11 @@ export class RepairQueue {
     const signal = this.abort.signal;
     while (!signal.aborted) {
       try {
-        if (this.pending.size > 0) {
-          await this.processNextReport();
-        } else if (Date.now() >= this.nextSweepAt) {
+        if ((await this.processQueued()) > 0) continue;
+        if (Date.now() >= this.nextSweepAt) {
           await this.sweepStep();
         } else {
-          await this.idle(this.nextSweepAt - Date.now());
+          await this.idle(Math.min(POLL_MS, this.nextSweepAt - Date.now()));
         }
       } catch (err) {
         if (signal.aborted) return;
@@ -136,36 +156,62 @@ export class RepairQueue {
     });
   }
 
-  private async processNextReport(): Promise<void> {
-    const [key, item] = this.pending.entries().next().value as [string, Pending];
-    try {
-      let segments: number[] | undefined;
+  /** Hand local reports to the store, then claim and process a batch; returns how many were processed. */
+  private async processQueued(): Promise<number> {
+    for (const [key, item] of [...this.pending]) {
       if (typeof item.segment === 'number') {
-        segments = [item.segment];
-      } else {
+        // A position, not an id: resolve it now against the current manifest (the queue holds segment ids).
         const record = await this.opts.meta.getObjectById(item.objectId);
-        const i = record?.manifest.segments.findIndex((s) => s.segId === item.segment) ?? -1;
-        // The object was replaced or the segment repaired away meanwhile: nothing to do.
-        if (i < 0) return;
-        segments = [i];
+        const segId = record?.manifest.segments[item.segment]?.segId;
+        if (segId !== undefined && !(await this.opts.meta.queueRepair(item.objectId, segId, this.maxPending))) this.dropped++;
+      } else if (!(await this.opts.meta.queueRepair(item.objectId, item.segment, this.maxPending))) {
+        this.dropped++;
       }
-      await repairObject(this.deps, item.objectId, { segments, pacer: this.pacer, signal: this.abort.signal });
-      this.processed++;
-    } finally {
       this.pending.delete(key);
     }
+    const claimed = await this.opts.meta.claimRepairs(this.holder, 8, CLAIM_MS);
+    for (const item of claimed) {
+      if (this.abort.signal.aborted) break;
+      try {
+        await this.repairReported(item.objectId, item.segId);
+      } finally {
+        await this.opts.meta.finishRepair(item.id, this.holder);
+      }
+    }
+    return claimed.length;
   }
 
-  /** Scrub and repair the next object of the sweep; when the pass ends, schedule the next one. */
+  private async repairReported(objectId: string, segId: string): Promise<void> {
+    const record = await this.opts.meta.getObjectById(objectId);
+    const i = record?.manifest.segments.findIndex((s) => s.segId === segId) ?? -1;
+    // The object was replaced or the segment repaired away meanwhile (or it is a part: the sweep covers parts).
+    if (i < 0) return;
+    await repairObject(this.deps, objectId, { segments: [i], pacer: this.pacer, signal: this.abort.signal });
+    this.processed++;
+  }
+
+  /** Scrub and repair the next objects of the sweep under the sweep lease; when the pass ends, schedule the next one. */
   private async sweepStep(): Promise<void> {
-    this.sweep ??= this.opts.meta.iterateManifests()[Symbol.asyncIterator]();
-    const next = await this.sweep.next();
-    if (next.done === true) {
+    const ran = await this.sweepLease.run(async (signal) => {
+      this.sweep ??= this.opts.meta.iterateManifests()[Symbol.asyncIterator]();
+      for (let n = 0; n < SWEEP_STEP_OBJECTS && !signal.aborted; n++) {
+        const next = await this.sweep.next();
+        if (next.done === true) {
+          this.sweep = undefined;
+          this.nextSweepAt = this.sweepIntervalMs > 0 ? Date.now() + this.sweepIntervalMs : Infinity;
+          return;
+        }
+        const item: SweepItem = next.value;
+        const o = { pacer: this.pacer, signal: this.abort.signal };
+        if (item.part) await repairPart(this.deps, { objectId: item.objectId, ...item.part }, o);
+        else await repairObject(this.deps, item.objectId, o);
+        this.swept++;
+      }
+    }, this.abort.signal);
+    if (ran === undefined) {
+      // Another gateway sweeps: look again after a lease time (it may die), from the start of a fresh pass.
       this.sweep = undefined;
-      this.nextSweepAt = this.sweepIntervalMs > 0 ? Date.now() + this.sweepIntervalMs : Infinity;
-      return;
+      this.nextSweepAt = Date.now() + 15_000;
     }
-    // Parts of in-progress uploads are skipped: repairObject finds no committed object for them.
-    await repairObject(this.deps, next.value.objectId, { pacer: this.pacer, signal: this.abort.signal });
   }
 }

@@ -11,6 +11,7 @@ import type { MetaStore } from '../meta/store.js';
 import type { ObjectRecord } from '../meta/types.js';
 import type { Logger } from '../util/logger.js';
 import type { Metrics } from '../util/metrics.js';
+import { S3Error } from '../util/s3-error.js';
 import { encodeShardHeader } from './codec/header.js';
 import { BLOCK_CRC_BYTES, roundUp8, shardByteRange, stripeBlockSize, stripeCount, TAG_BYTES } from './codec/layout.js';
 import { coderCodeFor, coderFor, type ErasureCoder } from './codec/rs/index.js';
@@ -301,37 +302,85 @@ export async function withObjectLock<T>(objectId: string, fn: () => Promise<T>):
 }
 
 /**
- * Commit a segment repair: re-read the object, and if the segment is still the one that was repaired, write fresh
- * record copies (so recover-index finds the new shards), swap the manifest, then delete the superseded shards and
- * the old copies. Returns false (after deleting the new shards) when the object changed meanwhile.
+ * What a repair rewrites: a committed object (its manifest and record copies) or a part of an in-progress multipart
+ * upload (its part manifest; parts have no record copies until the upload completes).
  */
-async function commitSegmentRepair(deps: RepairDeps, objectId: string, segIndex: number, before: SegmentManifest, repair: SegmentRepair): Promise<boolean> {
-  const { cold, meta } = deps;
-  const fresh = await meta.getObjectById(objectId);
-  if (!fresh || !sameSegment(fresh.manifest.segments[segIndex], before)) {
-    await cold.deleteShards(repair.written);
+export interface RepairTarget {
+  /** The object id the shards belong to (a part's upload object id); serializes rewrites in this process. */
+  objectId: string;
+  describe: Record<string, string | number>;
+  load(): Promise<ObjectManifest | null>;
+  /** Switch from `before` to `after` in one compare-and-set; false when the manifest changed meanwhile. */
+  commit(before: ObjectManifest, after: ObjectManifest, deps: RepairDeps): Promise<boolean>;
+}
+
+/** A committed object: fresh record copies name the new shards; the manifest swap is a compare-and-set. */
+export function objectTarget(meta: MetaStore, objectId: string): RepairTarget {
+  return {
+    objectId,
+    describe: { objectId },
+    load: async () => (await meta.getObjectById(objectId))?.manifest ?? null,
+    async commit(before, after, deps) {
+      const fresh = await meta.getObjectById(objectId);
+      if (!fresh) return false;
+      const withoutCopies: ObjectManifest = { ...after };
+      delete withoutCopies.copies;
+      let copies: ShardRef[] | undefined;
+      try {
+        const sealed: ObjectRecord = { ...fresh, manifest: withoutCopies };
+        copies = await deps.cold.writeRecordCopies(sealed);
+      } catch (err) {
+        // The old copies still name the old shards; recover-index would then find them missing and repair again.
+        // Better than not repairing at all.
+        deps.log.warn({ objectId, err: (err as Error).message }, 'record copies could not be rewritten after repair');
+      }
+      const manifest: ObjectManifest = { ...withoutCopies, ...(copies ? { copies } : before.copies ? { copies: before.copies } : {}) };
+      if (!(await meta.updateManifest(objectId, manifest, before))) {
+        await deps.cold.deleteShards(copies ?? []);
+        return false;
+      }
+      if (copies && before.copies) await deps.cold.deleteShards(before.copies);
+      return true;
+    },
+  };
+}
+
+/** A part of an in-progress upload: repaired in place, so the upload completes with every shard present. */
+export function partTarget(meta: MetaStore, objectId: string, uploadId: string, partNumber: number): RepairTarget {
+  return {
+    objectId,
+    describe: { objectId, uploadId, partNumber },
+    async load() {
+      try {
+        return (await meta.getParts(uploadId, [partNumber]))[0]?.manifest ?? null;
+      } catch (err) {
+        // Completed or aborted meanwhile: nothing of this part is left to repair.
+        if (err instanceof S3Error && err.code === 'NoSuchUpload') return null;
+        throw err;
+      }
+    },
+    commit: (before, after) => meta.updatePartManifest(uploadId, partNumber, after, before),
+  };
+}
+
+/**
+ * Commit a segment repair: re-read the manifest, and if the segment is still the one that was repaired, swap it in
+ * (compare-and-set against the manifest re-read, so a concurrent rewrite by another gateway is never undone), then
+ * delete the superseded shards. Returns false (after deleting the new shards) when the manifest changed meanwhile.
+ */
+async function commitSegmentRepair(deps: RepairDeps, target: RepairTarget, segIndex: number, before: SegmentManifest, repair: SegmentRepair): Promise<boolean> {
+  const fresh = await target.load();
+  if (!fresh || !sameSegment(fresh.segments[segIndex], before)) {
+    await deps.cold.deleteShards(repair.written);
     return false;
   }
-  const segments = [...fresh.manifest.segments];
+  const segments = [...fresh.segments];
   segments[segIndex] = repair.segment;
-  const withoutCopies: ObjectManifest = { ...fresh.manifest, segments };
-  delete withoutCopies.copies;
-  let copies: ShardRef[] | undefined;
-  try {
-    const sealed: ObjectRecord = { ...fresh, manifest: withoutCopies };
-    copies = await cold.writeRecordCopies(sealed);
-  } catch (err) {
-    // The old copies still name the old shards; recover-index would then find them missing and repair again. Better
-    // than not repairing at all.
-    deps.log.warn({ objectId, err: (err as Error).message }, 'record copies could not be rewritten after repair');
-  }
-  const manifest: ObjectManifest = { ...withoutCopies, ...(copies ? { copies } : fresh.manifest.copies ? { copies: fresh.manifest.copies } : {}) };
-  if (!(await meta.updateManifest(objectId, manifest))) {
-    await cold.deleteShards([...repair.written, ...(copies ?? [])]);
+  if (!(await target.commit(fresh, { ...fresh, segments }, deps))) {
+    await deps.cold.deleteShards(repair.written);
     return false;
   }
-  await cold.deleteShards(repair.superseded);
-  if (copies && fresh.manifest.copies) await cold.deleteShards(fresh.manifest.copies);
+  await deps.cold.deleteShards(repair.superseded);
   return true;
 }
 
@@ -343,18 +392,27 @@ export interface RepairObjectOptions {
 }
 
 /** Scrub the object's segments and repair those with missing or corrupt shards, committing each segment on its own. */
-export async function repairObject(deps: RepairDeps, objectId: string, opts: RepairObjectOptions = {}): Promise<ObjectRepairResult> {
-  return withObjectLock(objectId, async () => {
+export function repairObject(deps: RepairDeps, objectId: string, opts: RepairObjectOptions = {}): Promise<ObjectRepairResult> {
+  return repairTarget(deps, objectTarget(deps.meta, objectId), opts);
+}
+
+/** The same for a part of an in-progress multipart upload. */
+export function repairPart(deps: RepairDeps, part: { objectId: string; uploadId: string; partNumber: number }, opts: RepairObjectOptions = {}): Promise<ObjectRepairResult> {
+  return repairTarget(deps, partTarget(deps.meta, part.objectId, part.uploadId, part.partNumber), opts);
+}
+
+export async function repairTarget(deps: RepairDeps, target: RepairTarget, opts: RepairObjectOptions = {}): Promise<ObjectRepairResult> {
+  return withObjectLock(target.objectId, async () => {
     const out = emptyObjectResult();
-    const record = await deps.meta.getObjectById(objectId);
-    if (!record) {
+    const manifest = await target.load();
+    if (!manifest) {
       out.gone = true;
       return out;
     }
     out.objects = 1;
-    const indices = opts.segments ?? record.manifest.segments.map((_, i) => i);
+    const indices = opts.segments ?? manifest.segments.map((_, i) => i);
     for (const i of indices) {
-      const segment = record.manifest.segments[i];
+      const segment = manifest.segments[i];
       if (segment === undefined) continue;
       const statuses = await scrubSegment(deps.cold, segment, opts);
       countStatuses(out, statuses);
@@ -365,12 +423,12 @@ export async function repairObject(deps: RepairDeps, objectId: string, opts: Rep
         repair = await repairSegment(deps.cold, segment, statuses, { ...opts, log: deps.log, ...(deps.coder ? { coder: deps.coder } : {}) });
       } catch (err) {
         if (opts.signal?.aborted) throw err;
-        deps.log.warn({ objectId, segId: segment.segId, err: (err as Error).message }, 'segment repair failed');
+        deps.log.warn({ ...target.describe, segId: segment.segId, err: (err as Error).message }, 'segment repair failed');
         out.failed += owed;
         deps.metrics.repairs.inc({ result: 'failed' }, owed);
         continue;
       }
-      if (repair.rebuilt.length > 0 && !(await commitSegmentRepair(deps, objectId, i, segment, repair))) {
+      if (repair.rebuilt.length > 0 && !(await commitSegmentRepair(deps, target, i, segment, repair))) {
         out.stale++;
         deps.metrics.repairs.inc({ result: 'stale' }, repair.rebuilt.length);
         continue;
@@ -380,7 +438,7 @@ export async function repairObject(deps: RepairDeps, objectId: string, opts: Rep
       if (repair.rebuilt.length > 0) deps.metrics.repairs.inc({ result: 'ok' }, repair.rebuilt.length);
       if (repair.failed.length > 0) deps.metrics.repairs.inc({ result: 'failed' }, repair.failed.length);
       if (repair.rebuilt.length > 0) {
-        deps.log.info({ objectId, segId: segment.segId, rebuilt: repair.rebuilt, failed: repair.failed }, 'segment repaired');
+        deps.log.info({ ...target.describe, segId: segment.segId, rebuilt: repair.rebuilt, failed: repair.failed }, 'segment repaired');
       }
     }
     return out;
@@ -391,7 +449,7 @@ export interface RepairSummary extends ScrubSummary {
   rebuilt: number;
   failed: number;
   stale: number;
-  /** Missing or corrupt shards of in-progress uploads' parts (not repaired: complete or abort the upload). */
+  /** Missing or corrupt shards of in-progress uploads' parts that could not be rebuilt. */
   unrepairedParts: number;
 }
 
@@ -401,8 +459,8 @@ export function remainingProblems(s: RepairSummary): number {
 }
 
 /**
- * One repair pass over every committed object (the CLI's `tessera repair`), at config.cold.repair.maxBytesPerSecond.
- * Parts of in-progress uploads are scrubbed and reported but not repaired (the store has no way to update them).
+ * One repair pass over every committed object and every part of an in-progress upload (the CLI's `tessera repair`),
+ * at config.cold.repair.maxBytesPerSecond.
  */
 export async function repairAll(
   deps: RepairDeps,
@@ -421,22 +479,14 @@ export async function repairAll(
   for await (const item of deps.meta.iterateManifests()) {
     opts.signal?.throwIfAborted();
     sum.objects++;
-    const committed = await deps.meta.getObjectById(item.objectId);
-    if (committed) {
-      const r = await repairObject(deps, item.objectId, { pacer, ...(opts.signal ? { signal: opts.signal } : {}) });
-      add(r);
-      sum.rebuilt += r.rebuilt;
-      sum.failed += r.failed;
-      sum.stale += r.stale;
-    } else {
-      const part = emptyScrubSummary();
-      for (const segment of item.manifest.segments) {
-        const statuses = await scrubSegment(deps.cold, segment, { pacer, ...(opts.signal ? { signal: opts.signal } : {}) });
-        countStatuses(part, statuses);
-      }
-      add(part);
-      sum.unrepairedParts += part.missing + part.corrupt;
-    }
+    const o = { pacer, ...(opts.signal ? { signal: opts.signal } : {}) };
+    const r = item.part ? await repairPart(deps, { objectId: item.objectId, ...item.part }, o) : await repairObject(deps, item.objectId, o);
+    add(r);
+    sum.rebuilt += r.rebuilt;
+    sum.stale += r.stale;
+    // Shards of in-progress uploads' parts that could not be rebuilt are counted apart (complete or abort the upload).
+    if (item.part) sum.unrepairedParts += r.failed;
+    else sum.failed += r.failed;
     opts.onProgress?.(sum);
   }
   return sum;

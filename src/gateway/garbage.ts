@@ -19,20 +19,24 @@ export class GarbageCollector {
     private readonly log: Logger,
   ) {}
 
-  start(intervalMs: number): void {
-    this.timer = setInterval(() => void this.runOnce().catch(() => undefined), intervalMs);
+  /** Run a pass every `intervalMs`; with `gate`, a pass runs only through it (the cluster-wide "gc" lease). */
+  start(intervalMs: number, gate?: (pass: (signal: AbortSignal) => Promise<number>) => Promise<unknown>): void {
+    const pass = (signal?: AbortSignal): Promise<number> => this.runOnce(Date.now(), signal);
+    this.timer = setInterval(() => void (gate ? gate(pass) : pass()).catch(() => undefined), intervalMs);
     this.timer.unref();
   }
 
   /** One pass over due items; returns how many were collected. Concurrent calls share one pass. */
-  runOnce(now = Date.now()): Promise<number> {
-    this.running ??= this.collect(now).finally(() => (this.running = undefined));
+  runOnce(now = Date.now(), signal?: AbortSignal): Promise<number> {
+    this.running ??= this.collect(now, signal).finally(() => (this.running = undefined));
     return this.running;
   }
 
-  private async collect(now: number): Promise<number> {
+  private async collect(now: number, signal?: AbortSignal): Promise<number> {
     let total = 0;
     for (;;) {
+      // The lease was lost: stop between batches (another gateway may be collecting now).
+      if (signal?.aborted) return total;
       const due = await this.meta.dueGarbage(now, 64);
       if (due.length === 0) return total;
       const done: number[] = [];

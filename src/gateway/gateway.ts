@@ -5,6 +5,7 @@ import { createNodeDriver } from '../cold/nodes/factory.js';
 import type { TesseraConfig } from '../config/types.js';
 import type { HotTier } from '../hot/driver.js';
 import { FsHotTier } from '../hot/fs.js';
+import { LeasedJob, newHolderId } from '../meta/lease.js';
 import { SqliteMetaStore } from '../meta/sqlite-store.js';
 import type { MetaStore } from '../meta/store.js';
 import type { Logger } from '../util/logger.js';
@@ -24,8 +25,21 @@ export interface Gateway {
   keyring: Keyring;
   garbage: GarbageCollector;
   repair: RepairQueue;
+  /** This process's name in the store's leases and claims. */
+  holder: string;
   close(): Promise<void>;
 }
+
+/** How often the cluster-wide background jobs try their lease and run a step (tests and chaos runs shorten them). */
+export interface JobIntervals {
+  gcMs: number;
+  /** Hot budget enforcement. */
+  hotBudgetMs: number;
+  /** Hot tier / store reconciliation (lists the whole hot tier). */
+  hotReconcileMs: number;
+}
+
+const DEFAULT_JOB_INTERVALS: JobIntervals = { gcMs: 5_000, hotBudgetMs: 30_000, hotReconcileMs: 5 * 60_000 };
 
 export async function openHotTier(config: TesseraConfig): Promise<HotTier> {
   if (config.hot.driver === 's3') {
@@ -42,8 +56,9 @@ export interface OpenOptions {
   metrics: Metrics;
   /** Run background work (garbage collection, repair). The CLI's one-shot commands turn it off. */
   background?: boolean;
-  /** Reconcile the hot tier with the store at start (default true). */
+  /** Reconcile the hot tier with the store at start (default true; skipped while another gateway holds the job). */
   reconcile?: boolean;
+  jobIntervals?: Partial<JobIntervals>;
 }
 
 export async function openGateway(config: TesseraConfig, opts: OpenOptions): Promise<Gateway> {
@@ -56,23 +71,45 @@ export async function openGateway(config: TesseraConfig, opts: OpenOptions): Pro
   const cold = new ColdStore(drivers, config.cold, master, metrics, logger);
   const tier = await openHotTier(config);
   const hot = new HotCache(tier, meta, config.hot.budgetBytes, metrics, logger);
+  const holder = newHolderId();
+  const intervals = { ...DEFAULT_JOB_INTERVALS, ...opts.jobIntervals };
+  // Background work that must run once per cluster, whatever the number of gateways on the store: each job runs under
+  // its lease in the store (a killed holder is replaced within the lease time).
+  const gcJob = new LeasedJob(meta, 'gc', holder, logger);
+  const hotJob = new LeasedJob(meta, 'hot-maintenance', holder, logger);
+  const reconcile = (signal?: AbortSignal): Promise<void> =>
+    hot.reconcile(signal).then((r) => {
+      if (r.removedBlobs || r.markedCold) logger.info(r, 'hot tier reconciled');
+    });
   if (opts.reconcile !== false) {
     try {
-      const r = await hot.reconcile();
-      if (r.removedBlobs || r.markedCold) logger.info(r, 'hot tier reconciled');
+      await hotJob.run((signal) => reconcile(signal));
     } catch (err) {
       logger.warn({ err: (err as Error).message }, 'hot tier reconciliation failed; continuing (reads fall back to the cold tier)');
     }
   }
   const reader = new ObjectReader(hot, cold, meta, keyring, config.hot, metrics, logger);
   const garbage = new GarbageCollector(meta, cold, hot, logger);
-  const repair = new RepairQueue({ meta, cold, metrics, logger, repair: config.cold.repair });
+  const repair = new RepairQueue({ meta, cold, metrics, logger, repair: config.cold.repair, holder });
   // Heal on read: a reader that met a missing or corrupt shard queues its segment for repair.
   cold.onProblem = (objectId, segment, shard, kind) => repair.report(objectId, segment.segId, shard, kind);
+  const timers: NodeJS.Timeout[] = [];
   if (opts.background !== false) {
     cold.startProbing();
-    garbage.start(5_000);
+    garbage.start(intervals.gcMs, (pass) => gcJob.run(pass));
     repair.start();
+    let lastReconcile = Date.now();
+    const hotTick = (): Promise<unknown> =>
+      hotJob.run(async (signal) => {
+        await hot.enforceBudget(signal);
+        if (Date.now() - lastReconcile >= intervals.hotReconcileMs) {
+          lastReconcile = Date.now();
+          await reconcile(signal);
+        }
+      });
+    const t = setInterval(() => void hotTick().catch((err: Error) => logger.warn({ err: err.message }, 'hot maintenance failed')), intervals.hotBudgetMs);
+    t.unref();
+    timers.push(t);
   }
   const service = new TesseraObjectService({ config, meta, cold, reader, keyring, logger, metrics });
   return {
@@ -84,9 +121,13 @@ export async function openGateway(config: TesseraConfig, opts: OpenOptions): Pro
     keyring,
     garbage,
     repair,
+    holder,
     async close() {
+      for (const t of timers) clearInterval(t);
       await garbage.stop();
       await repair.stop();
+      await gcJob.release();
+      await hotJob.release();
       await reader.drain();
       await hot.close();
       await tier.close();

@@ -4,11 +4,15 @@ import type { MetaStore } from '../meta/store.js';
 import type { Logger } from '../util/logger.js';
 import type { Metrics } from '../util/metrics.js';
 
+/** A promotion still 'promoting' after this long belongs to a gateway that died; its reservation is released. */
+export const STALE_PROMOTION_MS = 10 * 60_000;
+
 /**
  * The hot tier as a cache: a hard byte budget enforced at admission, least-recently-used eviction of unpinned
- * objects, and read bookkeeping. Which objects are hot lives in the metadata store (so it survives restarts and can
- * be shared); admission is serialized in-process so one gateway never overshoots its budget. Several gateways over
- * one store may transiently overshoot by their concurrent admissions (documented in ARCHITECTURE.md).
+ * objects, and read bookkeeping. Which objects are hot lives in the metadata store (so it survives restarts and is
+ * shared): the budget is one budget for every gateway on the store, reserved atomically by MetaStore.reserveHot, and
+ * every state change is a compare-and-set, so gateways never undo each other's promotions or evictions. Admission is
+ * also serialized in-process, which only saves contention.
  */
 export class HotCache {
   private admission: Promise<unknown> = Promise.resolve();
@@ -40,23 +44,49 @@ export class HotCache {
   admit(objectId: string, bytes: number): Promise<boolean> {
     return this.serialize(async () => {
       if (bytes > this.budgetBytes) return false;
-      let used = await this.meta.hotBytesTotal();
-      while (used + bytes > this.budgetBytes) {
-        const victims = await this.meta.evictionCandidates(16);
-        const candidates = victims.filter((v) => v.objectId !== objectId);
-        if (candidates.length === 0) return false;
-        for (const v of candidates) {
-          await this.evictNow(v.objectId);
-          used -= v.hotBytes;
-          if (used + bytes <= this.budgetBytes) break;
+      for (;;) {
+        const { outcome, usedBytes } = await this.meta.reserveHot(objectId, bytes, this.budgetBytes, Date.now());
+        // Only a cold object can be admitted: a second promotion of the same object (here or in another gateway) is
+        // refused instead of sharing, and later clobbering, the first one's blob.
+        if (outcome === 'not-cold') return false;
+        if (outcome === 'reserved') {
+          this.metrics.hotBytes.set(usedBytes + bytes);
+          return true;
         }
+        if (!(await this.evictFor(objectId, usedBytes + bytes - this.budgetBytes))) return false;
+      }
+    });
+  }
+
+  /**
+   * Evict least-recently-used objects worth at least `excess` bytes (as far as this gateway's view goes: another
+   * gateway may evict or admit meanwhile, so the caller re-checks the budget). False when nothing is evictable.
+   */
+  private async evictFor(objectId: string, excess: number): Promise<boolean> {
+    const victims = (await this.meta.evictionCandidates(16)).filter((v) => v.objectId !== objectId);
+    if (victims.length === 0) return false;
+    let freed = 0;
+    for (const v of victims) {
+      await this.evictNow(v.objectId);
+      freed += v.hotBytes;
+      if (freed >= excess) break;
+    }
+    return true;
+  }
+
+  /**
+   * Bring the hot tier back under its budget (it was lowered, or objects grew), evicting least recently used ones
+   * first; for the cluster's hot-maintenance job. Returns the bytes in use afterwards.
+   */
+  async enforceBudget(signal?: AbortSignal): Promise<number> {
+    return this.serialize(async () => {
+      let used = await this.meta.hotBytesTotal();
+      while (used > this.budgetBytes && !signal?.aborted) {
+        if (!(await this.evictFor('', used - this.budgetBytes))) break;
         used = await this.meta.hotBytesTotal();
       }
-      // Only a cold object can be admitted: a second promotion of the same object (here or in another gateway) is
-      // refused instead of sharing, and later clobbering, the first one's blob.
-      const marked = await this.meta.setHotState(objectId, 'promoting', bytes, 'cold');
-      if (marked) this.metrics.hotBytes.set(used + bytes);
-      return marked;
+      this.metrics.hotBytes.set(used);
+      return used;
     });
   }
 
@@ -116,31 +146,53 @@ export class HotCache {
     await this.meta.touchMany(batch).catch(() => undefined);
   }
 
+  /** Blobs not known to the store at the previous reconcile: removed if still unknown at the next one. */
+  private suspects = new Set<string>();
+
   /**
-   * At start: blobs the store does not know are removed; objects the store thinks hot whose blob is missing become
-   * cold; interrupted promotions are rolled back.
+   * Bring the hot tier and the store together while other gateways keep working on both: promotions older than
+   * STALE_PROMOTION_MS are rolled back (their gateway died); objects the store thinks hot whose blob is missing or
+   * of the wrong size become cold (compare-and-set, so a concurrent eviction or promotion is not undone); blobs the
+   * store does not know are removed when they were unknown at the previous reconcile as well (a write-through blob
+   * exists briefly before its PUT commits). Runs in the cluster's hot-maintenance job and once at start.
    */
-  async reconcile(): Promise<{ removedBlobs: number; markedCold: number }> {
-    const present = new Map<string, number>();
-    for await (const blob of this.tier.list()) present.set(blob.id, blob.size);
-    const known = new Set<string>();
+  async reconcile(signal?: AbortSignal): Promise<{ removedBlobs: number; markedCold: number }> {
     let markedCold = 0;
+    let removedBlobs = 0;
+    for (const id of await this.meta.resetStalePromotions(Date.now() - STALE_PROMOTION_MS)) {
+      await this.tier.delete(id).catch(() => undefined);
+      markedCold++;
+    }
+    const present = new Map<string, number>();
+    for await (const blob of this.tier.list()) {
+      if (signal?.aborted) return { removedBlobs, markedCold };
+      present.set(blob.id, blob.size);
+    }
+    const known = new Set<string>();
     for await (const entry of this.meta.listHot()) {
       known.add(entry.objectId);
+      if (entry.state !== 'hot') continue;
       const size = present.get(entry.objectId);
-      if (entry.state === 'promoting' || size === undefined || size !== entry.hotBytes) {
-        await this.meta.setHotState(entry.objectId, 'cold', 0);
-        markedCold++;
-        known.delete(entry.objectId);
+      if (size === undefined || size !== entry.hotBytes) {
+        if (await this.meta.setHotState(entry.objectId, 'cold', 0, 'hot')) markedCold++;
+        // A wrong-size blob is no longer referenced: drop it now.
+        if (size !== undefined) await this.tier.delete(entry.objectId).catch(() => undefined);
       }
     }
-    let removedBlobs = 0;
+    const suspects = new Set<string>();
     for (const id of present.keys()) {
-      if (!known.has(id)) {
-        await this.tier.delete(id).catch(() => undefined);
-        removedBlobs++;
+      if (known.has(id)) continue;
+      if (!this.suspects.has(id)) {
+        suspects.add(id);
+        continue;
       }
+      // Still unknown: unless its object was admitted in between, it is garbage.
+      const record = await this.meta.getObjectById(id);
+      if (record && record.hot !== 'cold') continue;
+      await this.tier.delete(id).catch(() => undefined);
+      removedBlobs++;
     }
+    this.suspects = suspects;
     this.metrics.hotBytes.set(await this.meta.hotBytesTotal());
     return { removedBlobs, markedCold };
   }

@@ -6,6 +6,8 @@ import { pipeline } from 'node:stream/promises';
 import type { HotTier } from './driver.js';
 
 const ID = /^[0-9a-f]{32}$/;
+/** A temp file untouched this long belongs to a process that died mid-write. */
+const STALE_TEMP_MS = 60 * 60_000;
 
 /** The embedded hot tier: one file per object id in a local directory, written by temp file + rename. */
 export class FsHotTier implements HotTier {
@@ -15,9 +17,13 @@ export class FsHotTier implements HotTier {
 
   static async open(dir: string): Promise<FsHotTier> {
     await fsp.mkdir(dir, { recursive: true });
-    // Temp files of a crashed process are never referenced again.
+    // Temp files of a crashed process are never referenced again. Only old ones: other gateways sharing this
+    // directory may be writing theirs right now.
+    const cutoff = Date.now() - STALE_TEMP_MS;
     for (const name of await fsp.readdir(dir)) {
-      if (name.startsWith('.tmp-')) await fsp.rm(path.join(dir, name), { force: true });
+      if (!name.startsWith('.tmp-')) continue;
+      const stat = await fsp.stat(path.join(dir, name)).catch(() => null);
+      if (stat && stat.mtimeMs < cutoff) await fsp.rm(path.join(dir, name), { force: true });
     }
     return new FsHotTier(dir);
   }

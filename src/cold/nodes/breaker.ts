@@ -6,7 +6,9 @@ import { NodeError, type NodeDriver, type NodeErrorKind, type NodeHealth } from 
  * (unavailable, timeout, auth) the circuit opens: calls fail fast with NodeError('unavailable') and isHealthy() is
  * false, so placement and reads skip the node instead of waiting on timeouts. After `coolDownMs` the circuit is
  * half-open: exactly one call (any operation, health included, so a periodic health probe revives a node) goes
- * through as a trial; success closes the circuit, failure re-opens it for another cool-down.
+ * through as a trial; success closes the circuit, failure re-opens it for another cool-down. Calls arriving during
+ * the trial wait for its outcome (then go through, or fail fast if it re-opened), and a half-open node counts as
+ * healthy: otherwise the health probe's trial, right after nodes restart, made placement see too few nodes.
  *
  * Answers that prove the node is reachable (not-found, bad-request, full, too-large, corrupt) count as successes;
  * caller aborts count as nothing.
@@ -70,6 +72,9 @@ export class GuardedNode implements NodeDriver {
   private state: BreakerState = 'closed';
   private openedAt = 0;
   private trialInFlight = false;
+  /** Settles when the running trial does; calls that arrive meanwhile wait on it. */
+  private trialDone: Promise<void> = Promise.resolve();
+  private endTrial: () => void = () => undefined;
   private consecutiveFailures = 0;
   private counts = { failures: 0, successes: 0, rejected: 0, opens: 0 };
   private readonly listeners = new Set<(change: BreakerStateChange) => void>();
@@ -89,10 +94,10 @@ export class GuardedNode implements NodeDriver {
     this.now = opts.now ?? Date.now;
   }
 
-  /** True when a call would reach the node: closed, or half-open with no trial running. */
+  /** True unless the circuit is open: closed, or half-open (a call goes through as the trial, or after it). */
   isHealthy(): boolean {
     this.maybeHalfOpen();
-    return this.state === 'closed' || (this.state === 'half-open' && !this.trialInFlight);
+    return this.state !== 'open';
   }
 
   getState(): BreakerState {
@@ -133,7 +138,7 @@ export class GuardedNode implements NodeDriver {
 
   /** Passes through whatever extra fields (mtimeMs) the inner driver's items carry. */
   async *list(signal?: AbortSignal): AsyncGenerator<{ handle: string; size: number; mtimeMs?: number }> {
-    const trial = this.admit();
+    const trial = await this.admit();
     try {
       for await (const item of this.inner.list(signal)) yield item;
       this.settle(trial, 'success');
@@ -142,14 +147,14 @@ export class GuardedNode implements NodeDriver {
       throw err;
     } finally {
       // An early break by the consumer leaves a trial neither won nor lost.
-      if (trial && this.trialInFlight) this.trialInFlight = false;
+      if (trial && this.trialInFlight) this.finishTrial();
     }
   }
 
   async health(signal?: AbortSignal): Promise<NodeHealth> {
     let trial: boolean;
     try {
-      trial = this.admit();
+      trial = await this.admit();
     } catch (err) {
       return { ok: false, reason: err instanceof Error ? err.message : 'circuit open' };
     }
@@ -167,7 +172,7 @@ export class GuardedNode implements NodeDriver {
   private async guard<T>(call: () => Promise<T>, onRejected?: () => void): Promise<T> {
     let trial: boolean;
     try {
-      trial = this.admit();
+      trial = await this.admit();
     } catch (err) {
       onRejected?.();
       throw err;
@@ -183,11 +188,16 @@ export class GuardedNode implements NodeDriver {
   }
 
   /** Lets a call through or throws; returns whether the call is the half-open trial. */
-  private admit(): boolean {
+  private async admit(): Promise<boolean> {
     this.maybeHalfOpen();
+    while (this.state === 'half-open' && this.trialInFlight) {
+      await this.trialDone;
+      this.maybeHalfOpen();
+    }
     if (this.state === 'closed') return false;
-    if (this.state === 'half-open' && !this.trialInFlight) {
+    if (this.state === 'half-open') {
       this.trialInFlight = true;
+      this.trialDone = new Promise((resolve) => (this.endTrial = resolve));
       return true;
     }
     this.counts.rejected++;
@@ -195,8 +205,13 @@ export class GuardedNode implements NodeDriver {
     throw new NodeError(this.name, 'unavailable', `circuit open (retry in ${retryIn} ms)`);
   }
 
+  private finishTrial(): void {
+    this.trialInFlight = false;
+    this.endTrial();
+  }
+
   private settle(trial: boolean, outcome: Outcome, err?: unknown): void {
-    if (trial) this.trialInFlight = false;
+    if (trial) this.finishTrial();
     if (outcome === 'success') {
       this.counts.successes++;
       this.consecutiveFailures = 0;
