@@ -1,9 +1,12 @@
 /** Repair covers parts of multipart uploads still in progress: their damaged shards are rebuilt before completion. */
+import { randomBytes } from 'node:crypto';
 import { unlink } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { repairAll, remainingProblems } from '../src/cold/repair.js';
 import { RepairQueue } from '../src/cold/repair-queue.js';
+import { rotateMasterKey } from '../src/cold/recover.js';
+import type { TesseraConfig } from '../src/config/types.js';
 import { scrubSegment } from '../src/cold/scrub.js';
 import { createLogger } from '../src/util/logger.js';
 import { createMetrics } from '../src/util/metrics.js';
@@ -83,5 +86,24 @@ describe('repair of in-progress multipart uploads', () => {
     }
     const [after] = await env.g.meta.getParts(uploadId, [1]);
     expect(await scrubSegment(env.g.cold, after!.manifest.segments[0]!)).toEqual(['ok', 'ok', 'ok', 'ok', 'ok', 'ok']);
+  });
+
+  it('rotate-key rewraps an in-progress upload, which then completes and reads back under the new key alone', async () => {
+    const bodies = [randomBody(PART), randomBody(50_000)];
+    const { uploadId, etags } = await uploadWithParts(bodies);
+    const oldKey = env.config.keys.masterKeys[0]!;
+    const newKey = { id: 'k2', key: randomBytes(32) };
+    const g = await env.reopen({ ...env.config, keys: { masterKeys: [newKey, oldKey] } });
+    const s = await rotateMasterKey({ meta: g.meta, cold: g.cold, keyring: g.keyring });
+    expect(s).toMatchObject({ rewrappedUploads: 1, pendingUploads: 0 });
+    expect((await g.meta.getUpload(uploadId))?.keyId).toBe('k2');
+    for (const part of await g.meta.getParts(uploadId, [1, 2])) expect(part.manifest.keyId).toBe('k2');
+
+    const retired: TesseraConfig = { ...env.config, keys: { masterKeys: [newKey] } };
+    const g2 = await env.reopen(retired);
+    const upload = (await g2.meta.getUpload(uploadId))!;
+    await g2.service.completeUpload(upload, etags.map((etag, i) => ({ partNumber: i + 1, etag })));
+    const got = await readAll(await g2.service.openObject(await g2.service.headObject('b', 'mp')));
+    expect(got.equals(Buffer.concat(bodies))).toBe(true);
   });
 });

@@ -55,7 +55,7 @@ export async function runDurabilityCommand(
       const deps = { cold: g.cold, meta: g.meta, metrics: createMetrics(), log: log ?? createLogger('silent') };
       const s = await repairAll(deps, { maxBytesPerSecond: config.cold.repair.maxBytesPerSecond, onProgress: (p) => bar.update(p.objects, `${p.rebuilt} rebuilt`) });
       const left = remainingProblems(s);
-      const parts = s.unrepairedParts > 0 ? `, ${s.unrepairedParts} damaged shards of in-progress uploads not repaired` : '';
+      const parts = s.unrepairedParts > 0 ? `, ${s.unrepairedParts} damaged shards of in-progress uploads could not be rebuilt` : '';
       return finish(bar, left > 0 ? 1 : 0, `repair: ${shardCounts(s)}; ${s.rebuilt} rebuilt, ${s.failed} could not be rebuilt${parts}${s.stale ? `, ${s.stale} skipped (object changed)` : ''}`);
     }
     case 'gc': {
@@ -95,7 +95,9 @@ export async function runDurabilityCommand(
     case 'rotate-key': {
       const bar = new Progress('rewrapping', await g.meta.countObjects());
       const s = await rotateMasterKey({ meta: g.meta, cold: g.cold, keyring: g.keyring, ...(log ? { log } : {}) }, (p) => bar.update(p.objects));
-      const pending = s.pendingUploads > 0 ? `; ${s.pendingUploads} in-progress uploads still use an older key (complete or abort them, then run again)` : '';
+      const pending =
+        (s.rewrappedUploads > 0 ? `; ${s.rewrappedUploads} in-progress uploads rewrapped` : '') +
+        (s.pendingUploads > 0 ? `; ${s.pendingUploads} in-progress uploads changed meanwhile (run again)` : '');
       return finish(
         bar,
         s.failed > 0 || s.pendingUploads > 0 ? 1 : 0,

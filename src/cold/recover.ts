@@ -204,7 +204,9 @@ export interface RotateSummary {
   /** Already under the current master key. */
   current: number;
   failed: number;
-  /** In-progress uploads still under an older key (complete or abort them, then run rotate-key again). */
+  /** In-progress uploads rewrapped (upload and parts' manifests). */
+  rewrappedUploads: number;
+  /** In-progress uploads that changed while being rewrapped (run rotate-key again). */
   pendingUploads: number;
 }
 
@@ -217,14 +219,15 @@ export async function rotateMasterKey(
   onProgress?: (s: RotateSummary) => void,
 ): Promise<RotateSummary> {
   const { meta, cold, keyring } = deps;
-  const sum: RotateSummary = { objects: 0, rewrapped: 0, current: 0, failed: 0, pendingUploads: 0 };
+  const sum: RotateSummary = { objects: 0, rewrapped: 0, current: 0, failed: 0, rewrappedUploads: 0, pendingUploads: 0 };
   const uploads = new Set<string>();
   for await (const item of meta.iterateManifests()) {
-    const record = await meta.getObjectById(item.objectId);
-    if (!record) {
-      if (keyring.needsRewrap(item.manifest.keyId)) uploads.add(item.objectId);
+    if (item.part) {
+      if (keyring.needsRewrap(item.manifest.keyId)) uploads.add(item.part.uploadId);
       continue;
     }
+    const record = await meta.getObjectById(item.objectId);
+    if (!record) continue;
     sum.objects++;
     if (!keyring.needsRewrap(record.manifest.keyId)) {
       sum.current++;
@@ -239,7 +242,14 @@ export async function rotateMasterKey(
     }
     onProgress?.(sum);
   }
-  sum.pendingUploads = uploads.size;
+  // In-progress uploads: the data key on the upload (and its parts' manifests) is rewrapped; the shards stay.
+  for (const uploadId of uploads) {
+    const upload = await meta.getUpload(uploadId);
+    if (!upload || !keyring.needsRewrap(upload.keyId)) continue;
+    const wrapped = keyring.rewrap(upload.objectId, upload.keyId, upload.wrappedKey);
+    if (!(await meta.rewrapUpload(uploadId, upload.keyId, wrapped))) sum.pendingUploads++;
+    else sum.rewrappedUploads++;
+  }
   return sum;
 }
 

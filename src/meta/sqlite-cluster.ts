@@ -50,6 +50,8 @@ export function prepareClusterStatements(db: Database.Database) {
     resetPromotion: db.prepare<[string]>("UPDATE objects SET hot_state = 'cold', hot_bytes = 0 WHERE object_id = ? AND hot_state = 'promoting'"),
 
     manifestById: db.prepare<[string], { manifest: string }>('SELECT manifest FROM objects WHERE object_id = ?'),
+    rewrapUpload: db.prepare<[string, string, string, string]>('UPDATE uploads SET key_id = ?, wrapped_key = ? WHERE upload_id = ? AND key_id = ?'),
+    partManifestsOfUpload: db.prepare<[string], { part_number: number; manifest: string }>('SELECT part_number, manifest FROM parts WHERE upload_id = ?'),
     updatePartManifest: db.prepare<[string, string, number]>('UPDATE parts SET manifest = ? WHERE upload_id = ? AND part_number = ?'),
   };
 }

@@ -417,6 +417,17 @@ export class SqliteMetaStore implements MetaStore {
     return { replaced };
   }
 
+  async rewrapUpload(uploadId: string, fromKeyId: string, wrapped: { keyId: string; wrappedKey: string }): Promise<boolean> {
+    return this.write(() => {
+      if (this.c.rewrapUpload.run(wrapped.keyId, wrapped.wrappedKey, uploadId, fromKeyId).changes === 0) return false;
+      for (const part of this.c.partManifestsOfUpload.all(uploadId)) {
+        const manifest = { ...(JSON.parse(part.manifest) as ObjectManifest), keyId: wrapped.keyId, wrappedKey: wrapped.wrappedKey };
+        this.c.updatePartManifest.run(JSON.stringify(manifest), uploadId, part.part_number);
+      }
+      return true;
+    });
+  }
+
   async abortUpload(uploadId: string): Promise<void> {
     this.write(() => {
       this.requireUpload(uploadId);

@@ -105,6 +105,12 @@ export interface MetaStore {
   completeUpload(uploadId: string, record: ObjectRecord, usedParts: number[], condition?: WriteCondition, graceMs?: number): Promise<{ replaced: ObjectRecord | null }>;
   /** Delete the upload and queue all its parts as garbage. Throws NoSuchUpload. */
   abortUpload(uploadId: string): Promise<void>;
+  /**
+   * Key rotation of an in-progress upload: atomically, when the upload's data key is still wrapped under
+   * `fromKeyId`, store the rewrapped key on the upload and on every part's manifest. False when the upload is gone
+   * or was rewrapped meanwhile.
+   */
+  rewrapUpload(uploadId: string, fromKeyId: string, wrapped: { keyId: string; wrappedKey: string }): Promise<boolean>;
   listUploads(
     bucket: string,
     query: { prefix?: string; delimiter?: string; keyMarker?: string; uploadIdMarker?: string; maxUploads: number },
