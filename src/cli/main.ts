@@ -5,7 +5,8 @@ const USAGE = `tessera — S3-compatible gateway: encrypted, erasure-coded cold 
 
 Usage: tessera <command> [options]
 
-  serve [--config FILE]                 start the S3 gateway (embedded default without --config)
+  serve [--config FILE] [--workers N]   start the S3 gateway (embedded default without --config);
+                                        --workers: N gateway processes on one port (auto: one per core)
   node --data DIR [--port P] [--host H] [--secret-file F] [--tls-cert C --tls-key K]
                                         run a shard storage node (secret also from TESSERA_NODE_SECRET)
   keygen [--out FILE]                   make a new 256-bit master key (base64)
@@ -20,7 +21,7 @@ Usage: tessera <command> [options]
   nodes check [--config FILE]           credentials + write/read/delete round trip on every node
 
 Environment: TESSERA_CONFIG, TESSERA_PORT, TESSERA_HOST, TESSERA_DATA_DIR, TESSERA_ACCESS_KEY, TESSERA_SECRET_KEY,
-TESSERA_MASTER_KEY, TESSERA_LOG_LEVEL, TESSERA_HOT_BUDGET.`;
+TESSERA_MASTER_KEY, TESSERA_LOG_LEVEL, TESSERA_HOT_BUDGET, TESSERA_WORKERS.`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;

@@ -1,20 +1,38 @@
+import cluster from 'node:cluster';
+import { availableParallelism } from 'node:os';
+import type { LoadedConfig } from '../config/load.js';
+import { ConfigError } from '../config/load.js';
 import { openGateway } from '../gateway/gateway.js';
 import { startS3Server } from '../s3/server.js';
-import { createLogger } from '../util/logger.js';
+import { createLogger, type Logger } from '../util/logger.js';
 import { createMetrics } from '../util/metrics.js';
 import { parseCommand } from './args.js';
 
-/** `tessera serve`: runs until SIGTERM/SIGINT, then stops accepting, finishes in-flight requests and closes the store. */
-export async function serveMain(argv: string[]): Promise<number> {
-  const { loaded } = parseCommand(argv);
+const HELP = `Usage: tessera serve [--config FILE] [--workers N|auto]
+
+Start the S3 gateway (the embedded default without --config).
+
+  --config, -c FILE   configuration file (or TESSERA_CONFIG)
+  --workers N|auto    run N gateway processes on one port (auto: one per core; default 1, or TESSERA_WORKERS).
+                      They share the metadata store (SQLite in WAL mode, or PostgreSQL), the nodes and the hot
+                      tier; background jobs run once for all of them under leases in the store.
+  --help, -h          this text
+
+SIGTERM or SIGINT stops accepting, finishes in-flight requests and closes the store (every worker, with --workers).`;
+
+function workerCount(value: string | boolean | undefined): number {
+  const raw = typeof value === 'string' ? value : (process.env.TESSERA_WORKERS ?? '1');
+  if (raw === 'auto') return availableParallelism();
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 1024) throw new ConfigError('--workers', `must be a whole number from 1 to 1024 or "auto" (got ${JSON.stringify(raw)})`);
+  return n;
+}
+
+function banner(loaded: LoadedConfig, url: string, workers: number): string {
   const { config } = loaded;
-  const logger = createLogger(config.log.level);
-  const metrics = createMetrics();
-  const gateway = await openGateway(config, { logger, metrics });
-  const server = await startS3Server({ service: gateway.service, config, logger, metrics });
-  const banner = [
+  const lines = [
     '',
-    `Tessera is listening on ${server.url}`,
+    `Tessera is listening on ${url}${workers > 1 ? ` (${workers} worker processes)` : ''}`,
     `  data dir:   ${config.dataDir}`,
     `  hot tier:   ${config.hot.driver}${config.hot.driver === 'fs' ? ` (${config.hot.fs.path})` : ''}, budget ${config.hot.budgetBytes} bytes`,
     `  cold tier:  ${config.cold.k}+${config.cold.m} over ${config.cold.nodes.length} nodes (${[...new Set(config.cold.nodes.map((n) => n.kind))].join(', ')})`,
@@ -23,32 +41,92 @@ export async function serveMain(argv: string[]): Promise<number> {
   ];
   if (loaded.generatedCredentials) {
     // Shown once, on the first start of an embedded default; kept in a mode-600 file afterwards.
-    banner.push(`  secret key: ${loaded.generatedCredentials.secretKey}   (generated; saved in ${loaded.generatedCredentials.file})`);
+    lines.push(`  secret key: ${loaded.generatedCredentials.secretKey}   (generated; saved in ${loaded.generatedCredentials.file})`);
   } else if (!process.env.TESSERA_SECRET_KEY && config.users.length > 0) {
-    banner.push(`  secret key: see ${config.dataDir}/credentials.json or your config`);
+    lines.push(`  secret key: see ${config.dataDir}/credentials.json or your config`);
   }
-  banner.push(`Try: AWS_ACCESS_KEY_ID=${config.users[0]?.accessKey ?? '...'} AWS_SECRET_ACCESS_KEY=... aws --endpoint-url ${server.url} s3 ls`, '');
-  process.stdout.write(banner.join('\n') + '\n');
+  lines.push(`Try: AWS_ACCESS_KEY_ID=${config.users[0]?.accessKey ?? '...'} AWS_SECRET_ACCESS_KEY=... aws --endpoint-url ${url} s3 ls`, '');
+  return lines.join('\n') + '\n';
+}
 
-  await new Promise<void>((resolve) => {
-    let stopping = false;
-    const stop = (signal: string): void => {
-      if (stopping) return;
-      stopping = true;
-      logger.info({ signal }, 'shutting down: finishing in-flight requests');
-      void (async () => {
-        try {
-          await server.close();
-          await gateway.close();
-        } catch (err) {
-          logger.error({ err: (err as Error).message }, 'error during shutdown');
-        }
-        resolve();
-      })();
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+/** Resolves with the signal's name on the first SIGTERM or SIGINT. */
+function stopSignal(): Promise<string> {
+  return new Promise((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
   });
+}
+
+/** `tessera serve`: runs until SIGTERM/SIGINT, then stops accepting, finishes in-flight requests and closes the store. */
+export async function serveMain(argv: string[]): Promise<number> {
+  const { loaded, values } = parseCommand(argv, { workers: { type: 'string' }, help: { type: 'boolean', short: 'h' } });
+  if (values.help === true) {
+    process.stdout.write(HELP + '\n');
+    return 0;
+  }
+  const workers = cluster.isPrimary ? workerCount(values.workers) : 1;
+  const logger = createLogger(loaded.config.log.level);
+  if (cluster.isPrimary && workers > 1) return runPrimary(loaded, workers, logger);
+  return runGateway(loaded, logger, cluster.isPrimary);
+}
+
+/** One gateway process: the whole server, or one worker of `--workers N`. */
+async function runGateway(loaded: LoadedConfig, logger: Logger, printBanner: boolean): Promise<number> {
+  const { config } = loaded;
+  const metrics = createMetrics();
+  const gateway = await openGateway(config, { logger, metrics });
+  const server = await startS3Server({ service: gateway.service, config, logger, metrics });
+  if (printBanner) process.stdout.write(banner(loaded, server.url, 1));
+  const signal = await stopSignal();
+  logger.info({ signal }, 'shutting down: finishing in-flight requests');
+  try {
+    await server.close();
+    await gateway.close();
+  } catch (err) {
+    logger.error({ err: (err as Error).message }, 'error during shutdown');
+  }
+  logger.info('stopped');
+  // A worker's IPC channel to the primary would keep it alive.
+  if (cluster.isWorker) process.disconnect();
+  return 0;
+}
+
+/**
+ * The primary of `--workers N`: forks N workers that listen on one port (the cluster module hands connections to
+ * them in turn), restarts a worker that dies, and on SIGTERM/SIGINT stops every worker gracefully before exiting.
+ * It opens no store itself: the configuration it loaded first created any generated key and credential files.
+ */
+async function runPrimary(loaded: LoadedConfig, workers: number, logger: Logger): Promise<number> {
+  let stopping = false;
+  let announced = false;
+  cluster.on('listening', (_worker, address) => {
+    if (announced) return;
+    announced = true;
+    const cfg = loaded.config.server;
+    const host = address.address === undefined || address.address === null || address.address === '' ? cfg.host : address.address;
+    const shown = host.includes(':') ? `[${host}]` : host;
+    process.stdout.write(banner(loaded, `${cfg.tls ? 'https' : 'http'}://${shown}:${address.port}`, workers));
+  });
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) return;
+    logger.error({ worker: worker.process.pid, code, signal }, 'gateway worker exited; starting another');
+    cluster.fork();
+  });
+  for (let i = 0; i < workers; i++) cluster.fork();
+  const signal = await stopSignal();
+  stopping = true;
+  logger.info({ signal, workers: Object.keys(cluster.workers ?? {}).length }, 'shutting down every worker');
+  const alive = Object.values(cluster.workers ?? {}).filter((w) => w !== undefined);
+  await Promise.all(
+    alive.map(
+      (w) =>
+        new Promise<void>((resolve) => {
+          if (w.isDead()) return resolve();
+          w.once('exit', () => resolve());
+          w.process.kill('SIGTERM');
+        }),
+    ),
+  );
   logger.info('stopped');
   return 0;
 }
