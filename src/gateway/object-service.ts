@@ -234,7 +234,9 @@ export class TesseraObjectService implements ObjectService {
     const objectId = newId();
     const { keyId, wrappedKey } = this.d.keyring.wrap(objectId, randomBytes(32));
     const upload: UploadRecord = {
-      uploadId: newId() + newId(),
+      // The upload id begins with the object id it will complete into: a retried completion, on any gateway, after
+      // the upload row is gone, recognizes its own object (completedUpload).
+      uploadId: objectId + newId(),
       bucket: input.bucket,
       key: input.key,
       initiated: Date.now(),
@@ -249,6 +251,17 @@ export class TesseraObjectService implements ObjectService {
     };
     await this.meta.createUpload(upload);
     return upload;
+  }
+
+  async completedUpload(bucket: string, key: string, uploadId: string, parts: CompletePart[]): Promise<ObjectRecord | null> {
+    if (!/^[0-9a-f]{64}$/.test(uploadId)) return null;
+    const record = await this.meta.getObject(bucket, key);
+    if (!record || record.objectId !== uploadId.slice(0, 32) || !record.parts || record.parts.length !== parts.length) return null;
+    const same = parts.every((want, i) => {
+      const have = record.parts![i]!;
+      return have.partNumber === want.partNumber && stripQuotes(have.etag) === stripQuotes(want.etag);
+    });
+    return same ? record : null;
   }
 
   async getUpload(bucket: string, key: string, uploadId: string): Promise<UploadRecord> {

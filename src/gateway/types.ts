@@ -92,6 +92,12 @@ export interface ObjectService {
     checksumType?: 'FULL_OBJECT' | 'COMPOSITE';
   }): Promise<UploadRecord>;
   getUpload(bucket: string, key: string, uploadId: string): Promise<UploadRecord>;
+  /**
+   * A retried CompleteMultipartUpload (the first one succeeded, perhaps on another gateway, and the client did not
+   * get the answer): the object the upload completed into, when it is still the key's current version and was
+   * completed from exactly these parts; null otherwise.
+   */
+  completedUpload(bucket: string, key: string, uploadId: string, parts: CompletePart[]): Promise<ObjectRecord | null>;
   uploadPart(input: UploadPartInput): Promise<{ etag: string; checksum?: StoredChecksum }>;
   listParts(upload: UploadRecord, afterPartNumber: number, maxParts: number): Promise<{ parts: PartRecord[]; isTruncated: boolean }>;
   completeUpload(upload: UploadRecord, parts: CompletePart[], condition?: WriteCondition): Promise<ObjectRecord>;

@@ -237,6 +237,13 @@ export interface ClusterOptions {
   logLevel?: string;
   /** Start the gateway (default true); when false, call `cluster.gateway.start()` before using url/s3()/metric(). */
   startGateway?: boolean;
+  /**
+   * Gateway processes sharing one config, so one metadata store, the nodes and the hot tier (default 1); each has
+   * its own port. `gateway` is the first; all are in `gateways`.
+   */
+  gateways?: number;
+  /** The `meta` section (default: SQLite in the gateways' data dir). */
+  meta?: Record<string, unknown>;
 }
 
 export interface CliResult {
@@ -255,6 +262,10 @@ export interface Cluster {
   readonly metaDbFile: string;
   readonly nodes: readonly StorageNode[];
   readonly gateway: ManagedProcess;
+  /** Every gateway process (options.gateways); gateways[0] is `gateway`. */
+  readonly gateways: readonly ManagedProcess[];
+  /** An S3 client for gateway i (as s3()). */
+  s3At(i: number): S3Client;
   /** The gateway's URL (stable across restarts). */
   readonly url: string;
   /** A new S3 client for the gateway, as the admin user; path-style, us-east-1, no retries (errors surface as-is). */
@@ -293,9 +304,10 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
   const clients: S3Client[] = [];
   const nodes: StorageNode[] = [];
   let gateway: ManagedProcess | undefined;
+  const gateways: ManagedProcess[] = [];
   const stopAll = async (): Promise<void> => {
     for (const c of clients.splice(0)) c.destroy();
-    await gateway?.dispose();
+    await Promise.all(gateways.map((g) => g.dispose()));
     await Promise.all(nodes.map((n) => n.dispose()));
     if (process.env.TESSERA_E2E_KEEP !== '1') await rm(dir, { recursive: true, force: true });
     else process.stderr.write(`cluster kept in ${dir}\n`);
@@ -312,6 +324,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       users: [{ accessKey: ADMIN.accessKey, secretKey: ADMIN.secretKey, buckets: { '*': 'admin' } }],
       // Inline and outside the data dir: recover-index after losing the metadata store needs only config + nodes.
       keys: { masterKeys: [{ id: 'e2e', key: randomBytes(32).toString('base64') }] },
+      ...(opts.meta ? { meta: opts.meta } : {}),
       hot: opts.hot ?? { driver: 'fs', encrypt: true, budget: '4GiB' },
       cold: { k: 4, m: 2, ...opts.cold, nodes: [...nodeEntries, ...(opts.extraNodes ?? [])] },
       log: { level: opts.logLevel ?? 'warn' },
@@ -319,11 +332,18 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     await writeFile(configFile, stringify(config), { mode: 0o600 });
 
     // TESSERA_PORT overrides server.port: a restarted gateway answers on the URL its clients already use.
-    gateway = new ManagedProcess({ name: 'gateway', logFile: path.join(logs, 'gateway.log'), readyLine: /Tessera is listening on (\S+)/ }, (port) => ({
-      args: ['serve', '--config', configFile],
-      env: { TESSERA_PORT: String(port ?? 0) },
-    }));
-    if (opts.startGateway !== false) await gateway.start();
+    for (let i = 0; i < (opts.gateways ?? 1); i++) {
+      const name = i === 0 ? 'gateway' : `gateway${i + 1}`;
+      gateways.push(
+        new ManagedProcess({ name, logFile: path.join(logs, `${name}.log`), readyLine: /Tessera is listening on (\S+)/ }, (port) => ({
+          args: ['serve', '--config', configFile],
+          env: { TESSERA_PORT: String(port ?? 0) },
+        })),
+      );
+    }
+    gateway = gateways[0]!;
+    // One after the other: the first start creates the store's schema.
+    if (opts.startGateway !== false) for (const g of gateways) await g.start();
   } catch (err) {
     await stopAll();
     throw err;
@@ -338,6 +358,14 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     metaDbFile: path.join(dataDir, 'meta', 'tessera.db'),
     nodes,
     gateway: gatewayRef,
+    gateways,
+    s3At(i: number) {
+      const g = gateways[i];
+      if (!g) throw new Error(`no gateway ${i}`);
+      const c = s3Client(g.url, { accessKeyId: ADMIN.accessKey, secretAccessKey: ADMIN.secretKey });
+      clients.push(c);
+      return c;
+    },
     get url() {
       return gatewayRef.url;
     },

@@ -1,6 +1,6 @@
 import type { CompletePart } from '../../gateway/types.js';
-import type { PartRecord, UploadRecord } from '../../meta/types.js';
-import { Errors } from '../../util/s3-error.js';
+import type { ObjectRecord, PartRecord, UploadRecord } from '../../meta/types.js';
+import { Errors, S3Error } from '../../util/s3-error.js';
 import { declaredPayloadSize, openPayload, readSmallBody } from '../body.js';
 import { checksumElementName, checksumResponseHeaders, parseAlgorithm, parseExpectedChecksum } from '../checksum-headers.js';
 import { etagMatches, parseWriteCondition } from '../conditionals.js';
@@ -162,11 +162,22 @@ export async function completeMultipartUpload(ctx: RequestContext): Promise<void
   const key = keyOf(ctx);
   const uploadId = uploadIdOf(ctx);
   const condition = parseWriteCondition(header(ctx, 'if-none-match'), header(ctx, 'if-match'));
-  const upload = await ctx.deps.service.getUpload(bucket, key, uploadId);
+  const upload = await ctx.deps.service.getUpload(bucket, key, uploadId).catch((err: unknown) => {
+    if (!(err instanceof S3Error) || err.code !== 'NoSuchUpload') throw err;
+    return null;
+  });
   const body = await readSmallBody(ctx);
   const requested = parseCompleteBody(body.toString('utf8'));
-  const parts = validateCompletion(requested, await allParts(ctx, upload));
-  const record = await ctx.deps.service.completeUpload(upload, parts, condition);
+  let record: ObjectRecord;
+  if (upload === null) {
+    // Gone: completed already (a retry, maybe sent to another gateway) answers as the first completion did.
+    const done = await ctx.deps.service.completedUpload(bucket, key, uploadId, requested);
+    if (done === null) throw Errors.noSuchUpload(uploadId);
+    record = done;
+  } else {
+    const parts = validateCompletion(requested, await allParts(ctx, upload));
+    record = await ctx.deps.service.completeUpload(upload, parts, condition);
+  }
   const checksumXml = record.checksum
     ? [textEl(checksumElementName(record.checksum.algorithm), record.checksum.value), textEl('ChecksumType', record.checksum.type)]
     : [];

@@ -1,0 +1,239 @@
+/**
+ * Issue 12 acceptance (items 3 and 4): three `tessera serve` processes on one metadata store, one set of node
+ * processes and one hot tier, driven by the AWS SDK v3. Any request on any gateway: read-after-write and
+ * list-after-write across gateways, a multipart upload spread over all three and a retried completion on another,
+ * no gateway ever serving a stale or deleted object from its hot tier or single-flight state, one hot budget for the
+ * cluster, and background jobs that run in one gateway at a time and move when their holder is killed.
+ *
+ * The store is a parameter: TESSERA_TEST_META (JSON of the config's `meta` section, e.g.
+ * {"driver":"postgres","url":"postgres://..."}) points every gateway at it; by default they share one SQLite file
+ * in WAL mode.
+ */
+import { randomBytes } from 'node:crypto';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import {
+  CompleteMultipartUploadCommand,
+  CreateBucketCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  UploadPartCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { httpStatusOf, startCluster, type Cluster } from './helpers/cluster.js';
+
+const MiB = 1024 * 1024;
+const META = process.env.TESSERA_TEST_META ? (JSON.parse(process.env.TESSERA_TEST_META) as Record<string, unknown>) : undefined;
+
+async function getBytes(s3: S3Client, bucket: string, key: string): Promise<Buffer> {
+  const r = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  return Buffer.from(await r.Body!.transformToByteArray());
+}
+
+async function statusOfGet(s3: S3Client, bucket: string, key: string): Promise<number | undefined> {
+  return getBytes(s3, bucket, key).then(
+    () => 200,
+    (err: unknown) => httpStatusOf(err),
+  );
+}
+
+async function listAll(s3: S3Client, bucket: string, prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, MaxKeys: 7, ...(token ? { ContinuationToken: token } : {}) }));
+    for (const o of page.Contents ?? []) keys.push(o.Key!);
+    token = page.NextContinuationToken;
+  } while (token);
+  return keys;
+}
+
+interface StepLog {
+  job: string;
+  holder: string;
+  startedAt: number;
+  endedAt: number;
+}
+
+/** Every "background step" and "lease acquired" line of every gateway's log (JSON lines). */
+async function jobLogs(cluster: Cluster): Promise<{ steps: StepLog[]; acquired: Array<{ job: string; holder: string; time: number }> }> {
+  const steps: StepLog[] = [];
+  const acquired: Array<{ job: string; holder: string; time: number }> = [];
+  const dir = path.join(cluster.dir, 'logs');
+  for (const name of await readdir(dir)) {
+    if (!name.startsWith('gateway')) continue;
+    for (const line of (await readFile(path.join(dir, name), 'utf8')).split('\n')) {
+      if (!line.startsWith('{')) continue;
+      const entry = JSON.parse(line) as { msg?: string; job?: string; holder?: string; startedAt?: number; endedAt?: number; time?: number };
+      if (entry.msg === 'background step') steps.push(entry as StepLog);
+      if (entry.msg === 'lease acquired') acquired.push({ job: entry.job!, holder: entry.holder!, time: entry.time! });
+    }
+  }
+  return { steps, acquired };
+}
+
+/** Pairs of steps of one job, in different processes, whose run times overlap. */
+function overlaps(steps: StepLog[]): string[] {
+  const found: string[] = [];
+  const byJob = new Map<string, StepLog[]>();
+  for (const s of steps) byJob.set(s.job, [...(byJob.get(s.job) ?? []), s]);
+  for (const [job, list] of byJob) {
+    list.sort((a, b) => a.startedAt - b.startedAt);
+    for (let i = 1; i < list.length; i++) {
+      const prev = list.slice(0, i).reduce((a, b) => (b.endedAt > a.endedAt ? b : a));
+      if (list[i]!.startedAt < prev.endedAt && list[i]!.holder !== prev.holder) found.push(`${job}: ${prev.holder} and ${list[i]!.holder}`);
+    }
+  }
+  return found;
+}
+
+async function until(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+describe('three gateways on one store', () => {
+  let cluster: Cluster;
+  let gw: S3Client[];
+  const bucket = 'shared';
+
+  beforeAll(async () => {
+    cluster = await startCluster({
+      nodes: 6,
+      gateways: 3,
+      logLevel: 'info',
+      cold: { segmentSize: '1MiB', chunkSize: '64KiB', gcGrace: '1s', repair: { interval: '2s' } },
+      hot: { driver: 'fs', encrypt: true, budget: '64MiB', promote: 'always' },
+      ...(META ? { meta: META } : {}),
+    });
+    gw = [0, 1, 2].map((i) => cluster.s3At(i));
+    await gw[0]!.send(new CreateBucketCommand({ Bucket: bucket }));
+  }, 120_000);
+
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  test('read-after-write, overwrite and delete seen at once by the other gateways, even where the old version is hot', async () => {
+    for (let i = 0; i < 6; i++) {
+      const [writer, other, third] = [gw[i % 3]!, gw[(i + 1) % 3]!, gw[(i + 2) % 3]!];
+      const key = `raw/${i}`;
+      const v1 = randomBytes(200_000 + i);
+      await writer.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: v1 }));
+      expect((await getBytes(other, bucket, key)).equals(v1)).toBe(true);
+      // Read twice on the third gateway: the first read promotes the object into the (shared) hot tier.
+      expect((await getBytes(third, bucket, key)).equals(v1)).toBe(true);
+      expect((await getBytes(third, bucket, key)).equals(v1)).toBe(true);
+
+      const v2 = randomBytes(150_000 + i);
+      await other.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: v2 }));
+      for (const g of gw) expect((await getBytes(g, bucket, key)).equals(v2), `gateway sees the overwrite of ${key}`).toBe(true);
+      const head = await third.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+      expect(head.ContentLength).toBe(v2.length);
+
+      await third.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+      for (const g of gw) expect(await statusOfGet(g, bucket, key)).toBe(404);
+    }
+  }, 120_000);
+
+  test('list-after-write and list-after-delete across gateways', async () => {
+    const keys = Array.from({ length: 24 }, (_, i) => `list/${String(i).padStart(2, '0')}`);
+    await Promise.all(keys.map((key, i) => gw[i % 3]!.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: `v-${key}` }))));
+    for (const g of gw) expect(await listAll(g, bucket, 'list/')).toEqual(keys);
+    const removed = keys.filter((_, i) => i % 3 === 1);
+    for (const [i, key] of removed.entries()) await gw[i % 3]!.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+    const left = keys.filter((k) => !removed.includes(k));
+    for (const g of gw) expect(await listAll(g, bucket, 'list/')).toEqual(left);
+  }, 60_000);
+
+  test('multipart: created on one gateway, parts on the others, completed on a third; a retried completion elsewhere succeeds', async () => {
+    const key = 'mp/object';
+    const parts = [randomBytes(5 * MiB), randomBytes(5 * MiB), randomBytes(777_777)];
+    const { UploadId } = await gw[0]!.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }));
+    const etags = await Promise.all(
+      parts.map(async (body, i) => {
+        const r = await gw[1 + (i % 2)]!.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: i + 1, Body: body }));
+        return r.ETag!;
+      }),
+    );
+    const request = { Bucket: bucket, Key: key, UploadId, MultipartUpload: { Parts: etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 })) } };
+    const done = await gw[2]!.send(new CompleteMultipartUploadCommand(request));
+    expect(done.ETag).toMatch(/-3"$/);
+    // The client lost the answer and retries on another gateway: same success, same ETag, object unchanged.
+    const retried = await gw[0]!.send(new CompleteMultipartUploadCommand(request));
+    expect(retried.ETag).toBe(done.ETag);
+    const again = await gw[1]!.send(new CompleteMultipartUploadCommand(request));
+    expect(again.ETag).toBe(done.ETag);
+    for (const g of gw) expect((await getBytes(g, bucket, key)).equals(Buffer.concat(parts))).toBe(true);
+    // A "retry" naming other parts is not the completion that happened.
+    const wrong = { ...request, MultipartUpload: { Parts: [{ ETag: etags[0]!, PartNumber: 1 }] } };
+    const err = await gw[0]!.send(new CompleteMultipartUploadCommand(wrong)).catch((e: unknown) => e);
+    expect(httpStatusOf(err)).toBe(404);
+    expect((err as Error).name).toBe('NoSuchUpload');
+  }, 120_000);
+
+  test('one hot budget for the cluster: gateways promoting at once never exceed it together', async () => {
+    // 64 MiB budget; 24 objects of 6 MiB read through all three gateways at once: at most 10 fit.
+    const keys = Array.from({ length: 24 }, (_, i) => `budget/${i}`);
+    for (const [i, key] of keys.entries()) await gw[i % 3]!.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: randomBytes(6 * MiB) }));
+    let peak = 0;
+    const hotDir = cluster.hotDir;
+    const sample = async (): Promise<void> => {
+      let total = 0;
+      for (const name of await readdir(hotDir)) {
+        // Temp files are uploads in flight, not admitted bytes; admitted blobs are named by object id.
+        if (/^[0-9a-f]{32}$/.test(name)) total += await stat(path.join(hotDir, name)).then((s) => s.size, () => 0);
+      }
+      peak = Math.max(peak, total);
+    };
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        await sample();
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    await Promise.all(keys.flatMap((key) => gw.map((g) => getBytes(g, bucket, key))));
+    await new Promise((r) => setTimeout(r, 1_000));
+    sampling = false;
+    await sampler;
+    await sample();
+    expect(peak).toBeGreaterThan(0);
+    expect(peak).toBeLessThanOrEqual(64 * MiB);
+  }, 180_000);
+
+  test('background jobs run in one gateway at a time; a killed holder is replaced within the lease time', async () => {
+    await until('every job to have run', async () => {
+      const { steps } = await jobLogs(cluster);
+      return ['gc', 'repair-sweep', 'hot-maintenance'].every((job) => steps.some((s) => s.job === job));
+    }, 60_000);
+    const before = await jobLogs(cluster);
+    expect(overlaps(before.steps)).toEqual([]);
+
+    // Kill whichever gateway holds "gc" last; another one must take the lease within the lease time (15 s) plus
+    // one gc interval (5 s).
+    const lastGc = before.acquired.filter((a) => a.job === 'gc').at(-1)!;
+    const pid = Number(lastGc.holder.split(':')[1]);
+    const victim = cluster.gateways.find((g) => g.pid === pid)!;
+    expect(victim, `the gc holder ${lastGc.holder} is one of the gateways`).toBeDefined();
+    const killedAt = Date.now();
+    await victim.kill();
+    await until('another gateway to take the gc lease', async () => {
+      const { acquired } = await jobLogs(cluster);
+      return acquired.some((a) => a.job === 'gc' && a.holder !== lastGc.holder && a.time > killedAt);
+    }, 25_000);
+    await victim.start();
+    const after = await jobLogs(cluster);
+    expect(overlaps(after.steps)).toEqual([]);
+    // Every gateway still serves.
+    for (const g of gw) expect((await getBytes(g, bucket, 'list/00')).toString()).toBe('v-list/00');
+  }, 120_000);
+});
