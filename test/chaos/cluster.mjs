@@ -76,9 +76,14 @@ function waitExit(child, timeoutMs) {
 }
 
 export class Cluster {
-  /** @param {{ dir: string, hot: 'fs' | 'rgw', log: (s: string) => void }} opts */
+  /** @param {{ dir: string, hot: 'fs' | 'rgw', log: (s: string) => void, gateways?: number }} opts */
   constructor(opts) {
     this.dir = opts.dir;
+    /** Gateway processes sharing one config (one store, the nodes, the hot tier), each on its own port. */
+    this.gatewayCount = opts.gateways ?? 1;
+    this.gateways = [];
+    this.gatewayPorts = [];
+    this.expectExit = new Set();
     this.hotKind = opts.hot;
     this.log = opts.log;
     this.nodes = [];
@@ -120,10 +125,12 @@ export class Cluster {
     for (const n of this.nodes) n.proxyPort = ports[n.name];
     if (this.rgw) this.rgw.proxyPort = ports.hot;
     await Promise.all(this.nodes.map((n) => this.startNode(n)));
-    this.gatewayPort = await freePort();
+    for (let i = 0; i < this.gatewayCount; i++) this.gatewayPorts.push(await freePort());
+    this.gatewayPort = this.gatewayPorts[0];
     this.configFile = path.join(this.dir, 'tessera.yaml');
     writeFileSync(this.configFile, this.configYaml());
-    await this.startGateway();
+    // One after the other: the first start creates the store's schema.
+    for (let i = 0; i < this.gatewayCount; i++) await this.startGateway(i);
   }
 
   ipc(msg) {
@@ -297,6 +304,7 @@ cold:
 ${nodes}
 log:
   level: info
+${process.env.CHAOS_META_YAML ?? ''}
 `;
   }
 
@@ -304,29 +312,60 @@ log:
     return `http://127.0.0.1:${this.gatewayPort}`;
   }
 
-  async startGateway() {
-    this.gateway = await spawnUntil([CLI, 'serve', '--config', this.configFile], { NODE_OPTIONS: '--trace-warnings' }, /Tessera is listening on/, 60_000, path.join(this.dir, 'gateway.log'));
-    this.gateway.once('exit', (code, sig) => {
-      if (this.expectGatewayExit) return;
+  get gatewayUrls() {
+    return this.gatewayPorts.map((port) => `http://127.0.0.1:${port}`);
+  }
+
+  /** The first gateway (the only one unless --gateways). */
+  get gateway() {
+    return this.gateways[0];
+  }
+
+  gatewayLogFile(i) {
+    return path.join(this.dir, i === 0 ? 'gateway.log' : `gateway${i + 1}.log`);
+  }
+
+  /** Starts gateway i (all of them without an argument). */
+  async startGateway(i) {
+    if (i === undefined) {
+      for (let g = 0; g < this.gatewayCount; g++) if (!this.gateways[g] || this.gateways[g].exitCode !== null || this.gateways[g].signalCode !== null) await this.startGateway(g);
+      return;
+    }
+    const child = await spawnUntil(
+      [CLI, 'serve', '--config', this.configFile],
+      { NODE_OPTIONS: '--trace-warnings', TESSERA_PORT: String(this.gatewayPorts[i]) },
+      /Tessera is listening on/,
+      60_000,
+      this.gatewayLogFile(i),
+    );
+    this.gateways[i] = child;
+    child.once('exit', (code, sig) => {
+      if (this.expectExit.has(child)) return;
       // Counted as a failed check; restarted so the rest of the run still measures something.
       this.unexpectedGatewayExit = true;
-      this.log(`!! gateway exited unexpectedly (${code ?? sig}); see ${this.dir}/gateway.log; restarting`);
-      setTimeout(() => void this.startGateway().catch((err) => this.log(`gateway restart failed: ${err.message}`)), 1_000);
+      this.log(`!! gateway ${i + 1} exited unexpectedly (${code ?? sig}); see ${this.gatewayLogFile(i)}; restarting`);
+      setTimeout(() => void this.startGateway(i).catch((err) => this.log(`gateway restart failed: ${err.message}`)), 1_000);
     });
   }
 
-  async killGateway() {
-    this.expectGatewayExit = true;
-    this.gateway.kill('SIGKILL');
-    await waitExit(this.gateway, 5_000);
-    this.expectGatewayExit = false;
+  async killGateway(i = 0) {
+    const child = this.gateways[i];
+    this.expectExit.add(child);
+    child.kill('SIGKILL');
+    await waitExit(child, 5_000);
   }
 
-  async stopGateway() {
-    this.expectGatewayExit = true;
-    this.gateway.kill('SIGTERM');
-    await waitExit(this.gateway, 30_000);
-    this.expectGatewayExit = false;
+  /** SIGTERM to gateway i (all of them without an argument); waits for the exit. */
+  async stopGateway(i) {
+    if (i === undefined) {
+      await Promise.all(this.gateways.map((_, g) => this.stopGateway(g)));
+      return;
+    }
+    const child = this.gateways[i];
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    this.expectExit.add(child);
+    child.kill('SIGTERM');
+    await waitExit(child, 30_000);
   }
 
   /** Runs a maintenance command to completion (bounded); returns exit code and output. */
@@ -345,7 +384,7 @@ log:
   }
 
   async stop() {
-    if (this.gateway && this.gateway.exitCode === null) await this.stopGateway().catch(() => undefined);
+    await this.stopGateway().catch(() => undefined);
     for (const n of this.nodes) if (n.proc && n.proc.exitCode === null) {
       n.proc.kill('SIGTERM');
       await waitExit(n.proc, 5_000);

@@ -17,6 +17,11 @@ export class FaultInjector {
   kinds() {
     const kinds = ['node-kill', 'node-slow', 'node-corrupt', 'node-full', 'node-hang', 'gateway-kill-write', 'gateway-kill-complete'];
     if (this.cluster.rgw) kinds.splice(5, 0, 'hot-stop');
+    // Several gateways: also kill one while it stores a part of an upload spread over all of them; nodes restart
+    // back to back right before a PUT burst (the half-open breaker case).
+    if (this.cluster.gatewayCount > 1) kinds.splice(1, 0, 'gateway-kill-part');
+    // A database that restarts (PostgreSQL): requests meanwhile get 503 + Retry-After, gateways recover on their own.
+    if (process.env.CHAOS_DB_RESTART_CMD) kinds.splice(3, 0, 'db-restart');
     return kinds;
   }
 
@@ -88,6 +93,13 @@ export class FaultInjector {
         }
         return;
       }
+      case 'db-restart': {
+        const { execSync } = await import('node:child_process');
+        execSync(process.env.CHAOS_DB_RESTART_CMD, { stdio: 'ignore', timeout: 60_000 });
+        this.count(kind);
+        await sleep(hold);
+        return;
+      }
       case 'hot-stop':
         await this.cluster.setProxyMode('hot', 'refuse');
         this.count(kind);
@@ -95,8 +107,9 @@ export class FaultInjector {
         await this.cluster.setProxyMode('hot', 'pass');
         return;
       case 'gateway-kill-write':
+      case 'gateway-kill-part':
       case 'gateway-kill-complete': {
-        const target = kind === 'gateway-kill-write' ? 'put' : 'complete';
+        const target = kind === 'gateway-kill-write' ? 'put' : kind === 'gateway-kill-part' ? 'upload' : 'complete';
         const flight = await this.workload.waitForInflight(target, target === 'put' ? 150 : 0, 25_000);
         if (!flight) {
           this.count(kind, this.skipped);
@@ -104,12 +117,13 @@ export class FaultInjector {
           return;
         }
         if (target === 'complete') await sleep(Math.floor(Math.random() * 30));
-        this.opLog.gatewayKills.push(performance.now());
-        await this.cluster.killGateway();
+        const gateway = flight.gateway ?? 0;
+        this.opLog.gatewayKills.push({ t: performance.now(), gateway });
+        await this.cluster.killGateway(gateway);
         this.count(kind);
-        this.say(`  gateway SIGKILLed during ${target} of ${flight.key} (${flight.size} bytes)`);
+        this.say(`  gateway ${gateway + 1} SIGKILLed during ${target} of ${flight.key} (${flight.size} bytes)`);
         await sleep(500);
-        await this.cluster.startGateway();
+        await this.cluster.startGateway(gateway);
         return;
       }
       default:

@@ -3,12 +3,17 @@
  * `npm run chaos`: a real cluster (gateway + six `tessera node` processes, 4+2, behind fault proxies; RGW or a local
  * directory as hot tier) under a mixed S3 workload while faults are injected, then invariant checks. Loopback only.
  *
- *   node test/chaos/run.mjs [--duration 300] [--clients 16] [--hot rgw|fs] [--soak] [--keep]
+ *   node test/chaos/run.mjs [--duration 300] [--clients 16] [--hot rgw|fs] [--gateways 3] [--soak] [--keep]
  *
+ * --gateways N: N gateway processes on one store (SQLite WAL file; PostgreSQL with CHAOS_META_YAML, e.g.
+ * 'meta: { driver: postgres, url: "postgres://..." }', and CHAOS_DB_RESTART_CMD, a shell command that restarts the
+ * database, which adds a db-restart fault) behind a round-robin client; faults then also kill a gateway mid-part, and
+ * the run checks that every background job ran and that no two gateways ever ran one job at the same time.
  * --soak: 10 minutes of steady load without faults, sampling the gateway's RSS and open fds (not for CI).
  * Exit status 0 only when every invariant check passed. See docs/SECURITY.md and test/chaos/verify.mjs for the rules.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { backgroundJobReport } from './jobs.mjs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -26,12 +31,14 @@ const { values: args } = parseArgs({
     soak: { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
     'max-large-mib': { type: 'string', default: '100' },
+    gateways: { type: 'string', default: '1' },
   },
 });
 
 const soak = args.soak;
 const durationS = Number(args.duration ?? (soak ? 600 : 240));
 const clients = Number(args.clients);
+const gateways = Number(args.gateways);
 const canRgw = process.getuid?.() === 0 && existsSync('/usr/bin/radosgw');
 const hot = args.hot ?? (canRgw ? 'rgw' : 'fs');
 const T0 = Date.now();
@@ -65,13 +72,13 @@ watchdog.unref();
 async function main() {
   const dir = path.join(os.tmpdir(), `tessera-chaos-${process.pid}`);
   say(`mode ${soak ? 'SOAK (no faults)' : 'chaos'}, ${durationS} s, ${clients} clients, hot tier: ${hot === 'rgw' ? 'Ceph RGW (S3) behind a fault proxy' : 'local fs directory (no hot-tier stop/start fault)'}, dir ${dir}`);
-  const cluster = new Cluster({ dir, hot, log: say });
+  const cluster = new Cluster({ dir, hot, log: say, gateways });
   const opLog = new OpLog();
   let workload;
   try {
     await cluster.start();
-    say(`cluster up: gateway ${cluster.gatewayUrl}, 6 http nodes behind proxies, node6 disk: ${cluster.nodes[5].tmpfs ? 'tmpfs 1.5 GiB (real ENOSPC)' : 'proxy 507 (cannot mount)'}`);
-    workload = new Workload({ endpoint: cluster.gatewayUrl, credentials: cluster.adminKey, clients, log: opLog, large: true, maxLargeMiB: Number(args['max-large-mib']) });
+    say(`cluster up: ${gateways > 1 ? `${gateways} gateways ${cluster.gatewayUrls.join(' ')} (round robin)` : `gateway ${cluster.gatewayUrl}`}, 6 http nodes behind proxies, node6 disk: ${cluster.nodes[5].tmpfs ? 'tmpfs 1.5 GiB (real ENOSPC)' : 'proxy 507 (cannot mount)'}`);
+    workload = new Workload({ endpoints: cluster.gatewayUrls, credentials: cluster.adminKey, clients, log: opLog, large: true, maxLargeMiB: Number(args['max-large-mib']) });
     await workload.client.send(new CreateBucketCommand({ Bucket: BUCKET }));
 
     const samples = [];
@@ -142,10 +149,16 @@ async function main() {
     const changed = [...before].filter(([k, s]) => after.get(k) !== s).map(([k, s]) => `${k}: ${s.slice(0, 12)} -> ${(after.get(k) ?? '?').slice(0, 12)}`);
     check('every object reads the same after repair, scrub and gc', changed.length === 0, `${changed.length} changed ${changed.slice(0, 5).join('; ')}`);
     check('the gateway never died except when the harness killed it', !cluster.unexpectedGatewayExit, '');
+    if (gateways > 1) {
+      const jobs = backgroundJobReport(gateways, (i) => cluster.gatewayLogFile(i));
+      check('every background job ran (gc, repair-sweep, hot-maintenance)', jobs.missing.length === 0, `steps ${JSON.stringify(jobs.steps)}; holders ${JSON.stringify(jobs.holders)}${jobs.missing.length ? `; never ran: ${jobs.missing.join(', ')}` : ''}`);
+      check('no background job ever ran in two gateways at once', jobs.overlaps.length === 0, jobs.overlaps.slice(0, 5).join('; '));
+    }
 
     const proxyStats = await cluster.proxyStats();
     const operations = Object.entries(opLog.counts).filter(([k]) => !k.includes('.')).reduce((a, [, v]) => a + v, 0);
     console.log('\n==== chaos summary ====');
+    console.log(`gateways:          ${gateways}${gateways > 1 ? ' (round-robin client, one store)' : ''}`);
     console.log(`hot tier:          ${hot === 'rgw' ? 'Ceph RGW via fault proxy' : 'fs'}`);
     console.log(`operations:        ${operations} ${JSON.stringify(opLog.counts)}`);
     console.log(`responses:         ${JSON.stringify(opLog.statuses)}`);

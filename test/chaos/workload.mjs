@@ -47,6 +47,7 @@ export class OpLog {
   constructor() {
     /** key -> Array<{ kind: 'put'|'delete', hash?, size?, start, end, acked, certainEnd }> */
     this.byKey = new Map();
+    /** { t: performance.now() of the SIGKILL, gateway: index } */
     this.gatewayKills = [];
     this.counts = {};
     this.statuses = {};
@@ -83,8 +84,9 @@ export class OpLog {
     for (const list of this.byKey.values())
       for (const e of list) {
         if (e.end !== Infinity) continue;
-        const kill = this.gatewayKills.find((t) => t >= e.start);
-        if (kill !== undefined) e.end = kill;
+        // The kill of the gateway that had the request (any kill when either side does not say which).
+        const kill = this.gatewayKills.find((k) => k.t >= e.start && (k.gateway === undefined || e.gateway === undefined || k.gateway === e.gateway));
+        if (kill !== undefined) e.end = kill.t;
       }
   }
   attemptedHashes(key) {
@@ -118,14 +120,35 @@ function smallSize() {
   return 256 * 1024 + rand(2 * MiB);
 }
 
+/**
+ * Several gateways behind one client, round robin per request (a multipart upload's create, parts and completion
+ * land on different gateways). pick() tells which gateway a request goes to, so a fault can kill that one.
+ */
+class RoundRobinClient {
+  constructor(endpoints, credentials) {
+    this.clients = endpoints.map((e) => makeClient(e, credentials));
+    this.next = 0;
+  }
+  pick() {
+    const index = this.next++ % this.clients.length;
+    return { index, client: this.clients[index] };
+  }
+  send(command, options) {
+    return this.pick().client.send(command, options);
+  }
+  destroy() {
+    for (const c of this.clients) c.destroy();
+  }
+}
+
 export class Workload {
   /**
-   * @param {{ endpoint: string, credentials: object, clients: number, log: OpLog, large: boolean, maxLargeMiB: number }} opts
+   * @param {{ endpoint?: string, endpoints?: string[], credentials: object, clients: number, log: OpLog, large: boolean, maxLargeMiB: number }} opts
    */
   constructor(opts) {
     this.opts = opts;
     this.log = opts.log;
-    this.client = makeClient(opts.endpoint, opts.credentials);
+    this.client = new RoundRobinClient(opts.endpoints ?? [opts.endpoint], opts.credentials);
     this.version = 0;
     /** Operations in flight the fault injector can aim at (gateway kill during a write / a completion). */
     this.inflight = new Set();
@@ -214,12 +237,13 @@ export class Workload {
     const streamed = size > 4 * MiB;
     const buf = streamed ? undefined : bodyBuffer(bodyId, size);
     const hash = buf ? sha256Hex(buf) : await bodyHash(bodyId, size);
-    const entry = this.log.begin(key, { kind: 'put', hash, size });
-    const flight = { kind: 'put', size, key, since: Date.now() };
+    const via = this.client.pick();
+    const entry = this.log.begin(key, { kind: 'put', hash, size, gateway: via.index });
+    const flight = { kind: 'put', size, key, since: Date.now(), gateway: via.index };
     this.inflight.add(flight);
     this.log.count('put');
     try {
-      await this.client.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: buf ?? bodyStream(bodyId, 0, size), ContentLength: size }));
+      await via.client.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: buf ?? bodyStream(bodyId, 0, size), ContentLength: size }));
       this.log.finish(entry, true);
       this.log.count('put.acked');
       this.log.status('PUT', 200);
@@ -331,14 +355,18 @@ export class Workload {
       const parts = [];
       for (let off = 0, n = 1; off < size; off += PART, n++) {
         const len = Math.min(PART, size - off);
-        const res = await this.client.send(
+        const via = this.client.pick();
+        flight.gateway = entry.gateway = via.index;
+        const res = await via.client.send(
           new UploadPartCommand({ Bucket: BUCKET, Key: key, UploadId: uploadId, PartNumber: n, Body: bodyStream(bodyId, off, len), ContentLength: len }),
         );
         parts.push({ PartNumber: n, ETag: res.ETag });
       }
+      const via = this.client.pick();
+      flight.gateway = entry.gateway = via.index;
       flight.kind = 'complete';
       flight.since = Date.now();
-      await this.client.send(new CompleteMultipartUploadCommand({ Bucket: BUCKET, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts } }));
+      await via.client.send(new CompleteMultipartUploadCommand({ Bucket: BUCKET, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts } }));
       this.log.finish(entry, true);
       this.log.count('multipart.acked');
       this.log.status('MPU', 200);
