@@ -24,6 +24,7 @@ import {
   UploadPartCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { httpStatusOf, startCluster, type Cluster } from './helpers/cluster.js';
 
@@ -235,5 +236,47 @@ describe('three gateways on one store', () => {
     expect(overlaps(after.steps)).toEqual([]);
     // Every gateway still serves.
     for (const g of gw) expect((await getBytes(g, bucket, 'list/00')).toString()).toBe('v-list/00');
+  }, 120_000);
+
+  // The SQLite form of "the database is unavailable": another process holds its write lock past the busy timeout.
+  test.runIf(META === undefined)('store unavailable (SQLite write lock held elsewhere): 503 + Retry-After, reads still right, recovery on its own', async () => {
+    await gw[0]!.send(new PutObjectCommand({ Bucket: bucket, Key: 'db/kept', Body: 'kept' }));
+    const locker = new Database(cluster.metaDbFile);
+    locker.exec('BEGIN EXCLUSIVE');
+    let released = false;
+    // Held 8 s: past the gateways' 5 s busy timeout for a commit that starts at once.
+    const release = setTimeout(() => {
+      locker.exec('ROLLBACK');
+      released = true;
+    }, 8_000);
+    try {
+      const results = await Promise.all(
+        gw.map((g, i) =>
+          g.send(new PutObjectCommand({ Bucket: bucket, Key: `db/locked-${i}`, Body: randomBytes(10_000) })).then(
+            () => ({ status: 200, retryAfter: undefined as string | undefined, name: 'ok' }),
+            (err: unknown) => ({
+              status: httpStatusOf(err),
+              retryAfter: (err as { $response?: { headers?: Record<string, string> } }).$response?.headers?.['retry-after'],
+              name: (err as Error).name,
+            }),
+          ),
+        ),
+      );
+      for (const r of results) expect(r).toEqual({ status: 503, retryAfter: '1', name: 'ServiceUnavailable' });
+      // Readers are not blocked by a writer in WAL mode: what was committed is still served exactly.
+      expect((await getBytes(gw[1]!, bucket, 'db/kept')).toString()).toBe('kept');
+    } finally {
+      clearTimeout(release);
+      if (!released) locker.exec('ROLLBACK');
+      locker.close();
+    }
+    // Nothing of the refused PUTs is visible; the gateways accept writes again without a restart.
+    for (const [i, g] of gw.entries()) {
+      expect(await statusOfGet(g, bucket, `db/locked-${i}`)).toBe(404);
+      await g.send(new PutObjectCommand({ Bucket: bucket, Key: `db/after-${i}`, Body: `after-${i}` }));
+      expect((await getBytes(gw[(i + 1) % 3]!, bucket, `db/after-${i}`)).toString()).toBe(`after-${i}`);
+    }
+    const ready = await fetch(`${cluster.gateways[2]!.url}/ready`).then((r) => r.json() as Promise<{ checks: Record<string, string> }>);
+    expect(ready.checks.meta).toBe('ok');
   }, 120_000);
 });

@@ -260,7 +260,8 @@ async function rotateOne(meta: MetaStore, cold: ColdStore, keyring: Keyring, obj
   const manifest: ObjectManifest = { ...fresh.manifest, keyId: wrapped.keyId, wrappedKey: wrapped.wrappedKey };
   delete manifest.copies;
   const copies = await cold.writeRecordCopies({ ...fresh, manifest });
-  if (!(await meta.updateManifest(objectId, { ...manifest, copies }))) {
+  // Compare-and-set: a repair committed meanwhile by another gateway must not be undone (its old shards are gone).
+  if (!(await meta.updateManifest(objectId, { ...manifest, copies }, fresh.manifest))) {
     await cold.deleteShards(copies);
     return false;
   }

@@ -30,10 +30,12 @@ export function prepareClusterStatements(db: Database.Database) {
         ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
         WHERE leases.holder = excluded.holder OR leases.expires_at <= @now`,
     ),
+    leaseHolder: db.prepare<[string], { holder: string; expires_at: number }>('SELECT holder, expires_at FROM leases WHERE name = ?'),
     releaseLease: db.prepare<[string, string]>('DELETE FROM leases WHERE name = ? AND holder = ?'),
 
     queueRepair: db.prepare<[string, string]>('INSERT OR IGNORE INTO repair_queue (object_id, seg_id) VALUES (?, ?)'),
     countRepairs: db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM repair_queue'),
+    anyClaimable: db.prepare<[number], { one: number }>('SELECT 1 AS one FROM repair_queue WHERE claimed_until <= ? LIMIT 1'),
     claimRepairs: db.prepare<[string, number, number, number], { id: number; object_id: string; seg_id: string }>(
       `UPDATE repair_queue SET claimed_by = ?, claimed_until = ?
         WHERE id IN (SELECT id FROM repair_queue WHERE claimed_until <= ? ORDER BY claimed_until, id LIMIT ?)

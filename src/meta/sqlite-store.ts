@@ -497,6 +497,10 @@ export class SqliteMetaStore implements MetaStore {
 
   async acquireLease(name: string, holder: string, ttlMs: number): Promise<boolean> {
     const now = this.now();
+    // Held by someone else and not expired: answered from a read, without queueing for the write lock (every
+    // gateway polls every lease; only the holder's renewals need to write).
+    const current = this.guard(() => this.c.leaseHolder.get(name));
+    if (current !== undefined && current.holder !== holder && current.expires_at > now) return false;
     return this.write(() => this.c.takeLease.run({ name, holder, expires: now + ttlMs, now }).changes > 0);
   }
 
@@ -515,6 +519,8 @@ export class SqliteMetaStore implements MetaStore {
   async claimRepairs(holder: string, limit: number, claimMs: number): Promise<Array<{ id: number; objectId: string; segId: string }>> {
     if (limit <= 0) return [];
     const now = this.now();
+    // Idle gateways poll the queue: an empty one is answered by a read, without taking the write lock.
+    if (this.guard(() => this.c.anyClaimable.get(now)) === undefined) return [];
     return this.write(() =>
       this.c.claimRepairs.all(holder, now + claimMs, now, limit).map((row) => ({ id: row.id, objectId: row.object_id, segId: row.seg_id })),
     );
