@@ -99,8 +99,10 @@ async function runGateway(loaded: LoadedConfig, logger: Logger, printBanner: boo
 async function runPrimary(loaded: LoadedConfig, workers: number, logger: Logger): Promise<number> {
   let stopping = false;
   let announced = false;
+  let listening = 0;
   cluster.on('listening', (_worker, address) => {
-    if (announced) return;
+    // Ready (the banner is the ready line) once every first-generation worker listens.
+    if (announced || ++listening < workers) return;
     announced = true;
     const cfg = loaded.config.server;
     const host = address.address === undefined || address.address === null || address.address === '' ? cfg.host : address.address;

@@ -72,6 +72,7 @@ export async function openGateway(config: TesseraConfig, opts: OpenOptions): Pro
   const tier = await openHotTier(config);
   const hot = new HotCache(tier, meta, config.hot.budgetBytes, metrics, logger);
   const holder = newHolderId();
+  metrics.gatewayInfo.set({ process: holder }, 1);
   const intervals = { ...DEFAULT_JOB_INTERVALS, ...opts.jobIntervals };
   // Background work that must run once per cluster, whatever the number of gateways on the store: each job runs under
   // its lease in the store (a killed holder is replaced within the lease time).

@@ -32,6 +32,12 @@ export function createMetrics() {
     repairs: new Counter({ name: 'tessera_shard_repairs_total', help: 'Shards rewritten by repair', labelNames: ['result'] as const, registers: [registry] }),
     nodeHealthy: new Gauge({ name: 'tessera_node_healthy', help: '1 when the node is healthy', labelNames: ['node'] as const, registers: [registry] }),
     nodeRequests: new Counter({ name: 'tessera_node_requests_total', help: 'Requests to storage nodes', labelNames: ['node', 'op', 'result'] as const, registers: [registry] }),
+    gatewayInfo: new Gauge({
+      name: 'tessera_gateway_info',
+      help: "1, labelled with this gateway process's name in the store's leases (metrics are per process: one per --workers worker)",
+      labelNames: ['process'] as const,
+      registers: [registry],
+    }),
     hedges: new Counter({ name: 'tessera_cold_hedged_reads_total', help: 'Extra shard reads started because a node was slow', registers: [registry] }),
   };
   return m;
