@@ -157,4 +157,15 @@ describe('compare-and-set manifests', () => {
     expect(await a.updatePartManifest('u1', 3, manifest('ou', 'h8'), manifest('ou'))).toBe(false);
     expect((await a.getParts('u1', [2]))[0]?.manifest.segments[0]?.shards[0]?.handle).toBe('h9');
   });
+
+  it('rewrapUpload rewraps the upload and every part manifest at once, only from the expected key', async () => {
+    await a.createUpload({ uploadId: 'u1', bucket: 'bkt', key: 'mp', initiated: now, owner: 'o', headers: { userMeta: {} }, tags: {}, objectId: 'ou', wrappedKey: 'w', keyId: 'k1' });
+    for (const n of [1, 2]) await a.putPart({ uploadId: 'u1', partNumber: n, size: 10, etag: '"p"', lastModified: now, manifest: manifest('ou') });
+    expect(await b.rewrapUpload('u1', 'k0', { keyId: 'k2', wrappedKey: 'w2' })).toBe(false);
+    expect(await b.rewrapUpload('u1', 'k1', { keyId: 'k2', wrappedKey: 'w2' })).toBe(true);
+    expect(await a.rewrapUpload('u1', 'k1', { keyId: 'k3', wrappedKey: 'w3' })).toBe(false); // already rewrapped
+    expect(await a.getUpload('u1')).toMatchObject({ keyId: 'k2', wrappedKey: 'w2' });
+    for (const part of await a.getParts('u1', [1, 2])) expect(part.manifest).toMatchObject({ keyId: 'k2', wrappedKey: 'w2', segments: manifest('ou').segments });
+    expect(await a.rewrapUpload('nope', 'k1', { keyId: 'k2', wrappedKey: 'w2' })).toBe(false);
+  });
 });
