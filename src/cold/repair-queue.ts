@@ -35,6 +35,8 @@ export interface RepairQueueOptions {
 const CLAIM_MS = 120_000;
 /** How often an idle gateway looks for reports queued by others (and claims left by dead gateways). */
 const POLL_MS = 2_000;
+/** Held (as a cluster-wide timer) for config.cold.repair.intervalMs after a sweep pass ends. */
+const REST_LEASE = 'repair-sweep-rest';
 /** Objects per leased sweep step (each step renews the lease and is logged). */
 const SWEEP_STEP_OBJECTS = 32;
 
@@ -193,12 +195,22 @@ export class RepairQueue {
   /** Scrub and repair the next objects of the sweep under the sweep lease; when the pass ends, schedule the next one. */
   private async sweepStep(): Promise<void> {
     const ran = await this.sweepLease.run(async (signal) => {
-      this.sweep ??= this.opts.meta.iterateManifests()[Symbol.asyncIterator]();
+      if (this.sweep === undefined) {
+        // The pause between passes is the cluster's, not this process's: a pass that ended in another gateway (the
+        // lease moved since) holds the "rest" lease for the interval. Taken under another holder name, it succeeds
+        // only once that rest has expired.
+        if (!(await this.opts.meta.acquireLease(REST_LEASE, `start:${this.holder}`, 1))) {
+          this.nextSweepAt = Date.now() + Math.min(this.sweepIntervalMs, 15_000);
+          return;
+        }
+        this.sweep = this.opts.meta.iterateManifests()[Symbol.asyncIterator]();
+      }
       for (let n = 0; n < SWEEP_STEP_OBJECTS && !signal.aborted; n++) {
         const next = await this.sweep.next();
         if (next.done === true) {
           this.sweep = undefined;
           this.nextSweepAt = this.sweepIntervalMs > 0 ? Date.now() + this.sweepIntervalMs : Infinity;
+          if (this.sweepIntervalMs > 0) await this.opts.meta.acquireLease(REST_LEASE, `rest:${this.holder}`, this.sweepIntervalMs);
           return;
         }
         const item: SweepItem = next.value;
