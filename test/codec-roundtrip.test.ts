@@ -12,7 +12,7 @@ import {
   TAG_BYTES,
   TypeScriptCoder,
 } from '../src/cold/codec/index.js';
-import { MIN_WRITER_CHUNK, writerChunkSize } from '../src/cold/codec/layout.js';
+import { MIN_WRITER_CHUNK, writerChunkSize } from '../src/model/layout.js';
 import { S3Error } from '../src/util/s3-error.js';
 import { collect, decodeToMemory, encodeToMemory, hex16, pieces } from './codec-helpers.js';
 

@@ -2,9 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ObjectManifest, SegmentManifest } from '../src/cold/manifest.js';
+import type { ObjectManifest, SegmentManifest } from '../src/model/manifest.js';
 import { SqliteMetaStore } from '../src/meta/sqlite-store.js';
-import type { ObjectRecord, PartRecord, UploadRecord } from '../src/meta/types.js';
+import type { ObjectRecord, PartRecord, UploadRecord } from '../src/model/records.js';
 import { S3Error } from '../src/util/s3-error.js';
 
 const NOW = 1_700_000_000_000;

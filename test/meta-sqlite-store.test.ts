@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ObjectManifest } from '../src/cold/manifest.js';
+import type { ObjectManifest } from '../src/model/manifest.js';
 import { DEFAULT_GARBAGE_GRACE_MS, SqliteMetaStore } from '../src/meta/sqlite-store.js';
-import type { ObjectRecord } from '../src/meta/types.js';
+import type { ObjectRecord } from '../src/model/records.js';
 import { S3Error } from '../src/util/s3-error.js';
 
 const NOW = 1_700_000_000_000;

@@ -13,7 +13,7 @@ import { resolveOperation, resolveTarget } from '../src/s3/routing.js';
 import { digestBase64 } from '../src/s3/small-digests.js';
 import { assertKey, assertMetadataSize, isValidBucketName, parseContentMd5, parseIntParam, parseStorageClass, parseTaggingHeader } from '../src/s3/validation.js';
 import { childList, childText, decodeXmlText, escapeXml, isoDate, parseXmlBody } from '../src/s3/xml.js';
-import type { PartRecord } from '../src/meta/types.js';
+import type { PartRecord } from '../src/model/records.js';
 
 /** Runs fn and returns the S3Error code it threw (fails the test if it did not throw an S3Error). */
 function codeOf(fn: () => unknown): string {

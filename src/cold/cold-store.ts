@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { ColdConfig } from '../config/types.js';
-import type { ObjectRecord } from '../meta/types.js';
+import type { ObjectRecord } from '../model/records.js';
 import type { Logger } from '../util/logger.js';
 import type { Metrics } from '../util/metrics.js';
 import { Errors, S3Error } from '../util/s3-error.js';
 import { encodeSegment, type EncodeSummary } from './codec/encoder.js';
-import { planSegments, writerChunkSize } from './codec/layout.js';
-import type { ObjectManifest, SegmentManifest, ShardRef } from './manifest.js';
+import { planSegments, writerChunkSize } from '../model/layout.js';
+import type { ObjectManifest, SegmentManifest, ShardRef } from '../model/manifest.js';
 import { GuardedNode } from './nodes/breaker.js';
 import type { NodeDriver } from './nodes/driver.js';
 import { placeShards, rankNodes } from './placement.js';

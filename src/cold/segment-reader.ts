@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { decodeSegment, type ShardProblemKind } from './codec/decoder.js';
-import { segmentsForRange } from './codec/layout.js';
-import type { ObjectManifest, SegmentManifest } from './manifest.js';
+import { segmentsForRange } from '../model/layout.js';
+import type { ObjectManifest, SegmentManifest } from '../model/manifest.js';
 import { NodeError } from './nodes/driver.js';
 import { S3Error } from '../util/s3-error.js';
 import type { ColdStore } from './cold-store.js';

@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import { Errors, S3Error } from '../util/s3-error.js';
 import { createChecksummer, type Checksummer } from './checksums.js';
 import { createMd5, type Md5 } from './md5-offload.js';
-import type { ChecksumAlgorithm } from '../meta/types.js';
+import type { ChecksumAlgorithm } from '../model/records.js';
 
 /**
  * Pulls a request body exactly once, hashing every byte on the way (MD5 for the ETag, plus the S3 checksum the

@@ -1,11 +1,11 @@
 import { PassThrough, Readable, pipeline } from 'node:stream';
 import type { ColdStore } from '../cold/cold-store.js';
 import type { Keyring } from '../cold/keys.js';
-import { hotRangeForPlainRange, hotSegmentSize, planSegments, writerChunkSize } from '../cold/codec/layout.js';
+import { hotRangeForPlainRange, hotSegmentSize, planSegments, writerChunkSize } from '../model/layout.js';
 import { HotDecryptStream } from '../cold/codec/hot.js';
 import type { HotConfig } from '../config/types.js';
 import type { MetaStore } from '../meta/store.js';
-import type { ObjectRecord } from '../meta/types.js';
+import type { ObjectRecord } from '../model/records.js';
 import type { Logger } from '../util/logger.js';
 import type { Metrics } from '../util/metrics.js';
 import type { HotCache } from './hot-cache.js';

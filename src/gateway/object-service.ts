@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { TesseraConfig } from '../config/types.js';
-import type { ObjectManifest } from '../cold/manifest.js';
+import type { ObjectManifest } from '../model/manifest.js';
 import type { Keyring } from '../cold/keys.js';
 import type { MetaStore } from '../meta/store.js';
 import type {
@@ -13,7 +13,7 @@ import type {
   StoredChecksum,
   UploadRecord,
   WriteCondition,
-} from '../meta/types.js';
+} from '../model/records.js';
 import type { Logger } from '../util/logger.js';
 import type { Metrics } from '../util/metrics.js';
 import { Errors, S3Error } from '../util/s3-error.js';

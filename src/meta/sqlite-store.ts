@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import type { ObjectManifest } from '../cold/manifest.js';
+import type { ObjectManifest } from '../model/manifest.js';
 import { Errors, S3Error } from '../util/s3-error.js';
 import type { MetaStore } from './store.js';
 import type {
@@ -14,7 +14,7 @@ import type {
   PartRecord,
   UploadRecord,
   WriteCondition,
-} from './types.js';
+} from '../model/records.js';
 import { configureConnection, ensureSchema } from './sqlite-schema.js';
 import { prepareStatements, type Statements } from './sqlite-statements.js';
 import { decodeKey, encodeKey, listingEntries, takePage } from './sqlite-listing.js';

@@ -8,8 +8,8 @@ import type {
   PartRecord,
   UploadRecord,
   WriteCondition,
-} from './types.js';
-import type { ObjectManifest } from '../cold/manifest.js';
+} from '../model/records.js';
+import type { ObjectManifest } from '../model/manifest.js';
 
 /**
  * The metadata store. Every method is a single atomic operation in the store (a transaction or a conditional

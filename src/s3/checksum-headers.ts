@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ExpectedChecksum } from '../gateway/types.js';
-import type { ChecksumAlgorithm, StoredChecksum } from '../meta/types.js';
+import type { ChecksumAlgorithm, StoredChecksum } from '../model/records.js';
 import { Errors } from '../util/s3-error.js';
 import { isStrictBase64 } from './validation.js';
 

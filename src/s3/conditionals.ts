@@ -1,4 +1,4 @@
-import type { ObjectRecord } from '../meta/types.js';
+import type { ObjectRecord } from '../model/records.js';
 import { Errors } from '../util/s3-error.js';
 import { ProtocolErrors } from './errors.js';
 

@@ -5,10 +5,10 @@
  * other shards of the segment; slow ones are hedged (one extra shard per hedge interval, the first k blocks win).
  */
 import type { Readable } from 'node:stream';
-import type { SegmentManifest } from '../manifest.js';
+import type { SegmentManifest } from '../../model/manifest.js';
 import { S3Error } from '../../util/s3-error.js';
 import { ChunkSealer } from './aead.js';
-import { chunkCount, chunkPlainSize, coverRange, roundUp8, shardByteRange, stripeBlockSize, stripeChunks, stripeCount, TAG_BYTES } from './layout.js';
+import { chunkCount, chunkPlainSize, coverRange, roundUp8, shardByteRange, stripeBlockSize, stripeChunks, stripeCount, TAG_BYTES } from '../../model/layout.js';
 import { coderCodeFor, coderFor, type ErasureCoder } from './rs/index.js';
 import { ShardFault, ShardSource, SourceClosed, type ExpectedHeader, type ShardProblemKind } from './shard-source.js';
 

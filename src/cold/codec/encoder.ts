@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { crc32 } from 'node:zlib';
-import type { SegmentManifest } from '../manifest.js';
+import type { SegmentManifest } from '../../model/manifest.js';
 import { Errors } from '../../util/s3-error.js';
 import { ChunkSealer } from './aead.js';
 import { encodeShardHeader } from './header.js';
@@ -22,7 +22,7 @@ import {
   stripeBlockSize,
   stripeChunks,
   stripeCount,
-} from './layout.js';
+} from '../../model/layout.js';
 import { defaultCoder, type ErasureCoder } from './rs/index.js';
 import { PieceReader } from './pieces.js';
 import { ShardStream } from './shard-stream.js';

@@ -3,10 +3,10 @@
  * no padding, no parity; docs/FORMAT.md). This turns a chunk-aligned byte range of that blob back into plaintext.
  */
 import { Readable, Transform, pipeline, type TransformCallback } from 'node:stream';
-import type { SegmentManifest } from '../manifest.js';
+import type { SegmentManifest } from '../../model/manifest.js';
 import { S3Error } from '../../util/s3-error.js';
 import { ChunkSealer } from './aead.js';
-import { chunkCount, chunkPlainSize, coverRange, hotRangeForPlainRange, segmentsForRange, TAG_BYTES } from './layout.js';
+import { chunkCount, chunkPlainSize, coverRange, hotRangeForPlainRange, segmentsForRange, TAG_BYTES } from '../../model/layout.js';
 
 export type HotSegment = Pick<SegmentManifest, 'segId' | 'part' | 'index' | 'plainSize' | 'chunkSize' | 'k'>;
 

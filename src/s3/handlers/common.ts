@@ -1,4 +1,4 @@
-import type { ObjectHeaders, ObjectRecord } from '../../meta/types.js';
+import type { ObjectHeaders, ObjectRecord } from '../../model/records.js';
 import { Errors } from '../../util/s3-error.js';
 import { httpDate } from '../conditionals.js';
 import { header, type RequestContext } from '../context.js';

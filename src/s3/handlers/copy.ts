@@ -1,4 +1,4 @@
-import type { ObjectHeaders, ObjectRecord } from '../../meta/types.js';
+import type { ObjectHeaders, ObjectRecord } from '../../model/records.js';
 import { Errors } from '../../util/s3-error.js';
 import { authorize } from '../authorize.js';
 import { checksumElementName, parseAlgorithm } from '../checksum-headers.js';

@@ -1,4 +1,4 @@
-import type { ObjectSummary } from '../../meta/types.js';
+import type { ObjectSummary } from '../../model/records.js';
 import { Errors } from '../../util/s3-error.js';
 import { sendXml, type RequestContext } from '../context.js';
 import { ProtocolErrors } from '../errors.js';

@@ -1,5 +1,5 @@
 import type { CompletePart } from '../../gateway/types.js';
-import type { PartRecord, UploadRecord } from '../../meta/types.js';
+import type { PartRecord, UploadRecord } from '../../model/records.js';
 import { Errors } from '../../util/s3-error.js';
 import { declaredPayloadSize, openPayload, readSmallBody } from '../body.js';
 import { checksumElementName, checksumResponseHeaders, parseAlgorithm, parseExpectedChecksum } from '../checksum-headers.js';

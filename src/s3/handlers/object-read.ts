@@ -1,6 +1,6 @@
 import { pipeline } from 'node:stream';
 import type { ByteRange } from '../../gateway/types.js';
-import type { ObjectRecord } from '../../meta/types.js';
+import type { ObjectRecord } from '../../model/records.js';
 import { Errors } from '../../util/s3-error.js';
 import { checksumResponseHeaders } from '../checksum-headers.js';
 import { evaluateReadConditions } from '../conditionals.js';
