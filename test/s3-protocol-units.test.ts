@@ -2,11 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { S3Error } from '../src/util/s3-error.js';
 import { may, permissionOn } from '../src/s3/authorize.js';
 import { checksumValueHeader, parseExpectedChecksum } from '../src/s3/checksum-headers.js';
-import { evaluateCopySourceConditions, evaluateReadConditions, etagMatches, parseWriteCondition } from '../src/s3/conditionals.js';
+import { evaluateCopySourceConditions, evaluateReadConditions, parseWriteCondition } from '../src/s3/conditionals.js';
+import { etagListMatches as etagMatches } from '../src/model/etag.js';
 import { errorXml } from '../src/s3/error-response.js';
 import { parseCopySource } from '../src/s3/handlers/copy.js';
 import { s3UrlEncode } from '../src/s3/handlers/list.js';
-import { parseCompleteBody, validateCompletion } from '../src/s3/handlers/multipart.js';
+import { parseCompleteBody } from '../src/s3/handlers/multipart.js';
+import { checkCompletionParts } from '../src/gateway/multipart-completion.js';
 import { decodeContinuationToken, encodeContinuationToken } from '../src/s3/list-token.js';
 import { parseCopySourceRange, parseRange } from '../src/s3/range.js';
 import { resolveOperation, resolveTarget } from '../src/s3/routing.js';
@@ -348,10 +350,10 @@ describe('multipart completion checks', () => {
       [2, part(2, 1)],
       [3, part(3, 1)],
     ]);
-    expect(validateCompletion([{ partNumber: 1, etag: 'e1' }, { partNumber: 2, etag: '"e2"' }], stored).map((p) => p.etag)).toEqual(['"e1"', '"e2"']);
-    expect(codeOf(() => validateCompletion([{ partNumber: 4, etag: 'e4' }], stored))).toBe('InvalidPart');
-    expect(codeOf(() => validateCompletion([{ partNumber: 1, etag: 'e9' }], stored))).toBe('InvalidPart');
-    expect(codeOf(() => validateCompletion([{ partNumber: 2, etag: 'e2' }, { partNumber: 3, etag: 'e3' }], stored))).toBe('EntityTooSmall');
+    expect(checkCompletionParts([{ partNumber: 1, etag: 'e1' }, { partNumber: 2, etag: '"e2"' }], stored).map((p) => p.etag)).toEqual(['"e1"', '"e2"']);
+    expect(codeOf(() => checkCompletionParts([{ partNumber: 4, etag: 'e4' }], stored))).toBe('InvalidPart');
+    expect(codeOf(() => checkCompletionParts([{ partNumber: 1, etag: 'e9' }], stored))).toBe('InvalidPart');
+    expect(codeOf(() => checkCompletionParts([{ partNumber: 2, etag: 'e2' }, { partNumber: 3, etag: 'e3' }], stored))).toBe('EntityTooSmall');
   });
 });
 

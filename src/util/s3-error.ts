@@ -1,3 +1,5 @@
+import { MAX_PART_NUMBER, MIN_PART_NUMBER } from '../model/limits.js';
+
 /**
  * An error that the S3 layer turns into an S3 XML error response. Every layer below the HTTP protocol throws these
  * for conditions a client must see (NoSuchKey, PreconditionFailed, ServiceUnavailable...), so the protocol layer never
@@ -39,6 +41,18 @@ export const Errors = {
     new S3Error('InvalidArgument', message, 400, {
       ...(argumentName !== undefined ? { ArgumentName: argumentName } : {}),
       ...(argumentValue !== undefined ? { ArgumentValue: argumentValue } : {}),
+    }),
+  invalidPart: (partNumber: number) =>
+    new S3Error(
+      'InvalidPart',
+      "One or more of the specified parts could not be found. The part might not have been uploaded, or the specified entity tag might not have matched the part's entity tag.",
+      400,
+      { PartNumber: String(partNumber) },
+    ),
+  partNumberOutOfRange: (value: string) =>
+    new S3Error('InvalidArgument', `Part number must be an integer between ${MIN_PART_NUMBER} and ${MAX_PART_NUMBER}, inclusive`, 400, {
+      ArgumentName: 'partNumber',
+      ArgumentValue: value,
     }),
   invalidRequest: (message: string) => new S3Error('InvalidRequest', message, 400),
   incompleteBody: () => new S3Error('IncompleteBody', 'You did not provide the number of bytes specified by the Content-Length HTTP header.', 400),

@@ -6,7 +6,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { SegmentManifest } from '../../model/manifest.js';
-import { S3Error } from '../../util/s3-error.js';
+import { ColdError } from '../errors.js';
 import { ChunkSealer } from './aead.js';
 import { chunkCount, chunkPlainSize, coverRange, roundUp8, shardByteRange, stripeBlockSize, stripeChunks, stripeCount, TAG_BYTES } from '../../model/layout.js';
 import { coderCodeFor, coderFor, type ErasureCoder } from './rs/index.js';
@@ -60,12 +60,12 @@ function timer<T extends string>(ms: number | undefined, tag: T): { promise: Pro
   return { promise, cancel: () => clearTimeout(t) };
 }
 
-function unavailableError(): S3Error {
-  return new S3Error('ServiceUnavailable', 'Not enough storage nodes could deliver the object data; please retry.', 503);
+function unavailableError(): ColdError {
+  return new ColdError('Unavailable', 'Not enough storage nodes could deliver the object data; please retry.');
 }
 
-function authError(): S3Error {
-  return new S3Error('InternalError', 'Stored object data failed authentication.', 500);
+function authError(): ColdError {
+  return new ColdError('Corrupt', 'Stored object data failed authentication.');
 }
 
 /** Picks, opens and drops shard sources for one segment read. */
