@@ -97,7 +97,8 @@ describe('ColdStore.writeData with segments in flight', () => {
     const size = 6 * segmentSize;
     const ingest = new Ingest(Readable.from([randomBytes(size)]), size);
     await expect(cold.writeData({ objectId: hex16(), dk: randomBytes(32), part: 1, size, erasure: { k: 4, m: 2 }, source: ingest })).rejects.toMatchObject({
-      code: 'ServiceUnavailable',
+      name: 'ColdError',
+      kind: 'Unavailable',
     });
     expect(await settlesEmpty(drivers)).toBe(0);
     await cold.close();
