@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ColdError, type ColdErrorKind } from '../src/cold/errors.js';
+import { GatewayError, type GatewayErrorKind } from '../src/gateway/errors.js';
 import { MetaError, type MetaErrorKind } from '../src/meta/errors.js';
 import { toProtocolError } from '../src/s3/error-mapping.js';
 import { S3Error } from '../src/util/s3-error.js';
@@ -21,6 +22,28 @@ describe('the one mapping from inner error kinds to S3 errors', () => {
   for (const [kind, [subject, expected]] of Object.entries(meta) as Array<[MetaErrorKind, (typeof meta)[MetaErrorKind]]>) {
     it(`MetaError ${kind}`, () => expect(summary(toProtocolError(new MetaError(kind, subject)))).toEqual(expected));
   }
+
+  const gateway: Record<GatewayErrorKind, [GatewayError, { code: string; status: number; fields: Record<string, string> }]> = {
+    NoSuchBucket: [new GatewayError('NoSuchBucket', 'b'), { code: 'NoSuchBucket', status: 404, fields: { BucketName: 'b' } }],
+    NoSuchKey: [new GatewayError('NoSuchKey', 'k'), { code: 'NoSuchKey', status: 404, fields: { Key: 'k' } }],
+    NoSuchUpload: [new GatewayError('NoSuchUpload', 'u'), { code: 'NoSuchUpload', status: 404, fields: { UploadId: 'u' } }],
+    PreconditionFailed: [new GatewayError('PreconditionFailed', 'If-None-Match'), { code: 'PreconditionFailed', status: 412, fields: { Condition: 'If-None-Match' } }],
+    DigestMismatch: [new GatewayError('DigestMismatch'), { code: 'BadDigest', status: 400, fields: {} }],
+    PartNumberOutOfRange: [new GatewayError('PartNumberOutOfRange', '0'), { code: 'InvalidArgument', status: 400, fields: { ArgumentName: 'partNumber', ArgumentValue: '0' } }],
+    InvalidPart: [new GatewayError('InvalidPart', '2'), { code: 'InvalidPart', status: 400, fields: { PartNumber: '2' } }],
+    PartTooSmall: [
+      new GatewayError('PartTooSmall', '1', { size: '100', etag: '"e"' }),
+      { code: 'EntityTooSmall', status: 400, fields: { ProposedSize: '100', MinSizeAllowed: String(5 * 1024 * 1024), PartNumber: '1', ETag: '"e"' } },
+    ],
+    BodyTooShort: [new GatewayError('BodyTooShort'), { code: 'IncompleteBody', status: 400, fields: {} }],
+    BodyTooLong: [new GatewayError('BodyTooLong'), { code: 'InvalidRequest', status: 400, fields: {} }],
+  };
+  for (const [kind, [err, expected]] of Object.entries(gateway) as Array<[GatewayErrorKind, (typeof gateway)[GatewayErrorKind]]>) {
+    it(`GatewayError ${kind}`, () => expect(summary(toProtocolError(err))).toEqual(expected));
+  }
+  it('names the checksum algorithm in a checksum mismatch', () => {
+    expect(toProtocolError(new GatewayError('DigestMismatch', 'CRC32C'))?.message).toBe('The CRC32C you specified did not match the calculated checksum.');
+  });
 
   const cold: Record<ColdErrorKind, { code: string; status: number }> = {
     Unavailable: { code: 'ServiceUnavailable', status: 503 },

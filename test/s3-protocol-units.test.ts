@@ -8,6 +8,7 @@ import { errorXml } from '../src/s3/error-response.js';
 import { parseCopySource } from '../src/s3/handlers/copy.js';
 import { s3UrlEncode } from '../src/s3/handlers/list.js';
 import { parseCompleteBody } from '../src/s3/handlers/multipart.js';
+import { GatewayError } from '../src/gateway/errors.js';
 import { checkCompletionParts } from '../src/gateway/multipart-completion.js';
 import { decodeContinuationToken, encodeContinuationToken } from '../src/s3/list-token.js';
 import { parseCopySourceRange, parseRange } from '../src/s3/range.js';
@@ -26,6 +27,16 @@ function codeOf(fn: () => unknown): string {
     return (err as S3Error).code;
   }
   throw new Error('expected an S3Error');
+}
+
+function kindOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(GatewayError);
+    return (err as GatewayError).kind;
+  }
+  throw new Error('expected a GatewayError');
 }
 
 const q = (s: string) => new URLSearchParams(s);
@@ -351,9 +362,9 @@ describe('multipart completion checks', () => {
       [3, part(3, 1)],
     ]);
     expect(checkCompletionParts([{ partNumber: 1, etag: 'e1' }, { partNumber: 2, etag: '"e2"' }], stored).map((p) => p.etag)).toEqual(['"e1"', '"e2"']);
-    expect(codeOf(() => checkCompletionParts([{ partNumber: 4, etag: 'e4' }], stored))).toBe('InvalidPart');
-    expect(codeOf(() => checkCompletionParts([{ partNumber: 1, etag: 'e9' }], stored))).toBe('InvalidPart');
-    expect(codeOf(() => checkCompletionParts([{ partNumber: 2, etag: 'e2' }, { partNumber: 3, etag: 'e3' }], stored))).toBe('EntityTooSmall');
+    expect(kindOf(() => checkCompletionParts([{ partNumber: 4, etag: 'e4' }], stored))).toBe('InvalidPart');
+    expect(kindOf(() => checkCompletionParts([{ partNumber: 1, etag: 'e9' }], stored))).toBe('InvalidPart');
+    expect(kindOf(() => checkCompletionParts([{ partNumber: 2, etag: 'e2' }, { partNumber: 3, etag: 'e3' }], stored))).toBe('PartTooSmall');
   });
 });
 

@@ -1,7 +1,7 @@
 import { MIN_PART_BYTES } from '../model/limits.js';
 import { sameEtag } from '../model/etag.js';
 import type { PartRecord } from '../model/records.js';
-import { Errors, S3Error } from '../util/s3-error.js';
+import { GatewayError } from './errors.js';
 import type { CompletePart } from './types.js';
 
 /**
@@ -13,15 +13,10 @@ import type { CompletePart } from './types.js';
 export function checkCompletionParts(requested: readonly CompletePart[], stored: ReadonlyMap<number, PartRecord>): PartRecord[] {
   return requested.map((want, index) => {
     const have = stored.get(want.partNumber);
-    if (!have || !sameEtag(want.etag, have.etag)) throw Errors.invalidPart(want.partNumber);
-    if (want.checksum !== undefined && have.checksum && want.checksum !== have.checksum.value) throw Errors.invalidPart(want.partNumber);
+    if (!have || !sameEtag(want.etag, have.etag)) throw new GatewayError('InvalidPart', String(want.partNumber));
+    if (want.checksum !== undefined && have.checksum && want.checksum !== have.checksum.value) throw new GatewayError('InvalidPart', String(want.partNumber));
     if (index < requested.length - 1 && have.size < MIN_PART_BYTES) {
-      throw new S3Error('EntityTooSmall', 'Your proposed upload is smaller than the minimum allowed object size.', 400, {
-        ProposedSize: String(have.size),
-        MinSizeAllowed: String(MIN_PART_BYTES),
-        PartNumber: String(want.partNumber),
-        ETag: have.etag,
-      });
+      throw new GatewayError('PartTooSmall', String(want.partNumber), { size: String(have.size), etag: have.etag });
     }
     return have;
   });

@@ -16,7 +16,7 @@ import type {
 } from '../model/records.js';
 import type { Logger } from '../util/logger.js';
 import type { Metrics } from '../util/metrics.js';
-import { Errors } from '../util/s3-error.js';
+import { GatewayError } from './errors.js';
 import { quoteEtag, unquoteEtag } from '../model/etag.js';
 import { MAX_PART_NUMBER, MIN_PART_NUMBER } from '../model/limits.js';
 import { failedWriteCondition, hasWriteCondition } from '../model/write-condition.js';
@@ -80,7 +80,7 @@ export class TesseraObjectService implements ObjectService {
 
   private async requireBucket(bucket: string): Promise<BucketRecord> {
     const b = await this.meta.getBucket(bucket);
-    if (!b) throw Errors.noSuchBucket(bucket);
+    if (!b) throw new GatewayError('NoSuchBucket', bucket);
     return b;
   }
 
@@ -97,7 +97,7 @@ export class TesseraObjectService implements ObjectService {
     if (!hasWriteCondition(condition)) return;
     const current = await this.meta.getObject(bucket, key);
     const failed = failedWriteCondition(current?.etag, condition);
-    if (failed !== undefined) throw Errors.preconditionFailed(failed);
+    if (failed !== undefined) throw new GatewayError('PreconditionFailed', failed);
   }
 
   /** Streams a body into the cold tier and verifies its digests; the shards are durable when this resolves. */
@@ -117,12 +117,12 @@ export class TesseraObjectService implements ObjectService {
     try {
       segments = await this.d.cold.writeData({ objectId, dk, part, size, erasure, source: ingest, ...(hotSink ? { hotSink } : {}) });
       const digests = await ingest.finish();
-      if (contentMd5 !== undefined && digests.md5.toString('base64') !== contentMd5) throw Errors.badDigest();
+      if (contentMd5 !== undefined && digests.md5.toString('base64') !== contentMd5) throw new GatewayError('DigestMismatch');
       let checksum: StoredChecksum | undefined;
       if (expected && digests.checksum !== undefined) {
         const claimed = expected.value();
         if (claimed !== undefined && claimed !== digests.checksum) {
-          throw Errors.badDigest(`The ${expected.algorithm} you specified did not match the calculated checksum.`);
+          throw new GatewayError('DigestMismatch', expected.algorithm);
         }
         checksum = { algorithm: expected.algorithm, value: digests.checksum, type: 'FULL_OBJECT' };
       }
@@ -207,7 +207,7 @@ export class TesseraObjectService implements ObjectService {
     const record = await this.meta.getObject(bucket, key);
     if (record) return record;
     await this.requireBucket(bucket);
-    throw Errors.noSuchKey(key);
+    throw new GatewayError('NoSuchKey', key);
   }
 
   openObject(record: ObjectRecord, range?: ByteRange): Promise<Readable> {
@@ -221,7 +221,7 @@ export class TesseraObjectService implements ObjectService {
 
   async putTags(bucket: string, key: string, tags: Record<string, string>): Promise<void> {
     const record = await this.headObject(bucket, key);
-    if (!(await this.meta.setTags(bucket, key, tags, record.objectId))) throw Errors.noSuchKey(key);
+    if (!(await this.meta.setTags(bucket, key, tags, record.objectId))) throw new GatewayError('NoSuchKey', key);
   }
 
   async createUpload(input: Parameters<ObjectService['createUpload']>[0]): Promise<UploadRecord> {
@@ -250,14 +250,14 @@ export class TesseraObjectService implements ObjectService {
     const upload = await this.meta.getUpload(uploadId);
     if (!upload || upload.bucket !== bucket || upload.key !== key) {
       await this.requireBucket(bucket);
-      throw Errors.noSuchUpload(uploadId);
+      throw new GatewayError('NoSuchUpload', uploadId);
     }
     return upload;
   }
 
   async uploadPart(input: UploadPartInput): Promise<{ etag: string; checksum?: StoredChecksum }> {
     if (!Number.isInteger(input.partNumber) || input.partNumber < MIN_PART_NUMBER || input.partNumber > MAX_PART_NUMBER) {
-      throw Errors.partNumberOutOfRange(String(input.partNumber));
+      throw new GatewayError('PartNumberOutOfRange', String(input.partNumber));
     }
     let upload: UploadRecord;
     let erasure: { k: number; m: number };

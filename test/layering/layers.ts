@@ -25,5 +25,5 @@ export const LAYER_RULES: LayerRules = {
 
 /** Inner layers do not speak S3 errors: they raise their own kinds, mapped in src/s3/error-mapping.ts. */
 export const RESTRICTED_FILES: RestrictedFiles = {
-  'util/s3-error.ts': ['s3', 'gateway', 'cli'],
+  'util/s3-error.ts': ['s3'],
 };
