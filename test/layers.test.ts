@@ -122,7 +122,6 @@ describe('the checker on a tree with the old layout (end to end over files)', ()
         'cold/cold-store.ts -> meta/types.ts (cold may not import meta)',
         'config/load.ts -> cold/codec/layout.ts (config may not import cold)',
         'util/s3-client.ts -> config/types.ts (util may not import config)',
-        'cold/codec/layout.ts -> util/s3-error.ts (only s3 may import it)',
       ]),
     );
   });

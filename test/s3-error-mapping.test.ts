@@ -3,7 +3,7 @@ import { ColdError, type ColdErrorKind } from '../src/cold/errors.js';
 import { GatewayError, type GatewayErrorKind } from '../src/gateway/errors.js';
 import { MetaError, type MetaErrorKind } from '../src/meta/errors.js';
 import { toProtocolError } from '../src/s3/error-mapping.js';
-import { S3Error } from '../src/util/s3-error.js';
+import { S3Error } from '../src/s3/s3-error.js';
 
 const summary = (err: S3Error | undefined) => err && { code: err.code, status: err.status, fields: err.fields };
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { S3Error } from '../src/util/s3-error.js';
+import { S3Error } from '../src/s3/s3-error.js';
 import { may, permissionOn } from '../src/s3/authorize.js';
 import { checksumValueHeader, parseExpectedChecksum } from '../src/s3/checksum-headers.js';
 import { evaluateCopySourceConditions, evaluateReadConditions, parseWriteCondition } from '../src/s3/conditionals.js';

@@ -1,6 +1,6 @@
 import { etagListMatches, quoteEtag, unquoteEtag } from '../model/etag.js';
 import type { ObjectRecord } from '../model/records.js';
-import { Errors } from '../util/s3-error.js';
+import { Errors } from './s3-error.js';
 import { ProtocolErrors } from './errors.js';
 
 

@@ -2,7 +2,7 @@ import { ColdError } from '../cold/errors.js';
 import { GatewayError } from '../gateway/errors.js';
 import { MetaError } from '../meta/errors.js';
 import { MIN_PART_BYTES } from '../model/limits.js';
-import { Errors, S3Error } from '../util/s3-error.js';
+import { Errors, S3Error } from './s3-error.js';
 
 /**
  * The one place where the inner layers' error kinds become S3 errors. Layers below the protocol raise their own kinds

@@ -1,4 +1,4 @@
-import { S3Error, Errors } from '../util/s3-error.js';
+import { S3Error, Errors } from './s3-error.js';
 import { toProtocolError } from './error-mapping.js';
 import type { RequestContext } from './context.js';
 import { escapeXml, textEl } from './xml.js';

@@ -1,6 +1,6 @@
-import { S3Error } from '../util/s3-error.js';
+import { S3Error } from './s3-error.js';
 
-/** Errors only the protocol layer raises (the shared ones live in util/s3-error.ts). Codes and statuses follow AWS S3. */
+/** More S3 errors (the common constructors are `Errors` in s3-error.ts). Codes and statuses follow AWS S3. */
 export const ProtocolErrors = {
   invalidURI: () => new S3Error('InvalidURI', "Couldn't parse the specified URI.", 400),
   methodNotAllowed: (method: string) =>

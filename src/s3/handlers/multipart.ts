@@ -1,6 +1,6 @@
 import type { CompletePart } from '../../gateway/types.js';
 import { MAX_PART_BYTES, MAX_PART_NUMBER, MIN_PART_NUMBER } from '../../model/limits.js';
-import { Errors } from '../../util/s3-error.js';
+import { Errors } from '../s3-error.js';
 import { declaredPayloadSize, openPayload, readSmallBody } from '../body.js';
 import { checksumElementName, checksumResponseHeaders, parseAlgorithm, parseExpectedChecksum } from '../checksum-headers.js';
 import { parseWriteCondition } from '../conditionals.js';

@@ -2,7 +2,7 @@ import { pipeline } from 'node:stream';
 import type { ByteRange } from '../../gateway/types.js';
 import { MAX_PART_NUMBER, MIN_PART_NUMBER } from '../../model/limits.js';
 import type { ObjectRecord } from '../../model/records.js';
-import { Errors } from '../../util/s3-error.js';
+import { Errors } from '../s3-error.js';
 import { checksumResponseHeaders } from '../checksum-headers.js';
 import { evaluateReadConditions } from '../conditionals.js';
 import { header, type RequestContext } from '../context.js';

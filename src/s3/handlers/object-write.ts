@@ -1,4 +1,4 @@
-import { Errors } from '../../util/s3-error.js';
+import { Errors } from '../s3-error.js';
 import { declaredPayloadSize, openPayload, readSmallBody } from '../body.js';
 import { checksumResponseHeaders, checksumValueHeader, parseExpectedChecksum } from '../checksum-headers.js';
 import { parseWriteCondition } from '../conditionals.js';
