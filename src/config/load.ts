@@ -16,7 +16,6 @@ import type {
   UserConfig,
 } from './types.js';
 
-
 type Raw = Record<string, unknown>;
 
 function isObject(v: unknown): v is Raw {

@@ -27,7 +27,6 @@ import type { ObjectReader } from './object-reader.js';
 import type { ByteRange, CompletePart, ObjectService, PutObjectInput, UploadPartInput } from './types.js';
 import { Ingest } from './ingest.js';
 
-
 export interface ObjectServiceDeps {
   config: TesseraConfig;
   meta: MetaStore;
@@ -41,7 +40,6 @@ export interface ObjectServiceDeps {
 function newId(): string {
   return randomBytes(16).toString('hex');
 }
-
 
 /**
  * The gateway's object service: bytes go to the cold tier (durable truth) before metadata is committed, reads go

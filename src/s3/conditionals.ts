@@ -3,7 +3,6 @@ import type { ObjectRecord } from '../model/records.js';
 import { Errors } from './s3-error.js';
 import { ProtocolErrors } from './errors.js';
 
-
 /** HTTP dates compare at one-second resolution (Last-Modified has no milliseconds). Invalid dates are ignored. */
 function parseHttpDate(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;

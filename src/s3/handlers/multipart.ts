@@ -13,7 +13,6 @@ import { childList, childText, el, isoDate, parseXmlBody, textEl, xmlDocument } 
 import { assertNoSseC, assertPrivateAcl, bucketOf, keyOf, objectHeadersFromRequest } from './common.js';
 import { MAX_COPY_SOURCE_BYTES, loadCopySource } from './copy.js';
 
-
 function uploadIdOf(ctx: RequestContext): string {
   const id = ctx.query.get('uploadId');
   if (id === null || id === '') throw Errors.invalidArgument('This operation requires an upload id', 'uploadId', '');
