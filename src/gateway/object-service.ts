@@ -295,9 +295,10 @@ export class TesseraObjectService implements ObjectService {
   }
 
   async completeUpload(upload: UploadRecord, parts: CompletePart[], condition?: WriteCondition): Promise<ObjectRecord> {
-    await this.precheck(upload.bucket, upload.key, condition);
     const stored = new Map((await this.meta.getParts(upload.uploadId, parts.map((p) => p.partNumber))).map((p) => [p.partNumber, p]));
+    // Parts first, then the condition: a list naming a missing part is InvalidPart whatever the key's state.
     const used = checkCompletionParts(parts, stored);
+    await this.precheck(upload.bucket, upload.key, condition);
     const md5s = Buffer.concat(used.map((p) => Buffer.from(unquoteEtag(p.etag), 'hex')));
     const size = used.reduce((n, p) => n + p.size, 0);
     let checksum: StoredChecksum | undefined;
