@@ -27,6 +27,7 @@ describe('write conditions (one rule for the early check and the commit)', () =>
     expect(failedWriteCondition(undefined, { ifMatch: '*' })).toBe('If-Match');
     expect(failedWriteCondition('"e1"', { ifMatch: 'e1' })).toBeUndefined();
     expect(failedWriteCondition('"e1"', { ifMatch: ' "e1" ' })).toBeUndefined();
+    expect(failedWriteCondition('"e1"', { ifMatch: 'W/"e1"' })).toBeUndefined();
     expect(failedWriteCondition('"e1"', { ifMatch: '*' })).toBeUndefined();
   });
   it('no condition never fails and needs no lookup', () => {

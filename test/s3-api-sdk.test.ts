@@ -182,6 +182,11 @@ describe('objects via the SDK (default flexible checksums)', () => {
         new CompleteMultipartUploadCommand({ Bucket: 'sdk', Key: 'cond-missing', UploadId, IfMatch: ifMatch, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: p1.ETag }] } }),
       );
     expect(await status(complete('"0000"'))).toEqual(['PreconditionFailed', 412]);
+    // A list naming a part that is not stored is InvalidPart before any condition is looked at.
+    const badList = s3.send(
+      new CompleteMultipartUploadCommand({ Bucket: 'sdk', Key: 'cond-missing', UploadId, IfMatch: '"0000"', MultipartUpload: { Parts: [{ PartNumber: 2, ETag: p1.ETag }] } }),
+    );
+    expect(await status(badList)).toEqual(['InvalidPart', 400]);
     expect(await status(s3.send(new HeadObjectCommand({ Bucket: 'sdk', Key: 'cond-missing' })))).toEqual(['NotFound', 404]);
     // The upload survives a failed condition and completes without one.
     const done = await s3.send(new CompleteMultipartUploadCommand({ Bucket: 'sdk', Key: 'cond-missing', UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: p1.ETag }] } }));
