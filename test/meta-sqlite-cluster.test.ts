@@ -7,9 +7,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ObjectManifest } from '../src/cold/manifest.js';
+import type { ObjectManifest } from '../src/model/manifest.js';
 import { SqliteMetaStore } from '../src/meta/sqlite-store.js';
-import type { ObjectRecord } from '../src/meta/types.js';
+import type { ObjectRecord } from '../src/model/records.js';
 
 let now = 1_700_000_000_000;
 const clock = (): number => now;

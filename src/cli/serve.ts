@@ -1,7 +1,7 @@
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
+import { ConfigError } from '../config/errors.js';
 import type { LoadedConfig } from '../config/load.js';
-import { ConfigError } from '../config/load.js';
 import { openGateway } from '../gateway/gateway.js';
 import { startS3Server } from '../s3/server.js';
 import { createLogger, type Logger } from '../util/logger.js';

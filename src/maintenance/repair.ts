@@ -7,19 +7,19 @@
  * orphans for `tessera gc`).
  */
 import { crc32 } from 'node:zlib';
+import { isMetaError } from '../meta/errors.js';
 import type { MetaStore } from '../meta/store.js';
-import type { ObjectRecord } from '../meta/types.js';
+import type { ObjectRecord } from '../model/records.js';
 import type { Logger } from '../util/logger.js';
 import type { Metrics } from '../util/metrics.js';
-import { S3Error } from '../util/s3-error.js';
-import { encodeShardHeader } from './codec/header.js';
-import { BLOCK_CRC_BYTES, roundUp8, shardByteRange, stripeBlockSize, stripeCount, TAG_BYTES } from './codec/layout.js';
-import { coderCodeFor, coderFor, type ErasureCoder } from './codec/rs/index.js';
-import { ShardSource, SourceClosed } from './codec/shard-source.js';
-import { ShardStream } from './codec/shard-stream.js';
-import { newShardId, type ColdStore } from './cold-store.js';
-import type { ObjectManifest, SegmentManifest, ShardRef } from './manifest.js';
-import { rankNodes } from './placement.js';
+import { encodeShardHeader } from '../cold/codec/header.js';
+import { BLOCK_CRC_BYTES, roundUp8, shardByteRange, stripeBlockSize, stripeCount, TAG_BYTES } from '../model/layout.js';
+import { coderCodeFor, coderFor, type ErasureCoder } from '../cold/codec/rs/index.js';
+import { ShardSource, SourceClosed } from '../cold/codec/shard-source.js';
+import { ShardStream } from '../cold/codec/shard-stream.js';
+import { newShardId, type ColdStore } from '../cold/cold-store.js';
+import type { ObjectManifest, SegmentManifest, ShardRef } from '../model/manifest.js';
+import { rankNodes } from '../cold/placement.js';
 import {
   BytePacer,
   countStatuses,
@@ -355,7 +355,7 @@ export function partTarget(meta: MetaStore, objectId: string, uploadId: string, 
         return (await meta.getParts(uploadId, [partNumber]))[0]?.manifest ?? null;
       } catch (err) {
         // Completed or aborted meanwhile: nothing of this part is left to repair.
-        if (err instanceof S3Error && err.code === 'NoSuchUpload') return null;
+        if (isMetaError(err, 'NoSuchUpload')) return null;
         throw err;
       }
     },
