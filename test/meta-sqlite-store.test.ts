@@ -181,7 +181,7 @@ describe('objects', () => {
     await store.putObject(objectRecord('k', 'o1'), { ifNoneMatch: true });
     expect(await metaErrorKind(store.putObject(objectRecord('k', 'o2'), { ifNoneMatch: true }))).toBe('PreconditionFailed');
     expect(await metaErrorKind(store.putObject(objectRecord('k', 'o2'), { ifMatch: '"wrong"' }))).toBe('PreconditionFailed');
-    expect(await metaErrorKind(store.putObject(objectRecord('other', 'o2'), { ifMatch: '"etag-o1"' }))).toBe('PreconditionFailed');
+    expect(await metaErrorKind(store.putObject(objectRecord('other', 'o2'), { ifMatch: '"etag-o1"' }))).toBe('NoSuchKey');
     expect((await store.getObject('bkt', 'k'))?.objectId).toBe('o1');
     expect(await store.getObject('bkt', 'other')).toBeNull();
     expect(await store.dueGarbage(Number.MAX_SAFE_INTEGER, 10)).toEqual([]);

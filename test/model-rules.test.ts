@@ -21,10 +21,10 @@ describe('write conditions (one rule for the early check and the commit)', () =>
     expect(failedWriteCondition('"e1"', { ifNoneMatch: true })).toBe('If-None-Match');
     expect(failedWriteCondition(undefined, { ifNoneMatch: true })).toBeUndefined();
   });
-  it('If-Match fails on another ETag and on a missing key (412, as S3), passes on the same ETag or * on an existing key', () => {
+  it('If-Match fails on another ETag (412) and on a missing key (404 NoSuchKey, as S3), passes on the same ETag or * on an existing key', () => {
     expect(failedWriteCondition('"e1"', { ifMatch: '"e2"' })).toBe('If-Match');
-    expect(failedWriteCondition(undefined, { ifMatch: '"e1"' })).toBe('If-Match');
-    expect(failedWriteCondition(undefined, { ifMatch: '*' })).toBe('If-Match');
+    expect(failedWriteCondition(undefined, { ifMatch: '"e1"' })).toBe('NoSuchKey');
+    expect(failedWriteCondition(undefined, { ifMatch: '*' })).toBe('NoSuchKey');
     expect(failedWriteCondition('"e1"', { ifMatch: 'e1' })).toBeUndefined();
     expect(failedWriteCondition('"e1"', { ifMatch: ' "e1" ' })).toBeUndefined();
     expect(failedWriteCondition('"e1"', { ifMatch: 'W/"e1"' })).toBeUndefined();

@@ -164,7 +164,7 @@ describe('objects via the SDK (default flexible checksums)', () => {
     expect(await got.Body!.transformToString()).toBe('one');
   });
 
-  it('If-Match on a missing key is 412 PreconditionFailed, for PutObject and CompleteMultipartUpload, and creates nothing', async () => {
+  it('If-Match on a missing key is 404 NoSuchKey (S3: no current version), for PutObject and CompleteMultipartUpload, and creates nothing', async () => {
     const status = async (p: Promise<unknown>): Promise<[string, number | undefined]> => {
       const err = await p.then(
         () => undefined,
@@ -173,15 +173,15 @@ describe('objects via the SDK (default flexible checksums)', () => {
       expect(err).toBeInstanceOf(S3ServiceException);
       return [(err as S3ServiceException).name, (err as S3ServiceException).$metadata.httpStatusCode];
     };
-    expect(await status(s3.send(new PutObjectCommand({ Bucket: 'sdk', Key: 'cond-missing', Body: 'x', IfMatch: '"0000"' })))).toEqual(['PreconditionFailed', 412]);
-    expect(await status(s3.send(new PutObjectCommand({ Bucket: 'sdk', Key: 'cond-missing', Body: 'x', IfMatch: '*' })))).toEqual(['PreconditionFailed', 412]);
+    expect(await status(s3.send(new PutObjectCommand({ Bucket: 'sdk', Key: 'cond-missing', Body: 'x', IfMatch: '"0000"' })))).toEqual(['NoSuchKey', 404]);
+    expect(await status(s3.send(new PutObjectCommand({ Bucket: 'sdk', Key: 'cond-missing', Body: 'x', IfMatch: '*' })))).toEqual(['NoSuchKey', 404]);
     const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: 'sdk', Key: 'cond-missing' }));
     const p1 = await s3.send(new UploadPartCommand({ Bucket: 'sdk', Key: 'cond-missing', UploadId, PartNumber: 1, Body: 'only part' }));
     const complete = (ifMatch: string) =>
       s3.send(
         new CompleteMultipartUploadCommand({ Bucket: 'sdk', Key: 'cond-missing', UploadId, IfMatch: ifMatch, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: p1.ETag }] } }),
       );
-    expect(await status(complete('"0000"'))).toEqual(['PreconditionFailed', 412]);
+    expect(await status(complete('"0000"'))).toEqual(['NoSuchKey', 404]);
     // A list naming a part that is not stored is InvalidPart before any condition is looked at.
     const badList = s3.send(
       new CompleteMultipartUploadCommand({ Bucket: 'sdk', Key: 'cond-missing', UploadId, IfMatch: '"0000"', MultipartUpload: { Parts: [{ PartNumber: 2, ETag: p1.ETag }] } }),

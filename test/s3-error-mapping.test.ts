@@ -14,6 +14,7 @@ describe('the one mapping from inner error kinds to S3 errors', () => {
     BucketExists: ['b2', { code: 'BucketAlreadyOwnedByYou', status: 409, fields: { BucketName: 'b2' } }],
     BucketNotEmpty: ['b3', { code: 'BucketNotEmpty', status: 409, fields: { BucketName: 'b3' } }],
     NoSuchUpload: ['u1', { code: 'NoSuchUpload', status: 404, fields: { UploadId: 'u1' } }],
+    NoSuchKey: ['k1', { code: 'NoSuchKey', status: 404, fields: { Key: 'k1' } }],
     PreconditionFailed: ['If-Match', { code: 'PreconditionFailed', status: 412, fields: { Condition: 'If-Match' } }],
     InvalidPart: ['3', { code: 'InvalidPart', status: 400, fields: { PartNumber: '3' } }],
     InvalidKey: ['a\ud800', { code: 'InvalidArgument', status: 400, fields: { ArgumentName: 'key' } }],

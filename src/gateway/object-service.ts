@@ -95,6 +95,7 @@ export class TesseraObjectService implements ObjectService {
     if (!hasWriteCondition(condition)) return;
     const current = await this.meta.getObject(bucket, key);
     const failed = failedWriteCondition(current?.etag, condition);
+    if (failed === 'NoSuchKey') throw new GatewayError('NoSuchKey', key);
     if (failed !== undefined) throw new GatewayError('PreconditionFailed', failed);
   }
 

@@ -7,6 +7,8 @@ export type MetaErrorKind =
   | 'BucketExists'
   | 'BucketNotEmpty'
   | 'NoSuchUpload'
+  /** If-Match named a key that has no object (S3 answers 404 there, not 412); subject is the key. */
+  | 'NoSuchKey'
   /** A write condition failed inside the committing transaction; subject is the header (If-Match, If-None-Match). */
   | 'PreconditionFailed'
   /** A completion names a part that is not (or no longer) stored as the caller read it. */

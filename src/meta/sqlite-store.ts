@@ -62,8 +62,9 @@ function unavailableKind(code: string): 'Busy' | 'Unavailable' | undefined {
 }
 
 /** Evaluated inside the committing transaction, against the row that transaction will replace. */
-function checkWriteCondition(currentEtag: string | undefined, condition: WriteCondition | undefined): void {
+function checkWriteCondition(key: string, currentEtag: string | undefined, condition: WriteCondition | undefined): void {
   const failed = failedWriteCondition(currentEtag, condition);
+  if (failed === 'NoSuchKey') throw new MetaError('NoSuchKey', key);
   if (failed !== undefined) throw new MetaError('PreconditionFailed', failed);
 }
 
@@ -573,7 +574,7 @@ export class SqliteMetaStore implements MetaStore {
     this.requireBucket(record.bucket);
     const params = objectParams(record);
     const existing: ObjectRow | undefined = this.s.objectByKey.get(record.bucket, params.key);
-    checkWriteCondition(existing?.etag, condition);
+    checkWriteCondition(record.key, existing?.etag, condition);
     if (existing !== undefined) {
       this.s.deleteObjectByKey.run(record.bucket, params.key);
       // Re-committing the same object (a retried request) must not send its own live shards to the collector.

@@ -56,6 +56,8 @@ function fromMeta(err: MetaError): S3Error {
       return Errors.bucketNotEmpty(err.subject);
     case 'NoSuchUpload':
       return Errors.noSuchUpload(err.subject);
+    case 'NoSuchKey':
+      return Errors.noSuchKey(err.subject);
     case 'PreconditionFailed':
       return Errors.preconditionFailed(err.subject);
     case 'InvalidPart':
