@@ -10,7 +10,8 @@ import path from 'node:path';
 import http from 'node:http';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { ManagedProcess, s3Client } from './helpers/cluster.js';
+import { writeFile } from 'node:fs/promises';
+import { ManagedProcess, runCli, s3Client } from './helpers/cluster.js';
 
 const KEYS = { accessKeyId: 'workers-admin', secretAccessKey: 'workers-admin-secret-0123456789abcdef' };
 
@@ -103,4 +104,14 @@ describe('tessera serve --workers 3', () => {
     expect(log.match(/"msg":"stopped"/g)?.length).toBe(4); // three workers and the primary
     expect(log).not.toMatch(/gateway worker exited/);
   }, 120_000);
+
+  test('a worker that cannot start stops the whole server with an error (no restart loop)', async () => {
+    const config = path.join(dir, 'broken.yaml');
+    // The store's directory cannot be created: every worker fails while opening the gateway.
+    await writeFile(config, 'meta:\n  driver: sqlite\n  path: /dev/null/meta.db\n');
+    const r = await runCli(['serve', '--workers', '2', '--config', config], 60_000, { TESSERA_DATA_DIR: path.join(dir, 'broken'), TESSERA_PORT: '0', TESSERA_HOST: '127.0.0.1' });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/a gateway worker exited during start \(1\)/);
+    expect(r.stdout).not.toMatch(/Tessera is listening/);
+  }, 90_000);
 });

@@ -67,7 +67,17 @@ export async function serveMain(argv: string[]): Promise<number> {
   const workers = cluster.isPrimary ? workerCount(values.workers) : 1;
   const logger = createLogger(loaded.config.log.level);
   if (cluster.isPrimary && workers > 1) return runPrimary(loaded, workers, logger);
-  return runGateway(loaded, logger, cluster.isPrimary);
+  if (cluster.isPrimary) return runGateway(loaded, logger, true);
+  // A worker's IPC channel to the primary would keep it alive after it stopped, or failed to start (and a worker
+  // whose channel closes exits with 0, so a failure exits explicitly).
+  try {
+    const code = await runGateway(loaded, logger, false);
+    process.disconnect();
+    return code;
+  } catch (err) {
+    process.stderr.write(`tessera worker: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  }
 }
 
 /** One gateway process: the whole server, or one worker of `--workers N`. */
@@ -86,8 +96,6 @@ async function runGateway(loaded: LoadedConfig, logger: Logger, printBanner: boo
     logger.error({ err: (err as Error).message }, 'error during shutdown');
   }
   logger.info('stopped');
-  // A worker's IPC channel to the primary would keep it alive.
-  if (cluster.isWorker) process.disconnect();
   return 0;
 }
 
@@ -109,15 +117,24 @@ async function runPrimary(loaded: LoadedConfig, workers: number, logger: Logger)
     const shown = host.includes(':') ? `[${host}]` : host;
     process.stdout.write(banner(loaded, `${cfg.tls ? 'https' : 'http'}://${shown}:${address.port}`, workers));
   });
+  // A worker that dies before every worker listens failed to start (bad config, store unreadable, port taken):
+  // restarting it would only loop, so the whole server stops with an error instead.
+  let startFailed!: (reason: string) => void;
+  const failedStart = new Promise<string>((resolve) => (startFailed = resolve));
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) return;
+    if (!announced) {
+      startFailed(`a gateway worker exited during start (${code ?? signal})`);
+      return;
+    }
     logger.error({ worker: worker.process.pid, code, signal }, 'gateway worker exited; starting another');
     cluster.fork();
   });
   for (let i = 0; i < workers; i++) cluster.fork();
-  const signal = await stopSignal();
+  const outcome = await Promise.race([stopSignal().then((signal) => ({ signal })), failedStart.then((failure) => ({ failure }))]);
   stopping = true;
-  logger.info({ signal, workers: Object.keys(cluster.workers ?? {}).length }, 'shutting down every worker');
+  if ('failure' in outcome) logger.error({ err: outcome.failure }, 'stopping every worker');
+  else logger.info({ signal: outcome.signal, workers: Object.keys(cluster.workers ?? {}).length }, 'shutting down every worker');
   const alive = Object.values(cluster.workers ?? {}).filter((w) => w !== undefined);
   await Promise.all(
     alive.map(
@@ -130,5 +147,6 @@ async function runPrimary(loaded: LoadedConfig, workers: number, logger: Logger)
     ),
   );
   logger.info('stopped');
-  return 0;
+  if ('failure' in outcome) process.stderr.write(`tessera: ${outcome.failure}; see the log above\n`);
+  return 'failure' in outcome ? 1 : 0;
 }
