@@ -1,4 +1,5 @@
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import type { Readable } from 'node:stream';
+import { ExactLengthStream } from '../util/exact-length.js';
 import { Errors } from '../util/s3-error.js';
 import { decodeBody } from './auth/index.js';
 import { header, type RequestContext } from './context.js';
@@ -15,29 +16,6 @@ export function allowBody(ctx: RequestContext): void {
   if (ctx.bodyStarted) return;
   ctx.bodyStarted = true;
   if (/100-continue/i.test(header(ctx, 'expect') ?? '') && !ctx.res.headersSent) ctx.res.writeContinue();
-}
-
-/** Counts payload bytes and fails with IncompleteBody when the payload is shorter or longer than declared. */
-class ExactLength extends Transform {
-  private seen = 0;
-  constructor(
-    private readonly expected: number,
-    private readonly onBytes: (n: number) => void,
-  ) {
-    super();
-  }
-  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    this.seen += chunk.length;
-    this.onBytes(chunk.length);
-    if (this.seen > this.expected) {
-      done(Errors.incompleteBody());
-      return;
-    }
-    done(null, chunk);
-  }
-  override _flush(done: TransformCallback): void {
-    done(this.seen === this.expected ? null : Errors.incompleteBody());
-  }
 }
 
 /** The declared payload size: x-amz-decoded-content-length for aws-chunked, else Content-Length; 411 when neither. */
@@ -59,9 +37,14 @@ export interface PayloadStream {
 export function openPayload(ctx: RequestContext, size: number): PayloadStream {
   if (!ctx.auth) throw Errors.accessDenied();
   const decoded = decodeBody(ctx.auth, ctx.req.headers);
-  const exact = new ExactLength(size, (n) => {
-    ctx.bytesIn += n;
-    ctx.deps.metrics.bytesIn.inc(n);
+  // Counts payload bytes and fails with IncompleteBody when the payload is shorter or longer than declared.
+  const exact = new ExactLengthStream(size, {
+    tooLong: () => Errors.incompleteBody(),
+    tooShort: () => Errors.incompleteBody(),
+    onBytes: (n) => {
+      ctx.bytesIn += n;
+      ctx.deps.metrics.bytesIn.inc(n);
+    },
   });
   allowBody(ctx);
   // Not stream.pipeline: that would destroy the request (and with it the socket) on a body error, and the client must

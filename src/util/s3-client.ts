@@ -1,9 +1,11 @@
 import http from 'node:http';
 import https from 'node:https';
-import { Transform, pipeline, type Readable, type TransformCallback } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
 import { PutObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { S3ConnectionConfig } from '../config/types.js';
+import { abortErrorFrom } from './abort.js';
+import { ExactLengthStream } from './exact-length.js';
 
 /** Connection timeout cap: a refused or black-holed endpoint must fail fast even when timeoutMs is generous. */
 const MAX_CONNECT_TIMEOUT_MS = 10_000;
@@ -71,36 +73,9 @@ export function isS3NotFound(err: unknown): boolean {
   return f.name === 'NoSuchKey' || f.name === 'NotFound' || f.code === 'NoSuchKey' || (f.status === 404 && f.name !== 'NoSuchBucket');
 }
 
-export function isAbortError(err: unknown): boolean {
-  return err instanceof Error && (err.name === 'AbortError' || (err as { code?: unknown }).code === 'ABORT_ERR');
-}
-
 /** S3 Range header for [offset, offset+length); length must be > 0. */
 export function byteRangeHeader(range: { offset: number; length: number }): string {
   return `bytes=${range.offset}-${range.offset + range.length - 1}`;
-}
-
-/**
- * Pass-through that fails the stream unless it carries exactly `length` bytes, so a short or long body can never be
- * stored as if it were complete.
- */
-export class ExactLengthStream extends Transform {
-  private seen = 0;
-  constructor(private readonly expected: number) {
-    super();
-  }
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.seen += chunk.length;
-    if (this.seen > this.expected) {
-      cb(new Error(`body is longer than the declared ${this.expected} bytes`));
-      return;
-    }
-    cb(null, chunk);
-  }
-  override _flush(cb: TransformCallback): void {
-    if (this.seen !== this.expected) cb(new Error(`body ended after ${this.seen} of the declared ${this.expected} bytes`));
-    else cb();
-  }
 }
 
 /** `body` piped through an ExactLengthStream; errors of the source propagate to the returned stream. */
@@ -145,7 +120,7 @@ export async function uploadStream(
 ): Promise<void> {
   if (signal?.aborted) {
     body.destroy();
-    throw signal.reason ?? new Error('aborted');
+    throw abortErrorFrom(signal);
   }
   if (length <= (window.singlePutMax ?? DEFAULT_SINGLE_PUT_MAX_BYTES)) {
     await putStream(client, target, body, length, signal);
@@ -192,7 +167,7 @@ async function putStream(client: S3Client, target: { bucket: string; key: string
     guard.destroy();
     body.destroy();
     // The body's own failure says more than the abort it caused.
-    throw bodyError ?? (signal?.aborted ? (signal.reason ?? err) : err);
+    throw bodyError ?? (signal?.aborted ? abortErrorFrom(signal) : err);
   } finally {
     signal?.removeEventListener('abort', onAbort);
   }

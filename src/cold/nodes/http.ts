@@ -1,10 +1,14 @@
 import { readFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
-import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { HttpNodeConfig } from '../../config/types.js';
+import { abortErrorFrom, isAbortError } from '../../util/abort.js';
+import { readBounded } from '../../util/bounded-read.js';
+import { ExactLengthStream } from '../../util/exact-length.js';
 import { NodeError, type NodeDriver, type NodeErrorKind, type NodeHealth } from './driver.js';
-import { assertShardId, isAbortError, type ListedShard } from './fs.js';
+import { assertShardId, type ListedShard } from './fs.js';
+import { kindForStatus } from './http-status.js';
 
 /**
  * The `http` node: a `tessera node` server (src/node/server.ts documents the API) reached over keep-alive HTTP(S).
@@ -23,6 +27,7 @@ export interface HttpNodeOptions extends Omit<HttpNodeConfig, 'kind'> {
 }
 
 const ERROR_BODY_LIMIT = 4096;
+const JSON_BODY_LIMIT = 64 * 1024 * 1024;
 const IDLE_SOCKET_MS = 20_000;
 const RETRYABLE_ON_REUSED_SOCKET = new Set(['GET', 'HEAD', 'DELETE']);
 
@@ -197,8 +202,13 @@ export class HttpNodeDriver implements NodeDriver {
       }
       throw err instanceof StatusError ? err.nodeError : err;
     }
-    const text = await readAll(res, 64 * 1024 * 1024, this.name);
-    const parsed = parseJson(text);
+    const text = await readBounded(res, {
+      limit: JSON_BODY_LIMIT,
+      overflow: 'fail',
+      tooLarge: () => new NodeError(this.name, 'corrupt', 'response too large'),
+      cut: (n) => new NodeError(this.name, 'unavailable', `connection lost after ${n} bytes of a JSON answer`),
+    });
+    const parsed = parseJson(text.toString('utf8'));
     if (parsed === undefined) throw new NodeError(this.name, 'corrupt', 'invalid JSON from node');
     return parsed;
   }
@@ -270,14 +280,21 @@ export class HttpNodeDriver implements NodeDriver {
           return;
         }
         // Keep the watchdog running while the (small) error body is read.
-        readAll(res, ERROR_BODY_LIMIT, this.name, true)
-          .then((text) => settle(new StatusError(status, text, this.statusError(status, text))))
+        readBounded(res, { limit: ERROR_BODY_LIMIT, overflow: 'truncate' })
+          .then((buf) => {
+            const text = buf.toString('utf8');
+            settle(new StatusError(status, text, this.statusError(status, text)));
+          })
           .catch(() => settle(new StatusError(status, undefined, this.statusError(status, undefined))));
       });
 
       if (spec.body) {
         const { stream, length } = spec.body;
-        const counter = new ExactLength(this.name, length, () => watchdog.kick());
+        const counter = new ExactLengthStream(length, {
+          tooLong: (n) => new NodeError(this.name, 'bad-request', `shard body longer than ${n} bytes`),
+          tooShort: (seen, n) => new NodeError(this.name, 'bad-request', `shard body ended after ${seen} of ${n} bytes`),
+          onBytes: () => watchdog.kick(),
+        });
         stream.on('error', (err) => fail(isAbortError(err) || err instanceof NodeError ? err : this.sourceError(err)));
         counter.on('error', (err) => fail(err));
         // pipe, not pipeline: a failing source must destroy the request (so the server drops the upload) but the
@@ -310,16 +327,6 @@ export class HttpNodeDriver implements NodeDriver {
   }
 }
 
-export function kindForStatus(status: number): NodeErrorKind {
-  if (status === 401 || status === 403) return 'auth';
-  if (status === 404) return 'not-found';
-  if (status === 413) return 'too-large';
-  if (status === 507) return 'full';
-  if (status === 408 || status === 504) return 'timeout';
-  if (status >= 400 && status < 500 && status !== 429) return 'bad-request';
-  return 'unavailable';
-}
-
 /** A non-2xx answer; carries the body so health can read a 503 JSON document. */
 class StatusError extends Error {
   constructor(
@@ -343,12 +350,6 @@ function unwrap(err: unknown): unknown {
   return err;
 }
 
-function abortErrorFrom(signal: AbortSignal): Error {
-  const reason: unknown = signal.reason;
-  if (reason instanceof Error) return reason;
-  return new DOMException('The operation was aborted', 'AbortError');
-}
-
 /** Fires `onFire` when `kick` has not been called for `ms`. */
 class Watchdog {
   private timer: NodeJS.Timeout | undefined;
@@ -363,34 +364,6 @@ class Watchdog {
   stop(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-  }
-}
-
-/** Upload side: errors when the caller's body yields more or fewer bytes than the Content-Length we promised. */
-class ExactLength extends Transform {
-  private count = 0;
-  constructor(
-    private readonly node: string,
-    private readonly length: number,
-    private readonly onProgress: () => void,
-  ) {
-    super();
-  }
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.count += chunk.length;
-    if (this.count > this.length) {
-      cb(new NodeError(this.node, 'bad-request', `shard body longer than ${this.length} bytes`));
-      return;
-    }
-    this.onProgress();
-    cb(null, chunk);
-  }
-  override _flush(cb: TransformCallback): void {
-    if (this.count !== this.length) {
-      cb(new NodeError(this.node, 'bad-request', `shard body ended after ${this.count} of ${this.length} bytes`));
-      return;
-    }
-    cb();
   }
 }
 
@@ -465,23 +438,6 @@ class ResponseBody extends Readable {
     if (!this.ended) this.res.destroy();
     cb(err);
   }
-}
-
-async function readAll(res: http.IncomingMessage, limit: number, node: string, truncate = false): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of res as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) {
-      if (truncate) {
-        res.destroy();
-        break;
-      }
-      throw new NodeError(node, 'corrupt', 'response too large');
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 function parseJson(text: string): unknown {

@@ -9,31 +9,31 @@ import {
 } from '@aws-sdk/client-s3';
 import type { S3NodeConfig } from '../../config/types.js';
 import { NodeError, type NodeDriver, type NodeErrorKind, type NodeHealth } from './driver.js';
-import {
-  byteRangeHeader,
-  createS3Client,
-  describeS3Failure,
-  isAbortError,
-  isS3NotFound,
-  uploadStream,
-} from '../../util/s3-client.js';
+import { kindForStatus } from './http-status.js';
+import { abortErrorFrom, isAbortError } from '../../util/abort.js';
+import { byteRangeHeader, createS3Client, describeS3Failure, isS3NotFound, uploadStream } from '../../util/s3-client.js';
 import { DEFAULT_PART_SIZE, DEFAULT_QUEUE_SIZE, type S3UploadTuning } from '../../hot/s3.js';
 
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
 const AUTH_CODES = new Set(['AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'ExpiredToken', 'InvalidToken']);
 
-/** Which NodeError kind an S3 SDK failure is, so the cold tier can decide: retry elsewhere, mark unhealthy, heal. */
+/**
+ * Which NodeError kind an S3 SDK failure is, so the cold tier can decide: retry elsewhere, mark unhealthy, heal.
+ * S3 error codes decide first (they are more precise than statuses: a 404 NoSuchBucket is a wiped or misconfigured
+ * node, not a missing shard; ExpiredToken is a 400 that means auth); then the status, through the mapping every HTTP
+ * driver shares; a failure without a status never reached S3 and is 'unavailable'.
+ */
 export function classifyS3Failure(err: unknown): NodeErrorKind {
   const f = describeS3Failure(err);
   const code = f.code ?? f.name;
   if (isS3NotFound(err)) return 'not-found';
-  if (code === 'QuotaExceeded' || code === 'InsufficientStorage' || f.status === 507) return 'full';
-  if (code === 'EntityTooLarge' || f.status === 413) return 'too-large';
-  if (AUTH_CODES.has(code) || f.status === 401 || f.status === 403) return 'auth';
-  if (f.name === 'TimeoutError' || code === 'ETIMEDOUT' || code === 'RequestTimeout' || code === 'TimeoutError') return 'timeout';
-  if (NETWORK_CODES.has(code) || f.status === undefined || f.status >= 500 || f.status === 429) return 'unavailable';
   if (code === 'NoSuchBucket') return 'unavailable';
-  return 'bad-request';
+  if (code === 'QuotaExceeded' || code === 'InsufficientStorage') return 'full';
+  if (code === 'EntityTooLarge') return 'too-large';
+  if (AUTH_CODES.has(code)) return 'auth';
+  if (f.name === 'TimeoutError' || code === 'ETIMEDOUT' || code === 'RequestTimeout' || code === 'TimeoutError') return 'timeout';
+  if (NETWORK_CODES.has(code) || f.status === undefined) return 'unavailable';
+  return kindForStatus(f.status);
 }
 
 /** Shards as objects `${prefix}shards/${shardId}` in an S3-compatible bucket; the handle is the shard id. */
@@ -123,7 +123,7 @@ export class S3NodeDriver implements NodeDriver {
     const pages = paginateListObjectsV2({ client: this.client }, { Bucket: this.bucket, Prefix: this.shardPrefix });
     try {
       for await (const page of pages) {
-        if (signal?.aborted) throw signal.reason ?? new Error('aborted');
+        if (signal?.aborted) throw abortErrorFrom(signal);
         for (const obj of page.Contents ?? []) {
           if (obj.Key === undefined || !obj.Key.startsWith(this.shardPrefix)) continue;
           const item: { handle: string; size: number; mtimeMs?: number } = {
