@@ -72,8 +72,17 @@ export class S3NodeDriver implements NodeDriver {
   }
 
   async put(shardId: string, body: Readable, length: number, signal?: AbortSignal): Promise<string> {
+    let key: string;
     try {
-      await uploadStream(this.client, { bucket: this.bucket, key: this.key(shardId) }, body, length, { partSize: this.partSize, queueSize: this.queueSize }, signal);
+      key = this.key(shardId);
+      if (!Number.isSafeInteger(length) || length < 0) throw new NodeError(this.name, 'bad-request', `put ${shardId}: invalid shard length ${length}`);
+    } catch (err) {
+      // Refused before the upload started: nobody else will consume or release the caller's stream.
+      body.destroy();
+      throw err;
+    }
+    try {
+      await uploadStream(this.client, { bucket: this.bucket, key }, body, length, { partSize: this.partSize, queueSize: this.queueSize }, signal);
       return shardId;
     } catch (err) {
       return this.fail(`put ${shardId}`, err, signal);
