@@ -5,11 +5,23 @@ import { Transform, type TransformCallback } from 'node:stream';
  * at the end when fewer did, so a short or long body is never stored or forwarded as if it were complete.
  * Each call site chooses its errors (S3 IncompleteBody, NodeError bad-request, ...) and what is counted.
  */
+/** The default error: a body of the wrong length (the sender's fault, never the receiver's). */
+export class LengthMismatchError extends Error {
+  constructor(
+    message: string,
+    readonly seen: number,
+    readonly expected: number,
+  ) {
+    super(message);
+    this.name = 'LengthMismatchError';
+  }
+}
+
 export interface ExactLengthOptions {
-  /** Error for a body longer than `expected`; default a plain Error. */
+  /** Error for a body longer than `expected`; default a LengthMismatchError. */
   tooLong?: (expected: number) => Error;
   /**
-   * Error for a body that ends after `seen` < `expected` bytes; default a plain Error. `null`: `expected` is only a
+   * Error for a body that ends after `seen` < `expected` bytes; default a LengthMismatchError. `null`: `expected` is only a
    * cap and a shorter body is fine (an upload of unknown length bounded by a maximum).
    */
   tooShort?: ((seen: number, expected: number) => Error) | null;
@@ -31,7 +43,7 @@ export class ExactLengthStream extends Transform {
     this.seen += chunk.length;
     this.opts.onBytes?.(chunk.length);
     if (this.seen > this.expected) {
-      cb(this.opts.tooLong?.(this.expected) ?? new Error(`body is longer than the declared ${this.expected} bytes`));
+      cb(this.opts.tooLong?.(this.expected) ?? new LengthMismatchError(`body is longer than the declared ${this.expected} bytes`, this.seen, this.expected));
       return;
     }
     cb(null, chunk);
@@ -42,6 +54,9 @@ export class ExactLengthStream extends Transform {
       cb();
       return;
     }
-    cb(this.opts.tooShort?.(this.seen, this.expected) ?? new Error(`body ended after ${this.seen} of the declared ${this.expected} bytes`));
+    cb(
+      this.opts.tooShort?.(this.seen, this.expected) ??
+        new LengthMismatchError(`body ended after ${this.seen} of the declared ${this.expected} bytes`, this.seen, this.expected),
+    );
   }
 }

@@ -183,6 +183,7 @@ export class FsNodeDriver implements NodeDriver {
     const dir = this.shardDir(shardId);
     const temp = path.join(dir, `${TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
     let fh: fsp.FileHandle | undefined;
+    let sourceError: unknown;
     try {
       const madeDir = await fsp.mkdir(dir, { recursive: true });
       if (madeDir !== undefined) await fsyncDir(this.root);
@@ -203,6 +204,7 @@ export class FsNodeDriver implements NodeDriver {
       const out = fh.createWriteStream({ flush: true });
       const owned = fh;
       fh = undefined;
+      body.once('error', (e) => (sourceError ??= e));
       try {
         await pipeline(body, counter, out, signal ? { signal } : {});
       } finally {
@@ -213,6 +215,10 @@ export class FsNodeDriver implements NodeDriver {
       body.destroy();
       if (fh) await fh.close().catch(() => undefined);
       await fsp.unlink(temp).catch(() => undefined);
+      // The caller's stream failing is not the disk's fault: 'bad-request', which the breaker does not count.
+      if (sourceError !== undefined && err === sourceError && !isAbortError(err)) {
+        throw new NodeError(this.name, 'bad-request', `put: shard body failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      }
       throw mapFsError(this.name, err, 'put');
     }
   }

@@ -78,6 +78,8 @@ export interface OneShotBody {
   contentType: string;
   /** Set once a byte of the caller's stream has been read: from then on the request cannot be replayed. */
   consumed: boolean;
+  /** Destroys the stream and the caller's source under it: a failed call must not leave the caller's writer waiting. */
+  release(): void;
 }
 
 export interface IagonRequest {
@@ -134,8 +136,20 @@ export class IagonClient {
     return parsed.data;
   }
 
-  /** One logical call: attempts with exponential backoff and full jitter, honouring Retry-After. */
+  /**
+   * One logical call: attempts with exponential backoff and full jitter, honouring Retry-After. A call that fails
+   * releases its upload body.
+   */
   async call(spec: IagonRequest, signal?: AbortSignal): Promise<IncomingMessage> {
+    try {
+      return await this.attempts(spec, signal);
+    } catch (err) {
+      spec.body?.release();
+      throw err;
+    }
+  }
+
+  private async attempts(spec: IagonRequest, signal?: AbortSignal): Promise<IncomingMessage> {
     const maxAttempts = Math.max(1, this.opts.maxAttempts);
     for (let attempt = 1; ; attempt++) {
       try {
@@ -275,6 +289,10 @@ export function multipartBody(fields: Array<[string, string]>, fileName: string,
     length: preamble.length + length + epilogue.length,
     contentType: `multipart/form-data; boundary=${boundary}`,
     consumed: false,
+    release: () => {
+      body.stream.destroy();
+      source.destroy();
+    },
   };
   async function* parts(): AsyncGenerator<Buffer> {
     yield preamble;

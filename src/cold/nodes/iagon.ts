@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import type { IagonNodeConfig } from '../../config/types.js';
 import { ConfigError } from '../../config/load.js';
+import { abortErrorFrom } from '../../util/abort.js';
 import { NodeError, type NodeDriver, type NodeHealth } from './driver.js';
 import {
   createDirectoryRequest,
@@ -107,7 +108,7 @@ export class IagonNodeDriver implements NodeDriver {
     const json = downloadRequest(handle, this.cfg.password);
     const res = await this.client.call({ op: `get ${handle}`, method: 'POST', path: IAGON_PATHS.download, json }, signal);
     // The API has no ranges: skip the prefix here and stop reading once the range is delivered.
-    return Readable.from(this.slice(res, handle, range?.offset ?? 0, range?.length), { objectMode: false });
+    return Readable.from(this.slice(res, handle, range?.offset ?? 0, range?.length, signal), { objectMode: false });
   }
 
   async delete(handle: string, signal?: AbortSignal): Promise<void> {
@@ -193,7 +194,13 @@ export class IagonNodeDriver implements NodeDriver {
   }
 
   /** Bytes [offset, offset+length) of a download; reading stops (and the connection is dropped) after the range. */
-  private async *slice(res: IncomingMessage, handle: string, offset: number, length: number | undefined): AsyncGenerator<Buffer> {
+  private async *slice(
+    res: IncomingMessage,
+    handle: string,
+    offset: number,
+    length: number | undefined,
+    signal: AbortSignal | undefined,
+  ): AsyncGenerator<Buffer> {
     const end = length === undefined ? Infinity : offset + length;
     let pos = 0;
     try {
@@ -210,6 +217,8 @@ export class IagonNodeDriver implements NodeDriver {
         if (pos >= end) return;
       }
     } catch (err) {
+      // The caller's abort cut the download: not the node's failure.
+      if (signal?.aborted) throw abortErrorFrom(signal);
       throw new NodeError(this.name, 'unavailable', `get ${handle}: download interrupted after ${pos} bytes`, { cause: err });
     } finally {
       if (!res.complete) res.destroy();

@@ -11,6 +11,7 @@ import type { S3NodeConfig } from '../../config/types.js';
 import { NodeError, type NodeDriver, type NodeErrorKind, type NodeHealth } from './driver.js';
 import { kindForStatus } from './http-status.js';
 import { abortErrorFrom, isAbortError } from '../../util/abort.js';
+import { LengthMismatchError } from '../../util/exact-length.js';
 import { byteRangeHeader, createS3Client, describeS3Failure, isS3NotFound, uploadStream } from '../../util/s3-client.js';
 import { DEFAULT_PART_SIZE, DEFAULT_QUEUE_SIZE, type S3UploadTuning } from '../../hot/s3.js';
 
@@ -81,10 +82,17 @@ export class S3NodeDriver implements NodeDriver {
       body.destroy();
       throw err;
     }
+    let sourceError: unknown;
+    body.once('error', (err) => (sourceError ??= err));
     try {
       await uploadStream(this.client, { bucket: this.bucket, key }, body, length, { partSize: this.partSize, queueSize: this.queueSize }, signal);
       return shardId;
     } catch (err) {
+      // A body of the wrong length or a failing source is the caller's fault: 'bad-request', which the breaker does
+      // not count against the node (as 'unavailable' it did).
+      if (!signal?.aborted && !isAbortError(err) && (err instanceof LengthMismatchError || (sourceError !== undefined && err === sourceError))) {
+        throw new NodeError(this.name, 'bad-request', `put ${shardId}: shard body failed: ${(err as Error).message}`, { cause: err });
+      }
       return this.fail(`put ${shardId}`, err, signal);
     }
   }
