@@ -1,4 +1,4 @@
-import { Readable } from 'node:stream';
+import { Readable, addAbortSignal } from 'node:stream';
 import {
   DeleteObjectCommand,
   GetObjectCommand,
@@ -109,7 +109,14 @@ export class S3NodeDriver implements NodeDriver {
         { abortSignal: signal },
       );
       if (!(out.Body instanceof Readable)) throw new Error('S3 GetObject returned no Node.js stream body');
-      return out.Body;
+      const body = out.Body;
+      // S3 answers a range that runs past the end with the bytes it has (206, shorter): never hand those out as the range.
+      if (range && out.ContentLength !== range.length) {
+        body.destroy();
+        throw new NodeError(this.name, 'corrupt', `get ${handle}: range of ${range.length} bytes answered with ${out.ContentLength ?? 'unknown'} bytes`);
+      }
+      // The SDK's abort cuts the socket, which the body reports as a plain Error: the caller must see its AbortError.
+      return signal ? addAbortSignal(signal, body) : body;
     } catch (err) {
       this.fail(`get ${handle}`, err, signal);
     }
