@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { readBounded } from '../util/bounded-read.js';
 import { ExactLengthStream } from '../util/exact-length.js';
 import { Errors } from '../util/s3-error.js';
 import { decodeBody } from './auth/index.js';
@@ -93,12 +94,11 @@ export async function readSmallBody(ctx: RequestContext, cap = MAX_XML_BODY_BYTE
     return Buffer.alloc(0);
   }
   const payload = openPayload(ctx, size);
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of payload.stream as AsyncIterable<Buffer>) {
-    total += chunk.length;
-    if (total > cap) throw Errors.entityTooLarge(cap);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
+  return readBounded(payload.stream, {
+    limit: cap,
+    overflow: 'fail',
+    tooLarge: (n) => Errors.entityTooLarge(n),
+    // A client that goes away mid-body is the client's problem, never a 500.
+    cut: () => Errors.incompleteBody(),
+  });
 }

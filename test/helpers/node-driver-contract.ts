@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isBreakingFailure } from '../../src/cold/nodes/breaker.js';
 import { NodeError, type NodeDriver } from '../../src/cold/nodes/driver.js';
+import { readBounded } from '../../src/util/bounded-read.js';
 
 /**
  * The behaviour every NodeDriver promises (src/cold/nodes/driver.ts), as one suite each driver runs against a real
@@ -28,10 +29,9 @@ export function shardId(): string {
   return randomBytes(16).toString('hex');
 }
 
-async function readStream(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
+/** Shards in this suite are at most a few MiB; a driver returning more than that is a failure in itself. */
+function readStream(stream: Readable): Promise<Buffer> {
+  return readBounded(stream, { limit: 16 * 1024 * 1024, overflow: 'fail' });
 }
 
 async function rejection(p: Promise<unknown>): Promise<unknown> {
