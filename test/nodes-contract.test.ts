@@ -22,7 +22,11 @@ describeNodeDriverContract('fs (a local directory)', {
   },
 });
 
+/** Short, so the paused-download test stays short; still far above a local node's answer times. */
+const STALL_TIMEOUT_MS = 2000;
+
 describeNodeDriverContract('http (a `tessera node` process)', {
+  pausedDownloadTimeoutMs: STALL_TIMEOUT_MS,
   async start() {
     if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first`);
     const dir = await mkdtemp(path.join(tmpdir(), 'tessera-contract-http-'));
@@ -33,7 +37,7 @@ describeNodeDriverContract('http (a `tessera node` process)', {
     }));
     await proc.start();
     return {
-      driver: new HttpNodeDriver({ name: 'http-contract', url: proc.url, secret, weight: 1, timeoutMs: 10_000 }),
+      driver: new HttpNodeDriver({ name: 'http-contract', url: proc.url, secret, weight: 1, timeoutMs: STALL_TIMEOUT_MS }),
       missingHandle: shardId(),
       async stop() {
         await proc.dispose();
@@ -44,6 +48,7 @@ describeNodeDriverContract('http (a `tessera node` process)', {
 });
 
 describeNodeDriverContract('iagon (the local Iagon contract server)', {
+  pausedDownloadTimeoutMs: STALL_TIMEOUT_MS,
   async start() {
     const server = await startIagonContractServer({ maxFileBytes: 64 * 1024 * 1024 });
     const driver = new IagonNodeDriver(
@@ -54,7 +59,7 @@ describeNodeDriverContract('iagon (the local Iagon contract server)', {
         apiKey: server.apiKey,
         directoryName: 'tessera-contract',
         weight: 1,
-        timeoutMs: 10_000,
+        timeoutMs: STALL_TIMEOUT_MS,
         maxAttempts: 3,
         maxFileBytes: server.maxFileBytes,
       },

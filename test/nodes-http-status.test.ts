@@ -94,6 +94,39 @@ describe('the Iagon driver uses the shared mapping', () => {
     await server.close();
   });
 
+  it('a download that stalls mid-body errors its stream with timeout (it was unavailable), and releases the socket', async () => {
+    const short = new IagonNodeDriver(
+      {
+        name: 'iagon-stall',
+        kind: 'iagon',
+        baseUrl: server.baseUrl,
+        apiKey: server.apiKey,
+        directoryName: 'tessera-status',
+        weight: 1,
+        timeoutMs: 500,
+        maxAttempts: 1,
+        maxFileBytes: server.maxFileBytes,
+      },
+    );
+    try {
+      const data = Buffer.alloc(200_000, 3);
+      const handle = await short.put('stall', Readable.from([data]), data.length);
+      server.stallNext(1);
+      const stream = await short.get(handle);
+      let received = 0;
+      const err = await (async () => {
+        for await (const c of stream) received += (c as Buffer).length;
+      })().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(NodeError);
+      expect([(err as NodeError).kind, received]).toEqual(['timeout', 100_000]);
+    } finally {
+      await short.close();
+    }
+  });
+
   it('a 504 from the API is a timeout (it was unavailable), and is retried', async () => {
     const handle = await driver.put('a504', Readable.from([Buffer.from('x')]), 1);
     server.failNext(2, 504, { pathSuffix: '/storage/download' });

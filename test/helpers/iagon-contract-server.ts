@@ -40,7 +40,8 @@ export interface LoggedRequest {
 type Fault =
   | { type: 'fail'; status: number; retryAfterSec?: number }
   | { type: 'delay'; ms: number }
-  | { type: 'drop' };
+  | { type: 'drop' }
+  | { type: 'stall' };
 
 export interface IagonContractServer {
   /** Base URL, like https://gw.iagon.com/api/v2. */
@@ -57,6 +58,8 @@ export interface IagonContractServer {
   delayNext(n: number, ms: number, opts?: { pathSuffix?: string }): void;
   /** The next n requests lose their connection: a download after half its body, anything else before answering. */
   dropNext(n: number, opts?: { pathSuffix?: string }): void;
+  /** The next n downloads send half their body, then nothing more while keeping the connection open. */
+  stallNext(n: number): void;
   close(): Promise<void>;
 }
 
@@ -210,6 +213,10 @@ export async function startIagonContractServer(opts: { apiKey?: string; token?: 
       if (!file) return fail(res, 404, 'File not found');
       if (file.password !== undefined && body.password !== file.password) return fail(res, 403, 'Wrong password');
       res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(file.data.length) });
+      if (fault?.type === 'stall') {
+        res.write(file.data.subarray(0, Math.floor(file.data.length / 2)));
+        return;
+      }
       if (fault?.type === 'drop') {
         res.write(file.data.subarray(0, Math.floor(file.data.length / 2)), () => setTimeout(() => req.socket.destroy(), 20));
         return;
@@ -304,6 +311,7 @@ export async function startIagonContractServer(opts: { apiKey?: string; token?: 
       }),
     delayNext: (n, ms, o = {}) => faults.push({ fault: { type: 'delay', ms }, remaining: n, ...(o.pathSuffix !== undefined ? { pathSuffix: o.pathSuffix } : {}) }),
     dropNext: (n, o = {}) => faults.push({ fault: { type: 'drop' }, remaining: n, ...(o.pathSuffix !== undefined ? { pathSuffix: o.pathSuffix } : {}) }),
+    stallNext: (n) => faults.push({ fault: { type: 'stall' }, remaining: n, pathSuffix: '/storage/download' }),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -22,6 +22,11 @@ export interface ContractOptions {
   start(): Promise<NodeUnderTest>;
   /** For the suite's set-up (RGW's first start installs packages). */
   startTimeoutMs?: number;
+  /**
+   * The stall timeout the driver was configured with, for drivers that promise that a download the caller pauses is
+   * not a stall (http, iagon). The suite then pauses a download for longer than that and expects every byte.
+   */
+  pausedDownloadTimeoutMs?: number;
 }
 
 /** Gateway-style shard ids: hex, so every driver accepts them. */
@@ -257,6 +262,25 @@ export function describeNodeDriverContract(label: string, opts: ContractOptions)
       expect((err as Error).name).toBe('AbortError');
       expect(received).toBeLessThan(data.length);
     });
+
+    const pauseFor = opts.pausedDownloadTimeoutMs;
+    if (pauseFor !== undefined) {
+      it('a download the caller pauses for longer than the timeout is not a stall: every byte arrives', async () => {
+        const data = randomBytes(8 * 1024 * 1024);
+        const handle = await d.put(shardId(), chunks(data), data.length);
+        const stream = await d.get(handle);
+        const parts: Buffer[] = [];
+        let paused = false;
+        for await (const c of stream) {
+          parts.push(c as Buffer);
+          if (!paused) {
+            paused = true;
+            await new Promise((r) => setTimeout(r, pauseFor * 2 + 500));
+          }
+        }
+        expect(Buffer.concat(parts).equals(data)).toBe(true);
+      }, pauseFor * 2 + 30_000);
+    }
 
     it('refuses a shard id that could escape its namespace, and releases the body', async () => {
       const body = chunks(randomBytes(100));

@@ -6,6 +6,7 @@ import type { HttpNodeConfig } from '../../config/types.js';
 import { abortErrorFrom, isAbortError } from '../../util/abort.js';
 import { readBounded } from '../../util/bounded-read.js';
 import { ExactLengthStream } from '../../util/exact-length.js';
+import { Watchdog } from '../../util/watchdog.js';
 import { NodeError, type NodeDriver, type NodeErrorKind, type NodeHealth } from './driver.js';
 import { assertShardId, type ListedShard } from './fs.js';
 import { kindForStatus } from './http-status.js';
@@ -348,23 +349,6 @@ class StaleSocketError extends Error {
 function unwrap(err: unknown): unknown {
   if (err instanceof StatusError || err instanceof StaleSocketError) return err.nodeError;
   return err;
-}
-
-/** Fires `onFire` when `kick` has not been called for `ms`. */
-class Watchdog {
-  private timer: NodeJS.Timeout | undefined;
-  constructor(
-    private readonly ms: number,
-    private readonly onFire: () => void,
-  ) {}
-  kick(): void {
-    if (this.timer) this.timer.refresh();
-    else this.timer = setTimeout(this.onFire, this.ms);
-  }
-  stop(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-  }
 }
 
 /**

@@ -18,7 +18,7 @@ import { IAGON_API_KEY_HEADER, IAGON_UPLOAD_FILE_FIELD, type IagonEnvelope } fro
  * Retries: a failed attempt is retried when another may succeed (network errors, timeouts, 429 and 5xx) and the
  * request can be replayed: an upload whose first byte of the caller's stream has been read cannot be.
  * Timeouts: `timeoutMs` is an idle timeout: no bytes either way for that long (connect, waiting for an answer, or a
- * stalled body) fails the attempt with 'timeout'.
+ * stalled body) fails the attempt with 'timeout'. A streamed answer (IagonRequest.streamed) is the reader's to guard.
  */
 export interface IagonClientOptions {
   /** The node's name, for errors. */
@@ -92,6 +92,12 @@ export interface IagonRequest {
   body?: OneShotBody;
   /** The API key check is the one call that does not authenticate with headers. */
   anonymous?: boolean;
+  /**
+   * The caller streams the answer at its own pace (a download): once the headers are in, the socket's idle timeout
+   * is off (a caller pausing the stream leaves the socket idle without the node being at fault), and the reader
+   * guards stalls itself (a Watchdog running only while it waits for the node).
+   */
+  streamed?: boolean;
 }
 
 export class IagonClient {
@@ -226,6 +232,7 @@ export class IagonClient {
         const status = res.statusCode ?? 0;
         if (status >= 200 && status < 300) {
           settled = true;
+          if (spec.streamed) req.setTimeout(0);
           resolve(res);
           return;
         }

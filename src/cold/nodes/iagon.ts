@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import type { IagonNodeConfig } from '../../config/types.js';
 import { ConfigError } from '../../config/load.js';
 import { abortErrorFrom } from '../../util/abort.js';
+import { Watchdog } from '../../util/watchdog.js';
 import { NodeError, type NodeDriver, type NodeHealth } from './driver.js';
 import {
   createDirectoryRequest,
@@ -106,7 +107,7 @@ export class IagonNodeDriver implements NodeDriver {
 
   async get(handle: string, range?: { offset: number; length: number }, signal?: AbortSignal): Promise<Readable> {
     const json = downloadRequest(handle, this.cfg.password);
-    const res = await this.client.call({ op: `get ${handle}`, method: 'POST', path: IAGON_PATHS.download, json }, signal);
+    const res = await this.client.call({ op: `get ${handle}`, method: 'POST', path: IAGON_PATHS.download, json, streamed: true }, signal);
     // The API has no ranges: skip the prefix here and stop reading once the range is delivered.
     return Readable.from(this.slice(res, handle, range?.offset ?? 0, range?.length, signal), { objectMode: false });
   }
@@ -203,10 +204,19 @@ export class IagonNodeDriver implements NodeDriver {
   ): AsyncGenerator<Buffer> {
     const end = length === undefined ? Infinity : offset + length;
     let pos = 0;
+    // Runs only while waiting for the node's next bytes: time the caller spends with a chunk is not a stall.
+    const stall = new Watchdog(this.cfg.timeoutMs, () =>
+      res.destroy(new NodeError(this.name, 'timeout', `get ${handle}: download stalled for ${this.cfg.timeoutMs} ms after ${pos} bytes`)),
+    );
+    const chunks = res[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
     try {
       if (end === offset) return;
-      for await (const raw of res) {
-        const chunk = raw as Buffer;
+      for (;;) {
+        stall.kick();
+        const next = await chunks.next();
+        stall.stop();
+        if (next.done === true) break;
+        const chunk = next.value;
         const chunkEnd = pos + chunk.length;
         if (chunkEnd > offset) {
           const from = Math.max(0, offset - pos);
@@ -219,8 +229,10 @@ export class IagonNodeDriver implements NodeDriver {
     } catch (err) {
       // The caller's abort cut the download: not the node's failure.
       if (signal?.aborted) throw abortErrorFrom(signal);
+      if (err instanceof NodeError) throw err;
       throw new NodeError(this.name, 'unavailable', `get ${handle}: download interrupted after ${pos} bytes`, { cause: err });
     } finally {
+      stall.stop();
       if (!res.complete) res.destroy();
     }
     if (end !== Infinity || pos < offset) {
