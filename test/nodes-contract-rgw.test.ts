@@ -7,6 +7,7 @@ import { startRgw } from './helpers/rgw.js';
 // The rgw tier: needs root and a Ceph RGW (started here; the first start installs packages, up to minutes).
 describeNodeDriverContract('s3 (a real Ceph RGW)', {
   startTimeoutMs: 600_000,
+  pausedDownloadTimeoutMs: 2000,
   async start() {
     const rgw = await startRgw();
     const bucket = 'tessera-contract';
@@ -21,7 +22,7 @@ describeNodeDriverContract('s3 (a real Ceph RGW)', {
         prefix: 'contract/',
         forcePathStyle: true,
         credentials: { accessKeyId: rgw.accessKey, secretAccessKey: rgw.secretKey },
-        timeoutMs: 10_000,
+        timeoutMs: 2000,
         maxAttempts: 2,
       };
       const client = createS3Client(cfg);

@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, expect, it } from 'vitest';
@@ -5,6 +6,7 @@ import { abortErrorFrom, isAbortError, throwIfAborted } from '../src/util/abort.
 import { sleep } from '../src/util/abortable-sleep.js';
 import { readBounded } from '../src/util/bounded-read.js';
 import { ExactLengthStream, LengthMismatchError } from '../src/util/exact-length.js';
+import { guardStalls } from '../src/util/watchdog.js';
 
 async function rejection(p: Promise<unknown>): Promise<unknown> {
   try {
@@ -76,7 +78,7 @@ describe('sleep', () => {
     const ac = new AbortController();
     let fired = false;
     const p = sleep(2 ** 40, ac.signal, 'resolve').then(() => (fired = true));
-    await new Promise((r) => setTimeout(r, 30));
+    await delay(30);
     expect(fired).toBe(false);
     ac.abort();
     await p;
@@ -162,5 +164,60 @@ describe('ExactLengthStream', () => {
     const capped = sink();
     await pipeline(Readable.from([Buffer.alloc(2)]), new ExactLengthStream(8, { tooShort: null }), capped);
     expect(capped.bytes).toBe(2);
+  });
+});
+
+describe('guardStalls', () => {
+  it('fails with the stall error when the source goes quiet while the consumer reads', async () => {
+    const source = new PassThrough();
+    const guarded = guardStalls(source, 100, () => new Error('stalled'));
+    source.write(Buffer.alloc(10));
+    const err = await rejection(
+      (async () => {
+        for await (const _ of guarded) void _;
+      })(),
+    );
+    expect((err as Error).message).toBe('stalled');
+    expect(source.destroyed).toBe(true);
+  });
+
+  it('does not count time the consumer spends paused (the source fills the buffer, then waits for room)', async () => {
+    let sent = 0;
+    const source = new Readable({
+      read() {
+        if (sent >= 1024 * 1024) this.push(null);
+        else {
+          sent += 64 * 1024;
+          this.push(Buffer.alloc(64 * 1024));
+        }
+      },
+    });
+    const guarded = guardStalls(source, 100, () => new Error('stalled'));
+    let total = 0;
+    let paused = false;
+    for await (const c of guarded) {
+      total += (c as Buffer).length;
+      if (!paused) {
+        paused = true;
+        await delay(300);
+      }
+    }
+    expect(total).toBe(1024 * 1024);
+  });
+
+  it('passes source errors through and destroys the source when destroyed', async () => {
+    const source = new PassThrough();
+    const guarded = guardStalls(source, 10_000, () => new Error('stalled'));
+    const boom = new Error('boom');
+    const err = rejection(
+      (async () => {
+        for await (const _ of guarded) void _;
+      })(),
+    );
+    source.destroy(boom);
+    expect(await err).toBe(boom);
+    const other = new PassThrough();
+    guardStalls(other, 10_000, () => new Error('stalled')).destroy();
+    expect(other.destroyed).toBe(true);
   });
 });

@@ -18,7 +18,16 @@ const MAX_CONNECT_TIMEOUT_MS = 10_000;
  * - timeoutMs bounds connecting, waiting for response headers, and any idle gap in a body (socket timeout), so a
  *   stalled peer fails instead of hanging; a long transfer that keeps moving is never cut.
  */
-export function createS3Client(cfg: S3ConnectionConfig): S3Client {
+export interface S3ClientOptions {
+  /**
+   * false: no socket idle timeout once the answer's headers are in, for clients whose callers read bodies at their
+   * own pace (a paused download leaves the socket idle without the peer being at fault) and guard body stalls
+   * themselves (guardStalls in watchdog.ts). Connecting and waiting for the headers stay bounded by timeoutMs.
+   */
+  bodyIdleTimeout?: boolean;
+}
+
+export function createS3Client(cfg: S3ConnectionConfig, opts: S3ClientOptions = {}): S3Client {
   // Uncapped (free sockets are capped): S3 nodes take part in lock-step shard uploads, and a capped pool can deadlock them.
   const agentOptions: http.AgentOptions = { keepAlive: true, keepAliveMsecs: 1000, maxSockets: Infinity, maxFreeSockets: 64 };
   const options: S3ClientConfig = {
@@ -32,7 +41,7 @@ export function createS3Client(cfg: S3ConnectionConfig): S3Client {
       connectionTimeout: Math.min(cfg.timeoutMs, MAX_CONNECT_TIMEOUT_MS),
       requestTimeout: cfg.timeoutMs,
       throwOnRequestTimeout: true,
-      socketTimeout: cfg.timeoutMs,
+      socketTimeout: opts.bodyIdleTimeout === false ? 0 : cfg.timeoutMs,
       httpAgent: new http.Agent(agentOptions),
       httpsAgent: new https.Agent(agentOptions),
     },

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readBounded } from '../../src/util/bounded-read.js';
+import { sleep } from '../../src/util/abortable-sleep.js';
 
 /*
  * A local stand-in for the Iagon storage API v2, implementing the contract that src/cold/nodes/iagon.ts documents
@@ -149,7 +150,7 @@ export async function startIagonContractServer(opts: { apiKey?: string; token?: 
    */
   const gate = async (req: IncomingMessage, res: ServerResponse, path: string): Promise<Fault | 'answered' | undefined> => {
     const fault = takeFault(path);
-    if (fault?.type === 'delay') await new Promise((r) => setTimeout(r, fault.ms));
+    if (fault?.type === 'delay') await sleep(fault.ms, undefined, 'resolve');
     if (fault?.type === 'fail') {
       const headers: Record<string, string> = fault.retryAfterSec !== undefined ? { 'retry-after': String(fault.retryAfterSec) } : {};
       fail(res, fault.status, `injected fault ${fault.status}`, headers);

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isBreakingFailure } from '../../src/cold/nodes/breaker.js';
 import { NodeError, type NodeDriver } from '../../src/cold/nodes/driver.js';
 import { readBounded } from '../../src/util/bounded-read.js';
+import { sleep } from '../../src/util/abortable-sleep.js';
 
 /**
  * The behaviour every NodeDriver promises (src/cold/nodes/driver.ts), as one suite each driver runs against a real
@@ -86,7 +87,7 @@ async function eventually(check: () => boolean, what: string, limitMs = 5000): P
   const deadline = Date.now() + limitMs;
   while (!check()) {
     if (Date.now() > deadline) throw new Error(`never happened: ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
+    await sleep(10, undefined, 'resolve');
   }
 }
 
@@ -223,7 +224,7 @@ export function describeNodeDriverContract(label: string, opts: ContractOptions)
       expect(err).not.toBeInstanceOf(NodeError);
       await eventually(() => body.destroyed, 'the aborted upload destroys its body');
       // The node may notice the cut connection a moment later; give it that moment before comparing.
-      await new Promise((r) => setTimeout(r, 200));
+      await sleep(200, undefined, 'resolve');
       expect(await handlesOf(d)).toEqual(before);
     });
 
@@ -275,7 +276,7 @@ export function describeNodeDriverContract(label: string, opts: ContractOptions)
           parts.push(c as Buffer);
           if (!paused) {
             paused = true;
-            await new Promise((r) => setTimeout(r, pauseFor * 2 + 500));
+            await sleep(pauseFor * 2 + 500, undefined, 'resolve');
           }
         }
         expect(Buffer.concat(parts).equals(data)).toBe(true);

@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import type { IagonNodeConfig } from '../../config/types.js';
 import { ConfigError } from '../../config/load.js';
 import { abortErrorFrom } from '../../util/abort.js';
-import { Watchdog } from '../../util/watchdog.js';
+import { guardStalls } from '../../util/watchdog.js';
 import { NodeError, type NodeDriver, type NodeHealth } from './driver.js';
 import {
   createDirectoryRequest,
@@ -204,19 +204,14 @@ export class IagonNodeDriver implements NodeDriver {
   ): AsyncGenerator<Buffer> {
     const end = length === undefined ? Infinity : offset + length;
     let pos = 0;
-    // Runs only while waiting for the node's next bytes: time the caller spends with a chunk is not a stall.
-    const stall = new Watchdog(this.cfg.timeoutMs, () =>
-      res.destroy(new NodeError(this.name, 'timeout', `get ${handle}: download stalled for ${this.cfg.timeoutMs} ms after ${pos} bytes`)),
+    // Stalls count only while we wait for the node's bytes: time the caller spends paused is not a stall.
+    const body = guardStalls(res, this.cfg.timeoutMs, () =>
+      new NodeError(this.name, 'timeout', `get ${handle}: download stalled for ${this.cfg.timeoutMs} ms after ${pos} bytes`),
     );
-    const chunks = res[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
     try {
       if (end === offset) return;
-      for (;;) {
-        stall.kick();
-        const next = await chunks.next();
-        stall.stop();
-        if (next.done === true) break;
-        const chunk = next.value;
+      for await (const raw of body) {
+        const chunk = raw as Buffer;
         const chunkEnd = pos + chunk.length;
         if (chunkEnd > offset) {
           const from = Math.max(0, offset - pos);
@@ -232,8 +227,7 @@ export class IagonNodeDriver implements NodeDriver {
       if (err instanceof NodeError) throw err;
       throw new NodeError(this.name, 'unavailable', `get ${handle}: download interrupted after ${pos} bytes`, { cause: err });
     } finally {
-      stall.stop();
-      if (!res.complete) res.destroy();
+      if (!res.complete) body.destroy();
     }
     if (end !== Infinity || pos < offset) {
       throw new NodeError(this.name, 'corrupt', `get ${handle}: shard has ${pos} bytes, fewer than the ${end === Infinity ? offset : end} requested`);

@@ -12,6 +12,7 @@ import { NodeError, type NodeDriver, type NodeErrorKind, type NodeHealth } from 
 import { kindForStatus } from './http-status.js';
 import { abortErrorFrom, isAbortError } from '../../util/abort.js';
 import { LengthMismatchError } from '../../util/exact-length.js';
+import { guardStalls } from '../../util/watchdog.js';
 import { byteRangeHeader, createS3Client, describeS3Failure, isS3NotFound, uploadStream } from '../../util/s3-client.js';
 import { DEFAULT_PART_SIZE, DEFAULT_QUEUE_SIZE, type S3UploadTuning } from '../../hot/s3.js';
 
@@ -43,6 +44,9 @@ export class S3NodeDriver implements NodeDriver {
   readonly kind = 's3' as const;
   readonly weight: number;
   private readonly client: S3Client;
+  /** For GetObject only: bodies are read at the caller's pace, so stalls are guarded here, not by the socket. */
+  private readonly readClient: S3Client;
+  private readonly timeoutMs: number;
   private readonly bucket: string;
   private readonly shardPrefix: string;
   private readonly partSize: number;
@@ -52,6 +56,8 @@ export class S3NodeDriver implements NodeDriver {
     this.name = cfg.name;
     this.weight = cfg.weight;
     this.client = createS3Client(cfg);
+    this.readClient = createS3Client(cfg, { bodyIdleTimeout: false });
+    this.timeoutMs = cfg.timeoutMs;
     this.bucket = cfg.bucket;
     this.shardPrefix = `${cfg.prefix}shards/`;
     this.partSize = tuning.partSize ?? DEFAULT_PART_SIZE;
@@ -104,7 +110,7 @@ export class S3NodeDriver implements NodeDriver {
       return Readable.from([]);
     }
     try {
-      const out = await this.client.send(
+      const out = await this.readClient.send(
         new GetObjectCommand({ Bucket: this.bucket, Key: key, ...(range ? { Range: byteRangeHeader(range) } : {}) }),
         { abortSignal: signal },
       );
@@ -115,8 +121,11 @@ export class S3NodeDriver implements NodeDriver {
         body.destroy();
         throw new NodeError(this.name, 'corrupt', `get ${handle}: range of ${range.length} bytes answered with ${out.ContentLength ?? 'unknown'} bytes`);
       }
+      const guarded = guardStalls(body, this.timeoutMs, () =>
+        new NodeError(this.name, 'timeout', `get ${handle}: download stalled for ${this.timeoutMs} ms`),
+      );
       // The SDK's abort cuts the socket, which the body reports as a plain Error: the caller must see its AbortError.
-      return signal ? addAbortSignal(signal, body) : body;
+      return signal ? addAbortSignal(signal, guarded) : guarded;
     } catch (err) {
       this.fail(`get ${handle}`, err, signal);
     }
@@ -175,5 +184,6 @@ export class S3NodeDriver implements NodeDriver {
 
   async close(): Promise<void> {
     this.client.destroy();
+    this.readClient.destroy();
   }
 }
