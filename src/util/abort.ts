@@ -1,3 +1,5 @@
+import type { Readable } from 'node:stream';
+
 /**
  * Abort handling shared by every layer. A caller's abort is not a failure of whatever it aborted: drivers and
  * breakers pass these errors through unchanged (never wrapped in NodeError), so they are recognised here in one way.
@@ -20,4 +22,22 @@ export function abortErrorFrom(signal: AbortSignal): Error {
 /** Throws abortErrorFrom(signal) when the signal has already fired. */
 export function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw abortErrorFrom(signal);
+}
+
+/**
+ * Destroys `stream` with abortErrorFrom(signal) when the signal fires (at once if it already has); the listener goes
+ * with the stream. Unlike stream.addAbortSignal, the caller's own abort reason is what the consumer sees.
+ */
+export function destroyOnAbort<T extends Readable>(stream: T, signal: AbortSignal | undefined): T {
+  if (!signal) return stream;
+  if (signal.aborted) {
+    stream.destroy(abortErrorFrom(signal));
+    return stream;
+  }
+  const onAbort = (): void => {
+    stream.destroy(abortErrorFrom(signal));
+  };
+  signal.addEventListener('abort', onAbort, { once: true });
+  stream.once('close', () => signal.removeEventListener('abort', onAbort));
+  return stream;
 }

@@ -29,7 +29,14 @@ export class Watchdog {
  * consumer is asking for data. Time the consumer spends paused (not reading) never counts: a slow reader downstream
  * is not a stalled peer upstream. Destroying the result destroys the source.
  */
-export function guardStalls(source: Readable, ms: number, stallError: () => Error): Readable {
+export interface GuardStallsOptions {
+  /** What a source error becomes downstream; default: passed through. */
+  sourceError?: (err: Error) => Error;
+  /** The error when the source closes before its end without an error of its own. */
+  cut?: () => Error;
+}
+
+export function guardStalls(source: Readable, ms: number, stallError: () => Error, opts: GuardStallsOptions = {}): Readable {
   let ended = false;
   const out = new Readable({
     read() {
@@ -56,9 +63,9 @@ export function guardStalls(source: Readable, ms: number, stallError: () => Erro
     stall.stop();
     out.push(null);
   });
-  source.on('error', (err) => out.destroy(err));
+  source.on('error', (err) => out.destroy(opts.sourceError ? opts.sourceError(err) : err));
   source.on('close', () => {
-    if (!ended) out.destroy(new Error('stream closed before its end'));
+    if (!ended) out.destroy(opts.cut?.() ?? new Error('stream closed before its end'));
   });
   return out;
 }

@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
-import { Readable } from 'node:stream';
+import { Readable, pipeline } from 'node:stream';
 import type { HttpNodeConfig } from '../../config/types.js';
-import { abortErrorFrom, isAbortError } from '../../util/abort.js';
+import { abortErrorFrom, destroyOnAbort, isAbortError } from '../../util/abort.js';
 import { readBounded } from '../../util/bounded-read.js';
 import { ExactLengthStream } from '../../util/exact-length.js';
-import { Watchdog } from '../../util/watchdog.js';
+import { guardStalls, Watchdog } from '../../util/watchdog.js';
 import { NodeError, type NodeDriver, type NodeErrorKind, type NodeHealth } from './driver.js';
 import { assertShardId, type ListedShard } from './fs.js';
 import { kindForStatus } from './http-status.js';
@@ -135,7 +135,7 @@ export class HttpNodeDriver implements NodeDriver {
       res.destroy();
       throw new NodeError(this.name, 'corrupt', `range request answered with ${res.statusCode} and ${declared} bytes`);
     }
-    return new ResponseBody(this.name, res, Number.isSafeInteger(declared) ? declared : undefined, this.timeoutMs, signal);
+    return responseBody(this.name, res, Number.isSafeInteger(declared) ? declared : undefined, this.timeoutMs, signal);
   }
 
   async delete(handle: string, signal?: AbortSignal): Promise<void> {
@@ -352,76 +352,30 @@ function unwrap(err: unknown): unknown {
 }
 
 /**
- * Download side: relays the response with backpressure and turns every way a body can end early (socket reset,
- * server killed, stall) into a stream error. A short stream never ends cleanly.
+ * Download side: relays the response with backpressure (guardStalls: a stall counts only while the caller reads) and
+ * turns every way a body can end early (socket reset, server killed, stall) into a stream error, and a body longer
+ * than its Content-Length into 'corrupt'. A short stream never ends cleanly.
  */
-class ResponseBody extends Readable {
-  private received = 0;
-  private ended = false;
-  private readonly stall: Watchdog;
-  private readonly onAbort: () => void;
-
-  constructor(
-    private readonly node: string,
-    private readonly res: http.IncomingMessage,
-    private readonly expected: number | undefined,
-    timeoutMs: number,
-    private readonly signal: AbortSignal | undefined,
-  ) {
-    super();
-    this.stall = new Watchdog(timeoutMs, () =>
-      this.destroy(new NodeError(node, 'timeout', `shard download stalled for ${timeoutMs} ms`)),
-    );
-    this.onAbort = () => this.destroy(abortErrorFrom(signal as AbortSignal));
-    signal?.addEventListener('abort', this.onAbort, { once: true });
-    res.pause();
-    res.on('data', (chunk: Buffer) => {
-      this.received += chunk.length;
-      if (this.expected !== undefined && this.received > this.expected) {
-        this.destroy(new NodeError(node, 'corrupt', 'node sent more bytes than Content-Length'));
-        return;
-      }
-      if (this.push(chunk)) this.stall.kick();
-      else {
-        this.stall.stop(); // paused by our consumer: not the node's fault
-        res.pause();
-      }
-    });
-    res.on('end', () => {
-      this.ended = true;
-      this.stall.stop();
-      if (this.expected !== undefined && this.received !== this.expected) {
-        this.destroy(this.shortError());
-        return;
-      }
-      this.push(null);
-    });
-    res.on('error', (err) => this.destroy(isAbortError(err) ? err : this.shortError(err)));
-    res.on('close', () => {
-      if (!this.ended) this.destroy(this.shortError());
-    });
-  }
-
-  private shortError(cause?: unknown): NodeError {
-    return new NodeError(
-      this.node,
+function responseBody(node: string, res: http.IncomingMessage, expected: number | undefined, timeoutMs: number, signal: AbortSignal | undefined): Readable {
+  let received = 0;
+  const short = (cause?: unknown): NodeError =>
+    new NodeError(
+      node,
       'unavailable',
-      `connection lost after ${this.received}${this.expected !== undefined ? ` of ${this.expected}` : ''} bytes`,
+      `connection lost after ${received}${expected !== undefined ? ` of ${expected}` : ''} bytes`,
       cause !== undefined ? { cause } : undefined,
     );
-  }
-
-  override _read(): void {
-    this.stall.kick();
-    this.res.resume();
-  }
-
-  override _destroy(err: Error | null, cb: (error?: Error | null) => void): void {
-    this.stall.stop();
-    this.signal?.removeEventListener('abort', this.onAbort);
-    if (!this.ended) this.res.destroy();
-    cb(err);
-  }
+  const guarded = guardStalls(res, timeoutMs, () => new NodeError(node, 'timeout', `shard download stalled for ${timeoutMs} ms`), {
+    sourceError: (err) => (isAbortError(err) ? err : short(err)),
+    cut: () => short(),
+  });
+  const counted = new ExactLengthStream(expected ?? Number.MAX_SAFE_INTEGER, {
+    tooLong: () => new NodeError(node, 'corrupt', 'node sent more bytes than Content-Length'),
+    tooShort: expected !== undefined ? () => short() : null,
+    onBytes: (n) => (received += n),
+  });
+  pipeline(guarded, counted, () => undefined);
+  return destroyOnAbort(counted, signal);
 }
 
 function parseJson(text: string): unknown {
