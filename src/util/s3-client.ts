@@ -1,23 +1,16 @@
 import http from 'node:http';
 import https from 'node:https';
-import { pipeline, type Readable } from 'node:stream';
-import { PutObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import { pipeline, Readable } from 'node:stream';
+import { GetObjectCommand, PutObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { S3ConnectionConfig } from '../config/types.js';
 import { abortErrorFrom } from './abort.js';
 import { ExactLengthStream } from './exact-length.js';
+import { guardStalls } from './watchdog.js';
 
 /** Connection timeout cap: a refused or black-holed endpoint must fail fast even when timeoutMs is generous. */
 const MAX_CONNECT_TIMEOUT_MS = 10_000;
 
-/**
- * One place that knows how Tessera talks to S3-compatible backends (hot tier and s3 nodes).
- * - Checksums only when an operation requires them: Ceph RGW 16 cannot parse the aws-chunked bodies with trailing
- *   checksums that the SDK sends by default for streamed uploads (it answers 411 MissingContentLength).
- * - The SDK's "standard" retry mode: exponential backoff with jitter on throttling (503 SlowDown) and 5xx.
- * - timeoutMs bounds connecting, waiting for response headers, and any idle gap in a body (socket timeout), so a
- *   stalled peer fails instead of hanging; a long transfer that keeps moving is never cut.
- */
 export interface S3ClientOptions {
   /**
    * false: no socket idle timeout once the answer's headers are in, for clients whose callers read bodies at their
@@ -27,6 +20,17 @@ export interface S3ClientOptions {
   bodyIdleTimeout?: boolean;
 }
 
+/**
+ * One place that knows how Tessera talks to S3-compatible backends (hot tier and s3 nodes).
+ * - Checksums only when an operation requires them: Ceph RGW 16 cannot parse the aws-chunked bodies with trailing
+ *   checksums that the SDK sends by default for streamed uploads (it answers 411 MissingContentLength).
+ * - The SDK's "standard" retry mode: exponential backoff with jitter on throttling (503 SlowDown) and 5xx.
+ * - timeoutMs bounds connecting, waiting for response headers, and any idle gap in a body (socket timeout), so a
+ *   stalled peer fails instead of hanging; a long transfer that keeps moving is never cut. The SDK's requestTimeout
+ *   is not used for that on the default client: it runs until the response headers, so it also timed the upload of a
+ *   request body, and cut every PUT that took longer than timeoutMs (a 300 MB promotion on a busy machine).
+ *   A client with bodyIdleTimeout=false (downloads only: no request bodies) uses it for the wait for headers.
+ */
 export function createS3Client(cfg: S3ConnectionConfig, opts: S3ClientOptions = {}): S3Client {
   // Uncapped (free sockets are capped): S3 nodes take part in lock-step shard uploads, and a capped pool can deadlock them.
   const agentOptions: http.AgentOptions = { keepAlive: true, keepAliveMsecs: 1000, maxSockets: Infinity, maxFreeSockets: 64 };
@@ -39,9 +43,9 @@ export function createS3Client(cfg: S3ConnectionConfig, opts: S3ClientOptions = 
     responseChecksumValidation: 'WHEN_REQUIRED',
     requestHandler: {
       connectionTimeout: Math.min(cfg.timeoutMs, MAX_CONNECT_TIMEOUT_MS),
-      requestTimeout: cfg.timeoutMs,
-      throwOnRequestTimeout: true,
-      socketTimeout: opts.bodyIdleTimeout === false ? 0 : cfg.timeoutMs,
+      ...(opts.bodyIdleTimeout === false
+        ? { requestTimeout: cfg.timeoutMs, throwOnRequestTimeout: true, socketTimeout: 0 }
+        : { socketTimeout: cfg.timeoutMs }),
       httpAgent: new http.Agent(agentOptions),
       httpsAgent: new https.Agent(agentOptions),
     },
@@ -181,4 +185,23 @@ async function putStream(client: S3Client, target: { bucket: string; key: string
     signal?.removeEventListener('abort', onAbort);
   }
   if (bodyError) throw bodyError;
+}
+
+/**
+ * GetObject for a body the caller reads at its own pace (hot-tier reads, shard downloads). `client` must come from
+ * createS3Client(cfg, { bodyIdleTimeout: false }): the body is then guarded here, failing with stallError() only when
+ * S3 delivers nothing for timeoutMs while the caller is reading. SDK failures reject unchanged (callers classify them);
+ * `contentLength` is what S3 declared, so a caller can refuse a short range.
+ */
+export async function openObjectStream(
+  client: S3Client,
+  target: { bucket: string; key: string; range?: { offset: number; length: number } },
+  opts: { timeoutMs: number; stallError: () => Error; signal?: AbortSignal },
+): Promise<{ body: Readable; contentLength: number | undefined }> {
+  const out = await client.send(
+    new GetObjectCommand({ Bucket: target.bucket, Key: target.key, ...(target.range ? { Range: byteRangeHeader(target.range) } : {}) }),
+    { abortSignal: opts.signal },
+  );
+  if (!(out.Body instanceof Readable)) throw new Error('S3 GetObject returned no Node.js stream body');
+  return { body: guardStalls(out.Body, opts.timeoutMs, opts.stallError), contentLength: out.ContentLength };
 }

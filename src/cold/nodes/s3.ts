@@ -1,7 +1,6 @@
-import { Readable, addAbortSignal } from 'node:stream';
+import { Readable } from 'node:stream';
 import {
   DeleteObjectCommand,
-  GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
   paginateListObjectsV2,
@@ -10,10 +9,9 @@ import {
 import type { S3NodeConfig } from '../../config/types.js';
 import { NodeError, type NodeDriver, type NodeErrorKind, type NodeHealth } from './driver.js';
 import { kindForStatus } from './http-status.js';
-import { abortErrorFrom, isAbortError } from '../../util/abort.js';
+import { abortErrorFrom, destroyOnAbort, isAbortError } from '../../util/abort.js';
 import { LengthMismatchError } from '../../util/exact-length.js';
-import { guardStalls } from '../../util/watchdog.js';
-import { byteRangeHeader, createS3Client, describeS3Failure, isS3NotFound, uploadStream } from '../../util/s3-client.js';
+import { createS3Client, describeS3Failure, isS3NotFound, openObjectStream, uploadStream } from '../../util/s3-client.js';
 import { DEFAULT_PART_SIZE, DEFAULT_QUEUE_SIZE, type S3UploadTuning } from '../../hot/s3.js';
 
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
@@ -110,22 +108,22 @@ export class S3NodeDriver implements NodeDriver {
       return Readable.from([]);
     }
     try {
-      const out = await this.readClient.send(
-        new GetObjectCommand({ Bucket: this.bucket, Key: key, ...(range ? { Range: byteRangeHeader(range) } : {}) }),
-        { abortSignal: signal },
+      const { body, contentLength } = await openObjectStream(
+        this.readClient,
+        { bucket: this.bucket, key, ...(range ? { range } : {}) },
+        {
+          timeoutMs: this.timeoutMs,
+          stallError: () => new NodeError(this.name, 'timeout', `get ${handle}: download stalled for ${this.timeoutMs} ms`),
+          ...(signal ? { signal } : {}),
+        },
       );
-      if (!(out.Body instanceof Readable)) throw new Error('S3 GetObject returned no Node.js stream body');
-      const body = out.Body;
       // S3 answers a range that runs past the end with the bytes it has (206, shorter): never hand those out as the range.
-      if (range && out.ContentLength !== range.length) {
+      if (range && contentLength !== range.length) {
         body.destroy();
-        throw new NodeError(this.name, 'corrupt', `get ${handle}: range of ${range.length} bytes answered with ${out.ContentLength ?? 'unknown'} bytes`);
+        throw new NodeError(this.name, 'corrupt', `get ${handle}: range of ${range.length} bytes answered with ${contentLength ?? 'unknown'} bytes`);
       }
-      const guarded = guardStalls(body, this.timeoutMs, () =>
-        new NodeError(this.name, 'timeout', `get ${handle}: download stalled for ${this.timeoutMs} ms`),
-      );
       // The SDK's abort cuts the socket, which the body reports as a plain Error: the caller must see its AbortError.
-      return signal ? addAbortSignal(signal, guarded) : guarded;
+      return destroyOnAbort(body, signal);
     } catch (err) {
       this.fail(`get ${handle}`, err, signal);
     }
