@@ -8,6 +8,7 @@ import type { S3ConnectionConfig, S3NodeConfig } from '../src/config/types.js';
 import { NodeError } from '../src/cold/nodes/driver.js';
 import { S3NodeDriver } from '../src/cold/nodes/s3.js';
 import { S3HotTier } from '../src/hot/s3.js';
+import { sleep } from '../src/util/abortable-sleep.js';
 import { createS3Client } from '../src/util/s3-client.js';
 import { startRgw, type RgwInstance } from './helpers/rgw.js';
 
@@ -234,7 +235,7 @@ describe('S3 backends against a real Ceph RGW', () => {
       Readable.from(
         (async function* () {
           for (let i = 0; i < 16; i++) {
-            await new Promise((r) => setTimeout(r, 250));
+            await sleep(250, undefined, 'resolve');
             yield Buffer.alloc(64 * 1024, seed + i);
           }
         })(),
@@ -260,7 +261,7 @@ describe('S3 backends against a real Ceph RGW', () => {
         bytes += (c as Buffer).length;
         if (!paused) {
           paused = true;
-          await new Promise((r) => setTimeout(r, TIMEOUT * 2 + 500));
+          await sleep(TIMEOUT * 2 + 500, undefined, 'resolve');
         }
       }
       expect({ hex: h.digest('hex'), bytes }).toEqual({ hex: patternSha(9, big), bytes: big });
