@@ -183,7 +183,8 @@ export class FsNodeDriver implements NodeDriver {
     const dir = this.shardDir(shardId);
     const temp = path.join(dir, `${TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
     let fh: fsp.FileHandle | undefined;
-    let sourceError: unknown;
+    // Which side failed first: the pipeline then destroys the others with the same error, so only the first tells.
+    let firstFailure: 'body' | 'write' | undefined;
     try {
       const madeDir = await fsp.mkdir(dir, { recursive: true });
       if (madeDir !== undefined) await fsyncDir(this.root);
@@ -204,7 +205,9 @@ export class FsNodeDriver implements NodeDriver {
       const out = fh.createWriteStream({ flush: true });
       const owned = fh;
       fh = undefined;
-      body.once('error', (e) => (sourceError ??= e));
+      body.once('error', () => (firstFailure ??= 'body'));
+      counter.once('error', () => (firstFailure ??= 'write'));
+      out.once('error', () => (firstFailure ??= 'write'));
       try {
         await pipeline(body, counter, out, signal ? { signal } : {});
       } finally {
@@ -216,7 +219,7 @@ export class FsNodeDriver implements NodeDriver {
       if (fh) await fh.close().catch(() => undefined);
       await fsp.unlink(temp).catch(() => undefined);
       // The caller's stream failing is not the disk's fault: 'bad-request', which the breaker does not count.
-      if (sourceError !== undefined && err === sourceError && !isAbortError(err)) {
+      if (firstFailure === 'body' && !(err instanceof NodeError) && !isAbortError(err)) {
         throw new NodeError(this.name, 'bad-request', `put: shard body failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
       }
       throw mapFsError(this.name, err, 'put');

@@ -10,7 +10,7 @@ import type { S3NodeConfig } from '../../config/types.js';
 import { NodeError, type NodeDriver, type NodeErrorKind, type NodeHealth } from './driver.js';
 import { kindForStatus } from './http-status.js';
 import { abortErrorFrom, destroyOnAbort, isAbortError } from '../../util/abort.js';
-import { LengthMismatchError } from '../../util/exact-length.js';
+import { ExactLengthStream } from '../../util/exact-length.js';
 import { createS3Client, describeS3Failure, isS3NotFound, openObjectStream, uploadStream } from '../../util/s3-client.js';
 import { DEFAULT_PART_SIZE, DEFAULT_QUEUE_SIZE, type S3UploadTuning } from '../../hot/s3.js';
 
@@ -86,17 +86,23 @@ export class S3NodeDriver implements NodeDriver {
       body.destroy();
       throw err;
     }
-    let sourceError: unknown;
-    body.once('error', (err) => (sourceError ??= err));
+    // The caller's side, checked before the upload sees it: a body of the wrong length or a failing source is the
+    // caller's fault, 'bad-request', which the breaker does not count against the node (as 'unavailable' it did).
+    // pipe, not pipeline, so a source error can be turned into that NodeError; the source goes with `checked`.
+    const op = `put ${shardId}`;
+    const checked = new ExactLengthStream(length, {
+      tooLong: (n) => new NodeError(this.name, 'bad-request', `${op}: shard body longer than ${n} bytes`),
+      tooShort: (seen, n) => new NodeError(this.name, 'bad-request', `${op}: shard body ended after ${seen} of ${n} bytes`),
+    });
+    body.on('error', (err) =>
+      checked.destroy(isAbortError(err) ? err : new NodeError(this.name, 'bad-request', `${op}: shard body failed: ${err.message}`, { cause: err })),
+    );
+    checked.once('close', () => body.destroy());
+    body.pipe(checked);
     try {
-      await uploadStream(this.client, { bucket: this.bucket, key }, body, length, { partSize: this.partSize, queueSize: this.queueSize }, signal);
+      await uploadStream(this.client, { bucket: this.bucket, key }, checked, length, { partSize: this.partSize, queueSize: this.queueSize }, signal);
       return shardId;
     } catch (err) {
-      // A body of the wrong length or a failing source is the caller's fault: 'bad-request', which the breaker does
-      // not count against the node (as 'unavailable' it did).
-      if (!signal?.aborted && !isAbortError(err) && (err instanceof LengthMismatchError || (sourceError !== undefined && err === sourceError))) {
-        throw new NodeError(this.name, 'bad-request', `put ${shardId}: shard body failed: ${(err as Error).message}`, { cause: err });
-      }
       return this.fail(`put ${shardId}`, err, signal);
     }
   }
