@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { readBounded } from '../util/bounded-read.js';
 import { ExactLengthStream } from '../util/exact-length.js';
-import { Errors } from '../util/s3-error.js';
+import { Errors } from './s3-error.js';
 import { decodeBody } from './auth/index.js';
 import { header, type RequestContext } from './context.js';
 import { ProtocolErrors } from './errors.js';

@@ -3,15 +3,41 @@ import https from 'node:https';
 import { pipeline, Readable } from 'node:stream';
 import { GetObjectCommand, PutObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import type { S3ConnectionConfig } from '../config/types.js';
 import { abortErrorFrom } from './abort.js';
 import { ExactLengthStream } from './exact-length.js';
 import { guardStalls } from './watchdog.js';
 
+/**
+ * What the client needs to reach an S3-compatible service. Its own type, so util does not depend on config; the
+ * config's S3 connection settings satisfy it structurally.
+ */
+export interface S3ClientOptions {
+  endpoint?: string;
+  region: string;
+  forcePathStyle: boolean;
+  /** Absent: the SDK's default provider chain (env, profile, instance role). */
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  timeoutMs: number;
+  maxAttempts: number;
+}
+
+/** Upload tuning shared by every streamed writer to S3 (hot tier, s3 nodes). */
+export interface S3UploadTuning {
+  /** Multipart part size; the SDK's floor is 5 MiB. Default 8 MiB. */
+  partSize?: number;
+  /** Parts in flight per upload. Peak memory per upload is about partSize * (queueSize + 1). Default 2. */
+  queueSize?: number;
+  /** Blobs up to this size are one streamed PutObject, larger ones multipart. Default 5 GiB (S3's single-PUT limit). */
+  singlePutMax?: number;
+}
+
+export const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
+export const DEFAULT_QUEUE_SIZE = 2;
+
 /** Connection timeout cap: a refused or black-holed endpoint must fail fast even when timeoutMs is generous. */
 const MAX_CONNECT_TIMEOUT_MS = 10_000;
 
-export interface S3ClientOptions {
+export interface S3ClientMode {
   /**
    * false: no socket idle timeout once the answer's headers are in, for clients whose callers read bodies at their
    * own pace (a paused download leaves the socket idle without the peer being at fault) and guard body stalls
@@ -31,7 +57,7 @@ export interface S3ClientOptions {
  *   request body, and cut every PUT that took longer than timeoutMs (a 300 MB promotion on a busy machine).
  *   A client with bodyIdleTimeout=false (downloads only: no request bodies) uses it for the wait for headers.
  */
-export function createS3Client(cfg: S3ConnectionConfig, opts: S3ClientOptions = {}): S3Client {
+export function createS3Client(cfg: S3ClientOptions, mode: S3ClientMode = {}): S3Client {
   // Uncapped (free sockets are capped): S3 nodes take part in lock-step shard uploads, and a capped pool can deadlock them.
   const agentOptions: http.AgentOptions = { keepAlive: true, keepAliveMsecs: 1000, maxSockets: Infinity, maxFreeSockets: 64 };
   const options: S3ClientConfig = {
@@ -43,7 +69,7 @@ export function createS3Client(cfg: S3ConnectionConfig, opts: S3ClientOptions = 
     responseChecksumValidation: 'WHEN_REQUIRED',
     requestHandler: {
       connectionTimeout: Math.min(cfg.timeoutMs, MAX_CONNECT_TIMEOUT_MS),
-      ...(opts.bodyIdleTimeout === false
+      ...(mode.bodyIdleTimeout === false
         ? { requestTimeout: cfg.timeoutMs, throwOnRequestTimeout: true, socketTimeout: 0 }
         : { socketTimeout: cfg.timeoutMs }),
       httpAgent: new http.Agent(agentOptions),

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import type { IagonNodeConfig } from '../../config/types.js';
-import { ConfigError } from '../../config/load.js';
+import { ConfigError } from '../../config/errors.js';
 import { abortErrorFrom } from '../../util/abort.js';
 import { guardStalls } from '../../util/watchdog.js';
 import { NodeError, type NodeDriver, type NodeHealth } from './driver.js';

@@ -11,8 +11,16 @@ import { NodeError, type NodeDriver, type NodeErrorKind, type NodeHealth } from 
 import { kindForStatus } from './http-status.js';
 import { abortErrorFrom, destroyOnAbort, isAbortError } from '../../util/abort.js';
 import { ExactLengthStream } from '../../util/exact-length.js';
-import { createS3Client, describeS3Failure, isS3NotFound, openObjectStream, uploadStream } from '../../util/s3-client.js';
-import { DEFAULT_PART_SIZE, DEFAULT_QUEUE_SIZE, type S3UploadTuning } from '../../hot/s3.js';
+import {
+  createS3Client,
+  DEFAULT_PART_SIZE,
+  DEFAULT_QUEUE_SIZE,
+  describeS3Failure,
+  isS3NotFound,
+  openObjectStream,
+  uploadStream,
+  type S3UploadTuning,
+} from '../../util/s3-client.js';
 
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
 const AUTH_CODES = new Set(['AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'ExpiredToken', 'InvalidToken']);
