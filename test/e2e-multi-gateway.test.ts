@@ -244,11 +244,11 @@ describe('three gateways on one store', () => {
     const locker = new Database(cluster.metaDbFile);
     locker.exec('BEGIN EXCLUSIVE');
     let released = false;
-    // Held 8 s: past the gateways' 5 s busy timeout for a commit that starts at once.
+    // Held until every PUT has been answered (a commit waits the gateways' 5 s busy timeout, then gives up), bounded.
     const release = setTimeout(() => {
       locker.exec('ROLLBACK');
       released = true;
-    }, 8_000);
+    }, 60_000);
     try {
       const results = await Promise.all(
         gw.map((g, i) =>
@@ -262,6 +262,7 @@ describe('three gateways on one store', () => {
           ),
         ),
       );
+      expect(released, 'every PUT was answered while the lock was held').toBe(false);
       for (const r of results) expect(r).toEqual({ status: 503, retryAfter: '1', name: 'ServiceUnavailable' });
       // Readers are not blocked by a writer in WAL mode: what was committed is still served exactly.
       expect((await getBytes(gw[1]!, bucket, 'db/kept')).toString()).toBe('kept');
@@ -278,5 +279,5 @@ describe('three gateways on one store', () => {
     }
     const ready = await fetch(`${cluster.gateways[2]!.url}/ready`).then((r) => r.json() as Promise<{ checks: Record<string, string> }>);
     expect(ready.checks.meta).toBe('ok');
-  }, 120_000);
+  }, 180_000);
 });

@@ -40,6 +40,12 @@ import {
  */
 export const DEFAULT_GARBAGE_GRACE_MS = 60_000;
 const BUSY_TIMEOUT_MS = 5_000;
+/**
+ * Busy timeout of background bookkeeping (read touches, leases, repair claims): better-sqlite3 waits for a lock
+ * synchronously, so a lock held elsewhere would stall the whole process for the full timeout per statement. These
+ * callers retry on their own schedule, so they give up quickly instead.
+ */
+const BACKGROUND_BUSY_TIMEOUT_MS = 200;
 /** Rows per batch when iterating large tables, so no statement stays open across an await. */
 const ITERATION_BATCH = 512;
 
@@ -77,6 +83,7 @@ export class SqliteMetaStore implements MetaStore {
   private readonly db: Database.Database;
   private readonly s: Statements;
   private readonly c: ClusterStatements;
+  private readonly busyTimeoutMs: number;
   private readonly now: () => number;
   /** One transaction wrapper for every write/read (better-sqlite3 compiles it; creating one per call was ~1% of a small PUT). */
   private readonly txn: Database.Transaction<(body: () => unknown) => unknown>;
@@ -84,6 +91,7 @@ export class SqliteMetaStore implements MetaStore {
   private constructor(db: Database.Database, options: SqliteMetaStoreOptions) {
     this.db = db;
     this.now = options.now ?? Date.now;
+    this.busyTimeoutMs = Math.max(0, Math.floor(options.busyTimeoutMs ?? BUSY_TIMEOUT_MS));
     this.s = prepareStatements(db);
     this.c = prepareClusterStatements(db);
     this.txn = db.transaction((body: () => unknown) => body());
@@ -268,7 +276,7 @@ export class SqliteMetaStore implements MetaStore {
 
   async touchMany(touches: ReadonlyArray<readonly [objectId: string, atMs: number]>): Promise<void> {
     if (touches.length === 0) return;
-    this.write(() => {
+    this.writeBackground(() => {
       for (const [objectId, atMs] of touches) this.s.touch.run(atMs, objectId, atMs);
     });
   }
@@ -490,15 +498,15 @@ export class SqliteMetaStore implements MetaStore {
     // gateway polls every lease; only the holder's renewals need to write).
     const current = this.guard(() => this.c.leaseHolder.get(name));
     if (current !== undefined && current.holder !== holder && current.expires_at > now) return false;
-    return this.write(() => this.c.takeLease.run({ name, holder, expires: now + ttlMs, now }).changes > 0);
+    return this.writeBackground(() => this.c.takeLease.run({ name, holder, expires: now + ttlMs, now }).changes > 0);
   }
 
   async releaseLease(name: string, holder: string): Promise<void> {
-    this.write(() => this.c.releaseLease.run(name, holder));
+    this.writeBackground(() => this.c.releaseLease.run(name, holder));
   }
 
   async queueRepair(objectId: string, segId: string, maxPending: number): Promise<boolean> {
-    return this.write(() => {
+    return this.writeBackground(() => {
       if ((this.c.countRepairs.get()?.n ?? 0) >= maxPending) return false;
       this.c.queueRepair.run(objectId, segId);
       return true;
@@ -510,13 +518,13 @@ export class SqliteMetaStore implements MetaStore {
     const now = this.now();
     // Idle gateways poll the queue: an empty one is answered by a read, without taking the write lock.
     if (this.guard(() => this.c.anyClaimable.get(now)) === undefined) return [];
-    return this.write(() =>
+    return this.writeBackground(() =>
       this.c.claimRepairs.all(holder, now + claimMs, now, limit).map((row) => ({ id: row.id, objectId: row.object_id, segId: row.seg_id })),
     );
   }
 
   async finishRepair(id: number, holder: string): Promise<void> {
-    this.write(() => this.c.finishRepair.run(id, holder));
+    this.writeBackground(() => this.c.finishRepair.run(id, holder));
   }
 
   async ping(): Promise<void> {
@@ -535,6 +543,16 @@ export class SqliteMetaStore implements MetaStore {
    */
   private write<T>(body: () => T): T {
     return this.guard(() => this.txn.immediate(body) as T);
+  }
+
+  /** A write transaction of background bookkeeping: gives up on a lock after BACKGROUND_BUSY_TIMEOUT_MS. */
+  private writeBackground<T>(body: () => T): T {
+    this.db.pragma(`busy_timeout = ${Math.min(BACKGROUND_BUSY_TIMEOUT_MS, this.busyTimeoutMs)}`);
+    try {
+      return this.write(body);
+    } finally {
+      this.db.pragma(`busy_timeout = ${this.busyTimeoutMs}`);
+    }
   }
 
   /** A read transaction: every statement of a multi-statement read sees one snapshot. */
