@@ -123,6 +123,14 @@ export function prepareStatements(db: Database.Database) {
       'SELECT id, manifest, not_before FROM garbage WHERE not_before <= ? ORDER BY not_before, id LIMIT ?',
     ),
     deleteGarbage: db.prepare<[number]>('DELETE FROM garbage WHERE id = ?'),
+
+    // Leases: one guarded upsert, so a lease held by someone else and not yet expired is never taken over.
+    acquireLease: db.prepare<[string, string, number, number]>(
+      `INSERT INTO leases (name, holder, expires_at) VALUES (?1, ?2, ?3)
+        ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+        WHERE leases.holder = excluded.holder OR leases.expires_at <= ?4`,
+    ),
+    releaseLease: db.prepare<[string, string]>('DELETE FROM leases WHERE name = ? AND holder = ?'),
   };
 }
 

@@ -53,8 +53,8 @@ function stripQuotes(etag: string): string {
   return trimmed.length >= 2 && trimmed.startsWith('"') && trimmed.endsWith('"') ? trimmed.slice(1, -1) : trimmed;
 }
 
-/** Evaluated inside the committing transaction, against the row that transaction will replace. */
-function checkWriteCondition(currentEtag: string | undefined, condition: WriteCondition | undefined): void {
+/** Evaluated inside the committing transaction, against the row that transaction will replace (both stores). */
+export function checkWriteCondition(currentEtag: string | undefined, condition: WriteCondition | undefined): void {
   if (condition === undefined) return;
   if (condition.ifNoneMatch === true && currentEtag !== undefined) throw Errors.preconditionFailed('If-None-Match');
   if (condition.ifMatch !== undefined) {
@@ -64,7 +64,7 @@ function checkWriteCondition(currentEtag: string | undefined, condition: WriteCo
   }
 }
 
-function invalidPart(): S3Error {
+export function invalidPart(): S3Error {
   return new S3Error(
     'InvalidPart',
     "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not have matched the part's entity tag.",
@@ -422,6 +422,17 @@ export class SqliteMetaStore implements MetaStore {
     this.write(() => {
       for (const id of ids) this.s.deleteGarbage.run(id);
     });
+  }
+
+  // ---- Cluster-wide leases
+
+  async acquireLease(name: string, holder: string, ttlMs: number): Promise<boolean> {
+    const now = this.now();
+    return this.guard(() => this.s.acquireLease.run(name, holder, now + ttlMs, now).changes > 0);
+  }
+
+  async releaseLease(name: string, holder: string): Promise<void> {
+    this.guard(() => this.s.releaseLease.run(name, holder));
   }
 
   async ping(): Promise<void> {

@@ -1,0 +1,73 @@
+/**
+ * ListObjects pages on PostgreSQL, each one bounded statement. A flat page is a keyset range scan of the covering
+ * (bucket, key) index. A delimiter page is a recursive CTE that seeks once per returned entry: a step takes the first
+ * key at or after its cursor; a key with the delimiter after the prefix becomes a common prefix and the cursor jumps
+ * past every key under it (the prefix's successor), any other key is an object and the cursor moves just past it.
+ * Keys grouped away are never read, and the page costs one round trip.
+ *
+ * The prefix successor is computed in SQL by incrementing the prefix's last byte: a common prefix ends with the
+ * delimiter's last byte, and well-formed UTF-8 has no 0xFF byte, so the increment never carries.
+ */
+
+import type { ListQuery, ListResult, ObjectSummary } from './types.js';
+import { objectListingBounds, summaryOf, type RawSummaryRow } from './listing-objects.js';
+
+/** Above every stored key: keys are well-formed UTF-8, which never contains 0xFF. Stands for "no upper bound". */
+export const KEY_CEILING = Buffer.from([0xff]);
+
+const SUMMARY = `convert_from(o.key, 'UTF8'), o.size, o.etag, o.last_modified, o.checksum, o.storage_class`;
+
+export const FLAT_PAGE_SQL = `SELECT ${SUMMARY} FROM objects o WHERE o.bucket = $1 AND o.key >= $2 AND o.key < $3 ORDER BY o.key LIMIT $4`;
+
+// $1 bucket, $2 lower, $3 upper, $4 prefix byte length, $5 delimiter, $6 entries wanted (maxKeys + 1).
+export const DELIMITER_PAGE_SQL = `WITH RECURSIVE walk (n, key, size, etag, last_modified, checksum, storage_class, cut, next) AS (
+  SELECT 0, NULL::bytea, NULL::bigint, NULL::text, NULL::bigint, NULL::text, NULL::text, 0, $2::bytea
+  UNION ALL
+  SELECT w.n + 1, r.key, r.size, r.etag, r.last_modified, r.checksum, r.storage_class, r.cut,
+    CASE WHEN r.cut = 0 THEN r.key || '\\x00'::bytea
+      ELSE substring(r.key FROM 1 FOR r.cut - 1) || set_byte('\\x00'::bytea, 0, get_byte(r.key, r.cut - 1) + 1) END
+  FROM walk w CROSS JOIN LATERAL (
+    SELECT o.key, o.size, o.etag, o.last_modified, o.checksum, o.storage_class,
+      CASE WHEN position($5::bytea IN substring(o.key FROM $4::int + 1)) = 0 THEN 0
+        ELSE $4::int + position($5::bytea IN substring(o.key FROM $4::int + 1)) + length($5::bytea) - 1 END AS cut
+    FROM objects o WHERE o.bucket = $1 AND o.key >= w.next AND o.key < $3 ORDER BY o.key LIMIT 1
+  ) r
+  WHERE w.n < $6
+)
+SELECT convert_from(CASE WHEN cut = 0 THEN key ELSE substring(key FROM 1 FOR cut) END, 'UTF8'), size, etag, last_modified,
+  checksum, storage_class, cut FROM walk WHERE n > 0 ORDER BY n`;
+
+/** What the store gives the page: run one of the statements above, rows as arrays in their column order. */
+export type PageQuery = (sql: 'flat' | 'delimiter', values: unknown[]) => Promise<unknown[][]>;
+
+export async function listObjectPagePg(bucket: string, query: ListQuery, run: PageQuery): Promise<ListResult> {
+  const objects: ObjectSummary[] = [];
+  const commonPrefixes: string[] = [];
+  const result: ListResult = { objects, commonPrefixes, isTruncated: false };
+  const maxKeys = query.maxKeys;
+  if (maxKeys <= 0) return result;
+  const bounds = objectListingBounds(query);
+  if (bounds === null) return result;
+  const upper = bounds.upper ?? KEY_CEILING;
+
+  if (bounds.delimiter.length === 0) {
+    const rows = (await run('flat', [bucket, bounds.lower, upper, maxKeys + 1])) as RawSummaryRow[];
+    const count = Math.min(rows.length, maxKeys);
+    for (let i = 0; i < count; i++) objects.push(summaryOf(rows[i] as RawSummaryRow));
+    result.isTruncated = rows.length > maxKeys;
+    const last = objects[objects.length - 1];
+    if (last !== undefined) result.lastReturned = last.key;
+    return result;
+  }
+
+  const rows = await run('delimiter', [bucket, bounds.lower, upper, bounds.prefix.length, bounds.delimiter, maxKeys + 1]);
+  const count = Math.min(rows.length, maxKeys);
+  for (let i = 0; i < count; i++) {
+    const row = rows[i] as [...RawSummaryRow, number];
+    if (row[6] === 0) objects.push(summaryOf(row.slice(0, 6) as RawSummaryRow));
+    else commonPrefixes.push(row[0]);
+    result.lastReturned = row[0];
+  }
+  result.isTruncated = rows.length > maxKeys;
+  return result;
+}
