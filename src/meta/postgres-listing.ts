@@ -15,7 +15,8 @@ import { objectListingBounds, summaryOf, type RawSummaryRow } from './listing-ob
 /** Above every stored key: keys are well-formed UTF-8, which never contains 0xFF. Stands for "no upper bound". */
 export const KEY_CEILING = Buffer.from([0xff]);
 
-const SUMMARY = `convert_from(o.key, 'UTF8'), o.size, o.etag, o.last_modified, o.checksum, o.storage_class`;
+// Keys come back as bytea and are decoded here: PostgreSQL text cannot hold U+0000, which S3 keys may contain.
+const SUMMARY = `o.key, o.size, o.etag, o.last_modified, o.checksum, o.storage_class`;
 
 export const FLAT_PAGE_SQL = `SELECT ${SUMMARY} FROM objects o WHERE o.bucket = $1 AND o.key >= $2 AND o.key < $3 ORDER BY o.key LIMIT $4`;
 
@@ -34,8 +35,13 @@ export const DELIMITER_PAGE_SQL = `WITH RECURSIVE walk (n, key, size, etag, last
   ) r
   WHERE w.n < $6
 )
-SELECT convert_from(CASE WHEN cut = 0 THEN key ELSE substring(key FROM 1 FOR cut) END, 'UTF8'), size, etag, last_modified,
+SELECT CASE WHEN cut = 0 THEN key ELSE substring(key FROM 1 FOR cut) END, size, etag, last_modified,
   checksum, storage_class, cut FROM walk WHERE n > 0 ORDER BY n`;
+
+function textKey(row: unknown[]): unknown[] {
+  row[0] = (row[0] as Buffer).toString('utf8');
+  return row;
+}
 
 /** What the store gives the page: run one of the statements above, rows as arrays in their column order. */
 export type PageQuery = (sql: 'flat' | 'delimiter', values: unknown[]) => Promise<unknown[][]>;
@@ -51,9 +57,9 @@ export async function listObjectPagePg(bucket: string, query: ListQuery, run: Pa
   const upper = bounds.upper ?? KEY_CEILING;
 
   if (bounds.delimiter.length === 0) {
-    const rows = (await run('flat', [bucket, bounds.lower, upper, maxKeys + 1])) as RawSummaryRow[];
+    const rows = await run('flat', [bucket, bounds.lower, upper, maxKeys + 1]);
     const count = Math.min(rows.length, maxKeys);
-    for (let i = 0; i < count; i++) objects.push(summaryOf(rows[i] as RawSummaryRow));
+    for (let i = 0; i < count; i++) objects.push(summaryOf(textKey(rows[i] as unknown[]) as RawSummaryRow));
     result.isTruncated = rows.length > maxKeys;
     const last = objects[objects.length - 1];
     if (last !== undefined) result.lastReturned = last.key;
@@ -63,7 +69,7 @@ export async function listObjectPagePg(bucket: string, query: ListQuery, run: Pa
   const rows = await run('delimiter', [bucket, bounds.lower, upper, bounds.prefix.length, bounds.delimiter, maxKeys + 1]);
   const count = Math.min(rows.length, maxKeys);
   for (let i = 0; i < count; i++) {
-    const row = rows[i] as [...RawSummaryRow, number];
+    const row = textKey(rows[i] as unknown[]) as [...RawSummaryRow, number];
     if (row[6] === 0) objects.push(summaryOf(row.slice(0, 6) as RawSummaryRow));
     else commonPrefixes.push(row[0]);
     result.lastReturned = row[0];

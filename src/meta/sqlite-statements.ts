@@ -126,9 +126,9 @@ export function prepareStatements(db: Database.Database) {
 
     // Leases: one guarded upsert, so a lease held by someone else and not yet expired is never taken over.
     acquireLease: db.prepare<[string, string, number, number]>(
-      `INSERT INTO leases (name, holder, expires_at) VALUES (?1, ?2, ?3)
+      `INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?)
         ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
-        WHERE leases.holder = excluded.holder OR leases.expires_at <= ?4`,
+        WHERE leases.holder = excluded.holder OR leases.expires_at <= ?`,
     ),
     releaseLease: db.prepare<[string, string]>('DELETE FROM leases WHERE name = ? AND holder = ?'),
   };
