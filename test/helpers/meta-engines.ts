@@ -86,11 +86,11 @@ export function useEngine(name: EngineName): Engine {
       if (server === undefined) throw new Error('engine not set up');
       const url = await server.createDatabase();
       const open = async (o: StoreOptions): Promise<MetaStore> => {
-        const options: PostgresMetaStoreOptions = { url, poolSize: 12, ...(o.now !== undefined ? { now: o.now } : {}) };
+        const options: PostgresMetaStoreOptions = { url, poolSize: 4, ...(o.now !== undefined ? { now: o.now } : {}) };
         if (name === 'postgres-serializable') options.isolation = 'serializable';
         return track(await PostgresMetaStore.open(options));
       };
-      return { store: await open(opts), another: open };
+      return { store: await open(opts), another: (o = {}) => open(o) };
     },
   };
 }
