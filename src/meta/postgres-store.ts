@@ -33,7 +33,8 @@ import {
   type UploadRow,
 } from './sqlite-rows.js';
 import { DELIMITER_PAGE_SQL, FLAT_PAGE_SQL, KEY_CEILING, listObjectPagePg } from './postgres-listing.js';
-import { migrate, sqlState } from './postgres-schema.js';
+import { migrate, SCHEMA_VERSION, sqlState } from './postgres-schema.js';
+import { redactUrl } from './postgres-url.js';
 
 const ITERATION_BATCH = 512;
 /** Rows per INSERT of a bulk load (16 parameters each, well under the protocol's 65535). */
@@ -75,17 +76,6 @@ const TYPES: pg.CustomTypesConfig = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
     oid === INT8_OID && format !== 'binary' ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format ?? 'text')) as pg.CustomTypesConfig['getTypeParser'],
 };
-
-/** The URL without its password, for messages. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password !== '') parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '(unparseable database URL)';
-  }
-}
 
 function sslOption(options: PostgresMetaStoreOptions): pg.PoolConfig['ssl'] | undefined {
   switch (options.ssl) {
@@ -655,10 +645,25 @@ export class PostgresMetaStore implements MetaStore {
     });
   }
 
-  /** Copies of uploads, parts and garbage items, as they are (meta copy). */
-  async insertUpload(upload: UploadRecord, parts: PartRecord[]): Promise<void> {
-    await this.createUpload(upload);
-    for (const part of parts) await this.putPart(part);
+  /** Full records of a bucket after `afterKey` (from the start when null), in key order: the bulk copy's reader. */
+  async objectsAfter(bucket: string, afterKey: string | null, limit: number): Promise<ObjectRecord[]> {
+    const { rows } = await this.statement(`SELECT ${OBJECT_SELECT} FROM objects WHERE bucket = $1 AND key > $2 ORDER BY key LIMIT $3`, [
+      bucket,
+      afterKey === null ? Buffer.alloc(0) : encodeKey(afterKey),
+      limit,
+    ]);
+    return (rows as ObjectRow[]).map(objectFromRow);
+  }
+
+  /** Applies pending migrations and reports them (`tessera meta migrate`). */
+  static async migrate(options: PostgresMetaStoreOptions): Promise<{ from: number; applied: number[]; version: number }> {
+    const store = await PostgresMetaStore.open({ ...options, migrate: false });
+    try {
+      const result = await migrate(store.pool);
+      return { ...result, version: SCHEMA_VERSION };
+    } finally {
+      await store.close();
+    }
   }
 
   // ---- Transactions

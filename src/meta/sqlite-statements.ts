@@ -29,6 +29,7 @@ export function prepareStatements(db: Database.Database) {
 
     // Objects
     objectByKey: db.prepare<[string, Buffer], ObjectRow>(`SELECT ${OBJECT_COLUMNS} FROM objects WHERE bucket = ? AND key = ?`),
+    objectsAfterKey: db.prepare<[string, Buffer, number], ObjectRow>(`SELECT ${OBJECT_COLUMNS} FROM objects WHERE bucket = ? AND key > ? ORDER BY key LIMIT ?`),
     objectById: db.prepare<[string], ObjectRow>(`SELECT ${OBJECT_COLUMNS} FROM objects WHERE object_id = ?`),
     insertObject: db.prepare<ObjectRow>(
       `INSERT INTO objects (${OBJECT_COLUMNS}) VALUES (@bucket, @key, @size, @etag, @last_modified, @checksum, @storage_class,

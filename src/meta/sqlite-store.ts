@@ -162,6 +162,16 @@ export class SqliteMetaStore implements MetaStore {
     });
   }
 
+  /** putObjects for the bulk copy (`tessera meta copy`) and fixtures: the same call on both stores. */
+  async insertObjects(records: Iterable<ObjectRecord>): Promise<number> {
+    return this.putObjects(records);
+  }
+
+  /** Full records of a bucket after `afterKey` (from the start when null), in key order: the bulk copy's reader. */
+  async objectsAfter(bucket: string, afterKey: string | null, limit: number): Promise<ObjectRecord[]> {
+    return this.s.objectsAfterKey.all(bucket, afterKey === null ? Buffer.alloc(0) : encodeKey(afterKey), limit).map(objectFromRow);
+  }
+
   async deleteObject(bucket: string, key: string, graceMs?: number): Promise<ObjectRecord | null> {
     return this.write(() => {
       const keyBytes = encodeKey(key);

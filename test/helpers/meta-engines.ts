@@ -46,8 +46,7 @@ export function metaEngines(opts: { serializable?: boolean; postgresOnly?: boole
 
 /** Bulk insert into an empty store (fixtures): one transaction. */
 export async function bulkInsert(store: MetaStore, records: Iterable<ObjectRecord>): Promise<number> {
-  if (store instanceof SqliteMetaStore) return store.putObjects(records);
-  if (store instanceof PostgresMetaStore) return store.insertObjects(records);
+  if (store instanceof SqliteMetaStore || store instanceof PostgresMetaStore) return store.insertObjects(records);
   throw new Error('bulkInsert: unknown store');
 }
 
