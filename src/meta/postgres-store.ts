@@ -100,6 +100,16 @@ const OBJECT_REPLACE_SET = OBJECT_COLUMNS.split(', ')
   .map((column, i) => `${column} = $${i + 3}`)
   .join(', ');
 
+/**
+ * Unconditional replacement in one statement ($1..$16 as objectValues, $17 the garbage notBefore). `old` locks the
+ * row (under READ COMMITTED a concurrent writer's newer version is re-read once its lock is released); the garbage
+ * insert and the update run after it and use the locked version. No row: nothing happens and the caller inserts.
+ */
+const REPLACE_OBJECT_SQL = `WITH old AS (SELECT ${OBJECT_COLUMNS} FROM objects WHERE bucket = $1 AND key = $2 FOR UPDATE),
+  g AS (INSERT INTO garbage (manifest, not_before) SELECT manifest, $17 FROM old WHERE object_id <> $8),
+  u AS (UPDATE objects SET ${OBJECT_REPLACE_SET}, id = DEFAULT WHERE bucket = $1 AND key = $2 AND EXISTS (SELECT 1 FROM old))
+SELECT * FROM old`;
+
 function objectValues(record: ObjectRecord): unknown[] {
   const p = objectParams(record);
   return [p.bucket, p.key, p.size, p.etag, p.last_modified, p.checksum, p.storage_class, p.object_id, p.headers, p.tags, p.parts, p.manifest, p.hot_state, p.hot_bytes, p.pinned, p.last_access];
@@ -208,13 +218,21 @@ export class PostgresMetaStore implements MetaStore {
 
   async putObject(record: ObjectRecord, condition?: WriteCondition, graceMs?: number): Promise<{ replaced: ObjectRecord | null }> {
     const values = objectValues(record);
-    // A new key is one statement; If-Match needs an existing object, so it never takes this path.
-    if (condition?.ifMatch === undefined) {
-      const inserted = await this.guardBucket(record.bucket, () => this.statement(this.insertObjectSql(), values, 'insertObject'));
-      if (inserted.rowCount === 1) return { replaced: null };
-      if (condition?.ifNoneMatch === true) throw Errors.preconditionFailed('If-None-Match');
-    }
     const notBefore = this.notBefore(graceMs);
+    if (condition?.ifMatch === undefined) {
+      // The common cases are one statement each: a new key is a guarded insert; an unconditional replacement locks
+      // the row, queues its manifest and rewrites it in one statement. Only If-Match takes a transaction.
+      for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+        const inserted = await this.guardBucket(record.bucket, () => this.statement(this.insertObjectSql(), values, 'insertObject'));
+        if (inserted.rowCount === 1) return { replaced: null };
+        if (condition?.ifNoneMatch === true) throw Errors.preconditionFailed('If-None-Match');
+        const replaced = await this.statement(REPLACE_OBJECT_SQL, [...values, notBefore], 'replaceObjectLocked');
+        const row = replaced.rows[0] as ObjectRow | undefined;
+        if (row !== undefined) return { replaced: objectFromRow(row) };
+        // Deleted between the two statements: insert again.
+      }
+      throw Errors.serviceUnavailable('The metadata store is busy. Please retry.');
+    }
     const replaced = await this.guardBucket(record.bucket, () => this.transaction((q) => this.commitObject(q, record, values, condition, notBefore)));
     return { replaced };
   }
