@@ -163,6 +163,30 @@ describe.runIf(postgresAvailable())('PostgreSQL store', () => {
     });
   });
 
+  describe('outage', () => {
+    it('while the server is down every call is a retryable 503 and /ready-style pings fail; afterwards the pool reconnects', async () => {
+      const url = await server.createDatabase();
+      const store = await PostgresMetaStore.open({ url, poolSize: 2 });
+      try {
+        await store.createBucket({ name: 'bkt', createdAt: NOW, owner: 'o', region: 'r' });
+        await store.putObject(objectRecord('k', 'o1'));
+        await server.pause();
+        for (const call of [store.getObject('bkt', 'k'), store.putObject(objectRecord('k2', 'o2')), store.ping()]) {
+          const err = await call.then(() => null, (e: unknown) => e);
+          expect(err).toBeInstanceOf(S3Error);
+          expect((err as S3Error).code).toBe('ServiceUnavailable');
+        }
+        await server.resume();
+        expect((await store.getObject('bkt', 'k'))?.objectId).toBe('o1');
+        await store.putObject(objectRecord('k2', 'o2'));
+        expect(await store.countObjects('bkt')).toBe(2);
+      } finally {
+        await server.resume().catch(() => undefined);
+        await store.close();
+      }
+    }, 60_000);
+  });
+
   describe('configuration', () => {
     it('TESSERA_DATABASE_URL selects the store; settings are validated', () => {
       const dataDir = '/tmp/tessera-config-check';

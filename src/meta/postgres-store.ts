@@ -275,7 +275,13 @@ export class PostgresMetaStore implements MetaStore {
     return (result.rowCount ?? 0) > 0;
   }
 
-  /** As SqliteMetaStore.iterateManifests: parts, then objects, in batches by never-reused id (renewed on replacement). */
+  /**
+   * As SqliteMetaStore.iterateManifests: parts, then objects, in batches by never-reused id (renewed on replacement).
+   * Unlike SQLite's single writer, ids come from a sequence, so a commit can land behind the cursor when its
+   * transaction drew its id before the walk passed it and committed after: only a transaction in flight when the walk
+   * reaches its id, bounded by the statement timeout. The orphan collector spares shards younger than its minimum age
+   * (an hour by default), which such a transaction's shards always are.
+   */
   async *iterateManifests(): AsyncIterable<{ objectId: string; manifest: ObjectManifest; bucket: string; key: string }> {
     const sources = [
       `SELECT p.id, u.object_id, u.bucket, u.key, p.manifest FROM parts p JOIN uploads u ON u.upload_id = p.upload_id WHERE p.id > $1 ORDER BY p.id LIMIT $2`,

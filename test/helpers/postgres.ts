@@ -4,7 +4,7 @@
  * PostgreSQL tests are skipped, visibly, on a developer machine; with CI=true they fail instead.
  */
 import { execFile } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -39,10 +39,21 @@ export interface PostgresServer {
   url: string;
   /** A new empty database on this server; returns its URL. */
   createDatabase(): Promise<string>;
+  /** Stops the server but keeps its data (a database outage); `resume` starts it again on the same port. */
+  pause(): Promise<void>;
+  resume(): Promise<void>;
   stop(): Promise<void>;
 }
 
 let databases = 0;
+
+/** pg_ctl on the server in `dir`, as the `postgres` user when we are root (as scripts/pg-up.sh runs it). */
+async function pgCtl(dir: string, args: string[]): Promise<void> {
+  const bin = join(readFileSync(join(dir, 'pg_bin'), 'utf8').trim(), 'pg_ctl');
+  const full = ['-D', join(dir, 'data'), ...args];
+  if (process.getuid?.() === 0) await run('runuser', ['-u', 'postgres', '--', bin, ...full]);
+  else await run(bin, full);
+}
 
 export async function startPostgres(): Promise<PostgresServer> {
   const dir = mkdtempSync(join(tmpdir(), 'tessera-pg-'));
@@ -70,6 +81,13 @@ export async function startPostgres(): Promise<PostgresServer> {
         await client.end();
       }
       return url.replace(/\/postgres$/, `/${name}`);
+    },
+    async pause() {
+      await pgCtl(dir, ['-m', 'fast', '-w', 'stop']);
+    },
+    async resume() {
+      const port = new URL(url).port;
+      await pgCtl(dir, ['-l', join(dir, 'pg.log'), '-w', '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, 'start']);
     },
     async stop() {
       await run(join(ROOT, 'scripts/pg-down.sh'), [dir]);
