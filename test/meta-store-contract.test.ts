@@ -64,7 +64,7 @@ async function s3ErrorCode(promise: Promise<unknown>): Promise<string> {
   throw new Error('expected the call to fail');
 }
 
-describe.each(metaEngines())('%s store', (engineName) => {
+describe.each(metaEngines({ serializable: true }))('%s store', (engineName) => {
   const engine = useEngine(engineName);
   let fresh: FreshStore;
   let store: MetaStore;

@@ -55,11 +55,18 @@ export function useEngine(name: EngineName): Engine {
   const opened: MetaStore[] = [];
   let dir: string | undefined;
   let server: PostgresServer | undefined;
+  /** A migrated, empty database that every fresh store copies (CREATE DATABASE ... TEMPLATE): no migration per test. */
+  let template: string | undefined;
   let stores = 0;
 
   beforeAll(async () => {
-    if (name === 'sqlite') dir = mkdtempSync(join(tmpdir(), 'meta-contract-'));
-    else server = await startPostgres();
+    if (name === 'sqlite') {
+      dir = mkdtempSync(join(tmpdir(), 'meta-contract-'));
+      return;
+    }
+    server = await startPostgres();
+    template = await server.createDatabase();
+    await (await PostgresMetaStore.open({ url: template, poolSize: 1 })).close();
   }, 60_000);
 
   afterAll(async () => {
@@ -83,7 +90,7 @@ export function useEngine(name: EngineName): Engine {
         return { store: open(opts), another: async (o = {}) => open(o) };
       }
       if (server === undefined) throw new Error('engine not set up');
-      const url = await server.createDatabase();
+      const url = await server.createDatabase(template);
       const open = async (o: StoreOptions): Promise<MetaStore> => {
         const options: PostgresMetaStoreOptions = { url, poolSize: 4, ...(o.now !== undefined ? { now: o.now } : {}) };
         if (name === 'postgres-serializable') options.isolation = 'serializable';

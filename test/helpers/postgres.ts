@@ -37,8 +37,8 @@ export function postgresAvailable(): boolean {
 export interface PostgresServer {
   /** postgres://postgres@127.0.0.1:PORT/postgres (trust auth). */
   url: string;
-  /** A new empty database on this server; returns its URL. */
-  createDatabase(): Promise<string>;
+  /** A new database on this server (a copy of `template` when given, else empty); returns its URL. */
+  createDatabase(template?: string): Promise<string>;
   /** Stops the server but keeps its data (a database outage); `resume` starts it again on the same port. */
   pause(): Promise<void>;
   resume(): Promise<void>;
@@ -71,12 +71,12 @@ export async function startPostgres(): Promise<PostgresServer> {
   if (url === undefined) throw new Error(`scripts/pg-up.sh printed no URL: ${stdout}`);
   return {
     url,
-    async createDatabase() {
+    async createDatabase(template?: string) {
       const name = `t${process.pid}_${++databases}_${Date.now().toString(36)}`;
       const client = new pg.Client({ connectionString: url });
       await client.connect();
       try {
-        await client.query(`CREATE DATABASE ${name}`);
+        await client.query(`CREATE DATABASE ${name}${template !== undefined ? ` TEMPLATE ${new URL(template).pathname.slice(1)}` : ''}`);
       } finally {
         await client.end();
       }
