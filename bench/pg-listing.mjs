@@ -4,7 +4,7 @@
 //   [--url postgres://...]   (default: a throwaway server from scripts/pg-up.sh, fsync off: listing is read-only;
 //                             for commit rates against a durable server pass --url)
 // Key scheme as bench/ listing (bench/lib/keys.mjs): flat pages of 1000 from a random start-after; delimiter pages
-// under a random top-level dNN/ with '/' (100 common prefixes over n/100 keys).
+// under a random top-level dNN/ with '/' (100 common prefixes over n/100 keys); delimiter pages of 1000 objects.
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
@@ -65,12 +65,15 @@ async function measure(store, label) {
   console.error(`${label}: ${n} rows loaded in ${loadSeconds.toFixed(1)} s`);
   if (store.vacuum) await store.vacuum();
   const out = { loadSeconds };
-  for (const mode of ['flat', 'delim']) {
+  // flat: 1000 keys from a random start-after. delim: dNN/ with '/', 100 common prefixes. delim-files: dNN/ with a
+  // delimiter no key holds, so the delimiter page is 1000 objects (a directory of files listed with '/').
+  for (const mode of ['flat', 'delim', 'delim-files']) {
     const lat = [];
     let entries = 0;
     for (let i = 0; i < samples + 10; i++) {
       const r = listingKey(Math.floor(Math.random() * n));
-      const query = mode === 'flat' ? { after: r, maxKeys: 1000 } : { prefix: `${r.split('/')[0]}/`, delimiter: '/', maxKeys: 1000 };
+      const dir = `${r.split('/')[0]}/`;
+      const query = mode === 'flat' ? { after: r, maxKeys: 1000 } : { prefix: dir, delimiter: mode === 'delim' ? '/' : '|', maxKeys: 1000 };
       const t = performance.now();
       const page = await store.listObjects(bucket, query);
       const ms = performance.now() - t;

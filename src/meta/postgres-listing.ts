@@ -1,9 +1,9 @@
 /**
  * ListObjects pages on PostgreSQL, each one bounded statement. A flat page is a keyset range scan of the covering
- * (bucket, key) index. A delimiter page is a recursive CTE that seeks once per returned entry: a step takes the first
- * key at or after its cursor; a key with the delimiter after the prefix becomes a common prefix and the cursor jumps
- * past every key under it (the prefix's successor), any other key is an object and the cursor moves just past it.
- * Keys grouped away are never read, and the page costs one round trip.
+ * (bucket, key) index. A delimiter page is a recursive CTE of index seeks: a step reads keys from its cursor; a key
+ * with the delimiter after the prefix becomes a common prefix and the cursor jumps past every key under it (the
+ * prefix's successor), objects move the cursor just past them. Keys grouped away are not read (beyond one batch
+ * after a run of objects), and the page costs one round trip.
  *
  * The prefix successor is computed in SQL by incrementing the prefix's last byte: a common prefix ends with the
  * delimiter's last byte, and well-formed UTF-8 has no 0xFF byte, so the increment never carries.
@@ -21,22 +21,32 @@ const SUMMARY = `o.key, o.size, o.etag, o.last_modified, o.checksum, o.storage_c
 export const FLAT_PAGE_SQL = `SELECT ${SUMMARY} FROM objects o WHERE o.bucket = $1 AND o.key >= $2 AND o.key < $3 ORDER BY o.key LIMIT $4`;
 
 // $1 bucket, $2 lower, $3 upper, $4 prefix byte length, $5 delimiter, $6 entries wanted (maxKeys + 1).
-export const DELIMITER_PAGE_SQL = `WITH RECURSIVE walk (n, key, size, etag, last_modified, checksum, storage_class, cut, next) AS (
-  SELECT 0, NULL::bytea, NULL::bigint, NULL::text, NULL::bigint, NULL::text, NULL::text, 0, $2::bytea
+// Each step reads up to k keys from its cursor and keeps them up to the first one that rolls up into a common prefix
+// (that one becomes the prefix). k grows fourfold while steps find only objects (a directory of files costs a handful
+// of seeks, not one per key) and drops back to 1 after a common prefix (so keys grouped away are not read).
+export const DELIMITER_PAGE_SQL = `WITH RECURSIVE walk (n, key, size, etag, last_modified, checksum, storage_class, cut, next, last, k) AS (
+  SELECT 0::bigint, NULL::bytea, NULL::bigint, NULL::text, NULL::bigint, NULL::text, NULL::text, 0, $2::bytea, true, 1
   UNION ALL
-  SELECT w.n + 1, r.key, r.size, r.etag, r.last_modified, r.checksum, r.storage_class, r.cut,
-    CASE WHEN r.cut = 0 THEN r.key || '\\x00'::bytea
-      ELSE substring(r.key FROM 1 FOR r.cut - 1) || set_byte('\\x00'::bytea, 0, get_byte(r.key, r.cut - 1) + 1) END
+  SELECT w.n + b.i, b.key, b.size, b.etag, b.last_modified, b.checksum, b.storage_class, b.cut,
+    CASE WHEN b.cut = 0 THEN b.key || '\\x00'::bytea
+      ELSE substring(b.key FROM 1 FOR b.cut - 1) || set_byte('\\x00'::bytea, 0, get_byte(b.key, b.cut - 1) + 1) END,
+    b.i = b.stop,
+    CASE WHEN b.cut = 0 THEN least(w.k * 4, 1024) ELSE 1 END
   FROM walk w CROSS JOIN LATERAL (
-    SELECT o.key, o.size, o.etag, o.last_modified, o.checksum, o.storage_class,
-      CASE WHEN position($5::bytea IN substring(o.key FROM $4::int + 1)) = 0 THEN 0
-        ELSE $4::int + position($5::bytea IN substring(o.key FROM $4::int + 1)) + length($5::bytea) - 1 END AS cut
-    FROM objects o WHERE o.bucket = $1 AND o.key >= w.next AND o.key < $3 ORDER BY o.key LIMIT 1
-  ) r
-  WHERE w.n < $6
+    SELECT c.*, coalesce(c.first_group, c.cnt) AS stop FROM (
+      SELECT r.*, min(CASE WHEN r.cut > 0 THEN r.i END) OVER () AS first_group, count(*) OVER () AS cnt FROM (
+        SELECT o.key, o.size, o.etag, o.last_modified, o.checksum, o.storage_class,
+          CASE WHEN position($5::bytea IN substring(o.key FROM $4::int + 1)) = 0 THEN 0
+            ELSE $4::int + position($5::bytea IN substring(o.key FROM $4::int + 1)) + length($5::bytea) - 1 END AS cut,
+          row_number() OVER (ORDER BY o.key) AS i
+        FROM objects o WHERE o.bucket = $1 AND o.key >= w.next AND o.key < $3 ORDER BY o.key LIMIT least(w.k, $6::int - w.n)
+      ) r
+    ) c
+  ) b
+  WHERE w.last AND w.n < $6 AND b.i <= b.stop
 )
 SELECT CASE WHEN cut = 0 THEN key ELSE substring(key FROM 1 FOR cut) END, size, etag, last_modified,
-  checksum, storage_class, cut FROM walk WHERE n > 0 ORDER BY n`;
+  checksum, storage_class, cut FROM walk WHERE n > 0 AND n <= $6 ORDER BY n`;
 
 function textKey(row: unknown[]): unknown[] {
   row[0] = (row[0] as Buffer).toString('utf8');
