@@ -145,6 +145,8 @@ export class PostgresMetaStore implements MetaStore {
       types: TYPES,
       connectionTimeoutMillis: 10_000,
       ...(ssl !== undefined ? { ssl } : {}),
+      // The session default as well, so single statements outside a transaction run at that level too.
+      ...(options.isolation !== undefined ? { options: `-c default_transaction_isolation=${options.isolation.replaceAll(' ', '\\ ')}` } : {}),
     });
     // An idle client's error (server restart) must not crash the process; the next query reconnects.
     pool.on('error', () => undefined);
