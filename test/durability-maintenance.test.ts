@@ -4,10 +4,10 @@ import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { durabilityMain, runDurabilityCommand } from '../src/cli/durability.js';
 import { nodesMain } from '../src/cli/nodes-check.js';
-import { scrubAll } from '../src/cold/scrub.js';
+import { scrubAll } from '../src/maintenance/scrub.js';
 import type { TesseraConfig } from '../src/config/types.js';
 import type { Gateway } from '../src/gateway/gateway.js';
-import type { ObjectRecord } from '../src/meta/types.js';
+import type { ObjectRecord } from '../src/model/records.js';
 import { putBytes, randomBody, readAll, shardFile, tempGateway } from './durability-helpers.js';
 
 type Env = Awaited<ReturnType<typeof tempGateway>>;

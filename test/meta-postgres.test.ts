@@ -12,16 +12,17 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runDurabilityCommand } from '../src/cli/durability.js';
-import { ConfigError, embeddedConfig, loadConfig } from '../src/config/load.js';
+import { ConfigError } from '../src/config/errors.js';
+import { embeddedConfig, loadConfig } from '../src/config/load.js';
 import type { TesseraConfig } from '../src/config/types.js';
 import { openGateway, type Gateway } from '../src/gateway/gateway.js';
 import { DELIMITER_PAGE_SQL, FLAT_PAGE_SQL, KEY_CEILING } from '../src/meta/postgres-listing.js';
 import { SCHEMA_VERSION } from '../src/meta/postgres-schema.js';
 import { PostgresMetaStore } from '../src/meta/postgres-store.js';
-import type { ObjectRecord } from '../src/meta/types.js';
+import type { ObjectRecord } from '../src/model/records.js';
 import { createLogger } from '../src/util/logger.js';
 import { createMetrics } from '../src/util/metrics.js';
-import { S3Error } from '../src/util/s3-error.js';
+import { MetaError } from '../src/meta/errors.js';
 import { putBytes, randomBody, readAll } from './durability-helpers.js';
 import { postgresAvailable, startPostgres, type PostgresServer } from './helpers/postgres.js';
 
@@ -151,8 +152,8 @@ describe.runIf(postgresAvailable())('PostgreSQL store', () => {
           await c.query('BEGIN');
           await c.query('LOCK TABLE objects IN ACCESS EXCLUSIVE MODE');
           const err = await store.putObject(objectRecord('k', 'o2')).catch((e: unknown) => e);
-          expect(err).toBeInstanceOf(S3Error);
-          expect((err as S3Error).code).toBe('ServiceUnavailable');
+          expect(err).toBeInstanceOf(MetaError);
+          expect((err as MetaError).kind).toBe('Busy');
           await c.query('ROLLBACK');
         });
         await store.putObject(objectRecord('k', 'o2'));
@@ -173,8 +174,8 @@ describe.runIf(postgresAvailable())('PostgreSQL store', () => {
         await server.pause();
         for (const call of [store.getObject('bkt', 'k'), store.putObject(objectRecord('k2', 'o2')), store.ping()]) {
           const err = await call.then(() => null, (e: unknown) => e);
-          expect(err).toBeInstanceOf(S3Error);
-          expect((err as S3Error).code).toBe('ServiceUnavailable');
+          expect(err).toBeInstanceOf(MetaError);
+          expect((err as MetaError).kind).toBe('Busy');
         }
         await server.resume();
         expect((await store.getObject('bkt', 'k'))?.objectId).toBe('o1');

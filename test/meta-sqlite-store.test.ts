@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ObjectManifest } from '../src/cold/manifest.js';
+import type { ObjectManifest } from '../src/model/manifest.js';
 import { SqliteMetaStore } from '../src/meta/sqlite-store.js';
-import type { ObjectRecord } from '../src/meta/types.js';
-import { S3Error } from '../src/util/s3-error.js';
+import type { ObjectRecord } from '../src/model/records.js';
+import { MetaError } from '../src/meta/errors.js';
 
 const NOW = 1_700_000_000_000;
 
@@ -55,11 +55,11 @@ function objectRecord(key: string, objectId: string, extra: Partial<ObjectRecord
   };
 }
 
-async function s3ErrorCode(promise: Promise<unknown>): Promise<string> {
+async function metaErrorKind(promise: Promise<unknown>): Promise<string> {
   try {
     await promise;
   } catch (err) {
-    if (err instanceof S3Error) return err.code;
+    if (err instanceof MetaError) return err.kind;
     throw err;
   }
   throw new Error('expected the call to fail');
@@ -105,13 +105,13 @@ describe('opening', () => {
 
 
 describe('lock contention', () => {
-  it('a write blocked past the busy timeout fails with a retryable 503 and succeeds once the lock is gone', async () => {
+  it('a write blocked past the busy timeout fails as Busy (the protocol answers a retryable 503) and succeeds once the lock is gone', async () => {
     const impatient = SqliteMetaStore.open(path, { now: () => NOW, busyTimeoutMs: 50 });
     const holder = new Database(path);
     try {
       holder.exec('BEGIN IMMEDIATE');
-      expect(await s3ErrorCode(impatient.putObject(objectRecord('k', 'o1')))).toBe('ServiceUnavailable');
-      expect(await s3ErrorCode(impatient.touch('o1', 5))).toBe('ServiceUnavailable');
+      expect(await metaErrorKind(impatient.putObject(objectRecord('k', 'o1')))).toBe('Busy');
+      expect(await metaErrorKind(impatient.touch('o1', 5))).toBe('Busy');
       expect(await impatient.getBucket('bkt')).not.toBeNull(); // WAL readers are not blocked by the writer
       holder.exec('COMMIT');
       await impatient.putObject(objectRecord('k', 'o1'));

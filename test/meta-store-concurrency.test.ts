@@ -5,8 +5,8 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { MetaStore } from '../src/meta/store.js';
-import type { ObjectRecord, UploadRecord } from '../src/meta/types.js';
-import { S3Error } from '../src/util/s3-error.js';
+import type { ObjectRecord, UploadRecord } from '../src/model/records.js';
+import { MetaError } from '../src/meta/errors.js';
 import { metaEngines, useEngine, type FreshStore } from './helpers/meta-engines.js';
 
 const NOW = 1_700_000_000_000;
@@ -42,7 +42,7 @@ async function codeOf(promise: Promise<unknown>): Promise<string> {
     await promise;
     return 'ok';
   } catch (err) {
-    if (err instanceof S3Error) return err.code;
+    if (err instanceof MetaError) return err.kind;
     throw err;
   }
 }
@@ -75,7 +75,7 @@ describe.each(metaEngines({ serializable: true }))('%s store, several gateways',
           if (current === null) throw new Error('counter vanished');
           const code = await codeOf(g.putObject(record('counter', `w${w}-${attempt}`, current.size + 1), { ifMatch: current.etag }));
           if (code === 'ok') done++;
-          else if (code === 'ServiceUnavailable') busy++;
+          else if (code === 'Busy') busy++;
           else expect(code).toBe('PreconditionFailed');
         }
       }),

@@ -1,10 +1,10 @@
 /** The MetaStore contract, run against every engine (SQLite, PostgreSQL): buckets, objects, hot bookkeeping, garbage, walks. */
 import { beforeEach, describe, expect, it } from 'vitest';
-import type { ObjectManifest } from '../src/cold/manifest.js';
+import type { ObjectManifest } from '../src/model/manifest.js';
 import { DEFAULT_GARBAGE_GRACE_MS } from '../src/meta/sqlite-store.js';
 import type { MetaStore } from '../src/meta/store.js';
-import type { ObjectRecord } from '../src/meta/types.js';
-import { S3Error } from '../src/util/s3-error.js';
+import type { ObjectRecord } from '../src/model/records.js';
+import { MetaError } from '../src/meta/errors.js';
 import { bulkInsert, metaEngines, useEngine, type FreshStore } from './helpers/meta-engines.js';
 
 const NOW = 1_700_000_000_000;
@@ -54,11 +54,11 @@ function objectRecord(key: string, objectId: string, extra: Partial<ObjectRecord
   };
 }
 
-async function s3ErrorCode(promise: Promise<unknown>): Promise<string> {
+async function metaErrorKind(promise: Promise<unknown>): Promise<string> {
   try {
     await promise;
   } catch (err) {
-    if (err instanceof S3Error) return err.code;
+    if (err instanceof MetaError) return err.kind;
     throw err;
   }
   throw new Error('expected the call to fail');
@@ -82,18 +82,18 @@ describe.each(metaEngines({ serializable: true }))('%s store', (engineName) => {
       expect(await store.getBucket('bkt')).toEqual({ name: 'bkt', createdAt: NOW, owner: 'AKIA1', region: 'us-east-1' });
       expect(await store.getBucket('nope')).toBeNull();
       expect((await store.listBuckets()).map((b) => b.name)).toEqual(['alpha', 'bkt']);
-      expect(await s3ErrorCode(store.createBucket({ name: 'alpha', createdAt: 6, owner: 'o', region: 'eu' }))).toBe('BucketAlreadyOwnedByYou');
+      expect(await metaErrorKind(store.createBucket({ name: 'alpha', createdAt: 6, owner: 'o', region: 'eu' }))).toBe('BucketExists');
     });
 
     it('deletes only existing, empty buckets', async () => {
-      expect(await s3ErrorCode(store.deleteBucket('nope'))).toBe('NoSuchBucket');
+      expect(await metaErrorKind(store.deleteBucket('nope'))).toBe('NoSuchBucket');
       await store.putObject(objectRecord('k', 'o1'));
-      expect(await s3ErrorCode(store.deleteBucket('bkt'))).toBe('BucketNotEmpty');
+      expect(await metaErrorKind(store.deleteBucket('bkt'))).toBe('BucketNotEmpty');
       await store.deleteObject('bkt', 'k');
       await store.deleteBucket('bkt');
       expect(await store.getBucket('bkt')).toBeNull();
-      expect(await s3ErrorCode(store.putObject(objectRecord('k', 'o2')))).toBe('NoSuchBucket');
-      expect(await s3ErrorCode(store.listObjects('bkt', { maxKeys: 10 }))).toBe('NoSuchBucket');
+      expect(await metaErrorKind(store.putObject(objectRecord('k', 'o2')))).toBe('NoSuchBucket');
+      expect(await metaErrorKind(store.listObjects('bkt', { maxKeys: 10 }))).toBe('NoSuchBucket');
     });
   });
 
@@ -151,9 +151,9 @@ describe.each(metaEngines({ serializable: true }))('%s store', (engineName) => {
 
     it('evaluates If-None-Match and If-Match inside the commit', async () => {
       await store.putObject(objectRecord('k', 'o1'), { ifNoneMatch: true });
-      expect(await s3ErrorCode(store.putObject(objectRecord('k', 'o2'), { ifNoneMatch: true }))).toBe('PreconditionFailed');
-      expect(await s3ErrorCode(store.putObject(objectRecord('k', 'o2'), { ifMatch: '"wrong"' }))).toBe('PreconditionFailed');
-      expect(await s3ErrorCode(store.putObject(objectRecord('other', 'o2'), { ifMatch: '"etag-o1"' }))).toBe('PreconditionFailed');
+      expect(await metaErrorKind(store.putObject(objectRecord('k', 'o2'), { ifNoneMatch: true }))).toBe('PreconditionFailed');
+      expect(await metaErrorKind(store.putObject(objectRecord('k', 'o2'), { ifMatch: '"wrong"' }))).toBe('PreconditionFailed');
+      expect(await metaErrorKind(store.putObject(objectRecord('other', 'o2'), { ifMatch: '"etag-o1"' }))).toBe('NoSuchKey');
       expect((await store.getObject('bkt', 'k'))?.objectId).toBe('o1');
       expect(await store.getObject('bkt', 'other')).toBeNull();
       expect(await store.dueGarbage(Number.MAX_SAFE_INTEGER, 10)).toEqual([]);
@@ -163,8 +163,8 @@ describe.each(metaEngines({ serializable: true }))('%s store', (engineName) => {
       await store.putObject(objectRecord('k', 'o4'), { ifMatch: '*' });
       expect((await store.getObject('bkt', 'k'))?.objectId).toBe('o4');
       const failed = await store.putObject(objectRecord('k', 'o5'), { ifMatch: '"etag-o3"' }).catch((err: unknown) => err);
-      expect(failed).toBeInstanceOf(S3Error);
-      expect((failed as S3Error).status).toBe(412);
+      expect(failed).toBeInstanceOf(MetaError);
+      expect(failed).toMatchObject({ kind: 'PreconditionFailed', subject: 'If-Match' });
     });
 
     it('sets tags, optionally only for a given object id', async () => {
@@ -202,8 +202,8 @@ describe.each(metaEngines({ serializable: true }))('%s store', (engineName) => {
   describe('keys and connections', () => {
     it('refuses keys with a lone surrogate instead of aliasing them to U+FFFD', async () => {
       await store.putObject(objectRecord('a\ufffd', 'o1'));
-      expect(await s3ErrorCode(store.putObject(objectRecord('a\ud800', 'o2')))).toBe('InvalidArgument');
-      expect(await s3ErrorCode(store.getObject('bkt', 'a\udc00'))).toBe('InvalidArgument');
+      expect(await metaErrorKind(store.putObject(objectRecord('a\ud800', 'o2')))).toBe('InvalidKey');
+      expect(await metaErrorKind(store.getObject('bkt', 'a\udc00'))).toBe('InvalidKey');
       expect((await store.getObject('bkt', 'a\ufffd'))?.objectId).toBe('o1');
       await store.putObject(objectRecord('pair \ud83d\ude00', 'o3')); // a well-formed pair is fine
       expect((await store.getObject('bkt', 'pair 😀'))?.objectId).toBe('o3');
@@ -214,7 +214,7 @@ describe.each(metaEngines({ serializable: true }))('%s store', (engineName) => {
       try {
         await store.putObject(objectRecord('k', 'o1'), { ifNoneMatch: true });
         expect((await other.getObject('bkt', 'k'))?.objectId).toBe('o1');
-        expect(await s3ErrorCode(other.putObject(objectRecord('k', 'o2'), { ifNoneMatch: true }))).toBe('PreconditionFailed');
+        expect(await metaErrorKind(other.putObject(objectRecord('k', 'o2'), { ifNoneMatch: true }))).toBe('PreconditionFailed');
         await other.putObject(objectRecord('k', 'o3'), { ifMatch: '"etag-o1"' });
         expect((await store.getObject('bkt', 'k'))?.objectId).toBe('o3');
         expect((await store.dueGarbage(Number.MAX_SAFE_INTEGER, 10)).map((g) => g.manifest.objectId)).toEqual(['o1']);

@@ -1,7 +1,7 @@
 /** Listing contract on every engine: UTF-8 byte order, delimiter edge cases, randomized pages and upload listings vs a reference. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MetaStore } from '../src/meta/store.js';
-import type { ListQuery, ObjectRecord } from '../src/meta/types.js';
+import type { ListQuery, ObjectRecord } from '../src/model/records.js';
 import { bulkInsert, metaEngines, useEngine } from './helpers/meta-engines.js';
 
 const NOW = 1_700_000_000_000;

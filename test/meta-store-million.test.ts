@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MetaStore } from '../src/meta/store.js';
-import type { ObjectRecord } from '../src/meta/types.js';
+import type { ObjectRecord } from '../src/model/records.js';
 import { bulkInsert, metaEngines, useEngine } from './helpers/meta-engines.js';
 
 const NOW = 1_700_000_000_000;

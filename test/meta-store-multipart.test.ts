@@ -1,9 +1,9 @@
 /** Multipart contract on every engine: uploads, parts, completion and abort, upload listings. */
 import { beforeEach, describe, expect, it } from 'vitest';
-import type { ObjectManifest, SegmentManifest } from '../src/cold/manifest.js';
+import type { ObjectManifest, SegmentManifest } from '../src/model/manifest.js';
 import type { MetaStore } from '../src/meta/store.js';
-import type { ObjectRecord, PartRecord, UploadRecord } from '../src/meta/types.js';
-import { S3Error } from '../src/util/s3-error.js';
+import type { ObjectRecord, PartRecord, UploadRecord } from '../src/model/records.js';
+import { MetaError } from '../src/meta/errors.js';
 import { metaEngines, useEngine } from './helpers/meta-engines.js';
 
 const NOW = 1_700_000_000_000;
@@ -66,11 +66,11 @@ function completedRecord(up: UploadRecord, parts: PartRecord[]): ObjectRecord {
   };
 }
 
-async function s3ErrorCode(promise: Promise<unknown>): Promise<string> {
+async function metaErrorKind(promise: Promise<unknown>): Promise<string> {
   try {
     await promise;
   } catch (err) {
-    if (err instanceof S3Error) return err.code;
+    if (err instanceof MetaError) return err.kind;
     throw err;
   }
   throw new Error('expected the call to fail');
@@ -95,11 +95,11 @@ describe.each(metaEngines({ serializable: true }))('%s store', (engineName) => {
       await store.createUpload(upload('u1', 'key 🎉'));
       expect(await store.getUpload('u1')).toEqual(upload('u1', 'key 🎉'));
       expect(await store.getUpload('nope')).toBeNull();
-      expect(await s3ErrorCode(store.createUpload(upload('u2', 'k', NOW, 'no-bucket')))).toBe('NoSuchBucket');
-      expect(await s3ErrorCode(store.putPart(part('nope', 1)))).toBe('NoSuchUpload');
-      expect(await s3ErrorCode(store.listParts('nope', 0, 10))).toBe('NoSuchUpload');
-      expect(await s3ErrorCode(store.getParts('nope', [1]))).toBe('NoSuchUpload');
-      expect(await s3ErrorCode(store.abortUpload('nope'))).toBe('NoSuchUpload');
+      expect(await metaErrorKind(store.createUpload(upload('u2', 'k', NOW, 'no-bucket')))).toBe('NoSuchBucket');
+      expect(await metaErrorKind(store.putPart(part('nope', 1)))).toBe('NoSuchUpload');
+      expect(await metaErrorKind(store.listParts('nope', 0, 10))).toBe('NoSuchUpload');
+      expect(await metaErrorKind(store.getParts('nope', [1]))).toBe('NoSuchUpload');
+      expect(await metaErrorKind(store.abortUpload('nope'))).toBe('NoSuchUpload');
     });
 
     it('replacing a part queues the old one; lists and gets parts', async () => {
@@ -126,7 +126,7 @@ describe.each(metaEngines({ serializable: true }))('%s store', (engineName) => {
       await store.abortUpload('u1');
       expect(await store.getUpload('u1')).toBeNull();
       expect(await garbageSegIds()).toEqual(['obj-u1-p1-v1', 'obj-u1-p2-v1']);
-      expect(await s3ErrorCode(store.putPart(part('u1', 3)))).toBe('NoSuchUpload');
+      expect(await metaErrorKind(store.putPart(part('u1', 3)))).toBe('NoSuchUpload');
     });
   });
 
@@ -144,11 +144,11 @@ describe.each(metaEngines({ serializable: true }))('%s store', (engineName) => {
       expect(replaced?.objectId).toBe('obj-old');
       expect(await store.getObject('bkt', 'k')).toEqual(record);
       expect(await store.getUpload('u1')).toBeNull();
-      expect(await s3ErrorCode(store.listParts('u1', 0, 10))).toBe('NoSuchUpload');
+      expect(await metaErrorKind(store.listParts('u1', 0, 10))).toBe('NoSuchUpload');
       const due = await store.dueGarbage(NOW + GRACE, 10);
       expect(due.map((g) => g.manifest.segments[0]?.segId).sort()).toEqual(['obj-old-p1-v1', 'obj-u1-p2-v1']);
       expect(await store.dueGarbage(NOW + GRACE - 1, 10)).toEqual([]);
-      expect(await s3ErrorCode(store.completeUpload('u1', record, [1, 3]))).toBe('NoSuchUpload');
+      expect(await metaErrorKind(store.completeUpload('u1', record, [1, 3]))).toBe('NoSuchUpload');
     });
 
     it('a failing condition changes nothing', async () => {
@@ -157,8 +157,8 @@ describe.each(metaEngines({ serializable: true }))('%s store', (engineName) => {
       await store.putPart(part('u1', 1));
       await store.putObject(completedRecord(upload('old', 'k'), [part('old', 1)]));
       const record = completedRecord(up, [part('u1', 1)]);
-      expect(await s3ErrorCode(store.completeUpload('u1', record, [1], { ifNoneMatch: true }))).toBe('PreconditionFailed');
-      expect(await s3ErrorCode(store.completeUpload('u1', record, [1], { ifMatch: '"other"' }))).toBe('PreconditionFailed');
+      expect(await metaErrorKind(store.completeUpload('u1', record, [1], { ifNoneMatch: true }))).toBe('PreconditionFailed');
+      expect(await metaErrorKind(store.completeUpload('u1', record, [1], { ifMatch: '"other"' }))).toBe('PreconditionFailed');
       expect((await store.getObject('bkt', 'k'))?.objectId).toBe('obj-old');
       expect(await store.getUpload('u1')).not.toBeNull();
       expect((await store.listParts('u1', 0, 10)).parts).toHaveLength(1);
@@ -172,10 +172,10 @@ describe.each(metaEngines({ serializable: true }))('%s store', (engineName) => {
       await store.createUpload(up);
       await store.putPart(part('u1', 1));
       await store.putPart(part('u1', 2));
-      expect(await s3ErrorCode(store.completeUpload('u1', completedRecord(up, [part('u1', 1), part('u1', 5)]), [1, 5]))).toBe('InvalidPart');
+      expect(await metaErrorKind(store.completeUpload('u1', completedRecord(up, [part('u1', 1), part('u1', 5)]), [1, 5]))).toBe('InvalidPart');
       const stale = completedRecord(up, [part('u1', 1), part('u1', 2)]);
       await store.putPart(part('u1', 2, 'v2'));
-      expect(await s3ErrorCode(store.completeUpload('u1', stale, [1, 2]))).toBe('InvalidPart');
+      expect(await metaErrorKind(store.completeUpload('u1', stale, [1, 2]))).toBe('InvalidPart');
       expect(await store.getObject('bkt', 'k')).toBeNull();
       await store.completeUpload('u1', completedRecord(up, [part('u1', 1), part('u1', 2, 'v2')]), [1, 2]);
       expect((await store.getObject('bkt', 'k'))?.manifest.segments.map((s) => s.segId)).toEqual(['obj-u1-p1-v1', 'obj-u1-p2-v2']);
@@ -201,7 +201,7 @@ describe.each(metaEngines({ serializable: true }))('%s store', (engineName) => {
       await store.putPart(part('u2', 1));
       await store.putPart(part('u2', 2));
       await store.putObject(completedRecord(upload('x', 'obj'), [part('x', 1)]));
-      expect(await s3ErrorCode(store.deleteBucket('bkt'))).toBe('BucketNotEmpty');
+      expect(await metaErrorKind(store.deleteBucket('bkt'))).toBe('BucketNotEmpty');
       expect(await store.getUpload('u1')).not.toBeNull();
       await store.deleteObject('bkt', 'obj');
       const queuedBefore = await garbageSegIds();
@@ -277,7 +277,7 @@ describe.each(metaEngines({ serializable: true }))('%s store', (engineName) => {
     });
 
     it('refuses an unknown bucket', async () => {
-      expect(await s3ErrorCode(store.listUploads('nope', { maxUploads: 10 }))).toBe('NoSuchBucket');
+      expect(await metaErrorKind(store.listUploads('nope', { maxUploads: 10 }))).toBe('NoSuchBucket');
     });
   });
 });

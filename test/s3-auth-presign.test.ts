@@ -3,7 +3,7 @@ import { SignatureV4 } from '@smithy/signature-v4';
 import { NodeSha256 } from './helpers/node-sha256.js';
 import { describe, expect, it } from 'vitest';
 import { authenticate, type AuthOptions, type AuthRequest } from '../src/s3/auth/index.js';
-import { S3Error } from '../src/util/s3-error.js';
+import { S3Error } from '../src/s3/s3-error.js';
 
 const ACCESS_KEY = 'AKIDTESSERA0EXAMPLE';
 const SECRET = 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY';

@@ -1,7 +1,7 @@
-import { collectOrphans, DEFAULT_ORPHAN_MIN_AGE_MS } from '../cold/orphans.js';
-import { recoverIndex, rotateMasterKey, StoreNotEmptyError } from '../cold/recover.js';
-import { remainingProblems, repairAll } from '../cold/repair.js';
-import { scrubAll, type ScrubSummary } from '../cold/scrub.js';
+import { collectOrphans, DEFAULT_ORPHAN_MIN_AGE_MS } from '../maintenance/orphans.js';
+import { recoverIndex, rotateMasterKey, StoreNotEmptyError } from '../maintenance/recover.js';
+import { remainingProblems, repairAll } from '../maintenance/repair.js';
+import { scrubAll, type ScrubSummary } from '../maintenance/scrub.js';
 import type { TesseraConfig } from '../config/types.js';
 import { parseDuration } from '../config/units.js';
 import { openGateway, type Gateway } from '../gateway/gateway.js';

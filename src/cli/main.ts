@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { ConfigError } from '../config/load.js';
+import { ConfigError } from '../config/errors.js';
 
 const USAGE = `tessera — S3-compatible gateway: encrypted, erasure-coded cold tier, S3 or local hot tier
 

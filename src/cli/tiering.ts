@@ -1,5 +1,5 @@
 import { openGateway, type Gateway } from '../gateway/gateway.js';
-import type { ObjectRecord } from '../meta/types.js';
+import type { ObjectRecord } from '../model/records.js';
 import { createLogger } from '../util/logger.js';
 import { createMetrics } from '../util/metrics.js';
 import { Progress, parseCommand } from './args.js';

@@ -1,5 +1,5 @@
 import type { MetaStore } from './store.js';
-import type { ObjectRecord, UploadRecord } from './types.js';
+import type { ObjectRecord, UploadRecord } from '../model/records.js';
 
 /** What a store offers the copy besides the MetaStore interface (both stores implement it). */
 export interface BulkMetaStore extends MetaStore {

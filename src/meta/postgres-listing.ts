@@ -9,7 +9,7 @@
  * delimiter's last byte, and well-formed UTF-8 has no 0xFF byte, so the increment never carries.
  */
 
-import type { ListQuery, ListResult, ObjectSummary } from './types.js';
+import type { ListQuery, ListResult, ObjectSummary } from '../model/records.js';
 import { objectListingBounds, summaryOf, type RawSummaryRow } from './listing-objects.js';
 
 /** Above every stored key: keys are well-formed UTF-8, which never contains 0xFF. Stands for "no upper bound". */

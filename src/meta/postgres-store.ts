@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
-import type { ObjectManifest } from '../cold/manifest.js';
-import { Errors } from '../util/s3-error.js';
+import type { ObjectManifest } from '../model/manifest.js';
+import { MetaError } from './errors.js';
 import type { MetaStore } from './store.js';
 import type {
   BucketRecord,
@@ -13,7 +13,7 @@ import type {
   PartRecord,
   UploadRecord,
   WriteCondition,
-} from './types.js';
+} from '../model/records.js';
 import { checkWriteCondition, DEFAULT_GARBAGE_GRACE_MS, invalidPart } from './sqlite-store.js';
 import { decodeKey, encodeKey, prefixSuccessor, immediateSuccessor } from './sqlite-listing.js';
 import {
@@ -167,7 +167,7 @@ export class PostgresMetaStore implements MetaStore {
       'INSERT INTO buckets (name, created_at, owner, region, erasure) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO NOTHING',
       [bucket.name, bucket.createdAt, bucket.owner, bucket.region, bucket.erasure === undefined ? null : JSON.stringify(bucket.erasure)],
     );
-    if (created.rowCount === 0) throw Errors.bucketAlreadyOwnedByYou(bucket.name);
+    if (created.rowCount === 0) throw new MetaError('BucketExists', bucket.name);
   }
 
   async getBucket(name: string): Promise<BucketRecord | null> {
@@ -180,8 +180,8 @@ export class PostgresMetaStore implements MetaStore {
     try {
       await this.transaction(async (q) => {
         // The bucket row lock waits for inserts that reference it (their foreign-key check holds a key-share lock).
-        if ((await q('SELECT 1 FROM buckets WHERE name = $1 FOR UPDATE', [name])).rowCount === 0) throw Errors.noSuchBucket(name);
-        if ((await q('SELECT 1 FROM objects WHERE bucket = $1 LIMIT 1', [name])).rowCount !== 0) throw Errors.bucketNotEmpty(name);
+        if ((await q('SELECT 1 FROM buckets WHERE name = $1 FOR UPDATE', [name])).rowCount === 0) throw new MetaError('NoSuchBucket', name);
+        if ((await q('SELECT 1 FROM objects WHERE bucket = $1 LIMIT 1', [name])).rowCount !== 0) throw new MetaError('BucketNotEmpty', name);
         await q(
           `WITH g AS (INSERT INTO garbage (manifest, not_before)
               SELECT p.manifest, $2 FROM parts p JOIN uploads u ON u.upload_id = p.upload_id WHERE u.bucket = $1),
@@ -194,7 +194,7 @@ export class PostgresMetaStore implements MetaStore {
       });
     } catch (err) {
       // An object committed between the emptiness check and the delete (only possible at a lower isolation).
-      if (sqlState(err) === '23503') throw Errors.bucketNotEmpty(name);
+      if (sqlState(err) === '23503') throw new MetaError('BucketNotEmpty', name);
       throw err;
     }
   }
@@ -227,13 +227,13 @@ export class PostgresMetaStore implements MetaStore {
       for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
         const inserted = await this.guardBucket(record.bucket, () => this.statement(this.insertObjectSql(), values, 'insertObject'));
         if (inserted.rowCount === 1) return { replaced: null };
-        if (condition?.ifNoneMatch === true) throw Errors.preconditionFailed('If-None-Match');
+        if (condition?.ifNoneMatch === true) throw new MetaError('PreconditionFailed', 'If-None-Match');
         const replaced = await this.statement(REPLACE_OBJECT_SQL, [...values, notBefore], 'replaceObjectLocked');
         const row = replaced.rows[0] as ObjectRow | undefined;
         if (row !== undefined) return { replaced: objectFromRow(row) };
         // Deleted between the two statements: insert again.
       }
-      throw Errors.serviceUnavailable('The metadata store is busy. Please retry.');
+      throw new MetaError('Busy', '', 'The metadata store is busy. Please retry.');
     }
     const replaced = await this.guardBucket(record.bucket, () => this.transaction((q) => this.commitObject(q, record, values, condition, notBefore)));
     return { replaced };
@@ -259,7 +259,7 @@ export class PostgresMetaStore implements MetaStore {
       return result.rows as unknown[][];
     });
     // An empty page is the only one that may be of a bucket that does not exist.
-    if (page.objects.length === 0 && page.commonPrefixes.length === 0 && (await this.getBucket(bucket)) === null) throw Errors.noSuchBucket(bucket);
+    if (page.objects.length === 0 && page.commonPrefixes.length === 0 && (await this.getBucket(bucket)) === null) throw new MetaError('NoSuchBucket', bucket);
     return page;
   }
 
@@ -394,7 +394,7 @@ export class PostgresMetaStore implements MetaStore {
     const notBefore = this.notBefore(undefined);
     await this.transaction(async (q) => {
       // The upload row lock orders this part against completion, abort and other uploads of the same part number.
-      if ((await q('SELECT 1 FROM uploads WHERE upload_id = $1 FOR UPDATE', [part.uploadId], 'lockUpload')).rowCount === 0) throw Errors.noSuchUpload(part.uploadId);
+      if ((await q('SELECT 1 FROM uploads WHERE upload_id = $1 FOR UPDATE', [part.uploadId], 'lockUpload')).rowCount === 0) throw new MetaError('NoSuchUpload', part.uploadId);
       await q(
         `WITH g AS (INSERT INTO garbage (manifest, not_before) SELECT manifest, $8 FROM parts WHERE upload_id = $1 AND part_number = $2)
         INSERT INTO parts (${PART_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -413,7 +413,7 @@ export class PostgresMetaStore implements MetaStore {
       WHERE u.upload_id = $1 ORDER BY p.part_number`,
       [uploadId, afterPartNumber, Math.max(0, maxParts) + 1],
     );
-    if (rows.length === 0) throw Errors.noSuchUpload(uploadId);
+    if (rows.length === 0) throw new MetaError('NoSuchUpload', uploadId);
     if (maxParts <= 0) return { parts: [], isTruncated: false };
     const parts = (rows as PartRow[]).filter((r) => r.part_number !== null);
     return { parts: parts.slice(0, maxParts).map(partFromRow), isTruncated: parts.length > maxParts };
@@ -426,7 +426,7 @@ export class PostgresMetaStore implements MetaStore {
       WHERE u.upload_id = $1`,
       [uploadId, partNumbers],
     );
-    if (rows.length === 0) throw Errors.noSuchUpload(uploadId);
+    if (rows.length === 0) throw new MetaError('NoSuchUpload', uploadId);
     const byNumber = new Map((rows as PartRow[]).filter((r) => r.part_number !== null).map((r) => [r.part_number, r]));
     const parts: PartRecord[] = [];
     for (const partNumber of partNumbers) {
@@ -448,7 +448,7 @@ export class PostgresMetaStore implements MetaStore {
     const notBefore = this.notBefore(graceMs);
     const replaced = await this.transaction(async (q) => {
       const upload = (await q(`SELECT ${UPLOAD_COLUMNS} FROM uploads WHERE upload_id = $1 FOR UPDATE`, [uploadId], 'lockUploadRow')).rows[0] as UploadRow | undefined;
-      if (upload === undefined) throw Errors.noSuchUpload(uploadId);
+      if (upload === undefined) throw new MetaError('NoSuchUpload', uploadId);
       if (upload.bucket !== record.bucket || !upload.key.equals(encodeKey(record.key)) || upload.object_id !== record.objectId) {
         throw new Error(`completeUpload: record ${record.bucket}/${record.objectId} does not belong to upload ${uploadId}`);
       }
@@ -459,11 +459,11 @@ export class PostgresMetaStore implements MetaStore {
       const used = new Set(usedParts);
       const recordSegments = new Set(record.manifest.segments.map((segment) => segment.segId));
       const stored = new Set(parts.map((part) => part.part_number));
-      for (const partNumber of used) if (!stored.has(partNumber)) throw invalidPart();
+      for (const partNumber of used) if (!stored.has(partNumber)) throw invalidPart(uploadId, partNumber);
       for (const part of parts) {
         if (!used.has(part.part_number)) continue;
         const manifest = JSON.parse(part.manifest) as ObjectManifest;
-        if (!manifest.segments.every((segment) => recordSegments.has(segment.segId))) throw invalidPart();
+        if (!manifest.segments.every((segment) => recordSegments.has(segment.segId))) throw invalidPart(uploadId, part.part_number);
       }
       const previous = await this.commitObject(q, record, values, condition, notBefore);
       await q(
@@ -481,7 +481,7 @@ export class PostgresMetaStore implements MetaStore {
   async abortUpload(uploadId: string): Promise<void> {
     const notBefore = this.notBefore(undefined);
     await this.transaction(async (q) => {
-      if ((await q('SELECT 1 FROM uploads WHERE upload_id = $1 FOR UPDATE', [uploadId], 'lockUpload')).rowCount === 0) throw Errors.noSuchUpload(uploadId);
+      if ((await q('SELECT 1 FROM uploads WHERE upload_id = $1 FOR UPDATE', [uploadId], 'lockUpload')).rowCount === 0) throw new MetaError('NoSuchUpload', uploadId);
       await q(
         `WITH g AS (INSERT INTO garbage (manifest, not_before) SELECT manifest, $2 FROM parts WHERE upload_id = $1)
         DELETE FROM parts WHERE upload_id = $1`,
@@ -499,7 +499,7 @@ export class PostgresMetaStore implements MetaStore {
   ): Promise<{ uploads: UploadRecord[]; commonPrefixes: string[]; isTruncated: boolean }> {
     return this.transaction(
       async (q) => {
-        if ((await q('SELECT 1 FROM buckets WHERE name = $1', [bucket])).rowCount === 0) throw Errors.noSuchBucket(bucket);
+        if ((await q('SELECT 1 FROM buckets WHERE name = $1', [bucket])).rowCount === 0) throw new MetaError('NoSuchBucket', bucket);
         const uploads: UploadRecord[] = [];
         const commonPrefixes: string[] = [];
         const limit = query.maxUploads;
@@ -707,7 +707,7 @@ export class PostgresMetaStore implements MetaStore {
     const existing = (await q(`SELECT ${OBJECT_SELECT} FROM objects WHERE bucket = $1 AND key = $2 FOR UPDATE`, [values[0], values[1]], 'lockObject')).rows[0] as
       | ObjectRow
       | undefined;
-    checkWriteCondition(existing?.etag, condition);
+    checkWriteCondition(record.key, existing?.etag, condition);
     if (existing === undefined) {
       if ((await q(this.insertObjectSql(), values, 'insertObject')).rowCount !== 1) throw new RaceLost();
       return null;
@@ -732,7 +732,7 @@ export class PostgresMetaStore implements MetaStore {
     try {
       return await body();
     } catch (err) {
-      if (sqlState(err) === '23503') throw Errors.noSuchBucket(bucket);
+      if (sqlState(err) === '23503') throw new MetaError('NoSuchBucket', bucket);
       throw err;
     }
   }
@@ -777,7 +777,7 @@ export class PostgresMetaStore implements MetaStore {
           await sleep(Math.random() * Math.min(100, 2 ** attempt));
           continue;
         }
-        if (err instanceof RaceLost || RETRY_CODES.has(code)) throw Errors.serviceUnavailable('The metadata store is busy. Please retry.');
+        if (err instanceof RaceLost || RETRY_CODES.has(code)) throw new MetaError('Busy', '', 'The metadata store is busy. Please retry.');
         if (UNAVAILABLE_CODES.has(code) || NETWORK_CODES.has(code) || isConnectionError(err)) {
           broken = true;
           throw unavailable(err);
@@ -799,7 +799,7 @@ function errorText(err: unknown): string {
 }
 
 function unavailable(err: unknown): Error {
-  const e = Errors.serviceUnavailable('The metadata store is unavailable. Please retry.');
+  const e = new MetaError('Busy', '', 'The metadata store is unavailable. Please retry.');
   (e as Error & { cause?: unknown }).cause = errorText(err);
   return e;
 }

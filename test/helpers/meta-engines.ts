@@ -10,7 +10,7 @@ import { afterAll, beforeAll } from 'vitest';
 import { PostgresMetaStore, type PostgresMetaStoreOptions } from '../../src/meta/postgres-store.js';
 import { SqliteMetaStore } from '../../src/meta/sqlite-store.js';
 import type { MetaStore } from '../../src/meta/store.js';
-import type { ObjectRecord } from '../../src/meta/types.js';
+import type { ObjectRecord } from '../../src/model/records.js';
 import { postgresAvailable, startPostgres, type PostgresServer } from './postgres.js';
 
 export type EngineName = 'sqlite' | 'postgres' | 'postgres-serializable';
