@@ -48,6 +48,14 @@ export async function metaMain(argv: string[]): Promise<number> {
     process.stdout.write(USAGE + '\n');
     return 0;
   }
+  if (command === 'copy' && typeof values.to !== 'string') {
+    process.stderr.write(`tessera meta copy: --to is required\n\n${USAGE}\n`);
+    return 2;
+  }
+  if (command !== 'copy' && command !== 'migrate') {
+    process.stderr.write(`tessera meta: unknown command ${command}\n\n${USAGE}\n`);
+    return 2;
+  }
   const file = values.config ?? process.env.TESSERA_CONFIG;
   const config = loadConfig(file ? { file } : {}).config;
   const json = values.json === true;
@@ -77,10 +85,7 @@ export async function metaMain(argv: string[]): Promise<number> {
       return 0;
     }
     case 'copy': {
-      if (typeof values.to !== 'string') {
-        process.stderr.write(`tessera meta copy: --to is required\n\n${USAGE}\n`);
-        return 2;
-      }
+      if (typeof values.to !== 'string') return 2; // checked above
       const fromMeta = typeof values.from === 'string' ? storeConfig(values.from, config.meta) : config.meta;
       const toMeta = storeConfig(values.to, config.meta);
       if (describeStore(fromMeta) === describeStore(toMeta)) {
