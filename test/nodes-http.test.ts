@@ -9,7 +9,8 @@ import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { NodeError } from '../src/cold/nodes/driver.js';
 import { createNodeDriver } from '../src/cold/nodes/factory.js';
-import { HttpNodeDriver, kindForStatus } from '../src/cold/nodes/http.js';
+import { HttpNodeDriver } from '../src/cold/nodes/http.js';
+import { kindForStatus } from '../src/cold/nodes/http-status.js';
 import { parseRange, startNodeServer, type NodeServer, type NodeServerLogger } from '../src/node/server.js';
 
 const SECRET = 'node-secret-' + 'x'.repeat(20);
