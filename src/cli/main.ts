@@ -19,9 +19,10 @@ Usage: tessera <command> [options]
   recover-index [--config FILE]         rebuild the metadata store from the nodes and the master key
   rotate-key [--config FILE]            rewrap every data key under the first configured master key
   nodes check [--config FILE]           credentials + write/read/delete round trip on every node
+  meta migrate|copy [--config FILE]     apply metadata schema migrations; copy a store (SQLite <-> PostgreSQL)
 
 Environment: TESSERA_CONFIG, TESSERA_PORT, TESSERA_HOST, TESSERA_DATA_DIR, TESSERA_ACCESS_KEY, TESSERA_SECRET_KEY,
-TESSERA_MASTER_KEY, TESSERA_LOG_LEVEL, TESSERA_HOT_BUDGET, TESSERA_WORKERS.`;
+TESSERA_MASTER_KEY, TESSERA_LOG_LEVEL, TESSERA_HOT_BUDGET, TESSERA_WORKERS, TESSERA_DATABASE_URL (selects the PostgreSQL store).`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -48,6 +49,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./durability.js')).durabilityMain(command, rest);
     case 'nodes':
       return (await import('./nodes-check.js')).nodesMain(rest);
+    case 'meta':
+      return (await import('./meta.js')).metaMain(rest);
     case undefined:
     case 'help':
     case '--help':

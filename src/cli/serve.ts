@@ -7,6 +7,7 @@ import { startS3Server } from '../s3/server.js';
 import { createLogger, type Logger } from '../util/logger.js';
 import { createMetrics } from '../util/metrics.js';
 import { parseCommand } from './args.js';
+import { redactUrl } from '../meta/postgres-url.js';
 
 const HELP = `Usage: tessera serve [--config FILE] [--workers N|auto]
 
@@ -34,6 +35,7 @@ function banner(loaded: LoadedConfig, url: string, workers: number): string {
     '',
     `Tessera is listening on ${url}${workers > 1 ? ` (${workers} worker processes)` : ''}`,
     `  data dir:   ${config.dataDir}`,
+    `  metadata:   ${config.meta.driver === 'postgres' ? `postgres ${redactUrl(config.meta.postgres?.url ?? '')}` : `sqlite ${config.meta.path}`}`,
     `  hot tier:   ${config.hot.driver}${config.hot.driver === 'fs' ? ` (${config.hot.fs.path})` : ''}, budget ${config.hot.budgetBytes} bytes`,
     `  cold tier:  ${config.cold.k}+${config.cold.m} over ${config.cold.nodes.length} nodes (${[...new Set(config.cold.nodes.map((n) => n.kind))].join(', ')})`,
     `  region:     ${config.server.region}`,

@@ -67,14 +67,14 @@ function unavailableKind(code: string): 'Busy' | 'Unavailable' | undefined {
   return undefined;
 }
 
-/** Evaluated inside the committing transaction, against the row that transaction will replace. */
-function checkWriteCondition(key: string, currentEtag: string | undefined, condition: WriteCondition | undefined): void {
+/** Evaluated inside the committing transaction, against the row that transaction will replace (both stores). */
+export function checkWriteCondition(key: string, currentEtag: string | undefined, condition: WriteCondition | undefined): void {
   const failed = failedWriteCondition(currentEtag, condition);
   if (failed === 'NoSuchKey') throw new MetaError('NoSuchKey', key);
   if (failed !== undefined) throw new MetaError('PreconditionFailed', failed);
 }
 
-function invalidPart(uploadId: string, partNumber: number): MetaError {
+export function invalidPart(uploadId: string, partNumber: number): MetaError {
   return new MetaError('InvalidPart', String(partNumber), `part ${partNumber} of upload ${uploadId} is not stored as the completion read it`);
 }
 
@@ -170,6 +170,16 @@ export class SqliteMetaStore implements MetaStore {
       }
       return count;
     });
+  }
+
+  /** putObjects for the bulk copy (`tessera meta copy`) and fixtures: the same call on both stores. */
+  async insertObjects(records: Iterable<ObjectRecord>): Promise<number> {
+    return this.putObjects(records);
+  }
+
+  /** Full records of a bucket after `afterKey` (from the start when null), in key order: the bulk copy's reader. */
+  async objectsAfter(bucket: string, afterKey: string | null, limit: number): Promise<ObjectRecord[]> {
+    return this.s.objectsAfterKey.all(bucket, afterKey === null ? Buffer.alloc(0) : encodeKey(afterKey), limit).map(objectFromRow);
   }
 
   async deleteObject(bucket: string, key: string, graceMs?: number): Promise<ObjectRecord | null> {

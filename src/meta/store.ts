@@ -122,7 +122,7 @@ export interface MetaStore {
   dueGarbage(nowMs: number, limit: number): Promise<GarbageItem[]>;
   removeGarbage(ids: number[]): Promise<void>;
 
-  // Cluster coordination
+  // Cluster coordination (one gateway runs a background job at a time; a shared repair queue)
   /** Take or renew the cluster-wide lease `name` for `holder` until now + ttlMs (the database's clock where it has one); true when `holder` holds it afterwards. Succeeds when the lease is free, expired, or already held by `holder`. */
   acquireLease(name: string, holder: string, ttlMs: number): Promise<boolean>;
   /** Give the lease up if `holder` holds it. */

@@ -235,6 +235,8 @@ export interface ClusterOptions {
   hot?: Record<string, unknown>;
   /** Gateway log level (default warn). */
   logLevel?: string;
+  /** The `meta` section (default: SQLite in the data dir), e.g. { driver: 'postgres', postgres: { url } }. */
+  meta?: Record<string, unknown>;
   /** Start the gateway (default true); when false, call `cluster.gateway.start()` before using url/s3()/metric(). */
   startGateway?: boolean;
   /**
@@ -242,8 +244,6 @@ export interface ClusterOptions {
    * its own port. `gateway` is the first; all are in `gateways`.
    */
   gateways?: number;
-  /** The `meta` section (default: SQLite in the gateways' data dir). */
-  meta?: Record<string, unknown>;
 }
 
 export interface CliResult {
@@ -324,8 +324,8 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       users: [{ accessKey: ADMIN.accessKey, secretKey: ADMIN.secretKey, buckets: { '*': 'admin' } }],
       // Inline and outside the data dir: recover-index after losing the metadata store needs only config + nodes.
       keys: { masterKeys: [{ id: 'e2e', key: randomBytes(32).toString('base64') }] },
-      ...(opts.meta ? { meta: opts.meta } : {}),
       hot: opts.hot ?? { driver: 'fs', encrypt: true, budget: '4GiB' },
+      ...(opts.meta !== undefined ? { meta: opts.meta } : {}),
       cold: { k: 4, m: 2, ...opts.cold, nodes: [...nodeEntries, ...(opts.extraNodes ?? [])] },
       log: { level: opts.logLevel ?? 'warn' },
     };
