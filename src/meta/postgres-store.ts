@@ -723,7 +723,7 @@ export class PostgresMetaStore implements MetaStore {
 
   async claimRepairs(holder: string, limit: number, claimMs: number): Promise<Array<{ id: number; objectId: string; segId: string }>> {
     if (limit <= 0) return [];
-    const now = Date.now();
+    const now = this.now();
     // SKIP LOCKED: two gateways claiming at once take different rows, never the same one.
     const { rows } = await this.statement(
       `UPDATE repair_queue SET claimed_by = $1, claimed_until = $2

@@ -1,15 +1,13 @@
 /**
  * The MetaStore methods that let several gateways share one store (leases, the shared repair queue, the cluster-wide
- * hot budget, compare-and-set manifest updates), exercised through two connections to one SQLite file: the same
- * cross-process situation as gateway processes sharing a WAL database.
+ * hot budget, compare-and-set manifest updates), exercised through two connections (SQLite) or pools (PostgreSQL) to
+ * one store: the same situation as gateway processes sharing it.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { ObjectManifest } from '../src/model/manifest.js';
-import { SqliteMetaStore } from '../src/meta/sqlite-store.js';
+import type { MetaStore } from '../src/meta/store.js';
 import type { ObjectRecord } from '../src/model/records.js';
+import { metaEngines, useEngine } from './helpers/meta-engines.js';
 
 let now = 1_700_000_000_000;
 const clock = (): number => now;
@@ -43,41 +41,42 @@ function record(key: string, objectId: string): ObjectRecord {
   };
 }
 
-let dir: string;
-let a: SqliteMetaStore;
-let b: SqliteMetaStore;
+describe.each(metaEngines())('%s', (engine) => {
+const env = useEngine(engine);
+let a: MetaStore;
+let b: MetaStore;
 
 beforeEach(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'meta-cluster-'));
-  a = SqliteMetaStore.open(join(dir, 'meta.db'), { now: clock });
-  b = SqliteMetaStore.open(join(dir, 'meta.db'), { now: clock });
+  const fresh = await env.fresh({ now: clock });
+  a = fresh.store;
+  b = await fresh.another({ now: clock });
   await a.createBucket({ name: 'bkt', createdAt: now, owner: 'o', region: 'us-east-1' });
 });
 
-afterEach(async () => {
-  await a.close();
-  await b.close();
-  rmSync(dir, { recursive: true, force: true });
-});
-
 describe('leases', () => {
+  // A lease runs on the database's clock where it has one (PostgreSQL: real time passes) and on the store's clock
+  // otherwise (SQLite: the pinned test clock moves by as much).
+  const sleep = async (ms: number): Promise<void> => {
+    now += ms;
+    await new Promise((r) => setTimeout(r, ms));
+  };
   it('one holder at a time; renewable by its holder; taken over after expiry or release', async () => {
-    expect(await a.acquireLease('gc', 'gw-a', 10_000)).toBe(true);
-    expect(await b.acquireLease('gc', 'gw-b', 10_000)).toBe(false);
+    expect(await a.acquireLease('gc', 'gw-a', 600)).toBe(true);
+    expect(await b.acquireLease('gc', 'gw-b', 600)).toBe(false);
     // Another lease name is independent.
-    expect(await b.acquireLease('scrub', 'gw-b', 10_000)).toBe(true);
-    now += 6_000;
-    expect(await a.acquireLease('gc', 'gw-a', 10_000)).toBe(true); // renewed until now + 10 s
-    now += 6_000;
-    expect(await b.acquireLease('gc', 'gw-b', 10_000)).toBe(false); // the renewal still holds
-    now += 4_000;
-    expect(await b.acquireLease('gc', 'gw-b', 10_000)).toBe(true); // expired: a killed holder is replaced
-    expect(await a.acquireLease('gc', 'gw-a', 10_000)).toBe(false);
+    expect(await b.acquireLease('scrub', 'gw-b', 600)).toBe(true);
+    await sleep(350);
+    expect(await a.acquireLease('gc', 'gw-a', 600)).toBe(true); // renewed
+    await sleep(350);
+    expect(await b.acquireLease('gc', 'gw-b', 600)).toBe(false); // the renewal still holds
+    await sleep(400);
+    expect(await b.acquireLease('gc', 'gw-b', 600)).toBe(true); // expired: a killed holder is replaced
+    expect(await a.acquireLease('gc', 'gw-a', 600)).toBe(false);
     // Releasing someone else's lease does nothing; the holder's release frees it at once.
     await a.releaseLease('gc', 'gw-a');
-    expect(await a.acquireLease('gc', 'gw-a', 10_000)).toBe(false);
+    expect(await a.acquireLease('gc', 'gw-a', 600)).toBe(false);
     await b.releaseLease('gc', 'gw-b');
-    expect(await a.acquireLease('gc', 'gw-a', 10_000)).toBe(true);
+    expect(await a.acquireLease('gc', 'gw-a', 600)).toBe(true);
   });
 });
 
@@ -168,4 +167,5 @@ describe('compare-and-set manifests', () => {
     for (const part of await a.getParts('u1', [1, 2])) expect(part.manifest).toMatchObject({ keyId: 'k2', wrappedKey: 'w2', segments: manifest('ou').segments });
     expect(await a.rewrapUpload('nope', 'k1', { keyId: 'k2', wrappedKey: 'w2' })).toBe(false);
   });
+});
 });
