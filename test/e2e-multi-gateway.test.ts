@@ -5,9 +5,9 @@
  * no gateway ever serving a stale or deleted object from its hot tier or single-flight state, one hot budget for the
  * cluster, and background jobs that run in one gateway at a time and move when their holder is killed.
  *
- * The store is a parameter: TESSERA_TEST_META (JSON of the config's `meta` section, e.g.
- * {"driver":"postgres","url":"postgres://..."}) points every gateway at it; by default they share one SQLite file
- * in WAL mode.
+ * The store is a parameter: TESSERA_TEST_META=postgres starts a throwaway PostgreSQL server for the file (or give
+ * the JSON of a config `meta` section, e.g. {"driver":"postgres","postgres":{"url":"postgres://..."}}); by default the
+ * gateways share one SQLite file in WAL mode.
  */
 import { randomBytes } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
@@ -27,9 +27,12 @@ import {
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { httpStatusOf, startCluster, type Cluster } from './helpers/cluster.js';
+import { startPostgres, type PostgresServer } from './helpers/postgres.js';
 
 const MiB = 1024 * 1024;
-const META = process.env.TESSERA_TEST_META ? (JSON.parse(process.env.TESSERA_TEST_META) as Record<string, unknown>) : undefined;
+const META_PARAM = process.env.TESSERA_TEST_META;
+const OWN_POSTGRES = META_PARAM === 'postgres';
+const META: Record<string, unknown> | undefined = META_PARAM === undefined || META_PARAM === '' || META_PARAM === 'sqlite' ? undefined : OWN_POSTGRES ? {} : (JSON.parse(META_PARAM) as Record<string, unknown>);
 
 async function getBytes(s3: S3Client, bucket: string, key: string): Promise<Buffer> {
   const r = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
@@ -104,16 +107,22 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs: num
 describe('three gateways on one store', () => {
   let cluster: Cluster;
   let gw: S3Client[];
+  let postgres: PostgresServer | undefined;
   const bucket = 'shared';
 
   beforeAll(async () => {
+    let meta = META;
+    if (OWN_POSTGRES) {
+      postgres = await startPostgres();
+      meta = { driver: 'postgres', postgres: { url: await postgres.createDatabase() } };
+    }
     cluster = await startCluster({
       nodes: 6,
       gateways: 3,
       logLevel: 'info',
       cold: { segmentSize: '1MiB', chunkSize: '64KiB', gcGrace: '1s', repair: { interval: '2s' } },
       hot: { driver: 'fs', encrypt: true, budget: '64MiB', promote: 'always' },
-      ...(META ? { meta: META } : {}),
+      ...(meta ? { meta } : {}),
     });
     gw = [0, 1, 2].map((i) => cluster.s3At(i));
     await gw[0]!.send(new CreateBucketCommand({ Bucket: bucket }));
@@ -121,6 +130,7 @@ describe('three gateways on one store', () => {
 
   afterAll(async () => {
     await cluster?.stop();
+    await postgres?.stop();
   });
 
   test('read-after-write, overwrite and delete seen at once by the other gateways, even where the old version is hot', async () => {
