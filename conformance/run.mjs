@@ -117,14 +117,15 @@ async function startGateway(dir, creds) {
   mkdirSync(dataDir, { recursive: true });
   const config = path.join(dir, 'tessera.yaml');
   // baseDomain enables virtual-hosted style (BUCKET.localhost:PORT); path style keeps working on 127.0.0.1.
-  writeFileSync(config, 'server:\n  baseDomain: localhost\nlog:\n  level: warn\n');
+  // The hot budget is in the file, not the gateway's environment: `tessera warm` (conformance/tier.mjs) reads this file
+  // too, and a warm process with a smaller budget than the gateway's evicts what the gateway keeps. The suites run side
+  // by side and together warm more than the default 4 GiB (several 1 GiB files).
+  writeFileSync(config, 'server:\n  baseDomain: localhost\nhot:\n  budget: 64GiB\nlog:\n  level: warn\n');
   const port = await freePort();
   const logFile = path.join(dir, 'gateway.log');
   const logStream = createWriteStream(logFile);
   const child = spawn(process.execPath, [CLI, 'serve', '--config', config], {
-    // The warm pass asserts every object it warmed is still hot when read: the suites run side by side and together
-    // warm more than the default 4 GiB budget (several 1 GiB files), so LRU eviction made that check timing-dependent.
-    env: { ...process.env, TESSERA_DATA_DIR: dataDir, TESSERA_PORT: String(port), TESSERA_ACCESS_KEY: creds.accessKey, TESSERA_SECRET_KEY: creds.secretKey, TESSERA_HOT_BUDGET: '64GiB' },
+    env: { ...process.env, TESSERA_DATA_DIR: dataDir, TESSERA_PORT: String(port), TESSERA_ACCESS_KEY: creds.accessKey, TESSERA_SECRET_KEY: creds.secretKey },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const entry = { kill: () => child.kill('SIGTERM') };
