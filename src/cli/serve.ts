@@ -6,7 +6,7 @@ import { parseCommand } from './args.js';
 
 /** `tessera serve`: runs until SIGTERM/SIGINT, then stops accepting, finishes in-flight requests and closes the store. */
 export async function serveMain(argv: string[]): Promise<number> {
-  const { loaded } = parseCommand(argv);
+  const { loaded } = parseCommand('serve', argv, {}, { provision: true });
   const { config } = loaded;
   const logger = createLogger(config.log.level);
   const metrics = createMetrics();

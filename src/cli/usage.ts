@@ -1,0 +1,126 @@
+import { parseArgs } from 'node:util';
+
+/**
+ * The CLI's usage texts and flag parsing, one entry per command: `tessera --help` lists the synopses, `tessera COMMAND --help` prints
+ * the command's own entry. A usage mistake is one line on stderr and exit 64 (EX_USAGE, sysexits.h).
+ */
+export const EX_USAGE = 64;
+/** A configuration problem (sysexits.h EX_CONFIG). */
+export const EX_CONFIG = 78;
+
+/** A mistake in how a command was called: the message is one line and names what is wrong. */
+export class UsageError extends Error {
+  constructor(
+    readonly command: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+const CONFIG = '  --config, -c FILE   the YAML config (default: TESSERA_CONFIG, else the embedded default in ./data)';
+const HELP = '  --help, -h          this text';
+
+export interface CommandUsage {
+  synopsis: string;
+  summary: string;
+  details: string[];
+}
+
+export const COMMANDS: Record<string, CommandUsage> = {
+  serve: { synopsis: 'serve [--config FILE]', summary: 'start the S3 gateway (creates the embedded default\'s master key and credentials on first start)', details: [CONFIG, HELP] },
+  node: {
+    synopsis: 'node --data DIR [--port P] [--host H] [--secret-file F] [--tls-cert C --tls-key K]',
+    summary: 'run a shard storage node (secret from --secret-file or TESSERA_NODE_SECRET)',
+    details: [
+      '  --data, --data-dir DIR   where the node keeps its shards (required)',
+      '  --port P                 port to listen on (default 7700; 0 picks a free one)',
+      '  --host H                 address to listen on (default 127.0.0.1)',
+      '  --secret-file F          file holding the shared secret (else TESSERA_NODE_SECRET; never a flag)',
+      '  --tls-cert C --tls-key K serve HTTPS with this PEM certificate and key',
+      HELP,
+    ],
+  },
+  keygen: { synopsis: 'keygen [--out FILE]', summary: 'make a new 256-bit master key (base64)', details: ['  --out, -o FILE      write it to FILE (mode 600, never overwritten) instead of stdout', HELP] },
+  warm: { synopsis: 'warm BUCKET[/PREFIX] [--config FILE]', summary: 'promote objects to the hot tier', details: [CONFIG, HELP] },
+  evict: { synopsis: 'evict BUCKET[/PREFIX] [--config FILE]', summary: 'demote objects from the hot tier (the cold copy stays)', details: [CONFIG, HELP] },
+  pin: { synopsis: 'pin BUCKET/KEY [--config FILE]', summary: 'keep an object hot (never evicted)', details: [CONFIG, HELP] },
+  unpin: { synopsis: 'unpin BUCKET/KEY [--config FILE]', summary: 'release a pinned object', details: [CONFIG, HELP] },
+  scrub: { synopsis: 'scrub [--config FILE]', summary: 'verify every shard (presence and checksums)', details: [CONFIG, HELP] },
+  repair: { synopsis: 'repair [--config FILE]', summary: 'rebuild missing or corrupt shards onto healthy nodes', details: [CONFIG, HELP] },
+  gc: {
+    synopsis: 'gc [--config FILE] [--min-age 1h] [--dry-run]',
+    summary: 'delete shards no committed object references',
+    details: [CONFIG, '  --min-age DURATION  spare blobs younger than this (default 1h)', '  --dry-run           report only', HELP],
+  },
+  'recover-index': {
+    synopsis: 'recover-index [--config FILE] [--force]',
+    summary: 'rebuild the metadata store from the nodes and the master key',
+    details: [CONFIG, '  --force             merge into a store that already has objects', HELP],
+  },
+  'rotate-key': { synopsis: 'rotate-key [--config FILE]', summary: 'rewrap every data key under the first configured master key', details: [CONFIG, HELP] },
+  nodes: { synopsis: 'nodes check [--config FILE]', summary: 'credentials + write/read/delete round trip on every node', details: [CONFIG, HELP] },
+};
+
+export function commandUsage(command: string): string {
+  const c = COMMANDS[command];
+  if (!c) return overallUsage();
+  return [`Usage: tessera ${c.synopsis}`, '', `${c.summary}.`, '', 'Options:', ...c.details].join('\n');
+}
+
+export function overallUsage(): string {
+  const width = Math.max(...Object.values(COMMANDS).map((c) => c.synopsis.length));
+  const lines = Object.values(COMMANDS).map((c) => (c.synopsis.length > 40 ? `  ${c.synopsis}\n  ${' '.repeat(40)}${c.summary}` : `  ${c.synopsis.padEnd(Math.min(width, 38))}  ${c.summary}`));
+  return [
+    'tessera — S3-compatible gateway: encrypted, erasure-coded cold tier, S3 or local hot tier',
+    '',
+    'Usage: tessera <command> [options]      (tessera <command> --help for its options)',
+    '',
+    ...lines,
+    '',
+    'Environment: TESSERA_CONFIG, TESSERA_PORT, TESSERA_HOST, TESSERA_DATA_DIR, TESSERA_ACCESS_KEY, TESSERA_SECRET_KEY,',
+    'TESSERA_MASTER_KEY, TESSERA_LOG_LEVEL, TESSERA_HOT_BUDGET.',
+  ].join('\n');
+}
+
+/** Whether argv asks for help (flags after `--` are arguments, not flags). */
+export function wantsHelp(argv: string[]): boolean {
+  for (const a of argv) {
+    if (a === '--') return false;
+    if (a === '--help' || a === '-h') return true;
+  }
+  return false;
+}
+
+export type FlagSpec = Record<string, { type: 'string' | 'boolean'; short?: string; default?: string | boolean }>;
+
+export interface ParseOptions {
+  /** Positional arguments the command takes: [fewest, most]. Default none. */
+  positionals?: [min: number, max: number];
+  /** What a missing positional means, for the one-line message (e.g. 'name a BUCKET or BUCKET/PREFIX'). */
+  missing?: string;
+}
+
+/** Flags and positionals of one command; a mistake is a UsageError (one line, exit 64). */
+export function parseFlags(
+  command: string,
+  argv: string[],
+  options: FlagSpec,
+  opts: ParseOptions = {},
+): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (err) {
+    // node:util's messages run on with advice about `--`; the first sentence says what is wrong.
+    const message = err instanceof Error ? err.message : String(err);
+    throw new UsageError(command, (/^[^.]*\./.exec(message)?.[0] ?? message).replace(/\.$/, ''));
+  }
+  const [min, max] = opts.positionals ?? [0, 0];
+  const { positionals } = parsed;
+  if (positionals.length < min) throw new UsageError(command, opts.missing ?? 'missing argument');
+  if (positionals.length > max) throw new UsageError(command, `unexpected argument ${positionals[max]}`);
+  return { values: parsed.values as Record<string, string | boolean | undefined>, positionals };
+}
+
