@@ -14,7 +14,7 @@ import {
 } from '../src/cold/codec/index.js';
 import { MIN_WRITER_CHUNK, writerChunkSize } from '../src/cold/codec/layout.js';
 import { S3Error } from '../src/util/s3-error.js';
-import { collect, decodeToMemory, encodeToMemory, hex16, pieces } from './codec-helpers.js';
+import { collect, decodeToMemory, encodeToMemory, hex16, pieces } from './helpers/codec.js';
 
 const objectId = hex16();
 const dk = randomBytes(32);

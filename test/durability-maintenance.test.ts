@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { durabilityMain, runDurabilityCommand } from '../src/cli/durability.js';
@@ -9,18 +9,14 @@ import { scrubAll } from '../src/cold/scrub.js';
 import type { TesseraConfig } from '../src/config/types.js';
 import type { Gateway } from '../src/gateway/gateway.js';
 import type { ObjectRecord } from '../src/meta/types.js';
-import { putBytes, randomBody, readAll, shardFile, tempGateway } from './durability-helpers.js';
+import { putBytes, randomBody, shardFile, tempGateway } from './helpers/durability.js';
+import { readAll } from './helpers/streams.js';
+import { walkFiles } from './helpers/files.js';
 
 type Env = Awaited<ReturnType<typeof tempGateway>>;
 
-async function filesUnder(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const e of await readdir(dir, { withFileTypes: true, recursive: true })) if (e.isFile()) out.push(path.join(e.parentPath, e.name));
-  return out.sort();
-}
-
 async function allShardFiles(config: TesseraConfig): Promise<string[]> {
-  const lists = await Promise.all(config.cold.nodes.map((n) => (n.kind === 'fs' ? filesUnder(n.path) : [])));
+  const lists = await Promise.all(config.cold.nodes.map((n) => (n.kind === 'fs' ? walkFiles(n.path) : [])));
   return lists.flat().sort();
 }
 

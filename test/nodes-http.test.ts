@@ -11,29 +11,11 @@ import { NodeError } from '../src/cold/nodes/driver.js';
 import { createNodeDriver } from '../src/cold/nodes/factory.js';
 import { HttpNodeDriver, kindForStatus } from '../src/cold/nodes/http.js';
 import { parseRange, startNodeServer, type NodeServer, type NodeServerLogger } from '../src/node/server.js';
+import { chunked, readAll } from './helpers/streams.js';
+import { filesUnder } from './helpers/files.js';
 
 const SECRET = 'node-secret-' + 'x'.repeat(20);
 const id = (n: number): string => `${n.toString(16).padStart(2, '0')}${'cd'.repeat(15)}`;
-
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
-
-function chunked(data: Buffer, chunkSize = 64 * 1024): Readable {
-  let pos = 0;
-  return new Readable({
-    read() {
-      if (pos >= data.length) {
-        this.push(null);
-        return;
-      }
-      this.push(data.subarray(pos, pos + chunkSize));
-      pos += chunkSize;
-    },
-  });
-}
 
 async function errorOf(p: Promise<unknown>): Promise<NodeError> {
   try {
@@ -43,11 +25,6 @@ async function errorOf(p: Promise<unknown>): Promise<NodeError> {
     throw err;
   }
   throw new Error('expected a NodeError, got success');
-}
-
-async function filesUnder(dir: string): Promise<string[]> {
-  const entries = await fsp.readdir(dir, { recursive: true, withFileTypes: true });
-  return entries.filter((e) => e.isFile()).map((e) => e.name);
 }
 
 /** Waits for a condition the server reaches asynchronously (e.g. cleanup after a client vanished). */
