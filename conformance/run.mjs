@@ -25,8 +25,10 @@ const GIB = 1024 * 1024 * 1024;
 const SUITE_TIMEOUT_MS = 12 * 60 * 1000;
 
 /**
- * The Python clients live in a virtual environment of the conformance run's own, never in the machine's interpreter:
- * installing torch there once brought a setuptools without pkg_resources and broke other Python tools.
+ * The Python clients are installed into a virtual environment of the conformance run's own, never into the machine's
+ * interpreter: installing torch there once brought a setuptools without pkg_resources and broke other Python tools.
+ * The venv sees the system's site-packages (read only), so what the machine already has (boto3, aws-cli v1) is used
+ * as it is, and only what is missing gets installed, into the venv.
  */
 const VENV = process.env.CONF_VENV ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'tessera', 'conformance-venv');
 const PY = { exe: path.join(VENV, 'bin', 'python'), bin: path.join(VENV, 'bin') };
@@ -38,7 +40,7 @@ const args = parseArgs(process.argv.slice(2));
 
 /** Every client suite: name, command, and what it needs installed. */
 function suiteTable() {
-  const awsV1 = path.join(PY.bin, 'aws');
+  const awsV1 = path.join(PY.bin, 'aws-v1');
   return [
     { client: 'aws-cli-v2', cmd: [PY.exe, path.join(SUITES, 'awscli.py'), 'aws-cli-v2', '/usr/bin/aws'], apt: { bin: '/usr/bin/aws', pkg: 'awscli' } },
     { client: 'aws-cli-v1', cmd: [PY.exe, path.join(SUITES, 'awscli.py'), 'aws-cli-v1', awsV1], pip: { module: 'awscli', pkg: 'awscli' } },
@@ -71,9 +73,15 @@ function ensureVenv() {
   if (existsSync(PY.exe)) return undefined;
   log(`creating the Python virtual environment ${VENV}`);
   mkdirSync(path.dirname(VENV), { recursive: true });
-  const r = spawnSync('python3', ['-m', 'venv', VENV], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+  const r = spawnSync('python3', ['-m', 'venv', '--system-site-packages', VENV], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
   if (r.status !== 0 || !existsSync(PY.exe)) return `python3 -m venv ${VENV} failed: ${(r.stderr ?? '').trim().slice(-200)}`;
   return undefined;
+}
+
+/** aws-cli v1 through the venv's interpreter, wherever its package is (venv or system site-packages). */
+function awsV1Wrapper() {
+  const file = path.join(PY.bin, 'aws-v1');
+  writeFileSync(file, `#!/bin/sh\nexec '${PY.exe}' -m awscli "$@"\n`, { mode: 0o755 });
 }
 
 /** pip-installs `pkg` into the venv unless `module` imports there already; an error message, or undefined. */
@@ -95,6 +103,7 @@ function installClients(suites) {
   }
   const python = suites.filter((s) => s.cmd[0] === PY.exe);
   const venvProblem = python.length > 0 ? (ensureVenv() ?? pipInstall(PY_BASE)) : undefined;
+  if (!venvProblem && python.length > 0) awsV1Wrapper();
   for (const s of suites) {
     if (s.apt && !existsSync(s.apt.bin)) notes.set(s.client, `${s.apt.bin} missing and apt-get install ${s.apt.pkg} failed`);
     if (s.cmd[0] !== PY.exe) continue;
