@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { IagonNodeConfig } from '../src/config/types.js';
-import { ConfigError } from '../src/config/load.js';
+import { ConfigError } from '../src/config/errors.js';
 import { NodeError } from '../src/cold/nodes/driver.js';
 import { IagonNodeDriver, validateIagonConfig } from '../src/cold/nodes/iagon.js';
 import { startIagonContractServer, type IagonContractServer } from './helpers/iagon-contract-server.js';

@@ -12,8 +12,8 @@ import {
   TAG_BYTES,
   TypeScriptCoder,
 } from '../src/cold/codec/index.js';
-import { MIN_WRITER_CHUNK, writerChunkSize } from '../src/cold/codec/layout.js';
-import { S3Error } from '../src/util/s3-error.js';
+import { MIN_WRITER_CHUNK, writerChunkSize } from '../src/model/layout.js';
+import { ColdError } from '../src/cold/errors.js';
 import { collect, decodeToMemory, encodeToMemory, hex16, pieces } from './helpers/codec.js';
 
 const objectId = hex16();
@@ -82,15 +82,14 @@ describe('losing shards', () => {
     }
   });
 
-  it('any m+1 missing shards fail with 503 ServiceUnavailable', async () => {
+  it('any m+1 missing shards fail as Unavailable (the protocol answers 503)', async () => {
     const enc = await setup;
     for (let a = 0; a < k + m; a++) {
       for (let b = a + 1; b < k + m; b++) {
         for (let c = b + 1; c < k + m; c++) {
           const err = await decodeToMemory(enc, { objectId, dk, missing: new Set([a, b, c]) }).catch((e: unknown) => e);
-          expect(err).toBeInstanceOf(S3Error);
-          expect((err as S3Error).status).toBe(503);
-          expect((err as S3Error).code).toBe('ServiceUnavailable');
+          expect(err).toBeInstanceOf(ColdError);
+          expect((err as ColdError).kind).toBe('Unavailable');
         }
       }
     }
@@ -162,10 +161,10 @@ describe('corruption and misplacement', () => {
     ];
     for (const manifest of wrong) {
       const err = await decodeToMemory(enc, { objectId, dk, manifest }).catch((e: unknown) => e);
-      expect((err as S3Error).status).toBe(500);
+      expect((err as ColdError).kind).toBe('Corrupt');
     }
     const err = await decodeToMemory(enc, { objectId: hex16(), dk }).catch((e: unknown) => e);
-    expect((err as S3Error).status).toBe(500);
+    expect((err as ColdError).kind).toBe('Corrupt');
   });
 
   it('the wrong data key fails without blaming any shard', async () => {
@@ -178,7 +177,7 @@ describe('corruption and misplacement', () => {
         problems.push(...r.problems);
       })
       .catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(S3Error);
+    expect(err).toBeInstanceOf(ColdError);
     expect(got).toEqual([]);
     expect(problems).toEqual([]);
   });
@@ -215,7 +214,7 @@ describe('hot blob', () => {
     const tampered = Buffer.from(blob);
     tampered[70]! ^= 1;
     const err = await collect(decryptHotRange({ objectId, dk, segments, offset: 0, length: whole.length, source: pieces(tampered) })).catch((e: unknown) => e);
-    expect((err as S3Error).status).toBe(500);
+    expect((err as ColdError).kind).toBe('Corrupt');
   });
 });
 

@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { decodeSegment, encodeSegment } from '../src/cold/codec/index.js';
-import { S3Error } from '../src/util/s3-error.js';
+import { ColdError } from '../src/cold/errors.js';
 import { collect, encodeToMemory, hex16, memoryOpener, pieces } from './helpers/codec.js';
 
 const objectId = hex16();
@@ -148,7 +148,7 @@ describe('decoder sources', () => {
     expect(problems).toEqual([]);
     expect(mem.opened).not.toContain(0);
     const err = await collect(decodeSegment({ manifest: enc.manifest, objectId, dk, unavailable: [0, 1, 4], openShard: mem.open })).catch((e: unknown) => e);
-    expect((err as S3Error).status).toBe(503);
+    expect((err as ColdError).kind).toBe('Unavailable');
   });
 
   it('a consumer that stops early closes every shard stream', async () => {

@@ -97,7 +97,8 @@ describe('ColdStore.writeData with segments in flight', () => {
     const size = 6 * segmentSize;
     const ingest = new Ingest(Readable.from([randomBytes(size)]), size);
     await expect(cold.writeData({ objectId: hex16(), dk: randomBytes(32), part: 1, size, erasure: { k: 4, m: 2 }, source: ingest })).rejects.toMatchObject({
-      code: 'ServiceUnavailable',
+      name: 'ColdError',
+      kind: 'Unavailable',
     });
     expect(await settlesEmpty(drivers)).toBe(0);
     await cold.close();
@@ -113,7 +114,8 @@ describe('ColdStore.writeData with segments in flight', () => {
     }
     const ingest = new Ingest(Readable.from(body()), size);
     await expect(cold.writeData({ objectId: hex16(), dk: randomBytes(32), part: 1, size, erasure: { k: 4, m: 2 }, source: ingest })).rejects.toMatchObject({
-      code: 'IncompleteBody',
+      name: 'GatewayError',
+      kind: 'BodyTooShort',
     });
     expect(await settlesEmpty(drivers)).toBe(0);
     // A client's failure is not the nodes' fault: no breaker opened.

@@ -3,7 +3,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, provisionSecrets } from '../src/config/load.js';
+import { ConfigError } from '../src/config/errors.js';
+import { loadConfig, provisionSecrets } from '../src/config/load.js';
 
 describe('config loading', () => {
   let dir: string;

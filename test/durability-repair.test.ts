@@ -1,7 +1,7 @@
 import { stat, unlink } from 'node:fs/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { repairAll, repairObject, remainingProblems } from '../src/cold/repair.js';
-import { scrubAll, scrubSegment } from '../src/cold/scrub.js';
+import { repairAll, repairObject, remainingProblems } from '../src/maintenance/repair.js';
+import { scrubAll, scrubSegment } from '../src/maintenance/scrub.js';
 import { createLogger } from '../src/util/logger.js';
 import { createMetrics } from '../src/util/metrics.js';
 import { putBytes, randomBody, shardFile, tempGateway } from './helpers/durability.js';

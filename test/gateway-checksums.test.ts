@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { compositeChecksum, createChecksummer, isValidChecksumValue } from '../src/gateway/checksums.js';
-import type { ChecksumAlgorithm } from '../src/meta/types.js';
+import type { ChecksumAlgorithm } from '../src/model/records.js';
 
 const CHECK = Buffer.from('123456789');
 

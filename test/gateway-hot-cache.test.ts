@@ -158,7 +158,7 @@ describe('hot tier as a cache: budget, LRU eviction, pins, reconciliation', () =
       () => undefined,
       (e: unknown) => e,
     );
-    expect((err as { status?: number }).status).toBe(500);
+    expect(err).toMatchObject({ name: 'ColdError', kind: 'Corrupt' });
     const sent = Buffer.concat(got);
     expect(sent.length).toBeLessThanOrEqual(2 * 16 * 1024);
     expect(sent).toEqual(a.subarray(0, sent.length));

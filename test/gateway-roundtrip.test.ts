@@ -60,13 +60,13 @@ describe('gateway service round trip (embedded default, small segments)', () => 
     const body = randomBytes(5000);
     await expect(
       g.service.putObject({ bucket: 'data', key: 'bad-md5', body: Readable.from([body]), size: body.length, contentMd5: createHash('md5').update('x').digest('base64'), headers: { userMeta: {} }, tags: {} }),
-    ).rejects.toMatchObject({ code: 'BadDigest' });
-    await expect(g.service.headObject('data', 'bad-md5')).rejects.toMatchObject({ code: 'NoSuchKey' });
+    ).rejects.toMatchObject({ name: 'GatewayError', kind: 'DigestMismatch' });
+    await expect(g.service.headObject('data', 'bad-md5')).rejects.toMatchObject({ name: 'GatewayError', kind: 'NoSuchKey' });
   });
 
   it('rejects a short body', async () => {
     const body = randomBytes(5000);
-    await expect(g.service.putObject({ bucket: 'data', key: 'short', body: Readable.from([body]), size: 6000, headers: { userMeta: {} }, tags: {} })).rejects.toMatchObject({ code: 'IncompleteBody' });
-    await expect(g.service.headObject('data', 'short')).rejects.toMatchObject({ code: 'NoSuchKey' });
+    await expect(g.service.putObject({ bucket: 'data', key: 'short', body: Readable.from([body]), size: 6000, headers: { userMeta: {} }, tags: {} })).rejects.toMatchObject({ name: 'GatewayError', kind: 'BodyTooShort' });
+    await expect(g.service.headObject('data', 'short')).rejects.toMatchObject({ name: 'GatewayError', kind: 'NoSuchKey' });
   });
 });

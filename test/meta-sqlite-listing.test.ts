@@ -7,7 +7,7 @@ import { encodeKey, listingEntries, prefixSuccessor, takePage, type KeyedRow } f
 import { listObjectPage, type ObjectListingSource, type RawSummaryRow } from '../src/meta/listing-objects.js';
 import { prepareStatements } from '../src/meta/sqlite-statements.js';
 import { SqliteMetaStore } from '../src/meta/sqlite-store.js';
-import type { ListQuery, ObjectRecord } from '../src/meta/types.js';
+import type { ListQuery, ObjectRecord } from '../src/model/records.js';
 
 const NOW = 1_700_000_000_000;
 

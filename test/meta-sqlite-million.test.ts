@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SqliteMetaStore } from '../src/meta/sqlite-store.js';
-import type { ObjectRecord } from '../src/meta/types.js';
+import type { ObjectRecord } from '../src/model/records.js';
 
 const NOW = 1_700_000_000_000;
 const pad = (n: number): string => String(n).padStart(2, '0');

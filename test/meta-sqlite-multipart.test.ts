@@ -2,10 +2,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ObjectManifest, SegmentManifest } from '../src/cold/manifest.js';
+import type { ObjectManifest, SegmentManifest } from '../src/model/manifest.js';
 import { SqliteMetaStore } from '../src/meta/sqlite-store.js';
-import type { ObjectRecord, PartRecord, UploadRecord } from '../src/meta/types.js';
-import { S3Error } from '../src/util/s3-error.js';
+import type { ObjectRecord, PartRecord, UploadRecord } from '../src/model/records.js';
+import { MetaError } from '../src/meta/errors.js';
 
 const NOW = 1_700_000_000_000;
 const GRACE = 1_000;
@@ -67,11 +67,11 @@ function completedRecord(up: UploadRecord, parts: PartRecord[]): ObjectRecord {
   };
 }
 
-async function s3ErrorCode(promise: Promise<unknown>): Promise<string> {
+async function metaErrorKind(promise: Promise<unknown>): Promise<string> {
   try {
     await promise;
   } catch (err) {
-    if (err instanceof S3Error) return err.code;
+    if (err instanceof MetaError) return err.kind;
     throw err;
   }
   throw new Error('expected the call to fail');
@@ -101,11 +101,11 @@ describe('uploads and parts', () => {
     await store.createUpload(upload('u1', 'key 🎉'));
     expect(await store.getUpload('u1')).toEqual(upload('u1', 'key 🎉'));
     expect(await store.getUpload('nope')).toBeNull();
-    expect(await s3ErrorCode(store.createUpload(upload('u2', 'k', NOW, 'no-bucket')))).toBe('NoSuchBucket');
-    expect(await s3ErrorCode(store.putPart(part('nope', 1)))).toBe('NoSuchUpload');
-    expect(await s3ErrorCode(store.listParts('nope', 0, 10))).toBe('NoSuchUpload');
-    expect(await s3ErrorCode(store.getParts('nope', [1]))).toBe('NoSuchUpload');
-    expect(await s3ErrorCode(store.abortUpload('nope'))).toBe('NoSuchUpload');
+    expect(await metaErrorKind(store.createUpload(upload('u2', 'k', NOW, 'no-bucket')))).toBe('NoSuchBucket');
+    expect(await metaErrorKind(store.putPart(part('nope', 1)))).toBe('NoSuchUpload');
+    expect(await metaErrorKind(store.listParts('nope', 0, 10))).toBe('NoSuchUpload');
+    expect(await metaErrorKind(store.getParts('nope', [1]))).toBe('NoSuchUpload');
+    expect(await metaErrorKind(store.abortUpload('nope'))).toBe('NoSuchUpload');
   });
 
   it('replacing a part queues the old one; lists and gets parts', async () => {
@@ -132,7 +132,7 @@ describe('uploads and parts', () => {
     await store.abortUpload('u1');
     expect(await store.getUpload('u1')).toBeNull();
     expect(await garbageSegIds()).toEqual(['obj-u1-p1-v1', 'obj-u1-p2-v1']);
-    expect(await s3ErrorCode(store.putPart(part('u1', 3)))).toBe('NoSuchUpload');
+    expect(await metaErrorKind(store.putPart(part('u1', 3)))).toBe('NoSuchUpload');
   });
 });
 
@@ -150,11 +150,11 @@ describe('completeUpload', () => {
     expect(replaced?.objectId).toBe('obj-old');
     expect(await store.getObject('bkt', 'k')).toEqual(record);
     expect(await store.getUpload('u1')).toBeNull();
-    expect(await s3ErrorCode(store.listParts('u1', 0, 10))).toBe('NoSuchUpload');
+    expect(await metaErrorKind(store.listParts('u1', 0, 10))).toBe('NoSuchUpload');
     const due = await store.dueGarbage(NOW + GRACE, 10);
     expect(due.map((g) => g.manifest.segments[0]?.segId).sort()).toEqual(['obj-old-p1-v1', 'obj-u1-p2-v1']);
     expect(await store.dueGarbage(NOW + GRACE - 1, 10)).toEqual([]);
-    expect(await s3ErrorCode(store.completeUpload('u1', record, [1, 3]))).toBe('NoSuchUpload');
+    expect(await metaErrorKind(store.completeUpload('u1', record, [1, 3]))).toBe('NoSuchUpload');
   });
 
   it('a failing condition changes nothing', async () => {
@@ -163,8 +163,8 @@ describe('completeUpload', () => {
     await store.putPart(part('u1', 1));
     await store.putObject(completedRecord(upload('old', 'k'), [part('old', 1)]));
     const record = completedRecord(up, [part('u1', 1)]);
-    expect(await s3ErrorCode(store.completeUpload('u1', record, [1], { ifNoneMatch: true }))).toBe('PreconditionFailed');
-    expect(await s3ErrorCode(store.completeUpload('u1', record, [1], { ifMatch: '"other"' }))).toBe('PreconditionFailed');
+    expect(await metaErrorKind(store.completeUpload('u1', record, [1], { ifNoneMatch: true }))).toBe('PreconditionFailed');
+    expect(await metaErrorKind(store.completeUpload('u1', record, [1], { ifMatch: '"other"' }))).toBe('PreconditionFailed');
     expect((await store.getObject('bkt', 'k'))?.objectId).toBe('obj-old');
     expect(await store.getUpload('u1')).not.toBeNull();
     expect((await store.listParts('u1', 0, 10)).parts).toHaveLength(1);
@@ -178,10 +178,10 @@ describe('completeUpload', () => {
     await store.createUpload(up);
     await store.putPart(part('u1', 1));
     await store.putPart(part('u1', 2));
-    expect(await s3ErrorCode(store.completeUpload('u1', completedRecord(up, [part('u1', 1), part('u1', 5)]), [1, 5]))).toBe('InvalidPart');
+    expect(await metaErrorKind(store.completeUpload('u1', completedRecord(up, [part('u1', 1), part('u1', 5)]), [1, 5]))).toBe('InvalidPart');
     const stale = completedRecord(up, [part('u1', 1), part('u1', 2)]);
     await store.putPart(part('u1', 2, 'v2'));
-    expect(await s3ErrorCode(store.completeUpload('u1', stale, [1, 2]))).toBe('InvalidPart');
+    expect(await metaErrorKind(store.completeUpload('u1', stale, [1, 2]))).toBe('InvalidPart');
     expect(await store.getObject('bkt', 'k')).toBeNull();
     await store.completeUpload('u1', completedRecord(up, [part('u1', 1), part('u1', 2, 'v2')]), [1, 2]);
     expect((await store.getObject('bkt', 'k'))?.manifest.segments.map((s) => s.segId)).toEqual(['obj-u1-p1-v1', 'obj-u1-p2-v2']);
@@ -207,7 +207,7 @@ describe('deleteBucket with uploads', () => {
     await store.putPart(part('u2', 1));
     await store.putPart(part('u2', 2));
     await store.putObject(completedRecord(upload('x', 'obj'), [part('x', 1)]));
-    expect(await s3ErrorCode(store.deleteBucket('bkt'))).toBe('BucketNotEmpty');
+    expect(await metaErrorKind(store.deleteBucket('bkt'))).toBe('BucketNotEmpty');
     expect(await store.getUpload('u1')).not.toBeNull();
     await store.deleteObject('bkt', 'obj');
     const queuedBefore = await garbageSegIds();
@@ -283,6 +283,6 @@ describe('listUploads', () => {
   });
 
   it('refuses an unknown bucket', async () => {
-    expect(await s3ErrorCode(store.listUploads('nope', { maxUploads: 10 }))).toBe('NoSuchBucket');
+    expect(await metaErrorKind(store.listUploads('nope', { maxUploads: 10 }))).toBe('NoSuchBucket');
   });
 });

@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ObjectManifest } from '../src/cold/manifest.js';
+import type { ObjectManifest } from '../src/model/manifest.js';
 import { DEFAULT_GARBAGE_GRACE_MS, SqliteMetaStore } from '../src/meta/sqlite-store.js';
-import type { ObjectRecord } from '../src/meta/types.js';
-import { S3Error } from '../src/util/s3-error.js';
+import type { ObjectRecord } from '../src/model/records.js';
+import { MetaError } from '../src/meta/errors.js';
 
 const NOW = 1_700_000_000_000;
 
@@ -55,11 +55,11 @@ function objectRecord(key: string, objectId: string, extra: Partial<ObjectRecord
   };
 }
 
-async function s3ErrorCode(promise: Promise<unknown>): Promise<string> {
+async function metaErrorKind(promise: Promise<unknown>): Promise<string> {
   try {
     await promise;
   } catch (err) {
-    if (err instanceof S3Error) return err.code;
+    if (err instanceof MetaError) return err.kind;
     throw err;
   }
   throw new Error('expected the call to fail');
@@ -110,18 +110,18 @@ describe('buckets', () => {
     expect(await store.getBucket('bkt')).toEqual({ name: 'bkt', createdAt: NOW, owner: 'AKIA1', region: 'us-east-1' });
     expect(await store.getBucket('nope')).toBeNull();
     expect((await store.listBuckets()).map((b) => b.name)).toEqual(['alpha', 'bkt']);
-    expect(await s3ErrorCode(store.createBucket({ name: 'alpha', createdAt: 6, owner: 'o', region: 'eu' }))).toBe('BucketAlreadyOwnedByYou');
+    expect(await metaErrorKind(store.createBucket({ name: 'alpha', createdAt: 6, owner: 'o', region: 'eu' }))).toBe('BucketExists');
   });
 
   it('deletes only existing, empty buckets', async () => {
-    expect(await s3ErrorCode(store.deleteBucket('nope'))).toBe('NoSuchBucket');
+    expect(await metaErrorKind(store.deleteBucket('nope'))).toBe('NoSuchBucket');
     await store.putObject(objectRecord('k', 'o1'));
-    expect(await s3ErrorCode(store.deleteBucket('bkt'))).toBe('BucketNotEmpty');
+    expect(await metaErrorKind(store.deleteBucket('bkt'))).toBe('BucketNotEmpty');
     await store.deleteObject('bkt', 'k');
     await store.deleteBucket('bkt');
     expect(await store.getBucket('bkt')).toBeNull();
-    expect(await s3ErrorCode(store.putObject(objectRecord('k', 'o2')))).toBe('NoSuchBucket');
-    expect(await s3ErrorCode(store.listObjects('bkt', { maxKeys: 10 }))).toBe('NoSuchBucket');
+    expect(await metaErrorKind(store.putObject(objectRecord('k', 'o2')))).toBe('NoSuchBucket');
+    expect(await metaErrorKind(store.listObjects('bkt', { maxKeys: 10 }))).toBe('NoSuchBucket');
   });
 });
 
@@ -179,9 +179,9 @@ describe('objects', () => {
 
   it('evaluates If-None-Match and If-Match inside the commit', async () => {
     await store.putObject(objectRecord('k', 'o1'), { ifNoneMatch: true });
-    expect(await s3ErrorCode(store.putObject(objectRecord('k', 'o2'), { ifNoneMatch: true }))).toBe('PreconditionFailed');
-    expect(await s3ErrorCode(store.putObject(objectRecord('k', 'o2'), { ifMatch: '"wrong"' }))).toBe('PreconditionFailed');
-    expect(await s3ErrorCode(store.putObject(objectRecord('other', 'o2'), { ifMatch: '"etag-o1"' }))).toBe('PreconditionFailed');
+    expect(await metaErrorKind(store.putObject(objectRecord('k', 'o2'), { ifNoneMatch: true }))).toBe('PreconditionFailed');
+    expect(await metaErrorKind(store.putObject(objectRecord('k', 'o2'), { ifMatch: '"wrong"' }))).toBe('PreconditionFailed');
+    expect(await metaErrorKind(store.putObject(objectRecord('other', 'o2'), { ifMatch: '"etag-o1"' }))).toBe('NoSuchKey');
     expect((await store.getObject('bkt', 'k'))?.objectId).toBe('o1');
     expect(await store.getObject('bkt', 'other')).toBeNull();
     expect(await store.dueGarbage(Number.MAX_SAFE_INTEGER, 10)).toEqual([]);
@@ -191,8 +191,8 @@ describe('objects', () => {
     await store.putObject(objectRecord('k', 'o4'), { ifMatch: '*' });
     expect((await store.getObject('bkt', 'k'))?.objectId).toBe('o4');
     const failed = await store.putObject(objectRecord('k', 'o5'), { ifMatch: '"etag-o3"' }).catch((err: unknown) => err);
-    expect(failed).toBeInstanceOf(S3Error);
-    expect((failed as S3Error).status).toBe(412);
+    expect(failed).toBeInstanceOf(MetaError);
+    expect(failed).toMatchObject({ kind: 'PreconditionFailed', subject: 'If-Match' });
   });
 
   it('sets tags, optionally only for a given object id', async () => {
@@ -230,8 +230,8 @@ describe('objects', () => {
 describe('keys and connections', () => {
   it('refuses keys with a lone surrogate instead of aliasing them to U+FFFD', async () => {
     await store.putObject(objectRecord('a\ufffd', 'o1'));
-    expect(await s3ErrorCode(store.putObject(objectRecord('a\ud800', 'o2')))).toBe('InvalidArgument');
-    expect(await s3ErrorCode(store.getObject('bkt', 'a\udc00'))).toBe('InvalidArgument');
+    expect(await metaErrorKind(store.putObject(objectRecord('a\ud800', 'o2')))).toBe('InvalidKey');
+    expect(await metaErrorKind(store.getObject('bkt', 'a\udc00'))).toBe('InvalidKey');
     expect((await store.getObject('bkt', 'a\ufffd'))?.objectId).toBe('o1');
     await store.putObject(objectRecord('pair \ud83d\ude00', 'o3')); // a well-formed pair is fine
     expect((await store.getObject('bkt', 'pair 😀'))?.objectId).toBe('o3');
@@ -242,7 +242,7 @@ describe('keys and connections', () => {
     try {
       await store.putObject(objectRecord('k', 'o1'), { ifNoneMatch: true });
       expect((await other.getObject('bkt', 'k'))?.objectId).toBe('o1');
-      expect(await s3ErrorCode(other.putObject(objectRecord('k', 'o2'), { ifNoneMatch: true }))).toBe('PreconditionFailed');
+      expect(await metaErrorKind(other.putObject(objectRecord('k', 'o2'), { ifNoneMatch: true }))).toBe('PreconditionFailed');
       await other.putObject(objectRecord('k', 'o3'), { ifMatch: '"etag-o1"' });
       expect((await store.getObject('bkt', 'k'))?.objectId).toBe('o3');
       expect((await store.dueGarbage(Number.MAX_SAFE_INTEGER, 10)).map((g) => g.manifest.objectId)).toEqual(['o1']);
@@ -253,13 +253,13 @@ describe('keys and connections', () => {
 });
 
 describe('lock contention', () => {
-  it('a write blocked past the busy timeout fails with a retryable 503 and succeeds once the lock is gone', async () => {
+  it('a write blocked past the busy timeout fails as Busy (the protocol answers a retryable 503) and succeeds once the lock is gone', async () => {
     const impatient = SqliteMetaStore.open(path, { now: () => NOW, busyTimeoutMs: 50 });
     const holder = new Database(path);
     try {
       holder.exec('BEGIN IMMEDIATE');
-      expect(await s3ErrorCode(impatient.putObject(objectRecord('k', 'o1')))).toBe('ServiceUnavailable');
-      expect(await s3ErrorCode(impatient.touch('o1', 5))).toBe('ServiceUnavailable');
+      expect(await metaErrorKind(impatient.putObject(objectRecord('k', 'o1')))).toBe('Busy');
+      expect(await metaErrorKind(impatient.touch('o1', 5))).toBe('Busy');
       expect(await impatient.getBucket('bkt')).not.toBeNull(); // WAL readers are not blocked by the writer
       holder.exec('COMMIT');
       await impatient.putObject(objectRecord('k', 'o1'));

@@ -163,6 +163,35 @@ describe('objects via the SDK (default flexible checksums)', () => {
     const got = await s3.send(new GetObjectCommand({ Bucket: 'sdk', Key: 'cond' }));
     expect(await got.Body!.transformToString()).toBe('one');
   });
+
+  it('If-Match on a missing key is 404 NoSuchKey (S3: no current version), for PutObject and CompleteMultipartUpload, and creates nothing', async () => {
+    const status = async (p: Promise<unknown>): Promise<[string, number | undefined]> => {
+      const err = await p.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(S3ServiceException);
+      return [(err as S3ServiceException).name, (err as S3ServiceException).$metadata.httpStatusCode];
+    };
+    expect(await status(s3.send(new PutObjectCommand({ Bucket: 'sdk', Key: 'cond-missing', Body: 'x', IfMatch: '"0000"' })))).toEqual(['NoSuchKey', 404]);
+    expect(await status(s3.send(new PutObjectCommand({ Bucket: 'sdk', Key: 'cond-missing', Body: 'x', IfMatch: '*' })))).toEqual(['NoSuchKey', 404]);
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: 'sdk', Key: 'cond-missing' }));
+    const p1 = await s3.send(new UploadPartCommand({ Bucket: 'sdk', Key: 'cond-missing', UploadId, PartNumber: 1, Body: 'only part' }));
+    const complete = (ifMatch: string) =>
+      s3.send(
+        new CompleteMultipartUploadCommand({ Bucket: 'sdk', Key: 'cond-missing', UploadId, IfMatch: ifMatch, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: p1.ETag }] } }),
+      );
+    expect(await status(complete('"0000"'))).toEqual(['NoSuchKey', 404]);
+    // A list naming a part that is not stored is InvalidPart before any condition is looked at.
+    const badList = s3.send(
+      new CompleteMultipartUploadCommand({ Bucket: 'sdk', Key: 'cond-missing', UploadId, IfMatch: '"0000"', MultipartUpload: { Parts: [{ PartNumber: 2, ETag: p1.ETag }] } }),
+    );
+    expect(await status(badList)).toEqual(['InvalidPart', 400]);
+    expect(await status(s3.send(new HeadObjectCommand({ Bucket: 'sdk', Key: 'cond-missing' })))).toEqual(['NotFound', 404]);
+    // The upload survives a failed condition and completes without one.
+    const done = await s3.send(new CompleteMultipartUploadCommand({ Bucket: 'sdk', Key: 'cond-missing', UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: p1.ETag }] } }));
+    expect(done.ETag).toMatch(/-1"$/);
+  });
 });
 
 describe('streaming uploads (aws-chunked with trailing checksums)', () => {

@@ -8,7 +8,7 @@ import aws4 from 'aws4';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authenticate, decodeBody, type AuthContext, type AuthOptions, type AuthRequest } from '../src/s3/auth/index.js';
-import { S3Error } from '../src/util/s3-error.js';
+import { S3Error } from '../src/s3/s3-error.js';
 
 const ACCESS_KEY = 'AKIDTESSERA0EXAMPLE';
 const SECRET = 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY';

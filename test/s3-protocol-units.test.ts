@@ -1,19 +1,22 @@
 import { describe, expect, it } from 'vitest';
-import { S3Error } from '../src/util/s3-error.js';
+import { S3Error } from '../src/s3/s3-error.js';
 import { may, permissionOn } from '../src/s3/authorize.js';
 import { checksumValueHeader, parseExpectedChecksum } from '../src/s3/checksum-headers.js';
-import { evaluateCopySourceConditions, evaluateReadConditions, etagMatches, parseWriteCondition } from '../src/s3/conditionals.js';
+import { evaluateCopySourceConditions, evaluateReadConditions, parseWriteCondition } from '../src/s3/conditionals.js';
+import { etagListMatches as etagMatches } from '../src/model/etag.js';
 import { errorXml } from '../src/s3/error-response.js';
 import { parseCopySource } from '../src/s3/handlers/copy.js';
 import { s3UrlEncode } from '../src/s3/handlers/list.js';
-import { parseCompleteBody, validateCompletion } from '../src/s3/handlers/multipart.js';
+import { parseCompleteBody } from '../src/s3/handlers/multipart.js';
+import { GatewayError } from '../src/gateway/errors.js';
+import { checkCompletionParts } from '../src/gateway/multipart-completion.js';
 import { decodeContinuationToken, encodeContinuationToken } from '../src/s3/list-token.js';
 import { parseCopySourceRange, parseRange } from '../src/s3/range.js';
 import { resolveOperation, resolveTarget } from '../src/s3/routing.js';
 import { digestBase64 } from '../src/s3/small-digests.js';
 import { assertKey, assertMetadataSize, isValidBucketName, parseContentMd5, parseIntParam, parseStorageClass, parseTaggingHeader } from '../src/s3/validation.js';
 import { childList, childText, decodeXmlText, escapeXml, isoDate, parseXmlBody } from '../src/s3/xml.js';
-import type { PartRecord } from '../src/meta/types.js';
+import type { PartRecord } from '../src/model/records.js';
 
 /** Runs fn and returns the S3Error code it threw (fails the test if it did not throw an S3Error). */
 function codeOf(fn: () => unknown): string {
@@ -24,6 +27,16 @@ function codeOf(fn: () => unknown): string {
     return (err as S3Error).code;
   }
   throw new Error('expected an S3Error');
+}
+
+function kindOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(GatewayError);
+    return (err as GatewayError).kind;
+  }
+  throw new Error('expected a GatewayError');
 }
 
 const q = (s: string) => new URLSearchParams(s);
@@ -348,10 +361,10 @@ describe('multipart completion checks', () => {
       [2, part(2, 1)],
       [3, part(3, 1)],
     ]);
-    expect(validateCompletion([{ partNumber: 1, etag: 'e1' }, { partNumber: 2, etag: '"e2"' }], stored).map((p) => p.etag)).toEqual(['"e1"', '"e2"']);
-    expect(codeOf(() => validateCompletion([{ partNumber: 4, etag: 'e4' }], stored))).toBe('InvalidPart');
-    expect(codeOf(() => validateCompletion([{ partNumber: 1, etag: 'e9' }], stored))).toBe('InvalidPart');
-    expect(codeOf(() => validateCompletion([{ partNumber: 2, etag: 'e2' }, { partNumber: 3, etag: 'e3' }], stored))).toBe('EntityTooSmall');
+    expect(checkCompletionParts([{ partNumber: 1, etag: 'e1' }, { partNumber: 2, etag: '"e2"' }], stored).map((p) => p.etag)).toEqual(['"e1"', '"e2"']);
+    expect(kindOf(() => checkCompletionParts([{ partNumber: 4, etag: 'e4' }], stored))).toBe('InvalidPart');
+    expect(kindOf(() => checkCompletionParts([{ partNumber: 1, etag: 'e9' }], stored))).toBe('InvalidPart');
+    expect(kindOf(() => checkCompletionParts([{ partNumber: 2, etag: 'e2' }, { partNumber: 3, etag: 'e3' }], stored))).toBe('PartTooSmall');
   });
 });
 

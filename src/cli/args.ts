@@ -1,5 +1,6 @@
-import { ConfigError, loadConfig, provisionSecrets, type LoadedConfig } from '../config/load.js';
-import { parseFlags, type FlagSpec, type ParseOptions } from './usage.js';
+import { ConfigError } from '../config/errors.js';
+import { loadConfig, provisionSecrets, type LoadedConfig } from '../config/load.js';
+import { parseFlags, type FlagSpec, type ParseOptions } from '../util/cli-flags.js';
 
 /**
  * --config FILE (or TESSERA_CONFIG) plus the command's own flags. Only `serve` provisions (creates the embedded

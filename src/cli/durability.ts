@@ -1,7 +1,7 @@
-import { collectOrphans, DEFAULT_ORPHAN_MIN_AGE_MS } from '../cold/orphans.js';
-import { recoverIndex, rotateMasterKey, StoreNotEmptyError } from '../cold/recover.js';
-import { remainingProblems, repairAll } from '../cold/repair.js';
-import { scrubAll, type ScrubSummary } from '../cold/scrub.js';
+import { collectOrphans, DEFAULT_ORPHAN_MIN_AGE_MS } from '../maintenance/orphans.js';
+import { recoverIndex, rotateMasterKey, StoreNotEmptyError } from '../maintenance/recover.js';
+import { remainingProblems, repairAll } from '../maintenance/repair.js';
+import { scrubAll, type ScrubSummary } from '../maintenance/scrub.js';
 import { DEFAULT_ADMIN_ACCESS_KEY } from '../config/load.js';
 import type { TesseraConfig } from '../config/types.js';
 import { parseDuration } from '../config/units.js';
@@ -9,7 +9,7 @@ import { openGateway, type Gateway } from '../gateway/gateway.js';
 import { createLogger, type Logger } from '../util/logger.js';
 import { createMetrics } from '../util/metrics.js';
 import { Progress, parseCommand } from './args.js';
-import { UsageError, type FlagSpec } from './usage.js';
+import { UsageError, type FlagSpec } from '../util/cli-flags.js';
 
 export type DurabilityCommand = 'scrub' | 'repair' | 'gc' | 'recover-index' | 'rotate-key';
 

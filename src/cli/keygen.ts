@@ -1,5 +1,5 @@
 import { writeFileSync } from 'node:fs';
-import { parseFlags } from './usage.js';
+import { parseFlags } from '../util/cli-flags.js';
 import { generateMasterKey } from '../cold/keys.js';
 
 export function keygenMain(argv: string[]): number {

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-import { ConfigError } from '../config/load.js';
-import { COMMANDS, commandUsage, EX_CONFIG, EX_USAGE, overallUsage, UsageError, wantsHelp } from './usage.js';
+import { ConfigError } from '../config/errors.js';
+import { EX_CONFIG, EX_USAGE, UsageError } from '../util/cli-flags.js';
+import { COMMANDS, commandUsage, overallUsage, wantsHelp } from './usage.js';
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;

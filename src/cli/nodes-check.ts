@@ -7,7 +7,7 @@ import { openGateway } from '../gateway/gateway.js';
 import { createLogger } from '../util/logger.js';
 import { createMetrics } from '../util/metrics.js';
 import { parseCommand } from './args.js';
-import { UsageError } from './usage.js';
+import { UsageError } from '../util/cli-flags.js';
 
 /** Bytes of the probe shard: big enough to cross a few stream chunks, small enough for any node. */
 const PROBE_BYTES = 200 * 1024;

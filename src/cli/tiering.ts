@@ -1,9 +1,9 @@
 import { openGateway, type Gateway } from '../gateway/gateway.js';
-import type { ObjectRecord } from '../meta/types.js';
+import type { ObjectRecord } from '../model/records.js';
 import { createLogger } from '../util/logger.js';
 import { createMetrics } from '../util/metrics.js';
 import { Progress, parseCommand } from './args.js';
-import { UsageError } from './usage.js';
+import { UsageError } from '../util/cli-flags.js';
 
 function splitTarget(target: string): { bucket: string; prefix: string } {
   const slash = target.indexOf('/');

@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { ColdConfig } from '../config/types.js';
-import type { ObjectRecord } from '../meta/types.js';
+import type { ObjectRecord } from '../model/records.js';
 import type { Logger } from '../util/logger.js';
 import type { Metrics } from '../util/metrics.js';
-import { Errors, S3Error } from '../util/s3-error.js';
 import { encodeSegment, type EncodeSummary } from './codec/encoder.js';
-import { planSegments, writerChunkSize } from './codec/layout.js';
-import type { ObjectManifest, SegmentManifest, ShardRef } from './manifest.js';
+import { ColdError } from './errors.js';
+import { planSegments, writerChunkSize } from '../model/layout.js';
+import type { ObjectManifest, SegmentManifest, ShardRef } from '../model/manifest.js';
 import { GuardedNode } from './nodes/breaker.js';
 import type { NodeDriver } from './nodes/driver.js';
 import { placeShards, rankNodes } from './placement.js';
@@ -157,7 +157,7 @@ export class ColdStore {
     const targets = placeShards(segId, this.placementView(), k + m);
     const quorum = this.quorum(input.erasure);
     if (targets.length < quorum) {
-      const err = Errors.serviceUnavailable(`Only ${targets.length} storage nodes are healthy; ${quorum} are needed to store data durably.`);
+      const err = new ColdError('Unavailable', `Only ${targets.length} storage nodes are healthy; ${quorum} are needed to store data durably.`);
       return { consumed: Promise.reject(err), stored: Promise.reject(err) };
     }
     const sink = input.hotSink;
@@ -230,9 +230,9 @@ export class ColdStore {
       // below quorum is the nodes' fault: 503.
       const clientError: unknown = uploads.aborted ? uploads.reason : undefined;
       if (clientError instanceof Error) throw clientError;
-      if (summary.status === 'rejected' && summary.reason instanceof S3Error) throw summary.reason;
+      if (summary.status === 'rejected' && summary.reason instanceof ColdError) throw summary.reason;
       if (summary.status === 'rejected') this.log.warn({ err: (summary.reason as Error).message }, 'segment encoding stopped');
-      throw Errors.serviceUnavailable(`Only ${stored.length} of ${n} shards could be stored; ${quorum} are needed.`);
+      throw new ColdError('Unavailable', `Only ${stored.length} of ${n} shards could be stored; ${quorum} are needed.`);
     }
     if (stored.length < n) this.metrics.shardProblems.inc({ kind: 'write-degraded' }, n - stored.length);
     return { ...summary.value.segment, shards };
@@ -271,7 +271,7 @@ export class ColdStore {
       }
     };
     await Promise.all(Array.from({ length: want }, writeOne));
-    if (refs.length === 0) throw Errors.serviceUnavailable('No storage node accepted the object record.');
+    if (refs.length === 0) throw new ColdError('Unavailable', 'No storage node accepted the object record.');
     return refs;
   }
 

@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
-import type { ObjectRecord } from '../meta/types.js';
+import type { ObjectRecord } from '../model/records.js';
 
 /**
  * Encrypted copies of object records on the nodes, so `tessera recover-index` can rebuild the metadata store from

@@ -1,13 +1,21 @@
 import { Readable } from 'node:stream';
 import { decodeSegment, type ShardProblemKind } from './codec/decoder.js';
-import { segmentsForRange } from './codec/layout.js';
-import type { ObjectManifest, SegmentManifest } from './manifest.js';
+import { segmentsForRange } from '../model/layout.js';
+import type { ObjectManifest, SegmentManifest } from '../model/manifest.js';
+import type { GuardedNode } from './nodes/breaker.js';
 import { NodeError } from './nodes/driver.js';
-import { S3Error } from '../util/s3-error.js';
-import type { ColdStore } from './cold-store.js';
+import { isColdError } from './errors.js';
 
 /** Heal-on-read: a reader saw a bad shard. */
 export type ShardProblemReporter = (objectId: string, segment: SegmentManifest, shard: number, kind: ShardProblemKind, err: Error) => void;
+
+/** What a segment read needs from the cold store (the store passes itself; this module never imports it). */
+export interface ShardAccess {
+  readonly config: { readonly hedgeAfterMs: number };
+  node(name: string): GuardedNode | undefined;
+  hasOpenCircuits(): boolean;
+  reportProblem: ShardProblemReporter;
+}
 
 /**
  * Plaintext of an object range, decoded segment by segment from the nodes. The first stripe is decoded before this
@@ -16,7 +24,7 @@ export type ShardProblemReporter = (objectId: string, segment: SegmentManifest, 
  * next one is already being fetched, so segment boundaries do not stall the client.
  */
 export async function openSegmentRange(
-  cold: ColdStore,
+  cold: ShardAccess,
   manifest: ObjectManifest,
   dk: Buffer,
   range: { offset: number; length: number },
@@ -97,7 +105,7 @@ export async function openSegmentRange(
     try {
       return { gen, head: await head };
     } catch (err) {
-      if (!(err instanceof S3Error && err.code === 'ServiceUnavailable') || !cold.hasOpenCircuits()) throw err;
+      if (!isColdError(err, 'Unavailable') || !cold.hasOpenCircuits()) throw err;
       const retry = decoderFor(i, true);
       return { gen: retry, head: await retry.next() };
     }

@@ -2,8 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { ConfigError } from './errors.js';
 import { parseBytes, parseDuration } from './units.js';
-import { shardSize } from '../cold/codec/layout.js';
+import { shardSize } from '../model/layout.js';
 import { makePrivateDir, PRIVATE_FILE_MODE } from '../util/private-files.js';
 import type {
   ColdConfig,
@@ -15,17 +16,6 @@ import type {
   TesseraConfig,
   UserConfig,
 } from './types.js';
-
-/** A configuration mistake, naming the key at fault. */
-export class ConfigError extends Error {
-  constructor(
-    readonly key: string,
-    message: string,
-  ) {
-    super(`config ${key}: ${message}`);
-    this.name = 'ConfigError';
-  }
-}
 
 type Raw = Record<string, unknown>;
 

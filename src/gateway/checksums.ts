@@ -1,7 +1,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { crc32c } from '@node-rs/crc32';
-import type { ChecksumAlgorithm } from '../meta/types.js';
+import type { ChecksumAlgorithm } from '../model/records.js';
 
 /** An incremental checksum in the encoding S3 uses on the wire (base64 of the big-endian digest). */
 export interface Checksummer {

@@ -1,6 +1,6 @@
 import { ColdStore } from '../cold/cold-store.js';
 import { Keyring } from '../cold/keys.js';
-import { RepairQueue } from '../cold/repair-queue.js';
+import { RepairQueue } from '../maintenance/repair-queue.js';
 import { createNodeDriver } from '../cold/nodes/factory.js';
 import type { TesseraConfig } from '../config/types.js';
 import type { HotTier } from '../hot/driver.js';

@@ -1,8 +1,8 @@
 import type { Readable } from 'node:stream';
-import { Errors, S3Error } from '../util/s3-error.js';
+import { GatewayError } from './errors.js';
 import { createChecksummer, type Checksummer } from './checksums.js';
 import { createMd5, type Md5 } from './md5-offload.js';
-import type { ChecksumAlgorithm } from '../meta/types.js';
+import type { ChecksumAlgorithm } from '../model/records.js';
 
 /**
  * Pulls a request body exactly once, hashing every byte on the way (MD5 for the ETag, plus the S3 checksum the
@@ -45,7 +45,7 @@ export class Ingest {
     if (r.done) return null;
     const chunk = typeof r.value === 'string' ? Buffer.from(r.value) : r.value;
     this.received += chunk.length;
-    if (this.received > this.size) throw Errors.invalidRequest('The request body is longer than its declared length.');
+    if (this.received > this.size) throw new GatewayError('BodyTooLong');
     const hashing = this.md5.update(chunk);
     if (hashing) await hashing;
     this.checksummer?.update(chunk);
@@ -57,7 +57,7 @@ export class Ingest {
     let left = length;
     while (left > 0) {
       const chunk = await this.next();
-      if (chunk === null) throw Errors.incompleteBody();
+      if (chunk === null) throw new GatewayError('BodyTooShort');
       if (chunk.length <= left) {
         left -= chunk.length;
         yield chunk;
@@ -73,8 +73,8 @@ export class Ingest {
   async finish(): Promise<{ md5: Buffer; checksum?: string }> {
     try {
       const extra = await this.next();
-      if (extra !== null && extra.length > 0) throw Errors.invalidRequest('The request body is longer than its declared length.');
-      if (this.received !== this.size) throw Errors.incompleteBody();
+      if (extra !== null && extra.length > 0) throw new GatewayError('BodyTooLong');
+      if (this.received !== this.size) throw new GatewayError('BodyTooShort');
     } catch (err) {
       this.md5.close();
       throw err;
@@ -94,9 +94,8 @@ export class Ingest {
 }
 
 function toClientError(err: unknown): Error {
-  if (err instanceof S3Error) return err;
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   // A client that goes away mid-body is the client's problem, never a 500.
-  if (code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ABORT_ERR') return Errors.incompleteBody();
+  if (code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ABORT_ERR') return new GatewayError('BodyTooShort');
   return err instanceof Error ? err : new Error(String(err));
 }

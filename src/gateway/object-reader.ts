@@ -1,16 +1,16 @@
 import { PassThrough, Readable, pipeline } from 'node:stream';
 import type { ColdStore } from '../cold/cold-store.js';
 import type { Keyring } from '../cold/keys.js';
-import { hotRangeForPlainRange, hotSegmentSize, planSegments, writerChunkSize } from '../cold/codec/layout.js';
+import { hotRangeForPlainRange, hotSegmentSize, planSegments, writerChunkSize } from '../model/layout.js';
 import { HotDecryptStream } from '../cold/codec/hot.js';
 import type { HotConfig } from '../config/types.js';
 import type { MetaStore } from '../meta/store.js';
-import type { ObjectRecord } from '../meta/types.js';
+import type { ObjectRecord } from '../model/records.js';
 import type { Logger } from '../util/logger.js';
 import type { Metrics } from '../util/metrics.js';
 import type { HotCache } from './hot-cache.js';
 import { SingleFlight } from './single-flight.js';
-import { S3Error } from '../util/s3-error.js';
+import { isColdError } from '../cold/errors.js';
 
 /** Hot-tier uploads at once; each holds up to a few parts (S3 multipart) of buffered data. */
 const MAX_CONCURRENT_HOT_WRITES = 4;
@@ -124,7 +124,7 @@ export class ObjectReader {
   /** A hot blob that fails authentication is dropped, so the next read rebuilds from the cold tier. */
   private evictOnCorruption(objectId: string, plain: Readable): void {
     plain.once('error', (err) => {
-      if (err instanceof S3Error && err.code === 'InternalError') {
+      if (isColdError(err, 'Corrupt')) {
         this.metrics.hotErrors.inc({ op: 'corrupt' });
         this.log.error({ objectId }, 'hot tier copy failed authentication; evicting it (the cold copy is intact)');
         void this.hot.evict(objectId).catch(() => undefined);

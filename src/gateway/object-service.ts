@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { TesseraConfig } from '../config/types.js';
-import type { ObjectManifest } from '../cold/manifest.js';
+import type { ObjectManifest } from '../model/manifest.js';
 import type { Keyring } from '../cold/keys.js';
 import type { MetaStore } from '../meta/store.js';
 import type {
@@ -13,18 +13,19 @@ import type {
   StoredChecksum,
   UploadRecord,
   WriteCondition,
-} from '../meta/types.js';
+} from '../model/records.js';
 import type { Logger } from '../util/logger.js';
 import type { Metrics } from '../util/metrics.js';
-import { Errors, S3Error } from '../util/s3-error.js';
+import { GatewayError } from './errors.js';
+import { quoteEtag, unquoteEtag } from '../model/etag.js';
+import { MAX_PART_NUMBER, MIN_PART_NUMBER } from '../model/limits.js';
+import { failedWriteCondition, hasWriteCondition } from '../model/write-condition.js';
 import { compositeChecksum } from './checksums.js';
+import { checkCompletionParts } from './multipart-completion.js';
 import type { ColdStore } from '../cold/cold-store.js';
 import type { ObjectReader } from './object-reader.js';
 import type { ByteRange, CompletePart, ObjectService, PutObjectInput, UploadPartInput } from './types.js';
 import { Ingest } from './ingest.js';
-
-const MIN_PART_SIZE = 5 * 1024 * 1024;
-const MAX_PARTS = 10_000;
 
 export interface ObjectServiceDeps {
   config: TesseraConfig;
@@ -38,14 +39,6 @@ export interface ObjectServiceDeps {
 
 function newId(): string {
   return randomBytes(16).toString('hex');
-}
-
-function quoteEtag(hex: string): string {
-  return `"${hex}"`;
-}
-
-function stripQuotes(etag: string): string {
-  return etag.replace(/^"|"$/g, '');
 }
 
 /**
@@ -85,7 +78,7 @@ export class TesseraObjectService implements ObjectService {
 
   private async requireBucket(bucket: string): Promise<BucketRecord> {
     const b = await this.meta.getBucket(bucket);
-    if (!b) throw Errors.noSuchBucket(bucket);
+    if (!b) throw new GatewayError('NoSuchBucket', bucket);
     return b;
   }
 
@@ -94,15 +87,16 @@ export class TesseraObjectService implements ObjectService {
     return b.erasure ?? { k: this.d.config.cold.k, m: this.d.config.cold.m };
   }
 
-  /** Early check of write conditions, so a doomed upload is refused before its body is stored (the commit re-checks). */
+  /**
+   * Early check of write conditions, so a doomed upload is refused before its body is stored. The same rule
+   * (failedWriteCondition) runs again inside the committing transaction, which is what makes it hold under races.
+   */
   private async precheck(bucket: string, key: string, condition?: WriteCondition): Promise<void> {
-    if (!condition || (!condition.ifNoneMatch && condition.ifMatch === undefined)) return;
+    if (!hasWriteCondition(condition)) return;
     const current = await this.meta.getObject(bucket, key);
-    if (condition.ifNoneMatch && current) throw Errors.preconditionFailed('If-None-Match');
-    if (condition.ifMatch !== undefined) {
-      if (!current) throw Errors.noSuchKey(key);
-      if (condition.ifMatch !== '*' && stripQuotes(condition.ifMatch) !== stripQuotes(current.etag)) throw Errors.preconditionFailed('If-Match');
-    }
+    const failed = failedWriteCondition(current?.etag, condition);
+    if (failed === 'NoSuchKey') throw new GatewayError('NoSuchKey', key);
+    if (failed !== undefined) throw new GatewayError('PreconditionFailed', failed);
   }
 
   /** Streams a body into the cold tier and verifies its digests; the shards are durable when this resolves. */
@@ -122,12 +116,12 @@ export class TesseraObjectService implements ObjectService {
     try {
       segments = await this.d.cold.writeData({ objectId, dk, part, size, erasure, source: ingest, ...(hotSink ? { hotSink } : {}) });
       const digests = await ingest.finish();
-      if (contentMd5 !== undefined && digests.md5.toString('base64') !== contentMd5) throw Errors.badDigest();
+      if (contentMd5 !== undefined && digests.md5.toString('base64') !== contentMd5) throw new GatewayError('DigestMismatch');
       let checksum: StoredChecksum | undefined;
       if (expected && digests.checksum !== undefined) {
         const claimed = expected.value();
         if (claimed !== undefined && claimed !== digests.checksum) {
-          throw Errors.badDigest(`The ${expected.algorithm} you specified did not match the calculated checksum.`);
+          throw new GatewayError('DigestMismatch', expected.algorithm);
         }
         checksum = { algorithm: expected.algorithm, value: digests.checksum, type: 'FULL_OBJECT' };
       }
@@ -212,7 +206,7 @@ export class TesseraObjectService implements ObjectService {
     const record = await this.meta.getObject(bucket, key);
     if (record) return record;
     await this.requireBucket(bucket);
-    throw Errors.noSuchKey(key);
+    throw new GatewayError('NoSuchKey', key);
   }
 
   openObject(record: ObjectRecord, range?: ByteRange): Promise<Readable> {
@@ -226,7 +220,7 @@ export class TesseraObjectService implements ObjectService {
 
   async putTags(bucket: string, key: string, tags: Record<string, string>): Promise<void> {
     const record = await this.headObject(bucket, key);
-    if (!(await this.meta.setTags(bucket, key, tags, record.objectId))) throw Errors.noSuchKey(key);
+    if (!(await this.meta.setTags(bucket, key, tags, record.objectId))) throw new GatewayError('NoSuchKey', key);
   }
 
   async createUpload(input: Parameters<ObjectService['createUpload']>[0]): Promise<UploadRecord> {
@@ -255,14 +249,14 @@ export class TesseraObjectService implements ObjectService {
     const upload = await this.meta.getUpload(uploadId);
     if (!upload || upload.bucket !== bucket || upload.key !== key) {
       await this.requireBucket(bucket);
-      throw Errors.noSuchUpload(uploadId);
+      throw new GatewayError('NoSuchUpload', uploadId);
     }
     return upload;
   }
 
   async uploadPart(input: UploadPartInput): Promise<{ etag: string; checksum?: StoredChecksum }> {
-    if (!Number.isInteger(input.partNumber) || input.partNumber < 1 || input.partNumber > MAX_PARTS) {
-      throw Errors.invalidArgument('Part number must be an integer between 1 and 10000, inclusive', 'partNumber', String(input.partNumber));
+    if (!Number.isInteger(input.partNumber) || input.partNumber < MIN_PART_NUMBER || input.partNumber > MAX_PART_NUMBER) {
+      throw new GatewayError('PartNumberOutOfRange', String(input.partNumber));
     }
     let upload: UploadRecord;
     let erasure: { k: number; m: number };
@@ -302,38 +296,11 @@ export class TesseraObjectService implements ObjectService {
   }
 
   async completeUpload(upload: UploadRecord, parts: CompletePart[], condition?: WriteCondition): Promise<ObjectRecord> {
-    if (parts.length === 0) throw Errors.malformedXML();
-    for (let i = 1; i < parts.length; i++) {
-      if (parts[i]!.partNumber <= parts[i - 1]!.partNumber) {
-        throw new S3Error('InvalidPartOrder', 'The list of parts was not in ascending order. Parts must be ordered by part number.', 400, { UploadId: upload.uploadId });
-      }
-    }
-    await this.precheck(upload.bucket, upload.key, condition);
     const stored = new Map((await this.meta.getParts(upload.uploadId, parts.map((p) => p.partNumber))).map((p) => [p.partNumber, p]));
-    const used: PartRecord[] = [];
-    parts.forEach((want, i) => {
-      const have = stored.get(want.partNumber);
-      if (!have || stripQuotes(have.etag) !== stripQuotes(want.etag)) {
-        throw new S3Error('InvalidPart', 'One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part\'s entity tag.', 400, {
-          UploadId: upload.uploadId,
-          PartNumber: String(want.partNumber),
-          ETag: want.etag,
-        });
-      }
-      if (want.checksum !== undefined && have.checksum && want.checksum !== have.checksum.value) {
-        throw new S3Error('InvalidPart', `The ${have.checksum.algorithm} checksum of part ${want.partNumber} does not match.`, 400, { UploadId: upload.uploadId });
-      }
-      if (i < parts.length - 1 && have.size < MIN_PART_SIZE) {
-        throw new S3Error('EntityTooSmall', 'Your proposed upload is smaller than the minimum allowed object size.', 400, {
-          ProposedSize: String(have.size),
-          MinSizeAllowed: String(MIN_PART_SIZE),
-          PartNumber: String(want.partNumber),
-          ETag: have.etag,
-        });
-      }
-      used.push(have);
-    });
-    const md5s = Buffer.concat(used.map((p) => Buffer.from(stripQuotes(p.etag), 'hex')));
+    // Parts first, then the condition: a list naming a missing part is InvalidPart whatever the key's state.
+    const used = checkCompletionParts(parts, stored);
+    await this.precheck(upload.bucket, upload.key, condition);
+    const md5s = Buffer.concat(used.map((p) => Buffer.from(unquoteEtag(p.etag), 'hex')));
     const size = used.reduce((n, p) => n + p.size, 0);
     let checksum: StoredChecksum | undefined;
     const algorithm = upload.checksumAlgorithm;

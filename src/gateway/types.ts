@@ -10,7 +10,7 @@ import type {
   StoredChecksum,
   UploadRecord,
   WriteCondition,
-} from '../meta/types.js';
+} from '../model/records.js';
 
 /** A checksum the client asked us to verify: from a header (value known now) or an aws-chunked trailer (known at end). */
 export interface ExpectedChecksum {

@@ -9,19 +9,17 @@ import {
 } from '@aws-sdk/client-s3';
 import type { S3ConnectionConfig } from '../config/types.js';
 import type { HotTier } from './driver.js';
-import { byteRangeHeader, createS3Client, DEFAULT_SINGLE_PUT_MAX_BYTES, describeS3Failure, isS3NotFound, uploadStream } from '../util/s3-client.js';
-
-export interface S3UploadTuning {
-  /** Multipart part size; the SDK's floor is 5 MiB. Default 8 MiB. */
-  partSize?: number;
-  /** Parts in flight per upload. Peak memory per upload is about partSize * (queueSize + 1). Default 2. */
-  queueSize?: number;
-  /** Blobs up to this size are one streamed PutObject, larger ones multipart. Default 5 GiB (S3's single-PUT limit). */
-  singlePutMax?: number;
-}
-
-export const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
-export const DEFAULT_QUEUE_SIZE = 2;
+import {
+  byteRangeHeader,
+  createS3Client,
+  DEFAULT_PART_SIZE,
+  DEFAULT_QUEUE_SIZE,
+  DEFAULT_SINGLE_PUT_MAX_BYTES,
+  describeS3Failure,
+  isS3NotFound,
+  uploadStream,
+  type S3UploadTuning,
+} from '../util/s3-client.js';
 
 /** Hot tier blobs as objects `${prefix}${id}` in one bucket of an S3-compatible service. */
 export class S3HotTier implements HotTier {

@@ -10,7 +10,7 @@
  */
 
 import { encodeKey, immediateSuccessor, prefixSuccessor } from './sqlite-listing.js';
-import type { ListQuery, ListResult, ObjectSummary, StoredChecksum } from './types.js';
+import type { ListQuery, ListResult, ObjectSummary, StoredChecksum } from '../model/records.js';
 
 /** Column order of the raw listing statements (sqlite-statements.ts). */
 export type RawSummaryRow = [key: string, size: number, etag: string, lastModified: number, checksum: string | null, storageClass: string | null];

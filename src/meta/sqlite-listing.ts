@@ -4,7 +4,7 @@
  * UTF-8 and SQLite orders every TEXT before every BLOB, so the bounds could not be expressed).
  */
 
-import { Errors } from '../util/s3-error.js';
+import { MetaError } from './errors.js';
 
 const ZERO_BYTE = Buffer.from([0]);
 /** With the u flag, only a lone surrogate matches \p{Cs}; well-formed pairs are read as one astral code point. */
@@ -15,7 +15,7 @@ const LONE_SURROGATE = /\p{Cs}/u;
  * different keys would alias), so it is refused.
  */
 export function encodeKey(key: string): Buffer {
-  if (LONE_SURROGATE.test(key)) throw Errors.invalidArgument('Object key is not valid UTF-8.', 'key');
+  if (LONE_SURROGATE.test(key)) throw new MetaError('InvalidKey', key, 'Object key is not valid UTF-8.');
   return Buffer.from(key, 'utf8');
 }
 

@@ -1,5 +1,5 @@
 /** Row shapes of the SQLite schema and their mapping to the store's record types. */
-import type { ObjectManifest } from '../cold/manifest.js';
+import type { ObjectManifest } from '../model/manifest.js';
 import type {
   BucketRecord,
   ChecksumAlgorithm,
@@ -11,7 +11,7 @@ import type {
   PartSummary,
   StoredChecksum,
   UploadRecord,
-} from './types.js';
+} from '../model/records.js';
 import { decodeKey, encodeKey } from './sqlite-listing.js';
 
 export interface BucketRow {

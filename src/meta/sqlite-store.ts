@@ -2,8 +2,9 @@ import { existsSync } from 'node:fs';
 import { makePrivateDir, makePrivateFile } from '../util/private-files.js';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import type { ObjectManifest } from '../cold/manifest.js';
-import { Errors, S3Error } from '../util/s3-error.js';
+import type { ObjectManifest } from '../model/manifest.js';
+import { failedWriteCondition } from '../model/write-condition.js';
+import { MetaError } from './errors.js';
 import type { MetaStore } from './store.js';
 import type {
   BucketRecord,
@@ -15,7 +16,7 @@ import type {
   PartRecord,
   UploadRecord,
   WriteCondition,
-} from './types.js';
+} from '../model/records.js';
 import { configureConnection, ensureSchema } from './sqlite-schema.js';
 import { prepareStatements, type Statements } from './sqlite-statements.js';
 import { decodeKey, encodeKey, listingEntries, takePage } from './sqlite-listing.js';
@@ -49,28 +50,15 @@ export interface SqliteMetaStoreOptions {
   busyTimeoutMs?: number;
 }
 
-function stripQuotes(etag: string): string {
-  const trimmed = etag.trim();
-  return trimmed.length >= 2 && trimmed.startsWith('"') && trimmed.endsWith('"') ? trimmed.slice(1, -1) : trimmed;
-}
-
 /** Evaluated inside the committing transaction, against the row that transaction will replace. */
-function checkWriteCondition(currentEtag: string | undefined, condition: WriteCondition | undefined): void {
-  if (condition === undefined) return;
-  if (condition.ifNoneMatch === true && currentEtag !== undefined) throw Errors.preconditionFailed('If-None-Match');
-  if (condition.ifMatch !== undefined) {
-    const wanted = condition.ifMatch.trim();
-    if (currentEtag === undefined) throw Errors.preconditionFailed('If-Match');
-    if (wanted !== '*' && stripQuotes(wanted) !== stripQuotes(currentEtag)) throw Errors.preconditionFailed('If-Match');
-  }
+function checkWriteCondition(key: string, currentEtag: string | undefined, condition: WriteCondition | undefined): void {
+  const failed = failedWriteCondition(currentEtag, condition);
+  if (failed === 'NoSuchKey') throw new MetaError('NoSuchKey', key);
+  if (failed !== undefined) throw new MetaError('PreconditionFailed', failed);
 }
 
-function invalidPart(): S3Error {
-  return new S3Error(
-    'InvalidPart',
-    "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not have matched the part's entity tag.",
-    400,
-  );
+function invalidPart(uploadId: string, partNumber: number): MetaError {
+  return new MetaError('InvalidPart', String(partNumber), `part ${partNumber} of upload ${uploadId} is not stored as the completion read it`);
 }
 
 /** MetaStore on one SQLite file (better-sqlite3). Every method is one transaction; results are already-resolved promises. */
@@ -109,7 +97,7 @@ export class SqliteMetaStore implements MetaStore {
 
   async createBucket(bucket: BucketRecord): Promise<void> {
     this.write(() => {
-      if (this.s.bucketByName.get(bucket.name) !== undefined) throw Errors.bucketAlreadyOwnedByYou(bucket.name);
+      if (this.s.bucketByName.get(bucket.name) !== undefined) throw new MetaError('BucketExists', bucket.name);
       this.s.insertBucket.run(bucketParams(bucket));
     });
   }
@@ -122,7 +110,7 @@ export class SqliteMetaStore implements MetaStore {
   async deleteBucket(name: string): Promise<void> {
     this.write(() => {
       this.requireBucket(name);
-      if (this.s.anyObjectInBucket.get(name) !== undefined) throw Errors.bucketNotEmpty(name);
+      if (this.s.anyObjectInBucket.get(name) !== undefined) throw new MetaError('BucketNotEmpty', name);
       const notBefore = this.now() + DEFAULT_GARBAGE_GRACE_MS;
       for (const { upload_id } of this.s.uploadIdsInBucket.all(name)) this.dropUpload(upload_id, notBefore);
       this.s.deleteBucket.run(name);
@@ -346,11 +334,11 @@ export class SqliteMetaStore implements MetaStore {
       const recordSegments = new Set(record.manifest.segments.map((segment) => segment.segId));
       const parts = this.s.partsOfUpload.all(uploadId);
       const stored = new Set(parts.map((part) => part.part_number));
-      for (const partNumber of used) if (!stored.has(partNumber)) throw invalidPart();
+      for (const partNumber of used) if (!stored.has(partNumber)) throw invalidPart(uploadId, partNumber);
       for (const part of parts) {
         if (!used.has(part.part_number)) continue;
         const manifest = JSON.parse(part.manifest) as ObjectManifest;
-        if (!manifest.segments.every((segment) => recordSegments.has(segment.segId))) throw invalidPart();
+        if (!manifest.segments.every((segment) => recordSegments.has(segment.segId))) throw invalidPart(uploadId, part.part_number);
       }
 
       const notBefore = this.notBefore(graceMs);
@@ -456,7 +444,7 @@ export class SqliteMetaStore implements MetaStore {
       return body();
     } catch (err) {
       if (err instanceof Database.SqliteError && (err.code === 'SQLITE_BUSY' || err.code.startsWith('SQLITE_BUSY_'))) {
-        throw Errors.serviceUnavailable('The metadata store is busy. Please retry.');
+        throw new MetaError('Busy', '', 'The metadata store is busy. Please retry.');
       }
       throw err;
     }
@@ -469,12 +457,12 @@ export class SqliteMetaStore implements MetaStore {
   }
 
   private requireBucket(name: string): void {
-    if (this.s.bucketByName.get(name) === undefined) throw Errors.noSuchBucket(name);
+    if (this.s.bucketByName.get(name) === undefined) throw new MetaError('NoSuchBucket', name);
   }
 
   private requireUpload(uploadId: string): UploadRow {
     const row = this.s.uploadById.get(uploadId);
-    if (row === undefined) throw Errors.noSuchUpload(uploadId);
+    if (row === undefined) throw new MetaError('NoSuchUpload', uploadId);
     return row;
   }
 
@@ -483,7 +471,7 @@ export class SqliteMetaStore implements MetaStore {
     this.requireBucket(record.bucket);
     const params = objectParams(record);
     const existing: ObjectRow | undefined = this.s.objectByKey.get(record.bucket, params.key);
-    checkWriteCondition(existing?.etag, condition);
+    checkWriteCondition(record.key, existing?.etag, condition);
     if (existing !== undefined) {
       this.s.deleteObjectByKey.run(record.bucket, params.key);
       // Re-committing the same object (a retried request) must not send its own live shards to the collector.

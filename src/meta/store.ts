@@ -8,17 +8,17 @@ import type {
   PartRecord,
   UploadRecord,
   WriteCondition,
-} from './types.js';
-import type { ObjectManifest } from '../cold/manifest.js';
+} from '../model/records.js';
+import type { ObjectManifest } from '../model/manifest.js';
 
 /**
  * The metadata store. Every method is a single atomic operation in the store (a transaction or a conditional
  * update), so several gateways can share one store (PostgreSQL later): no in-memory locks carry correctness.
- * Failing conditions throw S3Error (PreconditionFailed, NoSuchBucket, NoSuchUpload, ...).
+ * Failing conditions throw MetaError (src/meta/errors.ts: PreconditionFailed, NoSuchBucket, NoSuchUpload, ...).
  */
 export interface MetaStore {
   // Buckets
-  /** Throws BucketAlreadyOwnedByYou when it exists. */
+  /** Throws MetaError BucketExists when it exists. */
   createBucket(bucket: BucketRecord): Promise<void>;
   getBucket(name: string): Promise<BucketRecord | null>;
   /** Throws NoSuchBucket or BucketNotEmpty. In-progress multipart uploads are aborted and their parts queued as garbage. */

@@ -10,7 +10,7 @@
  * visible to every user of the machine.
  */
 import { readFileSync } from 'node:fs';
-import { parseFlags, UsageError } from '../cli/usage.js';
+import { parseFlags, UsageError } from '../util/cli-flags.js';
 import { startNodeServer, type NodeServer, type NodeServerLogger } from './server.js';
 
 export interface NodeMainOptions {

@@ -1,5 +1,5 @@
 import type { Permission, UserConfig } from '../config/types.js';
-import { Errors } from '../util/s3-error.js';
+import { Errors } from './s3-error.js';
 import type { Need } from './routing.js';
 
 const RANK: Record<Permission, number> = { read: 1, write: 2, admin: 3 };

@@ -1,5 +1,5 @@
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
-import { Errors } from '../util/s3-error.js';
+import { Errors } from './s3-error.js';
 import { decodeBody } from './auth/index.js';
 import { header, type RequestContext } from './context.js';
 import { ProtocolErrors } from './errors.js';

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ExpectedChecksum } from '../gateway/types.js';
-import type { ChecksumAlgorithm, StoredChecksum } from '../meta/types.js';
-import { Errors } from '../util/s3-error.js';
+import type { ChecksumAlgorithm, StoredChecksum } from '../model/records.js';
+import { Errors } from './s3-error.js';
 import { isStrictBase64 } from './validation.js';
 
 export const CHECKSUM_ALGORITHMS: readonly ChecksumAlgorithm[] = ['CRC32', 'CRC32C', 'CRC64NVME', 'SHA1', 'SHA256'];

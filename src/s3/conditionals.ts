@@ -1,17 +1,7 @@
-import type { ObjectRecord } from '../meta/types.js';
-import { Errors } from '../util/s3-error.js';
+import { etagListMatches, quoteEtag, unquoteEtag } from '../model/etag.js';
+import type { ObjectRecord } from '../model/records.js';
+import { Errors } from './s3-error.js';
 import { ProtocolErrors } from './errors.js';
-
-const unquote = (etag: string) => etag.trim().replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
-
-/** True when an If-Match / If-None-Match list names this ETag ("*" matches any existing object). */
-export function etagMatches(header: string, etag: string): boolean {
-  const wanted = unquote(etag);
-  return header.split(',').some((candidate) => {
-    const c = candidate.trim();
-    return c === '*' || unquote(c) === wanted;
-  });
-}
 
 /** HTTP dates compare at one-second resolution (Last-Modified has no milliseconds). Invalid dates are ignored. */
 function parseHttpDate(value: string | undefined): number | undefined {
@@ -39,14 +29,14 @@ interface ConditionHeaders {
 export function evaluateReadConditions(c: ConditionHeaders, record: Pick<ObjectRecord, 'etag' | 'lastModified'>): void {
   const modified = Math.floor(record.lastModified / 1000);
   if (c.ifMatch !== undefined) {
-    if (!etagMatches(c.ifMatch, record.etag)) throw Errors.preconditionFailed('If-Match');
+    if (!etagListMatches(c.ifMatch, record.etag)) throw Errors.preconditionFailed('If-Match');
   } else {
     const ius = parseHttpDate(c.ifUnmodifiedSince);
     if (ius !== undefined && modified > ius) throw Errors.preconditionFailed('If-Unmodified-Since');
   }
   const notModifiedHeaders = { etag: record.etag, 'last-modified': httpDate(record.lastModified) };
   if (c.ifNoneMatch !== undefined) {
-    if (etagMatches(c.ifNoneMatch, record.etag)) throw ProtocolErrors.notModified(notModifiedHeaders);
+    if (etagListMatches(c.ifNoneMatch, record.etag)) throw ProtocolErrors.notModified(notModifiedHeaders);
   } else {
     const ims = parseHttpDate(c.ifModifiedSince);
     if (ims !== undefined && modified <= ims) throw ProtocolErrors.notModified(notModifiedHeaders);
@@ -56,12 +46,12 @@ export function evaluateReadConditions(c: ConditionHeaders, record: Pick<ObjectR
 /** x-amz-copy-source-if-*: every failure is 412 (copy has no 304). */
 export function evaluateCopySourceConditions(c: ConditionHeaders, record: Pick<ObjectRecord, 'etag' | 'lastModified'>): void {
   const modified = Math.floor(record.lastModified / 1000);
-  if (c.ifMatch !== undefined && !etagMatches(c.ifMatch, record.etag)) throw Errors.preconditionFailed('x-amz-copy-source-If-Match');
+  if (c.ifMatch !== undefined && !etagListMatches(c.ifMatch, record.etag)) throw Errors.preconditionFailed('x-amz-copy-source-If-Match');
   if (c.ifMatch === undefined) {
     const ius = parseHttpDate(c.ifUnmodifiedSince);
     if (ius !== undefined && modified > ius) throw Errors.preconditionFailed('x-amz-copy-source-If-Unmodified-Since');
   }
-  if (c.ifNoneMatch !== undefined && etagMatches(c.ifNoneMatch, record.etag)) throw Errors.preconditionFailed('x-amz-copy-source-If-None-Match');
+  if (c.ifNoneMatch !== undefined && etagListMatches(c.ifNoneMatch, record.etag)) throw Errors.preconditionFailed('x-amz-copy-source-If-None-Match');
   if (c.ifNoneMatch === undefined) {
     const ims = parseHttpDate(c.ifModifiedSince);
     if (ims !== undefined && modified <= ims) throw Errors.preconditionFailed('x-amz-copy-source-If-Modified-Since');
@@ -74,6 +64,6 @@ export function parseWriteCondition(ifNoneMatch: string | undefined, ifMatch: st
   if (ifNoneMatch !== undefined && ifNoneMatch.trim() !== '*') throw Errors.notImplemented('If-None-Match other than *');
   return {
     ...(ifNoneMatch !== undefined ? { ifNoneMatch: true } : {}),
-    ...(ifMatch !== undefined ? { ifMatch: `"${unquote(ifMatch)}"` } : {}),
+    ...(ifMatch !== undefined ? { ifMatch: quoteEtag(unquoteEtag(ifMatch)) } : {}),
   };
 }

@@ -1,4 +1,5 @@
-import { S3Error, Errors } from '../util/s3-error.js';
+import { S3Error, Errors } from './s3-error.js';
+import { toProtocolError } from './error-mapping.js';
 import type { RequestContext } from './context.js';
 import { escapeXml, textEl } from './xml.js';
 
@@ -14,9 +15,10 @@ export function errorXml(err: S3Error, resource: string, requestId: string, host
   );
 }
 
-/** Anything that is not an S3Error is our bug: logged with the request id, answered as a generic 500. */
+/** Anything the mapping does not know is our bug: logged with the request id, answered as a generic 500. */
 export function toS3Error(ctx: RequestContext, err: unknown): S3Error {
-  if (err instanceof S3Error) return err;
+  const mapped = toProtocolError(err);
+  if (mapped) return mapped;
   ctx.deps.logger.error({ reqId: ctx.requestId, op: ctx.op, err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err) }, 'internal error');
   return Errors.internal();
 }

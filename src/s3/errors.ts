@@ -1,6 +1,6 @@
-import { S3Error } from '../util/s3-error.js';
+import { S3Error } from './s3-error.js';
 
-/** Errors only the protocol layer raises (the shared ones live in util/s3-error.ts). Codes and statuses follow AWS S3. */
+/** More S3 errors (the common constructors are `Errors` in s3-error.ts). Codes and statuses follow AWS S3. */
 export const ProtocolErrors = {
   invalidURI: () => new S3Error('InvalidURI', "Couldn't parse the specified URI.", 400),
   methodNotAllowed: (method: string) =>
@@ -9,13 +9,6 @@ export const ProtocolErrors = {
   invalidStorageClass: (value: string) =>
     new S3Error('InvalidStorageClass', 'The storage class you specified is not valid', 400, { StorageClassRequested: value }),
   invalidTag: (message: string) => new S3Error('InvalidTag', message, 400),
-  invalidPart: (partNumber: number) =>
-    new S3Error(
-      'InvalidPart',
-      "One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.",
-      400,
-      { PartNumber: String(partNumber) },
-    ),
   invalidPartOrder: () => new S3Error('InvalidPartOrder', 'The list of parts was not in ascending order. The parts list must be specified in order by part number.', 400),
   invalidPartNumber: () => new S3Error('InvalidPartNumber', 'The requested partnumber is not satisfiable', 416),
   restoreInProgress: () => new S3Error('RestoreAlreadyInProgress', 'Object restore is already in progress', 409),

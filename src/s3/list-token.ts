@@ -1,4 +1,4 @@
-import { Errors } from '../util/s3-error.js';
+import { Errors } from './s3-error.js';
 
 const VERSION = 't1:';
 

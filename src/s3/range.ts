@@ -1,5 +1,5 @@
 import type { ByteRange } from '../gateway/types.js';
-import { Errors } from '../util/s3-error.js';
+import { Errors } from './s3-error.js';
 
 /**
  * Parses a Range header against an object size, as S3 does:

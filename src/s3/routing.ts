@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { Errors } from '../util/s3-error.js';
+import { Errors } from './s3-error.js';
 import { ProtocolErrors } from './errors.js';
 
 export type OpName =

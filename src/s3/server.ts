@@ -4,7 +4,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { UserConfig } from '../config/types.js';
-import { Errors } from '../util/s3-error.js';
+import { Errors } from './s3-error.js';
 import { authenticate } from './auth/index.js';
 import { authorize } from './authorize.js';
 import { setCommonHeaders, type RequestContext, type S3Deps } from './context.js';

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
-import type { ChecksumAlgorithm } from '../meta/types.js';
+import type { ChecksumAlgorithm } from '../model/records.js';
 
 /**
  * Digests of small in-memory request bodies (DeleteObjects XML, at most 1 MiB) that this layer must verify itself.

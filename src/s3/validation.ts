@@ -1,4 +1,4 @@
-import { Errors } from '../util/s3-error.js';
+import { Errors } from './s3-error.js';
 import { ProtocolErrors } from './errors.js';
 
 const BUCKET_SHAPE = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;

@@ -1,5 +1,5 @@
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
-import { Errors } from '../util/s3-error.js';
+import { Errors } from './s3-error.js';
 
 export const S3_XMLNS = 'http://s3.amazonaws.com/doc/2006-03-01/';
 const XML_DECL = '<?xml version="1.0" encoding="UTF-8"?>\n';

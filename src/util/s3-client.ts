@@ -3,7 +3,33 @@ import https from 'node:https';
 import { Transform, pipeline, type Readable, type TransformCallback } from 'node:stream';
 import { PutObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import type { S3ConnectionConfig } from '../config/types.js';
+
+/**
+ * What the client needs to reach an S3-compatible service. Its own type, so util does not depend on config; the
+ * config's S3 connection settings satisfy it structurally.
+ */
+export interface S3ClientOptions {
+  endpoint?: string;
+  region: string;
+  forcePathStyle: boolean;
+  /** Absent: the SDK's default provider chain (env, profile, instance role). */
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  timeoutMs: number;
+  maxAttempts: number;
+}
+
+/** Upload tuning shared by every streamed writer to S3 (hot tier, s3 nodes). */
+export interface S3UploadTuning {
+  /** Multipart part size; the SDK's floor is 5 MiB. Default 8 MiB. */
+  partSize?: number;
+  /** Parts in flight per upload. Peak memory per upload is about partSize * (queueSize + 1). Default 2. */
+  queueSize?: number;
+  /** Blobs up to this size are one streamed PutObject, larger ones multipart. Default 5 GiB (S3's single-PUT limit). */
+  singlePutMax?: number;
+}
+
+export const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
+export const DEFAULT_QUEUE_SIZE = 2;
 
 /** Connection timeout cap: a refused or black-holed endpoint must fail fast even when timeoutMs is generous. */
 const MAX_CONNECT_TIMEOUT_MS = 10_000;
@@ -16,7 +42,7 @@ const MAX_CONNECT_TIMEOUT_MS = 10_000;
  * - timeoutMs bounds connecting, waiting for response headers, and any idle gap in a body (socket timeout), so a
  *   stalled peer fails instead of hanging; a long transfer that keeps moving is never cut.
  */
-export function createS3Client(cfg: S3ConnectionConfig): S3Client {
+export function createS3Client(cfg: S3ClientOptions): S3Client {
   // Uncapped (free sockets are capped): S3 nodes take part in lock-step shard uploads, and a capped pool can deadlock them.
   const agentOptions: http.AgentOptions = { keepAlive: true, keepAliveMsecs: 1000, maxSockets: Infinity, maxFreeSockets: 64 };
   const options: S3ClientConfig = {

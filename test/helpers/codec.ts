@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { decodeSegment, encodeSegment, type DecodeSegmentOptions, type EncodedSegmentInfo, type ErasureCoder } from '../../src/cold/codec/index.js';
-import type { SegmentManifest } from '../../src/cold/manifest.js';
+import type { SegmentManifest } from '../../src/model/manifest.js';
 import { NodeError } from '../../src/cold/nodes/driver.js';
 
 export const hex16 = (): string => randomBytes(16).toString('hex');

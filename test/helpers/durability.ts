@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { embeddedConfig } from '../../src/config/load.js';
 import type { TesseraConfig } from '../../src/config/types.js';
 import { openGateway, type Gateway } from '../../src/gateway/gateway.js';
-import type { ObjectRecord } from '../../src/meta/types.js';
+import type { ObjectRecord } from '../../src/model/records.js';
 import { createLogger } from '../../src/util/logger.js';
 import { createMetrics } from '../../src/util/metrics.js';
 

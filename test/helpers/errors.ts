@@ -1,6 +1,6 @@
 import { expect } from 'vitest';
 import { NodeError } from '../../src/cold/nodes/driver.js';
-import { S3Error } from '../../src/util/s3-error.js';
+import { S3Error } from '../../src/s3/s3-error.js';
 
 /** The error `p` rejects with; fails the test when it resolves. */
 export async function rejection(p: Promise<unknown>): Promise<unknown> {

@@ -4,7 +4,7 @@
  * finality, so chunks cannot be reordered, truncated or moved between segments or objects.
  */
 import { createCipheriv, createDecipheriv, hkdfSync, type CipherGCM, type DecipherGCM } from 'node:crypto';
-import { TAG_BYTES } from './layout.js';
+import { TAG_BYTES } from '../../model/layout.js';
 
 const SEG_INFO = Buffer.from('tessera-seg-v1');
 const AAD_MAGIC = Buffer.from('TSR1');

@@ -5,10 +5,10 @@
  * other shards of the segment; slow ones are hedged (one extra shard per hedge interval, the first k blocks win).
  */
 import type { Readable } from 'node:stream';
-import type { SegmentManifest } from '../manifest.js';
-import { S3Error } from '../../util/s3-error.js';
+import type { SegmentManifest } from '../../model/manifest.js';
+import { ColdError } from '../errors.js';
 import { ChunkSealer } from './aead.js';
-import { chunkCount, chunkPlainSize, coverRange, roundUp8, shardByteRange, stripeBlockSize, stripeChunks, stripeCount, TAG_BYTES } from './layout.js';
+import { chunkCount, chunkPlainSize, coverRange, roundUp8, shardByteRange, stripeBlockSize, stripeChunks, stripeCount, TAG_BYTES } from '../../model/layout.js';
 import { coderCodeFor, coderFor, type ErasureCoder } from './rs/index.js';
 import { ShardFault, ShardSource, SourceClosed, type ExpectedHeader, type ShardProblemKind } from './shard-source.js';
 
@@ -60,12 +60,12 @@ function timer<T extends string>(ms: number | undefined, tag: T): { promise: Pro
   return { promise, cancel: () => clearTimeout(t) };
 }
 
-function unavailableError(): S3Error {
-  return new S3Error('ServiceUnavailable', 'Not enough storage nodes could deliver the object data; please retry.', 503);
+function unavailableError(): ColdError {
+  return new ColdError('Unavailable', 'Not enough storage nodes could deliver the object data; please retry.');
 }
 
-function authError(): S3Error {
-  return new S3Error('InternalError', 'Stored object data failed authentication.', 500);
+function authError(): ColdError {
+  return new ColdError('Corrupt', 'Stored object data failed authentication.');
 }
 
 /** Picks, opens and drops shard sources for one segment read. */

@@ -7,8 +7,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { crc32 } from 'node:zlib';
-import type { SegmentManifest } from '../manifest.js';
-import { Errors } from '../../util/s3-error.js';
+import type { SegmentManifest } from '../../model/manifest.js';
+import { ColdError } from '../errors.js';
 import { ChunkSealer } from './aead.js';
 import { encodeShardHeader } from './header.js';
 import {
@@ -22,7 +22,7 @@ import {
   stripeBlockSize,
   stripeChunks,
   stripeCount,
-} from './layout.js';
+} from '../../model/layout.js';
 import { defaultCoder, type ErasureCoder } from './rs/index.js';
 import { PieceReader } from './pieces.js';
 import { ShardStream } from './shard-stream.js';
@@ -131,7 +131,7 @@ export function encodeSegment(opts: EncodeSegmentOptions): EncodedSegment {
           let pos = j * B;
           for (let need = len; need > 0; ) {
             const piece = await input.next(need);
-            if (piece === null) throw Errors.incompleteBody();
+            if (piece === null) throw new ColdError('SourceEnded', 'The data ended before its declared length.');
             pos += cipher.update(piece).copy(stripe, pos);
             need -= piece.length;
           }

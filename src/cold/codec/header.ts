@@ -3,7 +3,7 @@
  * about the object (no id, no exact size, no name), so a node learns no more than the shard's length implies.
  */
 import { crc32 } from 'node:zlib';
-import { SHARD_HEADER_BYTES } from './layout.js';
+import { SHARD_HEADER_BYTES } from '../../model/layout.js';
 
 export const SHARD_MAGIC = 'TSHD';
 export const FORMAT_VERSION = 1;

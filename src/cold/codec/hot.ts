@@ -3,10 +3,10 @@
  * no padding, no parity; docs/FORMAT.md). This turns a chunk-aligned byte range of that blob back into plaintext.
  */
 import { Readable, Transform, pipeline, type TransformCallback } from 'node:stream';
-import type { SegmentManifest } from '../manifest.js';
-import { S3Error } from '../../util/s3-error.js';
+import type { SegmentManifest } from '../../model/manifest.js';
+import { ColdError } from '../errors.js';
 import { ChunkSealer } from './aead.js';
-import { chunkCount, chunkPlainSize, coverRange, hotRangeForPlainRange, segmentsForRange, TAG_BYTES } from './layout.js';
+import { chunkCount, chunkPlainSize, coverRange, hotRangeForPlainRange, segmentsForRange, TAG_BYTES } from '../../model/layout.js';
 
 export type HotSegment = Pick<SegmentManifest, 'segId' | 'part' | 'index' | 'plainSize' | 'chunkSize' | 'k'>;
 
@@ -28,8 +28,8 @@ export interface DecryptHotRangeOptions extends HotDecryptOptions {
 /** Re-export of the planning function callers need to request the right blob bytes. */
 export { hotRangeForPlainRange };
 
-function corrupt(): S3Error {
-  return new S3Error('InternalError', 'Cached object data failed authentication.', 500);
+function corrupt(): ColdError {
+  return new ColdError('Corrupt', 'Cached object data failed authentication.');
 }
 
 /** One chunk to open: its AEAD context, its plaintext length and the part [a, b) of its plaintext the caller wants. */

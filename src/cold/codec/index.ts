@@ -1,5 +1,5 @@
 /** The cold-tier codec (format v1, docs/FORMAT.md): chunk AEAD, erasure coding, shard files, hot-blob layout. */
-export * from './layout.js';
+export * from '../../model/layout.js';
 export { ChunkSealer, deriveSegmentKey, type SegmentContext } from './aead.js';
 export { encodeShardHeader, parseShardHeader, FORMAT_VERSION, SHARD_MAGIC, type ShardHeader } from './header.js';
 export { encodeSegment, type EncodeSegmentOptions, type EncodedSegment, type EncodedSegmentInfo, type EncodeSummary } from './encoder.js';

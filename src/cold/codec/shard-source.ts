@@ -5,7 +5,7 @@
 import type { Readable } from 'node:stream';
 import { crc32 } from 'node:zlib';
 import { parseShardHeader } from './header.js';
-import { BLOCK_CRC_BYTES, SHARD_HEADER_BYTES } from './layout.js';
+import { BLOCK_CRC_BYTES, SHARD_HEADER_BYTES } from '../../model/layout.js';
 
 export type ShardProblemKind = 'missing' | 'corrupt' | 'slow' | 'error';
 

@@ -3,7 +3,7 @@ import http, { type IncomingMessage, type OutgoingHttpHeaders } from 'node:http'
 import https from 'node:https';
 import { Readable } from 'node:stream';
 import type { IagonNodeConfig } from '../../config/types.js';
-import { ConfigError } from '../../config/load.js';
+import { ConfigError } from '../../config/errors.js';
 import { NodeError, type NodeDriver, type NodeErrorKind, type NodeHealth } from './driver.js';
 
 /*

@@ -12,12 +12,14 @@ import { NodeError, type NodeDriver, type NodeErrorKind, type NodeHealth } from 
 import {
   byteRangeHeader,
   createS3Client,
+  DEFAULT_PART_SIZE,
+  DEFAULT_QUEUE_SIZE,
   describeS3Failure,
   isAbortError,
   isS3NotFound,
   uploadStream,
+  type S3UploadTuning,
 } from '../../util/s3-client.js';
-import { DEFAULT_PART_SIZE, DEFAULT_QUEUE_SIZE, type S3UploadTuning } from '../../hot/s3.js';
 
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
 const AUTH_CODES = new Set(['AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'ExpiredToken', 'InvalidToken']);

@@ -1,4 +1,4 @@
-import { S3Error } from '../../util/s3-error.js';
+import { S3Error } from '../s3-error.js';
 
 /** Authentication failures with the codes, statuses and messages AWS S3 uses, so SDK error handling behaves the same. */
 export const AuthErrors = {

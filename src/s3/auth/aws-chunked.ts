@@ -1,6 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
-import { Errors } from '../../util/s3-error.js';
+import { Errors } from '../s3-error.js';
 import { AuthErrors } from './auth-errors.js';
 import { EMPTY_SHA256, hmacHex, sha256Hex, signaturesEqual } from './signing.js';
 import type { AuthContext } from './types.js';

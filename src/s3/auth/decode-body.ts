@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { Errors } from '../../util/s3-error.js';
+import { Errors } from '../s3-error.js';
 import { AuthErrors } from './auth-errors.js';
 import { AwsChunkedDecoder } from './aws-chunked.js';
 import { PayloadVerifier } from './payload-verifier.js';

@@ -1,6 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
-import { Errors } from '../../util/s3-error.js';
+import { Errors } from '../s3-error.js';
 import { AuthErrors } from './auth-errors.js';
 
 export interface PayloadVerifierOptions {

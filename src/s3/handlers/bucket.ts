@@ -1,4 +1,4 @@
-import { Errors } from '../../util/s3-error.js';
+import { Errors } from '../s3-error.js';
 import { may } from '../authorize.js';
 import { readSmallBody } from '../body.js';
 import { send, sendXml, header, type RequestContext } from '../context.js';

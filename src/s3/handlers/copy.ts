@@ -1,5 +1,5 @@
-import type { ObjectHeaders, ObjectRecord } from '../../meta/types.js';
-import { Errors } from '../../util/s3-error.js';
+import type { ObjectHeaders, ObjectRecord } from '../../model/records.js';
+import { Errors } from '../s3-error.js';
 import { authorize } from '../authorize.js';
 import { checksumElementName, parseAlgorithm } from '../checksum-headers.js';
 import { evaluateCopySourceConditions, parseWriteCondition } from '../conditionals.js';

@@ -1,5 +1,5 @@
-import type { ObjectSummary } from '../../meta/types.js';
-import { Errors } from '../../util/s3-error.js';
+import type { ObjectSummary } from '../../model/records.js';
+import { Errors } from '../s3-error.js';
 import { sendXml, type RequestContext } from '../context.js';
 import { ProtocolErrors } from '../errors.js';
 import { decodeContinuationToken, encodeContinuationToken } from '../list-token.js';

@@ -1,9 +1,9 @@
 import type { CompletePart } from '../../gateway/types.js';
-import type { PartRecord, UploadRecord } from '../../meta/types.js';
-import { Errors } from '../../util/s3-error.js';
+import { MAX_PART_BYTES, MAX_PART_NUMBER, MIN_PART_NUMBER } from '../../model/limits.js';
+import { Errors } from '../s3-error.js';
 import { declaredPayloadSize, openPayload, readSmallBody } from '../body.js';
 import { checksumElementName, checksumResponseHeaders, parseAlgorithm, parseExpectedChecksum } from '../checksum-headers.js';
-import { etagMatches, parseWriteCondition } from '../conditionals.js';
+import { parseWriteCondition } from '../conditionals.js';
 import { header, send, sendXml, type RequestContext } from '../context.js';
 import { ProtocolErrors } from '../errors.js';
 import { ownerXml } from '../owner.js';
@@ -13,10 +13,6 @@ import { childList, childText, el, isoDate, parseXmlBody, textEl, xmlDocument } 
 import { assertNoSseC, assertPrivateAcl, bucketOf, keyOf, objectHeadersFromRequest } from './common.js';
 import { MAX_COPY_SOURCE_BYTES, loadCopySource } from './copy.js';
 
-export const MIN_PART_BYTES = 5 * 1024 * 1024;
-export const MAX_PART_BYTES = 5 * 1024 ** 3;
-export const MAX_PART_NUMBER = 10000;
-
 function uploadIdOf(ctx: RequestContext): string {
   const id = ctx.query.get('uploadId');
   if (id === null || id === '') throw Errors.invalidArgument('This operation requires an upload id', 'uploadId', '');
@@ -25,8 +21,8 @@ function uploadIdOf(ctx: RequestContext): string {
 
 function partNumberOf(ctx: RequestContext): number {
   const raw = ctx.query.get('partNumber') ?? '';
-  if (!/^\d{1,5}$/.test(raw) || Number(raw) < 1 || Number(raw) > MAX_PART_NUMBER) {
-    throw Errors.invalidArgument('Part number must be an integer between 1 and 10000, inclusive', 'partNumber', raw);
+  if (!/^\d{1,5}$/.test(raw) || Number(raw) < MIN_PART_NUMBER || Number(raw) > MAX_PART_NUMBER) {
+    throw Errors.partNumberOutOfRange(raw);
   }
   return Number(raw);
 }
@@ -107,19 +103,6 @@ export async function uploadPartCopy(ctx: RequestContext): Promise<void> {
   sendXml(ctx, xmlDocument('CopyPartResult', [textEl('ETag', result.etag), textEl('LastModified', isoDate(Date.now())), checksumXml]));
 }
 
-/** Every stored part of an upload, in part-number order (paging through listParts). */
-async function allParts(ctx: RequestContext, upload: UploadRecord): Promise<Map<number, PartRecord>> {
-  const parts = new Map<number, PartRecord>();
-  let after = 0;
-  for (;;) {
-    const page = await ctx.deps.service.listParts(upload, after, 1000);
-    for (const part of page.parts) parts.set(part.partNumber, part);
-    const last = page.parts[page.parts.length - 1];
-    if (!page.isTruncated || !last) return parts;
-    after = last.partNumber;
-  }
-}
-
 /** Parses the CompleteMultipartUpload body: non-empty, strictly ascending part numbers in range. */
 export function parseCompleteBody(xml: string): CompletePart[] {
   const root = parseXmlBody(xml, 'CompleteMultipartUpload');
@@ -128,7 +111,7 @@ export function parseCompleteBody(xml: string): CompletePart[] {
     const etag = childText(node, 'ETag')?.trim();
     if (numberText === undefined || etag === undefined || !/^\d{1,5}$/.test(numberText)) throw Errors.malformedXML();
     const partNumber = Number(numberText);
-    if (partNumber < 1 || partNumber > MAX_PART_NUMBER) throw Errors.invalidArgument('Part number must be an integer between 1 and 10000, inclusive', 'partNumber', numberText);
+    if (partNumber < MIN_PART_NUMBER || partNumber > MAX_PART_NUMBER) throw Errors.partNumberOutOfRange(numberText);
     const checksums = ['CRC32', 'CRC32C', 'CRC64NVME', 'SHA1', 'SHA256'].map((a) => childText(node, `Checksum${a}`)).filter((v) => v !== undefined);
     return { partNumber, etag, ...(checksums[0] !== undefined ? { checksum: checksums[0].trim() } : {}) };
   });
@@ -137,18 +120,6 @@ export function parseCompleteBody(xml: string): CompletePart[] {
     if ((parts[i]?.partNumber ?? 0) <= (parts[i - 1]?.partNumber ?? 0)) throw ProtocolErrors.invalidPartOrder();
   }
   return parts;
-}
-
-/** The checks AWS makes on completion, done here so the service can trust its input. */
-export function validateCompletion(requested: CompletePart[], stored: Map<number, PartRecord>): CompletePart[] {
-  return requested.map((part, index) => {
-    const found = stored.get(part.partNumber);
-    if (!found || !etagMatches(part.etag, found.etag)) throw ProtocolErrors.invalidPart(part.partNumber);
-    if (part.checksum !== undefined && found.checksum && found.checksum.value !== part.checksum) throw ProtocolErrors.invalidPart(part.partNumber);
-    const isLast = index === requested.length - 1;
-    if (!isLast && found.size < MIN_PART_BYTES) throw Errors.entityTooSmall();
-    return { partNumber: part.partNumber, etag: found.etag, ...(found.checksum ? { checksum: found.checksum.value } : {}) };
-  });
 }
 
 function objectUrl(ctx: RequestContext, bucket: string, key: string): string {
@@ -164,8 +135,7 @@ export async function completeMultipartUpload(ctx: RequestContext): Promise<void
   const condition = parseWriteCondition(header(ctx, 'if-none-match'), header(ctx, 'if-match'));
   const upload = await ctx.deps.service.getUpload(bucket, key, uploadId);
   const body = await readSmallBody(ctx);
-  const requested = parseCompleteBody(body.toString('utf8'));
-  const parts = validateCompletion(requested, await allParts(ctx, upload));
+  const parts = parseCompleteBody(body.toString('utf8'));
   const record = await ctx.deps.service.completeUpload(upload, parts, condition);
   const checksumXml = record.checksum
     ? [textEl(checksumElementName(record.checksum.algorithm), record.checksum.value), textEl('ChecksumType', record.checksum.type)]

@@ -1,7 +1,8 @@
 import { pipeline } from 'node:stream';
 import type { ByteRange } from '../../gateway/types.js';
-import type { ObjectRecord } from '../../meta/types.js';
-import { Errors } from '../../util/s3-error.js';
+import { MAX_PART_NUMBER, MIN_PART_NUMBER } from '../../model/limits.js';
+import type { ObjectRecord } from '../../model/records.js';
+import { Errors } from '../s3-error.js';
 import { checksumResponseHeaders } from '../checksum-headers.js';
 import { evaluateReadConditions } from '../conditionals.js';
 import { header, type RequestContext } from '../context.js';
@@ -50,8 +51,8 @@ function planRead(ctx: RequestContext, record: ObjectRecord): ReadPlan {
   const rangeHeader = header(ctx, 'range');
   if (partParam !== null) {
     if (rangeHeader !== undefined) throw Errors.invalidRequest('Cannot specify both Range header and partNumber query parameter');
-    const partNumber = parseIntParam(partParam, 'partNumber', 1, 10000, 1);
-    if (partNumber < 1 || partNumber > 10000) throw Errors.invalidArgument('Part number must be an integer between 1 and 10000, inclusive', 'partNumber', partParam);
+    const partNumber = parseIntParam(partParam, 'partNumber', MIN_PART_NUMBER, MAX_PART_NUMBER, 1);
+    if (partNumber < MIN_PART_NUMBER || partNumber > MAX_PART_NUMBER) throw Errors.partNumberOutOfRange(partParam);
     const { range, count, part } = partRange(record, partNumber);
     if (record.parts && record.parts.length > 0) headers['x-amz-mp-parts-count'] = String(count);
     if (wantChecksum) {

@@ -1,8 +1,9 @@
-import { Errors, S3Error } from '../../util/s3-error.js';
+import { Errors } from '../s3-error.js';
 import { declaredPayloadSize, openPayload, readSmallBody } from '../body.js';
 import { checksumResponseHeaders, checksumValueHeader, parseExpectedChecksum } from '../checksum-headers.js';
 import { parseWriteCondition } from '../conditionals.js';
 import { header, send, sendXml, type RequestContext } from '../context.js';
+import { toProtocolError } from '../error-mapping.js';
 import { ProtocolErrors } from '../errors.js';
 import { digestBase64 } from '../small-digests.js';
 import { assertKey, parseContentMd5, parseTaggingHeader, validateTags } from '../validation.js';
@@ -81,8 +82,9 @@ export async function deleteObjects(ctx: RequestContext): Promise<void> {
       await ctx.deps.service.deleteObject(bucket, key);
       if (!quiet) results.push(el('Deleted', [textEl('Key', key)]));
     } catch (err) {
-      if (!(err instanceof S3Error)) throw err;
-      results.push(el('Error', [textEl('Key', key), textEl('Code', err.code), textEl('Message', err.message)]));
+      const s3 = toProtocolError(err);
+      if (!s3) throw err;
+      results.push(el('Error', [textEl('Key', key), textEl('Code', s3.code), textEl('Message', s3.message)]));
     }
   }
   sendXml(ctx, xmlDocument('DeleteResult', results));

@@ -1,7 +1,9 @@
+import { MAX_PART_NUMBER, MIN_PART_NUMBER } from '../model/limits.js';
+
 /**
- * An error that the S3 layer turns into an S3 XML error response. Every layer below the HTTP protocol throws these
- * for conditions a client must see (NoSuchKey, PreconditionFailed, ServiceUnavailable...), so the protocol layer never
- * has to guess a status code. Anything else that escapes is an internal error (500) and is logged.
+ * An S3 error response: code, status, extra XML fields and headers. Only the protocol layer raises these; the layers
+ * below raise their own kinds, which src/s3/error-mapping.ts turns into these. Anything else that escapes is an
+ * internal error (500) and is logged.
  */
 export class S3Error extends Error {
   readonly code: string;
@@ -21,7 +23,7 @@ export class S3Error extends Error {
   }
 }
 
-/** Constructors for the errors that more than one layer raises. Status codes follow the AWS S3 error table. */
+/** Constructors for the common S3 errors. Status codes follow the AWS S3 error table. */
 export const Errors = {
   noSuchBucket: (bucket: string) => new S3Error('NoSuchBucket', 'The specified bucket does not exist', 404, { BucketName: bucket }),
   noSuchKey: (key: string) => new S3Error('NoSuchKey', 'The specified key does not exist.', 404, { Key: key }),
@@ -39,6 +41,18 @@ export const Errors = {
     new S3Error('InvalidArgument', message, 400, {
       ...(argumentName !== undefined ? { ArgumentName: argumentName } : {}),
       ...(argumentValue !== undefined ? { ArgumentValue: argumentValue } : {}),
+    }),
+  invalidPart: (partNumber: number) =>
+    new S3Error(
+      'InvalidPart',
+      "One or more of the specified parts could not be found. The part might not have been uploaded, or the specified entity tag might not have matched the part's entity tag.",
+      400,
+      { PartNumber: String(partNumber) },
+    ),
+  partNumberOutOfRange: (value: string) =>
+    new S3Error('InvalidArgument', `Part number must be an integer between ${MIN_PART_NUMBER} and ${MAX_PART_NUMBER}, inclusive`, 400, {
+      ArgumentName: 'partNumber',
+      ArgumentValue: value,
     }),
   invalidRequest: (message: string) => new S3Error('InvalidRequest', message, 400),
   incompleteBody: () => new S3Error('IncompleteBody', 'You did not provide the number of bytes specified by the Content-Length HTTP header.', 400),

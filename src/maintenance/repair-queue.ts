@@ -10,8 +10,8 @@ import type { ColdConfig } from '../config/types.js';
 import type { MetaStore } from '../meta/store.js';
 import type { Logger } from '../util/logger.js';
 import type { Metrics } from '../util/metrics.js';
-import type { ColdStore } from './cold-store.js';
-import type { SegmentManifest } from './manifest.js';
+import type { ColdStore } from '../cold/cold-store.js';
+import type { SegmentManifest } from '../model/manifest.js';
 import { repairObject, type RepairDeps } from './repair.js';
 import { BytePacer, sleep } from './scrub.js';
 

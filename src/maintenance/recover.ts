@@ -5,12 +5,12 @@
  *   its record copies.
  */
 import type { MetaStore } from '../meta/store.js';
-import type { ObjectRecord } from '../meta/types.js';
+import type { ObjectRecord } from '../model/records.js';
 import type { Logger } from '../util/logger.js';
-import type { ColdStore } from './cold-store.js';
-import type { Keyring, MasterKey } from './keys.js';
-import type { ObjectManifest, ShardRef } from './manifest.js';
-import { openRecord, RECORD_MAGIC } from './record-copy.js';
+import type { ColdStore } from '../cold/cold-store.js';
+import type { Keyring, MasterKey } from '../cold/keys.js';
+import type { ObjectManifest, ShardRef } from '../model/manifest.js';
+import { openRecord, RECORD_MAGIC } from '../cold/record-copy.js';
 import { withObjectLock } from './repair.js';
 
 /** Smallest possible record copy: magic, version, id length, nonce, tag. */

@@ -8,17 +8,17 @@
  */
 import { crc32 } from 'node:zlib';
 import type { MetaStore } from '../meta/store.js';
-import type { ObjectRecord } from '../meta/types.js';
+import type { ObjectRecord } from '../model/records.js';
 import type { Logger } from '../util/logger.js';
 import type { Metrics } from '../util/metrics.js';
-import { encodeShardHeader } from './codec/header.js';
-import { BLOCK_CRC_BYTES, roundUp8, shardByteRange, stripeBlockSize, stripeCount, TAG_BYTES } from './codec/layout.js';
-import { coderCodeFor, coderFor, type ErasureCoder } from './codec/rs/index.js';
-import { ShardSource, SourceClosed } from './codec/shard-source.js';
-import { ShardStream } from './codec/shard-stream.js';
-import { newShardId, type ColdStore } from './cold-store.js';
-import type { ObjectManifest, SegmentManifest, ShardRef } from './manifest.js';
-import { rankNodes } from './placement.js';
+import { encodeShardHeader } from '../cold/codec/header.js';
+import { BLOCK_CRC_BYTES, roundUp8, shardByteRange, stripeBlockSize, stripeCount, TAG_BYTES } from '../model/layout.js';
+import { coderCodeFor, coderFor, type ErasureCoder } from '../cold/codec/rs/index.js';
+import { ShardSource, SourceClosed } from '../cold/codec/shard-source.js';
+import { ShardStream } from '../cold/codec/shard-stream.js';
+import { newShardId, type ColdStore } from '../cold/cold-store.js';
+import type { ObjectManifest, SegmentManifest, ShardRef } from '../model/manifest.js';
+import { rankNodes } from '../cold/placement.js';
 import {
   BytePacer,
   countStatuses,

@@ -1,4 +1,4 @@
-import type { ObjectManifest } from '../cold/manifest.js';
+import type { ObjectManifest } from './manifest.js';
 
 export interface BucketRecord {
   name: string;

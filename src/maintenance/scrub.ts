@@ -4,12 +4,12 @@
  * needs no keys: it checks the erasure-coded ciphertext, not the plaintext.
  */
 import type { MetaStore } from '../meta/store.js';
-import { roundUp8, shardByteRange, stripeBlockSize, stripeCount, TAG_BYTES } from './codec/layout.js';
-import { coderCodeFor } from './codec/rs/index.js';
-import { ShardFault, ShardSource, type ExpectedHeader } from './codec/shard-source.js';
-import type { ColdStore } from './cold-store.js';
-import type { SegmentManifest } from './manifest.js';
-import { NodeError } from './nodes/driver.js';
+import { roundUp8, shardByteRange, stripeBlockSize, stripeCount, TAG_BYTES } from '../model/layout.js';
+import { coderCodeFor } from '../cold/codec/rs/index.js';
+import { ShardFault, ShardSource, type ExpectedHeader } from '../cold/codec/shard-source.js';
+import type { ColdStore } from '../cold/cold-store.js';
+import type { SegmentManifest } from '../model/manifest.js';
+import { NodeError } from '../cold/nodes/driver.js';
 
 /** What scrub found for one shard. `unreachable` = its node could not be asked (down, circuit open, timeout). */
 export type ShardStatus = 'ok' | 'missing' | 'corrupt' | 'unreachable';

@@ -6,8 +6,8 @@
  */
 import type { MetaStore } from '../meta/store.js';
 import type { Logger } from '../util/logger.js';
-import type { ColdStore } from './cold-store.js';
-import type { ObjectManifest } from './manifest.js';
+import type { ColdStore } from '../cold/cold-store.js';
+import type { ObjectManifest } from '../model/manifest.js';
 
 export const DEFAULT_ORPHAN_MIN_AGE_MS = 60 * 60 * 1000;
 /** "Due" by any date: every queued garbage item, whatever its grace period. */

@@ -1,0 +1,33 @@
+/**
+ * What the object service refuses, as data; the S3 layer maps each kind to its response (src/s3/error-mapping.ts).
+ * `subject` names what it is about (bucket, key, upload id, failed condition header, part number, checksum algorithm).
+ */
+export type GatewayErrorKind =
+  | 'NoSuchBucket'
+  | 'NoSuchKey'
+  | 'NoSuchUpload'
+  /** A write condition failed in the early check; subject is the header. */
+  | 'PreconditionFailed'
+  /** The body's digest differs from the one the client declared; subject is the algorithm, '' for Content-MD5. */
+  | 'DigestMismatch'
+  /** subject is the part number as given. */
+  | 'PartNumberOutOfRange'
+  /** A completion names a part that is not stored with that ETag or checksum; subject is the part number. */
+  | 'InvalidPart'
+  /** A part other than the last is below the minimum part size; subject is the part number, detail size and etag. */
+  | 'PartTooSmall'
+  /** The body ended (or the client went away) before its declared length. */
+  | 'BodyTooShort'
+  | 'BodyTooLong';
+
+export class GatewayError extends Error {
+  constructor(
+    readonly kind: GatewayErrorKind,
+    readonly subject = '',
+    readonly detail: Readonly<Record<string, string>> = {},
+    message: string = kind,
+  ) {
+    super(message);
+    this.name = 'GatewayError';
+  }
+}

@@ -1,0 +1,34 @@
+/**
+ * What the metadata store refuses, as data: the S3 layer maps each kind to its response (src/s3/error-mapping.ts).
+ * `subject` names what the refusal is about (bucket name, upload id, key, or the failed condition header).
+ */
+export type MetaErrorKind =
+  | 'NoSuchBucket'
+  | 'BucketExists'
+  | 'BucketNotEmpty'
+  | 'NoSuchUpload'
+  /** If-Match named a key that has no object (S3 answers 404 there, not 412); subject is the key. */
+  | 'NoSuchKey'
+  /** A write condition failed inside the committing transaction; subject is the header (If-Match, If-None-Match). */
+  | 'PreconditionFailed'
+  /** A completion names a part that is not (or no longer) stored as the caller read it. */
+  | 'InvalidPart'
+  /** The key has no representation the store can keep (not valid UTF-8). */
+  | 'InvalidKey'
+  /** The store is locked by another writer for longer than its busy timeout; a retry may succeed. */
+  | 'Busy';
+
+export class MetaError extends Error {
+  constructor(
+    readonly kind: MetaErrorKind,
+    readonly subject = '',
+    message: string = kind,
+  ) {
+    super(message);
+    this.name = 'MetaError';
+  }
+}
+
+export function isMetaError(err: unknown, kind?: MetaErrorKind): err is MetaError {
+  return err instanceof MetaError && (kind === undefined || err.kind === kind);
+}

@@ -1,0 +1,82 @@
+import { ColdError } from '../cold/errors.js';
+import { GatewayError } from '../gateway/errors.js';
+import { MetaError } from '../meta/errors.js';
+import { MIN_PART_BYTES } from '../model/limits.js';
+import { Errors, S3Error } from './s3-error.js';
+
+/**
+ * The one place where the inner layers' error kinds become S3 errors. Layers below the protocol raise their own kinds
+ * (GatewayError, MetaError, ColdError); the response path asks here. Undefined means "not a client-facing error": a bug, answered 500.
+ */
+export function toProtocolError(err: unknown): S3Error | undefined {
+  if (err instanceof S3Error) return err;
+  if (err instanceof GatewayError) return fromGateway(err);
+  if (err instanceof MetaError) return fromMeta(err);
+  if (err instanceof ColdError) return fromCold(err);
+  return undefined;
+}
+
+function fromGateway(err: GatewayError): S3Error {
+  switch (err.kind) {
+    case 'NoSuchBucket':
+      return Errors.noSuchBucket(err.subject);
+    case 'NoSuchKey':
+      return Errors.noSuchKey(err.subject);
+    case 'NoSuchUpload':
+      return Errors.noSuchUpload(err.subject);
+    case 'PreconditionFailed':
+      return Errors.preconditionFailed(err.subject);
+    case 'DigestMismatch':
+      return err.subject === '' ? Errors.badDigest() : Errors.badDigest(`The ${err.subject} you specified did not match the calculated checksum.`);
+    case 'PartNumberOutOfRange':
+      return Errors.partNumberOutOfRange(err.subject);
+    case 'InvalidPart':
+      return Errors.invalidPart(Number(err.subject));
+    case 'PartTooSmall':
+      return new S3Error('EntityTooSmall', 'Your proposed upload is smaller than the minimum allowed object size.', 400, {
+        ProposedSize: err.detail.size ?? '',
+        MinSizeAllowed: String(MIN_PART_BYTES),
+        PartNumber: err.subject,
+        ETag: err.detail.etag ?? '',
+      });
+    case 'BodyTooShort':
+      return Errors.incompleteBody();
+    case 'BodyTooLong':
+      return Errors.invalidRequest('The request body is longer than its declared length.');
+  }
+}
+
+function fromMeta(err: MetaError): S3Error {
+  switch (err.kind) {
+    case 'NoSuchBucket':
+      return Errors.noSuchBucket(err.subject);
+    case 'BucketExists':
+      return Errors.bucketAlreadyOwnedByYou(err.subject);
+    case 'BucketNotEmpty':
+      return Errors.bucketNotEmpty(err.subject);
+    case 'NoSuchUpload':
+      return Errors.noSuchUpload(err.subject);
+    case 'NoSuchKey':
+      return Errors.noSuchKey(err.subject);
+    case 'PreconditionFailed':
+      return Errors.preconditionFailed(err.subject);
+    case 'InvalidPart':
+      return Errors.invalidPart(Number(err.subject));
+    case 'InvalidKey':
+      return Errors.invalidArgument('Object key is not valid UTF-8.', 'key');
+    case 'Busy':
+      return Errors.serviceUnavailable(err.message);
+  }
+}
+
+function fromCold(err: ColdError): S3Error {
+  switch (err.kind) {
+    case 'Unavailable':
+      return Errors.serviceUnavailable(err.message);
+    case 'Corrupt':
+      // Stored or cached data failed authentication: our fault, never the client's; the message names no secret.
+      return new S3Error('InternalError', err.message, 500);
+    case 'SourceEnded':
+      return Errors.incompleteBody();
+  }
+}
