@@ -9,10 +9,12 @@ import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { NodeError } from '../src/cold/nodes/driver.js';
 import { createNodeDriver } from '../src/cold/nodes/factory.js';
-import { HttpNodeDriver, kindForStatus } from '../src/cold/nodes/http.js';
+import { HttpNodeDriver } from '../src/cold/nodes/http.js';
+import { kindForStatus } from '../src/cold/nodes/http-status.js';
 import { parseRange, startNodeServer, type NodeServer, type NodeServerLogger } from '../src/node/server.js';
 import { chunked, readAll } from './helpers/streams.js';
 import { filesUnder } from './helpers/files.js';
+import { eventually } from './helpers/wait.js';
 
 const SECRET = 'node-secret-' + 'x'.repeat(20);
 const id = (n: number): string => `${n.toString(16).padStart(2, '0')}${'cd'.repeat(15)}`;
@@ -25,16 +27,6 @@ async function errorOf(p: Promise<unknown>): Promise<NodeError> {
     throw err;
   }
   throw new Error('expected a NodeError, got success');
-}
-
-/** Waits for a condition the server reaches asynchronously (e.g. cleanup after a client vanished). */
-async function eventually(check: () => Promise<boolean>, what: string, limitMs = 10_000): Promise<void> {
-  const deadline = Date.now() + limitMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`never happened: ${what}`);
 }
 
 /** A raw request, for what the driver would never send. */

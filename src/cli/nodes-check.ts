@@ -4,6 +4,7 @@ import { newShardId } from '../cold/cold-store.js';
 import type { NodeDriver } from '../cold/nodes/driver.js';
 import type { NodeConfig, TesseraConfig } from '../config/types.js';
 import { openGateway } from '../gateway/gateway.js';
+import { readBounded } from '../util/bounded-read.js';
 import { createLogger } from '../util/logger.js';
 import { createMetrics } from '../util/metrics.js';
 import { parseCommand } from './args.js';
@@ -39,10 +40,13 @@ function mask(message: string, secrets: string[]): string {
   return m;
 }
 
-async function readAll(stream: Readable): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const p of stream) parts.push(typeof p === 'string' ? Buffer.from(p) : (p as Buffer));
-  return Buffer.concat(parts);
+/** A probe read: a node answering more bytes than the probe holds is wrong, and must not make us buffer them. */
+function readProbe(stream: Readable): Promise<Buffer> {
+  return readBounded(stream, {
+    limit: PROBE_BYTES,
+    overflow: 'fail',
+    tooLarge: (n) => new Error(`the node answered more than the ${n} bytes of the probe`),
+  });
 }
 
 /** Health, then a write/read/ranged-read/stat/delete round trip of a random probe shard. */
@@ -64,9 +68,9 @@ export async function checkNode(driver: NodeDriver, cfg?: NodeConfig): Promise<N
     const probe = randomBytes(PROBE_BYTES);
     handle = await driver.put(newShardId(), Readable.from([probe]), probe.length);
     step = 'get';
-    if (!(await readAll(await driver.get(handle))).equals(probe)) return result('get: bytes read back differ from bytes written');
+    if (!(await readProbe(await driver.get(handle))).equals(probe)) return result('get: bytes read back differ from bytes written');
     step = 'ranged get';
-    const part = await readAll(await driver.get(handle, RANGE));
+    const part = await readProbe(await driver.get(handle, RANGE));
     if (!part.equals(probe.subarray(RANGE.offset, RANGE.offset + RANGE.length))) return result('ranged get: wrong bytes');
     step = 'stat';
     const st = await driver.stat(handle);

@@ -8,6 +8,7 @@ import type { MetaStore } from '../meta/store.js';
 import type { ObjectRecord } from '../model/records.js';
 import type { Logger } from '../util/logger.js';
 import type { Metrics } from '../util/metrics.js';
+import { sleep } from '../util/abortable-sleep.js';
 import type { HotCache } from './hot-cache.js';
 import { SingleFlight } from './single-flight.js';
 import { isColdError } from '../cold/errors.js';
@@ -356,7 +357,7 @@ export class ObjectReader {
 
   /** Waits for in-flight promotions (graceful shutdown). */
   async drain(): Promise<void> {
-    while (this.promotions.size > 0) await new Promise((r) => setTimeout(r, 50));
+    while (this.promotions.size > 0) await sleep(50, undefined, 'resolve');
   }
 }
 

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { ExactLengthStream } from '../util/exact-length.js';
 import type { HotTier } from './driver.js';
 import { makePrivateDir, PRIVATE_FILE_MODE } from '../util/private-files.js';
 
@@ -48,10 +49,13 @@ export class FsHotTier implements HotTier {
     const target = this.file(id);
     const tmp = path.join(this.dir, `.tmp-${process.pid}-${randomBytes(8).toString('hex')}`);
     try {
-      await pipeline(body, createWriteStream(tmp, { mode: PRIVATE_FILE_MODE }), signal ? { signal } : {});
+      // Checked while streaming: a body longer than declared fails at the first extra byte instead of filling the disk.
+      const exact = new ExactLengthStream(length, {
+        tooLong: (n) => new Error(`hot tier: body longer than the declared ${n} bytes`),
+        tooShort: (seen, n) => new Error(`hot tier: wrote ${seen} bytes, expected ${n}`),
+      });
+      await pipeline(body, exact, createWriteStream(tmp, { mode: PRIVATE_FILE_MODE }), signal ? { signal } : {});
       await fsp.chmod(tmp, PRIVATE_FILE_MODE);
-      const { size } = await fsp.stat(tmp);
-      if (size !== length) throw new Error(`hot tier: wrote ${size} bytes, expected ${length}`);
       // No fsync: the hot tier is a cache; a torn file after a crash is caught by the size check on reconcile and by AEAD on read.
       await fsp.rename(tmp, target);
     } catch (err) {

@@ -1,7 +1,6 @@
 import { Readable } from 'node:stream';
 import {
   DeleteObjectCommand,
-  GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
   paginateListObjectsV2,
@@ -10,13 +9,13 @@ import {
 import type { S3ConnectionConfig } from '../config/types.js';
 import type { HotTier } from './driver.js';
 import {
-  byteRangeHeader,
   createS3Client,
   DEFAULT_PART_SIZE,
   DEFAULT_QUEUE_SIZE,
   DEFAULT_SINGLE_PUT_MAX_BYTES,
   describeS3Failure,
   isS3NotFound,
+  openObjectStream,
   uploadStream,
   type S3UploadTuning,
 } from '../util/s3-client.js';
@@ -25,6 +24,9 @@ import {
 export class S3HotTier implements HotTier {
   readonly kind = 's3' as const;
   private readonly client: S3Client;
+  /** For GetObject only: a blob is read at the pace of the client it is served to, so stalls are guarded per read. */
+  private readonly readClient: S3Client;
+  private readonly timeoutMs: number;
   private readonly bucket: string;
   private readonly prefix: string;
   private readonly partSize: number;
@@ -33,6 +35,8 @@ export class S3HotTier implements HotTier {
 
   constructor(cfg: S3ConnectionConfig, tuning: S3UploadTuning = {}) {
     this.client = createS3Client(cfg);
+    this.readClient = createS3Client(cfg, { bodyIdleTimeout: false });
+    this.timeoutMs = cfg.timeoutMs;
     this.bucket = cfg.bucket;
     this.prefix = cfg.prefix;
     this.partSize = tuning.partSize ?? DEFAULT_PART_SIZE;
@@ -54,16 +58,16 @@ export class S3HotTier implements HotTier {
       return (await this.exists(id, signal)) ? Readable.from([]) : null;
     }
     try {
-      const out = await this.client.send(
-        new GetObjectCommand({
-          Bucket: this.bucket,
-          Key: this.key(id),
-          ...(range ? { Range: byteRangeHeader(range) } : {}),
-        }),
-        { abortSignal: signal },
+      const { body } = await openObjectStream(
+        this.readClient,
+        { bucket: this.bucket, key: this.key(id), ...(range ? { range } : {}) },
+        {
+          timeoutMs: this.timeoutMs,
+          stallError: () => new Error(`hot tier: read of ${id} stalled for ${this.timeoutMs} ms`),
+          ...(signal ? { signal } : {}),
+        },
       );
-      if (!(out.Body instanceof Readable)) throw new Error('S3 GetObject returned no Node.js stream body');
-      return out.Body;
+      return body;
     } catch (err) {
       if (isS3NotFound(err)) return null;
       throw err;
@@ -107,5 +111,6 @@ export class S3HotTier implements HotTier {
 
   async close(): Promise<void> {
     this.client.destroy();
+    this.readClient.destroy();
   }
 }

@@ -13,7 +13,8 @@ import type { Metrics } from '../util/metrics.js';
 import type { ColdStore } from '../cold/cold-store.js';
 import type { SegmentManifest } from '../model/manifest.js';
 import { repairObject, type RepairDeps } from './repair.js';
-import { BytePacer, sleep } from './scrub.js';
+import { sleep } from '../util/abortable-sleep.js';
+import { BytePacer } from './scrub.js';
 
 export interface RepairQueueOptions {
   meta: MetaStore;
@@ -119,21 +120,20 @@ export class RepairQueue {
       } catch (err) {
         if (signal.aborted) return;
         this.opts.logger.warn({ err: (err as Error).message }, 'background repair step failed');
-        await sleep(1000, signal);
+        await sleep(1000, signal, 'resolve');
       }
     }
   }
 
-  private idle(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(t);
-        this.wake = undefined;
-        resolve();
-      };
-      const t = setTimeout(done, Math.min(Math.max(ms, 0), 2 ** 31 - 1));
-      this.wake = done;
-    });
+  /** Waits until the next sweep is due, or until wake() (a new report, stop). */
+  private async idle(ms: number): Promise<void> {
+    const woken = new AbortController();
+    this.wake = () => woken.abort();
+    try {
+      await sleep(ms, woken.signal, 'resolve');
+    } finally {
+      this.wake = undefined;
+    }
   }
 
   private async processNextReport(): Promise<void> {

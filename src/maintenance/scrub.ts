@@ -10,6 +10,7 @@ import { ShardFault, ShardSource, type ExpectedHeader } from '../cold/codec/shar
 import type { ColdStore } from '../cold/cold-store.js';
 import type { SegmentManifest } from '../model/manifest.js';
 import { NodeError } from '../cold/nodes/driver.js';
+import { sleep } from '../util/abortable-sleep.js';
 
 /** What scrub found for one shard. `unreachable` = its node could not be asked (down, circuit open, timeout). */
 export type ShardStatus = 'ok' | 'missing' | 'corrupt' | 'unreachable';
@@ -46,21 +47,8 @@ export class BytePacer {
     const now = Date.now();
     this.dueAt = Math.max(this.dueAt, now - 1000) + (n / this.bytesPerSecond) * 1000;
     const wait = this.dueAt - now;
-    if (wait > 0) await sleep(wait, this.signal);
+    if (wait > 0) await sleep(wait, this.signal, 'resolve');
   }
-}
-
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }
 
 export interface ScrubOptions {

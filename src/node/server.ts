@@ -17,7 +17,7 @@
  *
  * Shard ids: [0-9a-f]{2}[0-9a-f-]{14,126}; anything else is 400 before it reaches the filesystem.
  * Errors: JSON {"error": <NodeErrorKind>, "message"}; 400 bad id/request, 401 auth, 404 missing, 413 too large,
- * 507 disk full, 503 other storage failures.
+ * 507 disk full, 503 other storage failures (src/cold/nodes/http-status.ts holds the kind <-> status table).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import * as http from 'node:http';
@@ -25,7 +25,10 @@ import * as https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { pipeline } from 'node:stream/promises';
 import { NodeError, type NodeErrorKind } from '../cold/nodes/driver.js';
-import { FsNodeDriver, isAbortError, isValidShardId, type ListedShard } from '../cold/nodes/fs.js';
+import { FsNodeDriver, isValidShardId, type ListedShard } from '../cold/nodes/fs.js';
+import { STATUS_FOR_KIND } from '../cold/nodes/http-status.js';
+import { isAbortError } from '../util/abort.js';
+import { readBounded } from '../util/bounded-read.js';
 
 export interface NodeServerLogger {
   info(fields: Record<string, unknown>, msg: string): void;
@@ -62,17 +65,6 @@ const DEFAULT_LIST_LIMIT = 1000;
 const SMALL_SHARD_BYTES = 256 * 1024;
 const MAX_LIST_LIMIT = 10_000;
 
-const STATUS_BY_KIND: Record<NodeErrorKind, number> = {
-  'not-found': 404,
-  'bad-request': 400,
-  auth: 401,
-  full: 507,
-  'too-large': 413,
-  corrupt: 500,
-  timeout: 503,
-  unavailable: 503,
-};
-
 class HttpError extends Error {
   constructor(
     readonly status: number,
@@ -104,7 +96,7 @@ export async function startNodeServer(opts: NodeServerOptions): Promise<NodeServ
 
   const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     handle(req, res).catch((err: unknown) => {
-      const status = err instanceof HttpError ? err.status : err instanceof NodeError ? STATUS_BY_KIND[err.kind] : 500;
+      const status = err instanceof HttpError ? err.status : err instanceof NodeError ? STATUS_FOR_KIND[err.kind] : 500;
       const kind: NodeErrorKind =
         err instanceof HttpError ? err.kind : err instanceof NodeError ? err.kind : 'unavailable';
       const message = err instanceof Error ? err.message : 'internal error';
@@ -296,32 +288,15 @@ export function parseRange(header: string | undefined, size: number): { offset: 
 }
 
 /** The whole body of an upload that declared `length` bytes; rejects when the client goes away before sending them. */
-function readExactly(req: http.IncomingMessage, length: number): Promise<Buffer> {
-  return new Promise<Buffer>((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let received = 0;
-    const done = (err: Error | undefined): void => {
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onError);
-      req.off('close', onClose);
-      if (err) reject(err);
-      else resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received));
-    };
-    const onData = (chunk: Buffer): void => {
-      received += chunk.length;
-      chunks.push(chunk);
-    };
-    // The HTTP parser never delivers more than Content-Length, so a wrong count can only be short.
-    const onEnd = (): void =>
-      done(received === length ? undefined : new NodeError('local', 'bad-request', `body ended after ${received} of ${length} bytes`));
-    const onError = (err: Error): void => done(err);
-    const onClose = (): void => done(new NodeError('local', 'bad-request', `upload cut after ${received} of ${length} bytes`));
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('error', onError);
-    req.on('close', onClose);
+async function readExactly(req: http.IncomingMessage, length: number): Promise<Buffer> {
+  // The HTTP parser never delivers more than Content-Length, so a wrong count can only be short.
+  const body = await readBounded(req, {
+    limit: length,
+    overflow: 'fail',
+    cut: (received) => new NodeError('local', 'bad-request', `upload cut after ${received} of ${length} bytes`),
   });
+  if (body.length !== length) throw new NodeError('local', 'bad-request', `body ended after ${body.length} of ${length} bytes`);
+  return body;
 }
 
 function sendJson(res: http.ServerResponse, status: number, body: unknown): void {

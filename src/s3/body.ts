@@ -1,4 +1,6 @@
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import type { Readable } from 'node:stream';
+import { readBounded } from '../util/bounded-read.js';
+import { ExactLengthStream } from '../util/exact-length.js';
 import { Errors } from './s3-error.js';
 import { decodeBody } from './auth/index.js';
 import { header, type RequestContext } from './context.js';
@@ -15,29 +17,6 @@ export function allowBody(ctx: RequestContext): void {
   if (ctx.bodyStarted) return;
   ctx.bodyStarted = true;
   if (/100-continue/i.test(header(ctx, 'expect') ?? '') && !ctx.res.headersSent) ctx.res.writeContinue();
-}
-
-/** Counts payload bytes and fails with IncompleteBody when the payload is shorter or longer than declared. */
-class ExactLength extends Transform {
-  private seen = 0;
-  constructor(
-    private readonly expected: number,
-    private readonly onBytes: (n: number) => void,
-  ) {
-    super();
-  }
-  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    this.seen += chunk.length;
-    this.onBytes(chunk.length);
-    if (this.seen > this.expected) {
-      done(Errors.incompleteBody());
-      return;
-    }
-    done(null, chunk);
-  }
-  override _flush(done: TransformCallback): void {
-    done(this.seen === this.expected ? null : Errors.incompleteBody());
-  }
 }
 
 /** The declared payload size: x-amz-decoded-content-length for aws-chunked, else Content-Length; 411 when neither. */
@@ -59,9 +38,14 @@ export interface PayloadStream {
 export function openPayload(ctx: RequestContext, size: number): PayloadStream {
   if (!ctx.auth) throw Errors.accessDenied();
   const decoded = decodeBody(ctx.auth, ctx.req.headers);
-  const exact = new ExactLength(size, (n) => {
-    ctx.bytesIn += n;
-    ctx.deps.metrics.bytesIn.inc(n);
+  // Counts payload bytes and fails with IncompleteBody when the payload is shorter or longer than declared.
+  const exact = new ExactLengthStream(size, {
+    tooLong: () => Errors.incompleteBody(),
+    tooShort: () => Errors.incompleteBody(),
+    onBytes: (n) => {
+      ctx.bytesIn += n;
+      ctx.deps.metrics.bytesIn.inc(n);
+    },
   });
   allowBody(ctx);
   // Not stream.pipeline: that would destroy the request (and with it the socket) on a body error, and the client must
@@ -110,12 +94,11 @@ export async function readSmallBody(ctx: RequestContext, cap = MAX_XML_BODY_BYTE
     return Buffer.alloc(0);
   }
   const payload = openPayload(ctx, size);
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of payload.stream as AsyncIterable<Buffer>) {
-    total += chunk.length;
-    if (total > cap) throw Errors.entityTooLarge(cap);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
+  return readBounded(payload.stream, {
+    limit: cap,
+    overflow: 'fail',
+    tooLarge: (n) => Errors.entityTooLarge(n),
+    // A client that goes away mid-body is the client's problem, never a 500.
+    cut: () => Errors.incompleteBody(),
+  });
 }

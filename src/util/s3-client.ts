@@ -1,8 +1,11 @@
 import http from 'node:http';
 import https from 'node:https';
-import { Transform, pipeline, type Readable, type TransformCallback } from 'node:stream';
-import { PutObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import { pipeline, Readable } from 'node:stream';
+import { GetObjectCommand, PutObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
+import { abortErrorFrom } from './abort.js';
+import { ExactLengthStream } from './exact-length.js';
+import { guardStalls } from './watchdog.js';
 
 /**
  * What the client needs to reach an S3-compatible service. Its own type, so util does not depend on config; the
@@ -34,15 +37,27 @@ export const DEFAULT_QUEUE_SIZE = 2;
 /** Connection timeout cap: a refused or black-holed endpoint must fail fast even when timeoutMs is generous. */
 const MAX_CONNECT_TIMEOUT_MS = 10_000;
 
+export interface S3ClientMode {
+  /**
+   * false: no socket idle timeout once the answer's headers are in, for clients whose callers read bodies at their
+   * own pace (a paused download leaves the socket idle without the peer being at fault) and guard body stalls
+   * themselves (guardStalls in watchdog.ts). Connecting and waiting for the headers stay bounded by timeoutMs.
+   */
+  bodyIdleTimeout?: boolean;
+}
+
 /**
  * One place that knows how Tessera talks to S3-compatible backends (hot tier and s3 nodes).
  * - Checksums only when an operation requires them: Ceph RGW 16 cannot parse the aws-chunked bodies with trailing
  *   checksums that the SDK sends by default for streamed uploads (it answers 411 MissingContentLength).
  * - The SDK's "standard" retry mode: exponential backoff with jitter on throttling (503 SlowDown) and 5xx.
  * - timeoutMs bounds connecting, waiting for response headers, and any idle gap in a body (socket timeout), so a
- *   stalled peer fails instead of hanging; a long transfer that keeps moving is never cut.
+ *   stalled peer fails instead of hanging; a long transfer that keeps moving is never cut. The SDK's requestTimeout
+ *   is not used for that on the default client: it runs until the response headers, so it also timed the upload of a
+ *   request body, and cut every PUT that took longer than timeoutMs (a 300 MB promotion on a busy machine).
+ *   A client with bodyIdleTimeout=false (downloads only: no request bodies) uses it for the wait for headers.
  */
-export function createS3Client(cfg: S3ClientOptions): S3Client {
+export function createS3Client(cfg: S3ClientOptions, mode: S3ClientMode = {}): S3Client {
   // Uncapped (free sockets are capped): S3 nodes take part in lock-step shard uploads, and a capped pool can deadlock them.
   const agentOptions: http.AgentOptions = { keepAlive: true, keepAliveMsecs: 1000, maxSockets: Infinity, maxFreeSockets: 64 };
   const options: S3ClientConfig = {
@@ -54,9 +69,9 @@ export function createS3Client(cfg: S3ClientOptions): S3Client {
     responseChecksumValidation: 'WHEN_REQUIRED',
     requestHandler: {
       connectionTimeout: Math.min(cfg.timeoutMs, MAX_CONNECT_TIMEOUT_MS),
-      requestTimeout: cfg.timeoutMs,
-      throwOnRequestTimeout: true,
-      socketTimeout: cfg.timeoutMs,
+      ...(mode.bodyIdleTimeout === false
+        ? { requestTimeout: cfg.timeoutMs, throwOnRequestTimeout: true, socketTimeout: 0 }
+        : { socketTimeout: cfg.timeoutMs }),
       httpAgent: new http.Agent(agentOptions),
       httpsAgent: new https.Agent(agentOptions),
     },
@@ -97,36 +112,9 @@ export function isS3NotFound(err: unknown): boolean {
   return f.name === 'NoSuchKey' || f.name === 'NotFound' || f.code === 'NoSuchKey' || (f.status === 404 && f.name !== 'NoSuchBucket');
 }
 
-export function isAbortError(err: unknown): boolean {
-  return err instanceof Error && (err.name === 'AbortError' || (err as { code?: unknown }).code === 'ABORT_ERR');
-}
-
 /** S3 Range header for [offset, offset+length); length must be > 0. */
 export function byteRangeHeader(range: { offset: number; length: number }): string {
   return `bytes=${range.offset}-${range.offset + range.length - 1}`;
-}
-
-/**
- * Pass-through that fails the stream unless it carries exactly `length` bytes, so a short or long body can never be
- * stored as if it were complete.
- */
-export class ExactLengthStream extends Transform {
-  private seen = 0;
-  constructor(private readonly expected: number) {
-    super();
-  }
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.seen += chunk.length;
-    if (this.seen > this.expected) {
-      cb(new Error(`body is longer than the declared ${this.expected} bytes`));
-      return;
-    }
-    cb(null, chunk);
-  }
-  override _flush(cb: TransformCallback): void {
-    if (this.seen !== this.expected) cb(new Error(`body ended after ${this.seen} of the declared ${this.expected} bytes`));
-    else cb();
-  }
 }
 
 /** `body` piped through an ExactLengthStream; errors of the source propagate to the returned stream. */
@@ -171,7 +159,7 @@ export async function uploadStream(
 ): Promise<void> {
   if (signal?.aborted) {
     body.destroy();
-    throw signal.reason ?? new Error('aborted');
+    throw abortErrorFrom(signal);
   }
   if (length <= (window.singlePutMax ?? DEFAULT_SINGLE_PUT_MAX_BYTES)) {
     await putStream(client, target, body, length, signal);
@@ -218,9 +206,28 @@ async function putStream(client: S3Client, target: { bucket: string; key: string
     guard.destroy();
     body.destroy();
     // The body's own failure says more than the abort it caused.
-    throw bodyError ?? (signal?.aborted ? (signal.reason ?? err) : err);
+    throw bodyError ?? (signal?.aborted ? abortErrorFrom(signal) : err);
   } finally {
     signal?.removeEventListener('abort', onAbort);
   }
   if (bodyError) throw bodyError;
+}
+
+/**
+ * GetObject for a body the caller reads at its own pace (hot-tier reads, shard downloads). `client` must come from
+ * createS3Client(cfg, { bodyIdleTimeout: false }): the body is then guarded here, failing with stallError() only when
+ * S3 delivers nothing for timeoutMs while the caller is reading. SDK failures reject unchanged (callers classify them);
+ * `contentLength` is what S3 declared, so a caller can refuse a short range.
+ */
+export async function openObjectStream(
+  client: S3Client,
+  target: { bucket: string; key: string; range?: { offset: number; length: number } },
+  opts: { timeoutMs: number; stallError: () => Error; signal?: AbortSignal },
+): Promise<{ body: Readable; contentLength: number | undefined }> {
+  const out = await client.send(
+    new GetObjectCommand({ Bucket: target.bucket, Key: target.key, ...(target.range ? { Range: byteRangeHeader(target.range) } : {}) }),
+    { abortSignal: opts.signal },
+  );
+  if (!(out.Body instanceof Readable)) throw new Error('S3 GetObject returned no Node.js stream body');
+  return { body: guardStalls(out.Body, opts.timeoutMs, opts.stallError), contentLength: out.ContentLength };
 }

@@ -35,3 +35,9 @@ export function expectS3Error(fn: () => unknown, code: string, status: number): 
   }
   throw new Error(`expected ${code}, but it succeeded`);
 }
+
+/** The kind of a NodeError (fails the test for any other error). */
+export function kindOfNodeError(err: unknown): string {
+  expect(err).toBeInstanceOf(NodeError);
+  return (err as NodeError).kind;
+}

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { readBounded } from '../../src/util/bounded-read.js';
+import { sleep } from '../../src/util/abortable-sleep.js';
 
 /*
  * A local stand-in for the Iagon storage API v2, implementing the contract that src/cold/nodes/iagon.ts documents
@@ -39,7 +41,8 @@ export interface LoggedRequest {
 type Fault =
   | { type: 'fail'; status: number; retryAfterSec?: number }
   | { type: 'delay'; ms: number }
-  | { type: 'drop' };
+  | { type: 'drop' }
+  | { type: 'stall' };
 
 export interface IagonContractServer {
   /** Base URL, like https://gw.iagon.com/api/v2. */
@@ -56,6 +59,8 @@ export interface IagonContractServer {
   delayNext(n: number, ms: number, opts?: { pathSuffix?: string }): void;
   /** The next n requests lose their connection: a download after half its body, anything else before answering. */
   dropNext(n: number, opts?: { pathSuffix?: string }): void;
+  /** The next n downloads send half their body, then nothing more while keeping the connection open. */
+  stallNext(n: number): void;
   close(): Promise<void>;
 }
 
@@ -77,13 +82,18 @@ function fail(res: ServerResponse, status: number, message: string, headers: Rec
   sendJson(res, status, { success: false, message }, headers);
 }
 
-async function readBody(req: IncomingMessage, log: LoggedRequest): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) {
-    chunks.push(chunk as Buffer);
-    log.bodyBytes += (chunk as Buffer).length;
-  }
-  return Buffer.concat(chunks);
+/** A request body, bounded like the real API bounds uploads (a body past `limit` fails the request). */
+async function readBody(req: IncomingMessage, log: LoggedRequest, limit: number): Promise<Buffer> {
+  const body = await readBounded(req, {
+    limit,
+    overflow: 'fail',
+    cut: (n) => {
+      log.bodyBytes = n;
+      return new Error(`request body cut after ${n} bytes`);
+    },
+  });
+  log.bodyBytes = body.length;
+  return body;
 }
 
 interface Part {
@@ -140,7 +150,7 @@ export async function startIagonContractServer(opts: { apiKey?: string; token?: 
    */
   const gate = async (req: IncomingMessage, res: ServerResponse, path: string): Promise<Fault | 'answered' | undefined> => {
     const fault = takeFault(path);
-    if (fault?.type === 'delay') await new Promise((r) => setTimeout(r, fault.ms));
+    if (fault?.type === 'delay') await sleep(fault.ms, undefined, 'resolve');
     if (fault?.type === 'fail') {
       const headers: Record<string, string> = fault.retryAfterSec !== undefined ? { 'retry-after': String(fault.retryAfterSec) } : {};
       fail(res, fault.status, `injected fault ${fault.status}`, headers);
@@ -164,7 +174,7 @@ export async function startIagonContractServer(opts: { apiKey?: string; token?: 
       return;
     }
     if (req.method === 'POST' && path === '/key/verify') {
-      const body = JSON.parse((await readBody(req, log)).toString('utf8') || '{}') as { api_key?: string };
+      const body = JSON.parse((await readBody(req, log, maxFileBytes + MULTIPART_SLACK)).toString('utf8') || '{}') as { api_key?: string };
       if (body.api_key === apiKey) sendJson(res, 200, { success: true, message: 'API key is valid' });
       else fail(res, 401, 'Invalid API key');
       return;
@@ -172,7 +182,7 @@ export async function startIagonContractServer(opts: { apiKey?: string; token?: 
     if (req.method === 'POST' && path === '/storage/upload') {
       const boundary = /boundary=([^;]+)/.exec(req.headers['content-type'] ?? '')?.[1];
       if (!boundary) return fail(res, 400, 'expected multipart/form-data');
-      const parts = parseMultipart(await readBody(req, log), boundary);
+      const parts = parseMultipart(await readBody(req, log, maxFileBytes + MULTIPART_SLACK), boundary);
       const file = parts.get('file');
       if (!file) return fail(res, 400, 'file is required');
       if (file.data.length > maxFileBytes) return fail(res, 413, `File exceeds the ${maxFileBytes} byte limit`);
@@ -199,11 +209,15 @@ export async function startIagonContractServer(opts: { apiKey?: string; token?: 
       return;
     }
     if (req.method === 'POST' && path === '/storage/download') {
-      const body = JSON.parse((await readBody(req, log)).toString('utf8') || '{}') as { id?: string; password?: string };
+      const body = JSON.parse((await readBody(req, log, maxFileBytes + MULTIPART_SLACK)).toString('utf8') || '{}') as { id?: string; password?: string };
       const file = body.id !== undefined ? files.get(body.id) : undefined;
       if (!file) return fail(res, 404, 'File not found');
       if (file.password !== undefined && body.password !== file.password) return fail(res, 403, 'Wrong password');
       res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(file.data.length) });
+      if (fault?.type === 'stall') {
+        res.write(file.data.subarray(0, Math.floor(file.data.length / 2)));
+        return;
+      }
       if (fault?.type === 'drop') {
         res.write(file.data.subarray(0, Math.floor(file.data.length / 2)), () => setTimeout(() => req.socket.destroy(), 20));
         return;
@@ -213,13 +227,13 @@ export async function startIagonContractServer(opts: { apiKey?: string; token?: 
     }
     const fileMatch = /^\/storage\/file\/([^/]+)$/.exec(path);
     if (req.method === 'DELETE' && fileMatch) {
-      await readBody(req, log);
+      await readBody(req, log, maxFileBytes + MULTIPART_SLACK);
       if (!files.delete(decodeURIComponent(fileMatch[1]!))) return fail(res, 404, 'File not found');
       sendJson(res, 200, { success: true, message: 'File deleted' });
       return;
     }
     if (req.method === 'POST' && path === '/storage/directory') {
-      const body = JSON.parse((await readBody(req, log)).toString('utf8') || '{}') as {
+      const body = JSON.parse((await readBody(req, log, maxFileBytes + MULTIPART_SLACK)).toString('utf8') || '{}') as {
         directory_name?: string;
         visibility?: string;
         parent_directory_id?: string;
@@ -298,6 +312,7 @@ export async function startIagonContractServer(opts: { apiKey?: string; token?: 
       }),
     delayNext: (n, ms, o = {}) => faults.push({ fault: { type: 'delay', ms }, remaining: n, ...(o.pathSuffix !== undefined ? { pathSuffix: o.pathSuffix } : {}) }),
     dropNext: (n, o = {}) => faults.push({ fault: { type: 'drop' }, remaining: n, ...(o.pathSuffix !== undefined ? { pathSuffix: o.pathSuffix } : {}) }),
+    stallNext: (n) => faults.push({ fault: { type: 'stall' }, remaining: n, pathSuffix: '/storage/download' }),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -8,6 +8,7 @@ import type { S3ConnectionConfig, S3NodeConfig } from '../../src/config/types.js
 import { NodeError } from '../../src/cold/nodes/driver.js';
 import { S3NodeDriver } from '../../src/cold/nodes/s3.js';
 import { S3HotTier } from '../../src/hot/s3.js';
+import { sleep } from '../../src/util/abortable-sleep.js';
 import { createS3Client } from '../../src/util/s3-client.js';
 import { startRgw, type RgwInstance } from '../helpers/rgw.js';
 import { readAll } from '../helpers/streams.js';
@@ -212,6 +213,51 @@ describe('S3 backends against a real Ceph RGW', () => {
     expect(String((denied as Error).message)).not.toContain('wrong-secret');
     expect((await badCreds.health()).ok).toBe(false);
     await badCreds.close();
+  });
+
+  it('timeoutMs bounds stalls, not durations: a slow upload that keeps moving and a read the caller pauses both succeed', async () => {
+    const TIMEOUT = 1500;
+    /** 16 chunks of 64 KiB, one every 250 ms: ~4 s in all, never idle for long. */
+    const slowBody = (seed: number): Readable =>
+      Readable.from(
+        (async function* () {
+          for (let i = 0; i < 16; i++) {
+            await sleep(250, undefined, 'resolve');
+            yield Buffer.alloc(64 * 1024, seed + i);
+          }
+        })(),
+        { objectMode: false },
+      );
+    const expected = (seed: number): Buffer => Buffer.concat(Array.from({ length: 16 }, (_, i) => Buffer.alloc(64 * 1024, seed + i)));
+    const slowHot = new S3HotTier({ ...conn, prefix: 'slow-hot/', timeoutMs: TIMEOUT });
+    const slowNode = new S3NodeDriver({ ...nodeConfig(), name: 'slow-node', prefix: 'slow-node/', timeoutMs: TIMEOUT });
+    try {
+      // Both used to fail with "a request has exceeded the configured 1500 ms requestTimeout".
+      await slowHot.put('obj-slow', slowBody(1), 16 * 64 * 1024);
+      expect(await slowNode.put('shard-slow', slowBody(2), 16 * 64 * 1024)).toBe('shard-slow');
+
+      // A hot read paused for longer than the timeout (a slow client downstream) is not a stall.
+      const big = 8 * 1024 * 1024;
+      await slowHot.put('obj-paused', patternStream(9, big), big);
+      const stream = (await slowHot.get('obj-paused'))!;
+      const h = createHash('sha256');
+      let bytes = 0;
+      let paused = false;
+      for await (const c of stream) {
+        h.update(c as Buffer);
+        bytes += (c as Buffer).length;
+        if (!paused) {
+          paused = true;
+          await sleep(TIMEOUT * 2 + 500, undefined, 'resolve');
+        }
+      }
+      expect({ hex: h.digest('hex'), bytes }).toEqual({ hex: patternSha(9, big), bytes: big });
+      expect((await readAll((await slowHot.get('obj-slow'))!)).equals(expected(1))).toBe(true);
+      expect((await readAll(await slowNode.get('shard-slow'))).equals(expected(2))).toBe(true);
+    } finally {
+      await slowHot.close();
+      await slowNode.close();
+    }
   });
 
   it('RGW stopped: health is false and calls fail with unavailable instead of hanging', async () => {

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import { NodeError, type NodeDriver, type NodeErrorKind, type NodeHealth } from './driver.js';
+import { isAbortError } from '../../util/abort.js';
 
 /**
  * A per-node circuit breaker. After `failureThreshold` consecutive failures that say "the node is not there"
@@ -49,14 +50,10 @@ export function isBreakingFailure(err: unknown): err is NodeError {
   return err instanceof NodeError && BREAKING_KINDS.has(err.kind);
 }
 
-function isAbort(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && (err as { name?: unknown }).name === 'AbortError';
-}
-
 type Outcome = 'success' | 'failure' | 'ignored';
 
 function outcomeOf(err: unknown): Outcome {
-  if (isAbort(err)) return 'ignored';
+  if (isAbortError(err)) return 'ignored';
   if (isBreakingFailure(err)) return 'failure';
   // Non-NodeErrors are bugs or unexpected failures of the driver; treat them as the node being unusable.
   return err instanceof NodeError ? 'success' : 'failure';

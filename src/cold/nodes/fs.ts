@@ -2,8 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { createReadStream, type Dirent } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
-import { Readable, Transform, type TransformCallback, addAbortSignal } from 'node:stream';
+import { Readable, addAbortSignal } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { isAbortError, throwIfAborted } from '../../util/abort.js';
+import { ExactLengthStream } from '../../util/exact-length.js';
 import { NodeError, type NodeDriver, type NodeHealth } from './driver.js';
 
 /**
@@ -65,35 +67,6 @@ export function mapFsError(node: string, err: unknown, what: string): Error {
       return new NodeError(node, 'unavailable', `${what}: ${code ?? (err instanceof Error ? err.message : 'failed')}`, {
         cause: err,
       });
-  }
-}
-
-export function isAbortError(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && (err as { name?: unknown }).name === 'AbortError';
-}
-
-function abortErrorFrom(signal: AbortSignal): Error {
-  const reason: unknown = signal.reason;
-  if (reason instanceof Error) return reason;
-  return new DOMException('The operation was aborted', 'AbortError');
-}
-
-/** Passes bytes through, failing once more than `limit` arrive; `count` is checked by the caller at the end. */
-class ByteCounter extends Transform {
-  count = 0;
-  constructor(
-    private readonly limit: number,
-    private readonly onLimit: () => Error,
-  ) {
-    super();
-  }
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.count += chunk.length;
-    if (this.count > this.limit) {
-      cb(this.onLimit());
-      return;
-    }
-    cb(null, chunk);
   }
 }
 
@@ -201,7 +174,7 @@ export class FsNodeDriver implements NodeDriver {
     const { length, signal } = opts;
     try {
       assertShardId(this.name, shardId);
-      if (signal?.aborted) throw abortErrorFrom(signal);
+      throwIfAborted(signal);
       await this.open();
     } catch (err) {
       body.destroy();
@@ -210,34 +183,45 @@ export class FsNodeDriver implements NodeDriver {
     const dir = this.shardDir(shardId);
     const temp = path.join(dir, `${TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
     let fh: fsp.FileHandle | undefined;
+    // Which side failed first: the pipeline then destroys the others with the same error, so only the first tells.
+    let firstFailure: 'body' | 'write' | undefined;
     try {
       const madeDir = await fsp.mkdir(dir, { recursive: true });
       if (madeDir !== undefined) await fsyncDir(this.root);
       fh = await fsp.open(temp, 'wx', 0o600);
-      const limit = length ?? opts.maxBytes ?? Number.MAX_SAFE_INTEGER;
-      const counter = new ByteCounter(limit, () =>
+      // A declared length must be met exactly; an upload of unknown length is only capped.
+      const counter =
         length !== undefined
-          ? new NodeError(this.name, 'bad-request', `body longer than declared ${length} bytes`)
-          : new NodeError(this.name, 'too-large', `shard larger than ${limit} bytes`),
-      );
+          ? new ExactLengthStream(length, {
+              tooLong: (n) => new NodeError(this.name, 'bad-request', `body longer than declared ${n} bytes`),
+              tooShort: (seen, n) => new NodeError(this.name, 'bad-request', `body ended after ${seen} of ${n} bytes`),
+            })
+          : new ExactLengthStream(opts.maxBytes ?? Number.MAX_SAFE_INTEGER, {
+              tooLong: (n) => new NodeError(this.name, 'too-large', `shard larger than ${n} bytes`),
+              tooShort: null,
+            });
       // The stream owns the handle: it fsyncs (flush) and closes it when the body ends. A FileHandle that a stream
       // was created on cannot be closed separately (close() waits for the stream forever).
       const out = fh.createWriteStream({ flush: true });
       const owned = fh;
       fh = undefined;
+      body.once('error', () => (firstFailure ??= 'body'));
+      counter.once('error', () => (firstFailure ??= 'write'));
+      out.once('error', () => (firstFailure ??= 'write'));
       try {
         await pipeline(body, counter, out, signal ? { signal } : {});
       } finally {
         if (!out.closed) await owned.close().catch(() => undefined);
       }
-      if (length !== undefined && counter.count !== length) {
-        throw new NodeError(this.name, 'bad-request', `body ended after ${counter.count} of ${length} bytes`);
-      }
-      return { created: await this.publish(temp, shardId, dir), size: counter.count };
+      return { created: await this.publish(temp, shardId, dir), size: counter.seen };
     } catch (err) {
       body.destroy();
       if (fh) await fh.close().catch(() => undefined);
       await fsp.unlink(temp).catch(() => undefined);
+      // The caller's stream failing is not the disk's fault: 'bad-request', which the breaker does not count.
+      if (firstFailure === 'body' && !(err instanceof NodeError) && !isAbortError(err)) {
+        throw new NodeError(this.name, 'bad-request', `put: shard body failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      }
       throw mapFsError(this.name, err, 'put');
     }
   }
@@ -292,7 +276,7 @@ export class FsNodeDriver implements NodeDriver {
 
   async get(handle: string, range?: { offset: number; length: number }, signal?: AbortSignal): Promise<Readable> {
     assertShardId(this.name, handle);
-    if (signal?.aborted) throw abortErrorFrom(signal);
+    throwIfAborted(signal);
     const file = this.shardPath(handle);
     let fh: fsp.FileHandle;
     try {
@@ -320,7 +304,7 @@ export class FsNodeDriver implements NodeDriver {
 
   async delete(handle: string, signal?: AbortSignal): Promise<void> {
     assertShardId(this.name, handle);
-    if (signal?.aborted) throw abortErrorFrom(signal);
+    throwIfAborted(signal);
     try {
       await fsp.unlink(this.shardPath(handle));
     } catch (err) {
@@ -331,7 +315,7 @@ export class FsNodeDriver implements NodeDriver {
 
   async stat(handle: string, signal?: AbortSignal): Promise<{ size: number } | null> {
     assertShardId(this.name, handle);
-    if (signal?.aborted) throw abortErrorFrom(signal);
+    throwIfAborted(signal);
     try {
       const st = await fsp.stat(this.shardPath(handle));
       return st.isFile() ? { size: st.size } : null;
@@ -366,7 +350,7 @@ export class FsNodeDriver implements NodeDriver {
     }
     for (const dir of dirs) {
       if (fromDir !== undefined && dir < fromDir) continue;
-      if (signal?.aborted) throw abortErrorFrom(signal);
+      throwIfAborted(signal);
       let names: string[];
       try {
         names = (await fsp.readdir(path.join(this.root, dir))).filter((n) => isValidShardId(n) && n.startsWith(dir));

@@ -1,10 +1,15 @@
 import { readFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
-import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { Readable, pipeline } from 'node:stream';
 import type { HttpNodeConfig } from '../../config/types.js';
+import { abortErrorFrom, destroyOnAbort, isAbortError } from '../../util/abort.js';
+import { readBounded } from '../../util/bounded-read.js';
+import { ExactLengthStream } from '../../util/exact-length.js';
+import { guardStalls, Watchdog } from '../../util/watchdog.js';
 import { NodeError, type NodeDriver, type NodeErrorKind, type NodeHealth } from './driver.js';
-import { assertShardId, isAbortError, type ListedShard } from './fs.js';
+import { assertShardId, type ListedShard } from './fs.js';
+import { kindForStatus } from './http-status.js';
 
 /**
  * The `http` node: a `tessera node` server (src/node/server.ts documents the API) reached over keep-alive HTTP(S).
@@ -23,6 +28,7 @@ export interface HttpNodeOptions extends Omit<HttpNodeConfig, 'kind'> {
 }
 
 const ERROR_BODY_LIMIT = 4096;
+const JSON_BODY_LIMIT = 64 * 1024 * 1024;
 const IDLE_SOCKET_MS = 20_000;
 const RETRYABLE_ON_REUSED_SOCKET = new Set(['GET', 'HEAD', 'DELETE']);
 
@@ -129,7 +135,7 @@ export class HttpNodeDriver implements NodeDriver {
       res.destroy();
       throw new NodeError(this.name, 'corrupt', `range request answered with ${res.statusCode} and ${declared} bytes`);
     }
-    return new ResponseBody(this.name, res, Number.isSafeInteger(declared) ? declared : undefined, this.timeoutMs, signal);
+    return responseBody(this.name, res, Number.isSafeInteger(declared) ? declared : undefined, this.timeoutMs, signal);
   }
 
   async delete(handle: string, signal?: AbortSignal): Promise<void> {
@@ -197,8 +203,13 @@ export class HttpNodeDriver implements NodeDriver {
       }
       throw err instanceof StatusError ? err.nodeError : err;
     }
-    const text = await readAll(res, 64 * 1024 * 1024, this.name);
-    const parsed = parseJson(text);
+    const text = await readBounded(res, {
+      limit: JSON_BODY_LIMIT,
+      overflow: 'fail',
+      tooLarge: () => new NodeError(this.name, 'corrupt', 'response too large'),
+      cut: (n) => new NodeError(this.name, 'unavailable', `connection lost after ${n} bytes of a JSON answer`),
+    });
+    const parsed = parseJson(text.toString('utf8'));
     if (parsed === undefined) throw new NodeError(this.name, 'corrupt', 'invalid JSON from node');
     return parsed;
   }
@@ -270,14 +281,21 @@ export class HttpNodeDriver implements NodeDriver {
           return;
         }
         // Keep the watchdog running while the (small) error body is read.
-        readAll(res, ERROR_BODY_LIMIT, this.name, true)
-          .then((text) => settle(new StatusError(status, text, this.statusError(status, text))))
+        readBounded(res, { limit: ERROR_BODY_LIMIT, overflow: 'truncate' })
+          .then((buf) => {
+            const text = buf.toString('utf8');
+            settle(new StatusError(status, text, this.statusError(status, text)));
+          })
           .catch(() => settle(new StatusError(status, undefined, this.statusError(status, undefined))));
       });
 
       if (spec.body) {
         const { stream, length } = spec.body;
-        const counter = new ExactLength(this.name, length, () => watchdog.kick());
+        const counter = new ExactLengthStream(length, {
+          tooLong: (n) => new NodeError(this.name, 'bad-request', `shard body longer than ${n} bytes`),
+          tooShort: (seen, n) => new NodeError(this.name, 'bad-request', `shard body ended after ${seen} of ${n} bytes`),
+          onBytes: () => watchdog.kick(),
+        });
         stream.on('error', (err) => fail(isAbortError(err) || err instanceof NodeError ? err : this.sourceError(err)));
         counter.on('error', (err) => fail(err));
         // pipe, not pipeline: a failing source must destroy the request (so the server drops the upload) but the
@@ -310,16 +328,6 @@ export class HttpNodeDriver implements NodeDriver {
   }
 }
 
-export function kindForStatus(status: number): NodeErrorKind {
-  if (status === 401 || status === 403) return 'auth';
-  if (status === 404) return 'not-found';
-  if (status === 413) return 'too-large';
-  if (status === 507) return 'full';
-  if (status === 408 || status === 504) return 'timeout';
-  if (status >= 400 && status < 500 && status !== 429) return 'bad-request';
-  return 'unavailable';
-}
-
 /** A non-2xx answer; carries the body so health can read a 503 JSON document. */
 class StatusError extends Error {
   constructor(
@@ -343,145 +351,31 @@ function unwrap(err: unknown): unknown {
   return err;
 }
 
-function abortErrorFrom(signal: AbortSignal): Error {
-  const reason: unknown = signal.reason;
-  if (reason instanceof Error) return reason;
-  return new DOMException('The operation was aborted', 'AbortError');
-}
-
-/** Fires `onFire` when `kick` has not been called for `ms`. */
-class Watchdog {
-  private timer: NodeJS.Timeout | undefined;
-  constructor(
-    private readonly ms: number,
-    private readonly onFire: () => void,
-  ) {}
-  kick(): void {
-    if (this.timer) this.timer.refresh();
-    else this.timer = setTimeout(this.onFire, this.ms);
-  }
-  stop(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-  }
-}
-
-/** Upload side: errors when the caller's body yields more or fewer bytes than the Content-Length we promised. */
-class ExactLength extends Transform {
-  private count = 0;
-  constructor(
-    private readonly node: string,
-    private readonly length: number,
-    private readonly onProgress: () => void,
-  ) {
-    super();
-  }
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.count += chunk.length;
-    if (this.count > this.length) {
-      cb(new NodeError(this.node, 'bad-request', `shard body longer than ${this.length} bytes`));
-      return;
-    }
-    this.onProgress();
-    cb(null, chunk);
-  }
-  override _flush(cb: TransformCallback): void {
-    if (this.count !== this.length) {
-      cb(new NodeError(this.node, 'bad-request', `shard body ended after ${this.count} of ${this.length} bytes`));
-      return;
-    }
-    cb();
-  }
-}
-
 /**
- * Download side: relays the response with backpressure and turns every way a body can end early (socket reset,
- * server killed, stall) into a stream error. A short stream never ends cleanly.
+ * Download side: relays the response with backpressure (guardStalls: a stall counts only while the caller reads) and
+ * turns every way a body can end early (socket reset, server killed, stall) into a stream error, and a body longer
+ * than its Content-Length into 'corrupt'. A short stream never ends cleanly.
  */
-class ResponseBody extends Readable {
-  private received = 0;
-  private ended = false;
-  private readonly stall: Watchdog;
-  private readonly onAbort: () => void;
-
-  constructor(
-    private readonly node: string,
-    private readonly res: http.IncomingMessage,
-    private readonly expected: number | undefined,
-    timeoutMs: number,
-    private readonly signal: AbortSignal | undefined,
-  ) {
-    super();
-    this.stall = new Watchdog(timeoutMs, () =>
-      this.destroy(new NodeError(node, 'timeout', `shard download stalled for ${timeoutMs} ms`)),
-    );
-    this.onAbort = () => this.destroy(abortErrorFrom(signal as AbortSignal));
-    signal?.addEventListener('abort', this.onAbort, { once: true });
-    res.pause();
-    res.on('data', (chunk: Buffer) => {
-      this.received += chunk.length;
-      if (this.expected !== undefined && this.received > this.expected) {
-        this.destroy(new NodeError(node, 'corrupt', 'node sent more bytes than Content-Length'));
-        return;
-      }
-      if (this.push(chunk)) this.stall.kick();
-      else {
-        this.stall.stop(); // paused by our consumer: not the node's fault
-        res.pause();
-      }
-    });
-    res.on('end', () => {
-      this.ended = true;
-      this.stall.stop();
-      if (this.expected !== undefined && this.received !== this.expected) {
-        this.destroy(this.shortError());
-        return;
-      }
-      this.push(null);
-    });
-    res.on('error', (err) => this.destroy(isAbortError(err) ? err : this.shortError(err)));
-    res.on('close', () => {
-      if (!this.ended) this.destroy(this.shortError());
-    });
-  }
-
-  private shortError(cause?: unknown): NodeError {
-    return new NodeError(
-      this.node,
+function responseBody(node: string, res: http.IncomingMessage, expected: number | undefined, timeoutMs: number, signal: AbortSignal | undefined): Readable {
+  let received = 0;
+  const short = (cause?: unknown): NodeError =>
+    new NodeError(
+      node,
       'unavailable',
-      `connection lost after ${this.received}${this.expected !== undefined ? ` of ${this.expected}` : ''} bytes`,
+      `connection lost after ${received}${expected !== undefined ? ` of ${expected}` : ''} bytes`,
       cause !== undefined ? { cause } : undefined,
     );
-  }
-
-  override _read(): void {
-    this.stall.kick();
-    this.res.resume();
-  }
-
-  override _destroy(err: Error | null, cb: (error?: Error | null) => void): void {
-    this.stall.stop();
-    this.signal?.removeEventListener('abort', this.onAbort);
-    if (!this.ended) this.res.destroy();
-    cb(err);
-  }
-}
-
-async function readAll(res: http.IncomingMessage, limit: number, node: string, truncate = false): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of res as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) {
-      if (truncate) {
-        res.destroy();
-        break;
-      }
-      throw new NodeError(node, 'corrupt', 'response too large');
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+  const guarded = guardStalls(res, timeoutMs, () => new NodeError(node, 'timeout', `shard download stalled for ${timeoutMs} ms`), {
+    sourceError: (err) => (isAbortError(err) ? err : short(err)),
+    cut: () => short(),
+  });
+  const counted = new ExactLengthStream(expected ?? Number.MAX_SAFE_INTEGER, {
+    tooLong: () => new NodeError(node, 'corrupt', 'node sent more bytes than Content-Length'),
+    tooShort: expected !== undefined ? () => short() : null,
+    onBytes: (n) => (received += n),
+  });
+  pipeline(guarded, counted, () => undefined);
+  return destroyOnAbort(counted, signal);
 }
 
 function parseJson(text: string): unknown {
