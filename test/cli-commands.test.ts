@@ -42,6 +42,8 @@ describe('tessera CLI', () => {
     ['a flag without its value', ['keygen', '--out'], /^tessera keygen: Option '-o, --out <value>' argument missing/],
     ['no subcommand', ['nodes'], /^tessera nodes: name the subcommand/],
     ['an unknown subcommand', ['nodes', 'list'], /^tessera nodes: unknown subcommand list/],
+    ['meta without its subcommand', ['meta'], /^tessera meta: name the subcommand/],
+    ['meta copy without a target', ['meta', 'copy'], /^tessera meta: copy needs --to TARGET/],
     ['a node without its data dir', ['node', '--port', '0'], /^tessera node: --data DIR is required/],
     ['a node with a bad port', ['node', '--data', 'x', '--port', 'http'], /^tessera node: --port must be 0\.\.65535/],
     ['a node with a certificate but no key', ['node', '--data', 'x', '--tls-cert', 'c.pem'], /^tessera node: --tls-cert and --tls-key go together/],

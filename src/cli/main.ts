@@ -36,6 +36,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./durability.js')).durabilityMain(command, rest);
     case 'nodes':
       return (await import('./nodes-check.js')).nodesMain(rest);
+    case 'meta':
+      return (await import('./meta.js')).metaMain(rest);
     default:
       throw new Error(`tessera: command ${command} has usage but no entry point`);
   }

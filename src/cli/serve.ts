@@ -3,6 +3,7 @@ import { startS3Server } from '../s3/server.js';
 import { createLogger } from '../util/logger.js';
 import { createMetrics } from '../util/metrics.js';
 import { parseCommand } from './args.js';
+import { redactUrl } from '../meta/postgres-url.js';
 
 /** `tessera serve`: runs until SIGTERM/SIGINT, then stops accepting, finishes in-flight requests and closes the store. */
 export async function serveMain(argv: string[]): Promise<number> {
@@ -16,6 +17,7 @@ export async function serveMain(argv: string[]): Promise<number> {
     '',
     `Tessera is listening on ${server.url}`,
     `  data dir:   ${config.dataDir}`,
+    `  metadata:   ${config.meta.driver === 'postgres' ? `postgres ${redactUrl(config.meta.postgres?.url ?? '')}` : `sqlite ${config.meta.path}`}`,
     `  hot tier:   ${config.hot.driver}${config.hot.driver === 'fs' ? ` (${config.hot.fs.path})` : ''}, budget ${config.hot.budgetBytes} bytes`,
     `  cold tier:  ${config.cold.k}+${config.cold.m} over ${config.cold.nodes.length} nodes (${[...new Set(config.cold.nodes.map((n) => n.kind))].join(', ')})`,
     `  region:     ${config.server.region}`,

@@ -44,6 +44,24 @@ export const COMMANDS: Record<string, CommandUsage> = {
   },
   'rotate-key': { synopsis: 'rotate-key [--config FILE]', summary: 'rewrap every data key under the first configured master key', details: [CONFIG, HELP] },
   nodes: { synopsis: 'nodes check [--config FILE]', summary: 'credentials + write/read/delete round trip on every node', details: [CONFIG, HELP] },
+  meta: {
+    synopsis: 'meta migrate|copy [--config FILE] [--json]',
+    summary: 'apply metadata schema migrations; copy a store (SQLite <-> PostgreSQL)',
+    details: [
+      '  migrate [--config FILE] [--json]',
+      '      apply pending schema migrations to the configured store (PostgreSQL: versioned migrations; gateways also',
+      '      apply them at start). Prints the schema version.',
+      '  copy --to TARGET [--from SOURCE] [--config FILE] [--json]',
+      '      copy every bucket, object, in-progress upload and garbage item into an empty store. SOURCE defaults to the',
+      '      configured store. A store is postgres://... (or postgresql://...) or the path of an SQLite file (sqlite:PATH',
+      '      also works). Stop the gateways first: writes during the copy may be missed.',
+      '',
+      'Database URLs are never printed with their password.',
+      '',
+      CONFIG,
+      HELP,
+    ],
+  },
 };
 
 export function commandUsage(command: string): string {
@@ -63,7 +81,7 @@ export function overallUsage(): string {
     ...lines,
     '',
     'Environment: TESSERA_CONFIG, TESSERA_PORT, TESSERA_HOST, TESSERA_DATA_DIR, TESSERA_ACCESS_KEY, TESSERA_SECRET_KEY,',
-    'TESSERA_MASTER_KEY, TESSERA_LOG_LEVEL, TESSERA_HOT_BUDGET.',
+    'TESSERA_MASTER_KEY, TESSERA_LOG_LEVEL, TESSERA_HOT_BUDGET, TESSERA_DATABASE_URL (selects the PostgreSQL store).',
   ].join('\n');
 }
 

@@ -9,7 +9,9 @@ import { makePrivateDir, PRIVATE_FILE_MODE } from '../util/private-files.js';
 import type {
   ColdConfig,
   HotConfig,
+  MetaConfig,
   NodeConfig,
+  PostgresMetaConfig,
   Permission,
   S3ConnectionConfig,
   ServerConfig,
@@ -390,6 +392,41 @@ function parseCold(s: Section, dataDir: string): ColdConfig {
   return cold;
 }
 
+/** meta: SQLite (embedded default) or PostgreSQL (TESSERA_DATABASE_URL alone selects it). */
+function parseMeta(section: Section, env: NodeJS.ProcessEnv, dataDir: string): MetaConfig {
+  const envUrl = env.TESSERA_DATABASE_URL !== undefined && env.TESSERA_DATABASE_URL !== '' ? env.TESSERA_DATABASE_URL : undefined;
+  const driver = section.oneOf('driver', envUrl !== undefined ? 'postgres' : 'sqlite', ['sqlite', 'postgres'] as const);
+  if (driver === 'sqlite') {
+    if (section.has('postgres')) throw new ConfigError('meta.postgres', 'is only used with meta.driver postgres');
+    if (envUrl !== undefined) throw new ConfigError('meta.driver', 'is sqlite, but TESSERA_DATABASE_URL is set (unset it, or use meta.driver postgres)');
+    const meta: MetaConfig = { driver, path: path.resolve(dataDir, section.str('path', 'meta/tessera.db')) };
+    section.rejectUnknown();
+    return meta;
+  }
+  if (section.has('path')) throw new ConfigError('meta.path', 'is only used with meta.driver sqlite');
+  const pgSection = section.section('postgres');
+  const url = envUrl ?? pgSection.optStr('url');
+  if (url === undefined) throw new ConfigError('meta.postgres.url', 'is required with meta.driver postgres (or set TESSERA_DATABASE_URL)');
+  if (!/^postgres(ql)?:\/\//.test(url)) throw new ConfigError('meta.postgres.url', 'must be a postgres:// URL');
+  const postgres: PostgresMetaConfig = {
+    url,
+    poolSize: pgSection.int('poolSize', 10, 1, 1000),
+    statementTimeoutMs: pgSection.duration('statementTimeout', 30_000),
+  };
+  if (pgSection.has('ssl')) {
+    if (/[?&]sslmode=/.test(url)) throw new ConfigError('meta.postgres.ssl', 'is also given by the URL (sslmode): set one of them');
+    postgres.ssl = pgSection.oneOf('ssl', 'disable', ['disable', 'require', 'verify-full'] as const);
+  }
+  const caFile = pgSection.optStr('sslCaFile');
+  if (caFile !== undefined) {
+    if (postgres.ssl !== 'verify-full') throw new ConfigError('meta.postgres.sslCaFile', 'is only used with meta.postgres.ssl verify-full');
+    postgres.sslCaFile = path.resolve(dataDir, caFile);
+  }
+  pgSection.rejectUnknown();
+  section.rejectUnknown();
+  return { driver, path: path.resolve(dataDir, 'meta/tessera.db'), postgres };
+}
+
 /** Load config: YAML (if any) + overrides + environment, validated. Throws ConfigError naming the bad key. */
 export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
   const env = opts.env ?? process.env;
@@ -417,9 +454,7 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
   const server = parseServer(root.section('server'));
   const { users, missingFile: credentials } = parseUsers(root, env, dataDir);
   const { keys, missingFile: masterKey } = parseKeys(root, env, dataDir);
-  const metaSection = root.section('meta');
-  const meta = { driver: metaSection.oneOf('driver', 'sqlite', ['sqlite'] as const), path: path.resolve(dataDir, metaSection.str('path', 'meta/tessera.db')) };
-  metaSection.rejectUnknown();
+  const meta = parseMeta(root.section('meta'), env, dataDir);
   const hot = parseHot(root.section('hot'), dataDir);
   const cold = parseCold(root.section('cold'), dataDir);
   const logSection = root.section('log');

@@ -126,12 +126,34 @@ export interface KeyConfig {
   masterKeys: Array<{ id: string; key: Buffer }>;
 }
 
+/** meta.driver postgres: the store several gateways share. */
+export interface PostgresMetaConfig {
+  /** postgres://user:password@host:port/db (meta.postgres.url or TESSERA_DATABASE_URL). Never logged with its password. */
+  url: string;
+  /** Connections per gateway. */
+  poolSize: number;
+  /** Server-side limit per statement, ms. */
+  statementTimeoutMs: number;
+  /** TLS; absent: as the URL's sslmode says. */
+  ssl?: 'disable' | 'require' | 'verify-full';
+  /** CA certificate (PEM path) for ssl verify-full with a private CA. */
+  sslCaFile?: string;
+}
+
+export interface MetaConfig {
+  driver: 'sqlite' | 'postgres';
+  /** The SQLite file (driver sqlite). */
+  path: string;
+  /** Present exactly when driver is postgres. */
+  postgres?: PostgresMetaConfig;
+}
+
 export interface TesseraConfig {
   dataDir: string;
   server: ServerConfig;
   users: UserConfig[];
   keys: KeyConfig;
-  meta: { driver: 'sqlite'; path: string };
+  meta: MetaConfig;
   hot: HotConfig;
   cold: ColdConfig;
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };

@@ -5,7 +5,7 @@ import { createNodeDriver } from '../cold/nodes/factory.js';
 import type { TesseraConfig } from '../config/types.js';
 import type { HotTier } from '../hot/driver.js';
 import { FsHotTier } from '../hot/fs.js';
-import { SqliteMetaStore } from '../meta/sqlite-store.js';
+import { openMetaStore } from '../meta/open.js';
 import type { MetaStore } from '../meta/store.js';
 import type { Logger } from '../util/logger.js';
 import type { Metrics } from '../util/metrics.js';
@@ -48,7 +48,7 @@ export interface OpenOptions {
 
 export async function openGateway(config: TesseraConfig, opts: OpenOptions): Promise<Gateway> {
   const { logger, metrics } = opts;
-  const meta = SqliteMetaStore.open(config.meta.path);
+  const meta = await openMetaStore(config.meta);
   const keyring = new Keyring(config.keys.masterKeys);
   const master = config.keys.masterKeys[0];
   if (!master) throw new Error('no master key configured');

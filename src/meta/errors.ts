@@ -15,7 +15,10 @@ export type MetaErrorKind =
   | 'InvalidPart'
   /** The key has no representation the store can keep (not valid UTF-8). */
   | 'InvalidKey'
-  /** The store is locked by another writer for longer than its busy timeout; a retry may succeed. */
+  /**
+   * The store is locked by another writer for longer than its busy timeout, or (PostgreSQL) unreachable, over its
+   * statement timeout or out of retries after serialization failures; a retry may succeed.
+   */
   | 'Busy';
 
 export class MetaError extends Error {

@@ -22,7 +22,7 @@ export interface ObjectListingSource {
   scan(lower: Buffer, upper: Buffer | null): IterableIterator<RawSummaryRow>;
 }
 
-function summaryOf(row: RawSummaryRow): ObjectSummary {
+export function summaryOf(row: RawSummaryRow): ObjectSummary {
   const summary: ObjectSummary = { key: row[0], size: row[1], etag: row[2], lastModified: row[3] };
   // The checksum JSON is written only by the store from a typed record.
   if (row[4] !== null) summary.checksum = JSON.parse(row[4]) as StoredChecksum;
@@ -34,24 +34,56 @@ function maxBuffer(a: Buffer, b: Buffer): Buffer {
   return Buffer.compare(a, b) >= 0 ? a : b;
 }
 
-export function listObjectPage(source: ObjectListingSource, query: ListQuery): ListResult {
+/**
+ * Where a ListObjects page starts: the byte range [lower, upper) (no upper bound when null) and the prefix/delimiter
+ * in both forms; null when the page is empty whatever the store holds. A marker that is itself a common prefix skips
+ * everything under it. Shared by both stores so their pages cannot differ.
+ */
+export interface ObjectListingBounds {
+  prefix: Buffer;
+  prefixText: string;
+  delimiter: Buffer;
+  delimiterText: string;
+  lower: Buffer;
+  upper: Buffer | null;
+}
+
+export function objectListingBounds(query: ListQuery): ObjectListingBounds | null {
   const prefixText = query.prefix ?? '';
   const delimiterText = query.delimiter ?? '';
   const prefix = encodeKey(prefixText);
   const delimiter = encodeKey(delimiterText);
   const after = query.after === undefined ? null : encodeKey(query.after);
   const upper = prefixSuccessor(prefix);
+  let lower = prefix;
+  if (after !== null) {
+    let afterIsCommonPrefix = false;
+    if (delimiter.length > 0) {
+      const inRange = after.length >= prefix.length && after.subarray(0, prefix.length).equals(prefix) && (upper === null || Buffer.compare(after, upper) < 0);
+      const at = inRange ? after.indexOf(delimiter, prefix.length) : -1;
+      afterIsCommonPrefix = at >= 0 && at + delimiter.length === after.length;
+    }
+    const afterBound = afterIsCommonPrefix ? prefixSuccessor(after) : immediateSuccessor(after);
+    if (afterBound === null) return null;
+    lower = maxBuffer(afterBound, lower);
+  }
+  if (upper !== null && Buffer.compare(lower, upper) >= 0) return null;
+  return { prefix, prefixText, delimiter, delimiterText, lower, upper };
+}
+
+export function listObjectPage(source: ObjectListingSource, query: ListQuery): ListResult {
   const objects: ObjectSummary[] = [];
   const commonPrefixes: string[] = [];
   const result: ListResult = { objects, commonPrefixes, isTruncated: false };
   const maxKeys = query.maxKeys;
   // maxKeys 0 returns an empty, untruncated page (AWS reports IsTruncated=true when keys exist; nobody pages with 0).
   if (maxKeys <= 0) return result;
+  const bounds = objectListingBounds(query);
+  if (bounds === null) return result;
+  const { prefixText, delimiter, delimiterText, upper } = bounds;
 
   if (delimiter.length === 0) {
-    const lower = after === null ? prefix : maxBuffer(immediateSuccessor(after), prefix);
-    if (upper !== null && Buffer.compare(lower, upper) >= 0) return result;
-    const rows = source.page(lower, upper, maxKeys + 1);
+    const rows = source.page(bounds.lower, upper, maxKeys + 1);
     const count = Math.min(rows.length, maxKeys);
     for (let i = 0; i < count; i++) objects.push(summaryOf(rows[i] as RawSummaryRow));
     result.isTruncated = rows.length > maxKeys;
@@ -60,17 +92,7 @@ export function listObjectPage(source: ObjectListingSource, query: ListQuery): L
     return result;
   }
 
-  let lower = prefix;
-  if (after !== null) {
-    // A marker that is itself a common prefix skips everything under it.
-    const inRange = after.length >= prefix.length && after.subarray(0, prefix.length).equals(prefix) && (upper === null || Buffer.compare(after, upper) < 0);
-    const at = inRange ? after.indexOf(delimiter, prefix.length) : -1;
-    const afterIsCommonPrefix = at >= 0 && at + delimiter.length === after.length;
-    const afterBound = afterIsCommonPrefix ? prefixSuccessor(after) : immediateSuccessor(after);
-    if (afterBound === null) return result;
-    lower = maxBuffer(afterBound, lower);
-  }
-
+  let lower = bounds.lower;
   let returned = 0;
   let lastReturned: string | undefined;
   walk: for (;;) {

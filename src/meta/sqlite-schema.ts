@@ -10,6 +10,9 @@ export const SCHEMA_VERSION = 1;
  */
 const LISTING_INDEX_SQL = `CREATE INDEX IF NOT EXISTS objects_listing ON objects (bucket, key, size, etag, last_modified, checksum, storage_class);`;
 
+/** Cluster-wide leases (acquireLease); IF NOT EXISTS, like the listing index, so older databases get it on open. */
+const LEASES_SQL = `CREATE TABLE IF NOT EXISTS leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at INTEGER NOT NULL);`;
+
 /**
  * Keys are BLOBs of UTF-8 so that index order is byte order (see sqlite-listing.ts). Objects and parts are rowid
  * tables rather than WITHOUT ROWID because their manifest JSON can be large; listing reads the summary columns through
@@ -51,6 +54,7 @@ CREATE INDEX objects_eviction ON objects (hot_state, pinned, last_access, hot_by
 CREATE INDEX objects_not_cold ON objects (object_id) WHERE hot_state <> 'cold';
 
 ${LISTING_INDEX_SQL}
+${LEASES_SQL}
 
 CREATE TABLE uploads (
   upload_id          TEXT PRIMARY KEY,
@@ -104,6 +108,7 @@ export function ensureSchema(db: Database.Database): void {
     const version = db.pragma('user_version', { simple: true }) as number;
     if (version === SCHEMA_VERSION) {
       db.exec(LISTING_INDEX_SQL);
+      db.exec(LEASES_SQL);
       return;
     }
     if (version !== 0) throw new Error(`metadata store schema version ${version} is not supported (expected ${SCHEMA_VERSION})`);

@@ -29,6 +29,7 @@ export function prepareStatements(db: Database.Database) {
 
     // Objects
     objectByKey: db.prepare<[string, Buffer], ObjectRow>(`SELECT ${OBJECT_COLUMNS} FROM objects WHERE bucket = ? AND key = ?`),
+    objectsAfterKey: db.prepare<[string, Buffer, number], ObjectRow>(`SELECT ${OBJECT_COLUMNS} FROM objects WHERE bucket = ? AND key > ? ORDER BY key LIMIT ?`),
     objectById: db.prepare<[string], ObjectRow>(`SELECT ${OBJECT_COLUMNS} FROM objects WHERE object_id = ?`),
     insertObject: db.prepare<ObjectRow>(
       `INSERT INTO objects (${OBJECT_COLUMNS}) VALUES (@bucket, @key, @size, @etag, @last_modified, @checksum, @storage_class,
@@ -123,6 +124,14 @@ export function prepareStatements(db: Database.Database) {
       'SELECT id, manifest, not_before FROM garbage WHERE not_before <= ? ORDER BY not_before, id LIMIT ?',
     ),
     deleteGarbage: db.prepare<[number]>('DELETE FROM garbage WHERE id = ?'),
+
+    // Leases: one guarded upsert, so a lease held by someone else and not yet expired is never taken over.
+    acquireLease: db.prepare<[string, string, number, number]>(
+      `INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?)
+        ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+        WHERE leases.holder = excluded.holder OR leases.expires_at <= ?`,
+    ),
+    releaseLease: db.prepare<[string, string]>('DELETE FROM leases WHERE name = ? AND holder = ?'),
   };
 }
 

@@ -50,14 +50,14 @@ export interface SqliteMetaStoreOptions {
   busyTimeoutMs?: number;
 }
 
-/** Evaluated inside the committing transaction, against the row that transaction will replace. */
-function checkWriteCondition(key: string, currentEtag: string | undefined, condition: WriteCondition | undefined): void {
+/** Evaluated inside the committing transaction, against the row that transaction will replace (both stores). */
+export function checkWriteCondition(key: string, currentEtag: string | undefined, condition: WriteCondition | undefined): void {
   const failed = failedWriteCondition(currentEtag, condition);
   if (failed === 'NoSuchKey') throw new MetaError('NoSuchKey', key);
   if (failed !== undefined) throw new MetaError('PreconditionFailed', failed);
 }
 
-function invalidPart(uploadId: string, partNumber: number): MetaError {
+export function invalidPart(uploadId: string, partNumber: number): MetaError {
   return new MetaError('InvalidPart', String(partNumber), `part ${partNumber} of upload ${uploadId} is not stored as the completion read it`);
 }
 
@@ -152,6 +152,16 @@ export class SqliteMetaStore implements MetaStore {
       }
       return count;
     });
+  }
+
+  /** putObjects for the bulk copy (`tessera meta copy`) and fixtures: the same call on both stores. */
+  async insertObjects(records: Iterable<ObjectRecord>): Promise<number> {
+    return this.putObjects(records);
+  }
+
+  /** Full records of a bucket after `afterKey` (from the start when null), in key order: the bulk copy's reader. */
+  async objectsAfter(bucket: string, afterKey: string | null, limit: number): Promise<ObjectRecord[]> {
+    return this.s.objectsAfterKey.all(bucket, afterKey === null ? Buffer.alloc(0) : encodeKey(afterKey), limit).map(objectFromRow);
   }
 
   async deleteObject(bucket: string, key: string, graceMs?: number): Promise<ObjectRecord | null> {
@@ -414,6 +424,17 @@ export class SqliteMetaStore implements MetaStore {
     this.write(() => {
       for (const id of ids) this.s.deleteGarbage.run(id);
     });
+  }
+
+  // ---- Cluster-wide leases
+
+  async acquireLease(name: string, holder: string, ttlMs: number): Promise<boolean> {
+    const now = this.now();
+    return this.guard(() => this.s.acquireLease.run(name, holder, now + ttlMs, now).changes > 0);
+  }
+
+  async releaseLease(name: string, holder: string): Promise<void> {
+    this.guard(() => this.s.releaseLease.run(name, holder));
   }
 
   async ping(): Promise<void> {

@@ -85,6 +85,12 @@ export interface MetaStore {
   dueGarbage(nowMs: number, limit: number): Promise<GarbageItem[]>;
   removeGarbage(ids: number[]): Promise<void>;
 
+  // Cluster-wide leases (one gateway runs a background job at a time)
+  /** Take or renew the cluster-wide lease `name` for `holder` until now + ttlMs (the database's clock where it has one); true when `holder` holds it afterwards. Succeeds when the lease is free, expired, or already held by `holder`. */
+  acquireLease(name: string, holder: string, ttlMs: number): Promise<boolean>;
+  /** Give the lease up if `holder` holds it. */
+  releaseLease(name: string, holder: string): Promise<void>;
+
   /** A cheap query proving the store answers (for /ready). */
   ping(): Promise<void>;
   close(): Promise<void>;

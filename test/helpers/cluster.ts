@@ -237,6 +237,8 @@ export interface ClusterOptions {
   hot?: Record<string, unknown>;
   /** Gateway log level (default warn). */
   logLevel?: string;
+  /** The `meta` section (default: SQLite in the data dir), e.g. { driver: 'postgres', postgres: { url } }. */
+  meta?: Record<string, unknown>;
   /** Start the gateway (default true); when false, call `cluster.gateway.start()` before using url/s3()/metric(). */
   startGateway?: boolean;
 }
@@ -315,6 +317,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       // Inline and outside the data dir: recover-index after losing the metadata store needs only config + nodes.
       keys: { masterKeys: [{ id: 'e2e', key: randomBytes(32).toString('base64') }] },
       hot: opts.hot ?? { driver: 'fs', encrypt: true, budget: '4GiB' },
+      ...(opts.meta !== undefined ? { meta: opts.meta } : {}),
       cold: { k: 4, m: 2, ...opts.cold, nodes: [...nodeEntries, ...(opts.extraNodes ?? [])] },
       log: { level: opts.logLevel ?? 'warn' },
     };

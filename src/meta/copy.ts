@@ -1,0 +1,86 @@
+import type { MetaStore } from './store.js';
+import type { ObjectRecord, UploadRecord } from '../model/records.js';
+
+/** What a store offers the copy besides the MetaStore interface (both stores implement it). */
+export interface BulkMetaStore extends MetaStore {
+  objectsAfter(bucket: string, afterKey: string | null, limit: number): Promise<ObjectRecord[]>;
+  insertObjects(records: Iterable<ObjectRecord>): Promise<number>;
+}
+
+export interface CopySummary {
+  buckets: number;
+  objects: number;
+  uploads: number;
+  parts: number;
+  garbage: number;
+}
+
+export class TargetNotEmptyError extends Error {
+  constructor(what: string) {
+    super(`the target store is not empty (${what}); copy only into an empty store`);
+    this.name = 'TargetNotEmptyError';
+  }
+}
+
+const PAGE = 1000;
+/** The garbage queue has no cursor; a queue this long means gc has not run for a long time. */
+const MAX_GARBAGE = 1_000_000;
+
+/**
+ * Copies every bucket, object (with its hot-tier state), in-progress upload with its parts, and garbage item from
+ * `source` into an empty `target`. Leases are not copied (they are renewed by running gateways). Meant for a
+ * stopped cluster: writes to the source during the copy may be missed. Objects go in batches of PAGE, each batch one
+ * transaction; a copy that fails midway leaves a partial target: empty it and run again.
+ */
+export async function copyMetaStore(source: BulkMetaStore, target: BulkMetaStore, onProgress?: (s: CopySummary) => void): Promise<CopySummary> {
+  const existing = await target.listBuckets();
+  if (existing.length > 0) throw new TargetNotEmptyError(`${existing.length} buckets`);
+  if ((await target.dueGarbage(Number.MAX_SAFE_INTEGER, 1)).length > 0) throw new TargetNotEmptyError('garbage queue');
+  const garbage = await source.dueGarbage(Number.MAX_SAFE_INTEGER, MAX_GARBAGE + 1);
+  if (garbage.length > MAX_GARBAGE) throw new Error(`the source's garbage queue holds more than ${MAX_GARBAGE} items: run \`tessera gc\` first`);
+
+  const sum: CopySummary = { buckets: 0, objects: 0, uploads: 0, parts: 0, garbage: 0 };
+  for (const bucket of await source.listBuckets()) {
+    await target.createBucket(bucket);
+    sum.buckets++;
+    let after: string | null = null;
+    for (;;) {
+      const batch = await source.objectsAfter(bucket.name, after, PAGE);
+      if (batch.length === 0) break;
+      sum.objects += await target.insertObjects(batch);
+      after = batch[batch.length - 1]!.key;
+      onProgress?.(sum);
+      if (batch.length < PAGE) break;
+    }
+    let markers: { keyMarker?: string; uploadIdMarker?: string } = {};
+    for (;;) {
+      const page = await source.listUploads(bucket.name, { maxUploads: PAGE, ...markers });
+      for (const upload of page.uploads) await copyUpload(source, target, upload, sum);
+      const last = page.uploads.at(-1);
+      if (!page.isTruncated || last === undefined) break;
+      markers = { keyMarker: last.key, uploadIdMarker: last.uploadId };
+    }
+  }
+  for (const item of garbage) {
+    await target.enqueueGarbage(item.manifest, item.notBefore);
+    sum.garbage++;
+  }
+  onProgress?.(sum);
+  return sum;
+}
+
+async function copyUpload(source: MetaStore, target: MetaStore, upload: UploadRecord, sum: CopySummary): Promise<void> {
+  await target.createUpload(upload);
+  sum.uploads++;
+  let afterPart = 0;
+  for (;;) {
+    const { parts, isTruncated } = await source.listParts(upload.uploadId, afterPart, PAGE);
+    for (const part of parts) {
+      await target.putPart(part);
+      sum.parts++;
+    }
+    const last = parts.at(-1);
+    if (!isTruncated || last === undefined) break;
+    afterPart = last.partNumber;
+  }
+}
