@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Conformance matrix: starts a Tessera gateway (embedded default + baseDomain "localhost"), installs missing
-// clients, runs every client suite against it (conformance/suites/*), once with every object warm (hot tier) and
-// once with every object evicted (cold reconstruction), and prints client x operation with PASS/FAIL per mode.
+// clients (apt for Debian-packaged ones, pip into a virtual environment of its own for Python ones, see VENV), runs
+// every client suite against it (conformance/suites/*), once with every object warm (hot tier) and once with every
+// object evicted (cold reconstruction), and prints client x operation with PASS/FAIL per mode.
 // Ends with exactly `N passed, M failed` and exits non-zero when any cell failed.
 //
 //   npm run conformance                      # everything, both modes
@@ -23,14 +24,23 @@ const SUITES = path.join(HERE, 'suites');
 const GIB = 1024 * 1024 * 1024;
 const SUITE_TIMEOUT_MS = 12 * 60 * 1000;
 
-const PY = pythonWithBoto3();
+/**
+ * The Python clients are installed into a virtual environment of the conformance run's own, never into the machine's
+ * interpreter: installing torch there once brought a setuptools without pkg_resources and broke other Python tools.
+ * The venv sees the system's site-packages (read only), so what the machine already has (boto3, aws-cli v1) is used
+ * as it is, and only what is missing gets installed, into the venv.
+ */
+const VENV = process.env.CONF_VENV ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'tessera', 'conformance-venv');
+const PY = { exe: path.join(VENV, 'bin', 'python'), bin: path.join(VENV, 'bin') };
+/** What every Python suite imports (conf_common's client and checks). */
+const PY_BASE = { module: 'boto3', pkg: 'boto3' };
 /** Child processes to stop if we are interrupted: suites (own process groups) and gateways. */
 const live = new Set();
 const args = parseArgs(process.argv.slice(2));
 
 /** Every client suite: name, command, and what it needs installed. */
 function suiteTable() {
-  const awsV1 = path.join(path.dirname(PY.realPath), 'aws');
+  const awsV1 = path.join(PY.bin, 'aws-v1');
   return [
     { client: 'aws-cli-v2', cmd: [PY.exe, path.join(SUITES, 'awscli.py'), 'aws-cli-v2', '/usr/bin/aws'], apt: { bin: '/usr/bin/aws', pkg: 'awscli' } },
     { client: 'aws-cli-v1', cmd: [PY.exe, path.join(SUITES, 'awscli.py'), 'aws-cli-v1', awsV1], pip: { module: 'awscli', pkg: 'awscli' } },
@@ -58,11 +68,29 @@ function parseArgs(argv) {
   return out;
 }
 
-/** The python3 first on PATH (pyenv's, with boto3 and aws-cli v1), resolved past pyenv's shim. */
-function pythonWithBoto3() {
-  const r = spawnSync('python3', ['-c', 'import sys; print(sys.executable)'], { encoding: 'utf8' });
-  const realPath = r.status === 0 ? r.stdout.trim() : 'python3';
-  return { exe: realPath, realPath };
+/** Creates the venv when missing (python3 -m venv: the python3 on PATH is only read, never installed into). */
+function ensureVenv() {
+  if (existsSync(PY.exe)) return undefined;
+  log(`creating the Python virtual environment ${VENV}`);
+  mkdirSync(path.dirname(VENV), { recursive: true });
+  const r = spawnSync('python3', ['-m', 'venv', '--system-site-packages', VENV], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+  if (r.status !== 0 || !existsSync(PY.exe)) return `python3 -m venv ${VENV} failed: ${(r.stderr ?? '').trim().slice(-200)}`;
+  return undefined;
+}
+
+/** aws-cli v1 through the venv's interpreter, wherever its package is (venv or system site-packages). */
+function awsV1Wrapper() {
+  const file = path.join(PY.bin, 'aws-v1');
+  writeFileSync(file, `#!/bin/sh\nexec '${PY.exe}' -m awscli "$@"\n`, { mode: 0o755 });
+}
+
+/** pip-installs `pkg` into the venv unless `module` imports there already; an error message, or undefined. */
+function pipInstall({ module, pkg }) {
+  if (spawnSync(PY.exe, ['-c', `import ${module}`]).status === 0) return undefined;
+  log(`installing with pip into ${VENV}: ${pkg}`);
+  const r = spawnSync(PY.exe, ['-m', 'pip', 'install', '-q', pkg], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+  if (r.status !== 0 || spawnSync(PY.exe, ['-c', `import ${module}`]).status !== 0) return `pip install ${pkg} failed: ${(r.stderr ?? '').trim().slice(-200)}`;
+  return undefined;
 }
 
 function installClients(suites) {
@@ -73,14 +101,16 @@ function installClients(suites) {
     const r = spawnSync('apt-get', ['install', '-y', ...missingApt], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
     if (r.status !== 0) log(`apt-get install failed: ${(r.stderr ?? '').trim().slice(-300)}`);
   }
+  const python = suites.filter((s) => s.cmd[0] === PY.exe);
+  const venvProblem = python.length > 0 ? (ensureVenv() ?? pipInstall(PY_BASE)) : undefined;
+  if (!venvProblem && python.length > 0) awsV1Wrapper();
   for (const s of suites) {
     if (s.apt && !existsSync(s.apt.bin)) notes.set(s.client, `${s.apt.bin} missing and apt-get install ${s.apt.pkg} failed`);
-    if (!s.pip) continue;
-    if (spawnSync(PY.exe, ['-c', `import ${s.pip.module}`]).status === 0) continue;
-    log(`installing with pip: ${s.pip.pkg}`);
-    const r = spawnSync(PY.exe, ['-m', 'pip', 'install', '-q', s.pip.pkg], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
-    if (r.status !== 0 || spawnSync(PY.exe, ['-c', `import ${s.pip.module}`]).status !== 0) {
-      notes.set(s.client, `pip install ${s.pip.pkg} failed: ${(r.stderr ?? '').trim().slice(-200)}`);
+    if (s.cmd[0] !== PY.exe) continue;
+    if (venvProblem) notes.set(s.client, venvProblem);
+    else if (s.pip) {
+      const problem = pipInstall(s.pip);
+      if (problem) notes.set(s.client, problem);
     }
   }
   return notes;
@@ -117,14 +147,15 @@ async function startGateway(dir, creds) {
   mkdirSync(dataDir, { recursive: true });
   const config = path.join(dir, 'tessera.yaml');
   // baseDomain enables virtual-hosted style (BUCKET.localhost:PORT); path style keeps working on 127.0.0.1.
-  writeFileSync(config, 'server:\n  baseDomain: localhost\nlog:\n  level: warn\n');
+  // The hot budget is in the file, not the gateway's environment: `tessera warm` (conformance/tier.mjs) reads this file
+  // too, and a warm process with a smaller budget than the gateway's evicts what the gateway keeps. The suites run side
+  // by side and together warm more than the default 4 GiB (several 1 GiB files).
+  writeFileSync(config, 'server:\n  baseDomain: localhost\nhot:\n  budget: 64GiB\nlog:\n  level: warn\n');
   const port = await freePort();
   const logFile = path.join(dir, 'gateway.log');
   const logStream = createWriteStream(logFile);
   const child = spawn(process.execPath, [CLI, 'serve', '--config', config], {
-    // The warm pass asserts every object it warmed is still hot when read: the suites run side by side and together
-    // warm more than the default 4 GiB budget (several 1 GiB files), so LRU eviction made that check timing-dependent.
-    env: { ...process.env, TESSERA_DATA_DIR: dataDir, TESSERA_PORT: String(port), TESSERA_ACCESS_KEY: creds.accessKey, TESSERA_SECRET_KEY: creds.secretKey, TESSERA_HOT_BUDGET: '64GiB' },
+    env: { ...process.env, TESSERA_DATA_DIR: dataDir, TESSERA_PORT: String(port), TESSERA_ACCESS_KEY: creds.accessKey, TESSERA_SECRET_KEY: creds.secretKey },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const entry = { kill: () => child.kill('SIGTERM') };
@@ -263,6 +294,9 @@ function suiteEnv(gw, mode, work, bigFile, creds, runId) {
     CONF_CONFIG: gw.config,
     CONF_DATA_DIR: gw.dataDir,
     CONF_ROOT: ROOT,
+    // A `python3` a suite starts is the venv's too.
+    PATH: `${PY.bin}${path.delimiter}${process.env.PATH ?? ''}`,
+    VIRTUAL_ENV: VENV,
     PYTHONUNBUFFERED: '1',
     PYTHONIOENCODING: 'utf-8',
   };

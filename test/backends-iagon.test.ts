@@ -6,6 +6,8 @@ import { ConfigError } from '../src/config/errors.js';
 import { NodeError } from '../src/cold/nodes/driver.js';
 import { IagonNodeDriver, validateIagonConfig } from '../src/cold/nodes/iagon.js';
 import { startIagonContractServer, type IagonContractServer } from './helpers/iagon-contract-server.js';
+import { readAll } from './helpers/streams.js';
+import { nodeErrorKind, rejection } from './helpers/errors.js';
 
 let server: IagonContractServer;
 const drivers: IagonNodeDriver[] = [];
@@ -29,26 +31,6 @@ function driver(overrides: Partial<IagonNodeConfig> = {}): IagonNodeDriver {
   const d = new IagonNodeDriver(config(overrides), { baseDelayMs: 5, maxDelayMs: 100 });
   drivers.push(d);
   return d;
-}
-
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
-
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected a rejection');
-}
-
-function nodeErrorKind(err: unknown): string {
-  expect(err).toBeInstanceOf(NodeError);
-  return (err as NodeError).kind;
 }
 
 beforeEach(async () => {
@@ -111,8 +93,7 @@ describe('IagonNodeDriver against the contract server', () => {
       const got = await readAll(await d.get(handle, range));
       expect(Buffer.compare(got, data.subarray(range.offset, range.offset + range.length))).toBe(0);
     }
-    const past = await rejection(readAll(await d.get(handle, { offset: 999_990, length: 11 })));
-    expect(nodeErrorKind(past)).toBe('corrupt');
+    expect(await nodeErrorKind(readAll(await d.get(handle, { offset: 999_990, length: 11 })))).toBe('corrupt');
   });
 
   it('retries 429 (before the body is sent) and 503, then succeeds', async () => {
@@ -134,20 +115,20 @@ describe('IagonNodeDriver against the contract server', () => {
     const d = driver({ maxAttempts: 3 });
     const handle = await d.put('x', Readable.from([Buffer.from('abc')]), 3);
     server.failNext(5, 500, { pathSuffix: '/storage/download' });
-    expect(nodeErrorKind(await rejection(d.get(handle)))).toBe('unavailable');
+    expect(await nodeErrorKind(d.get(handle))).toBe('unavailable');
     expect(server.requests.filter((r) => r.path === '/storage/download')).toHaveLength(3);
   });
 
   it('maps 401 to auth, for API key and token, and health reports it', async () => {
     const badKey = driver({ apiKey: 'wrong-key' });
-    expect(nodeErrorKind(await rejection(badKey.put('a', Readable.from([Buffer.from('a')]), 1)))).toBe('auth');
+    expect(await nodeErrorKind(badKey.put('a', Readable.from([Buffer.from('a')]), 1))).toBe('auth');
     const health = await badKey.health();
     expect(health.ok).toBe(false);
     expect(health.reason).toMatch(/^auth/);
     expect(health.reason).not.toContain('wrong-key');
 
     const badToken = driver({ apiKey: undefined, token: 'nope' });
-    expect(nodeErrorKind(await rejection(badToken.put('a', Readable.from([Buffer.from('a')]), 1)))).toBe('auth');
+    expect(await nodeErrorKind(badToken.put('a', Readable.from([Buffer.from('a')]), 1))).toBe('auth');
     expect((await badToken.health()).ok).toBe(false);
     expect(await driver().health()).toEqual({ ok: true });
   });
@@ -160,14 +141,13 @@ describe('IagonNodeDriver against the contract server', () => {
 
     const d = driver();
     const requestsBefore = server.requests.length;
-    const tooBig = await rejection(d.put('big', Readable.from([]), server.maxFileBytes + 1));
-    expect(nodeErrorKind(tooBig)).toBe('too-large');
+    expect(await nodeErrorKind(d.put('big', Readable.from([]), server.maxFileBytes + 1))).toBe('too-large');
     expect(server.requests.length).toBe(requestsBefore);
 
     // A driver that believes the limit is higher learns it from the server's 413, before sending the body.
     const optimistic = driver({ maxFileBytes: 100_000_000 });
     const body = Buffer.alloc(server.maxFileBytes + 100_000, 1);
-    expect(nodeErrorKind(await rejection(optimistic.put('big', Readable.from([body]), body.length)))).toBe('too-large');
+    expect(await nodeErrorKind(optimistic.put('big', Readable.from([body]), body.length))).toBe('too-large');
     const last = server.requests.at(-1);
     expect(last?.status).toBe(413);
     expect(last?.bodyBytes).toBe(0);
@@ -177,7 +157,7 @@ describe('IagonNodeDriver against the contract server', () => {
     const d = driver({ timeoutMs: 300, maxAttempts: 2 });
     const handle = await d.put('slow', Readable.from([Buffer.from('zzz')]), 3);
     server.delayNext(2, 1500, { pathSuffix: '/storage/download' });
-    expect(nodeErrorKind(await rejection(d.get(handle)))).toBe('timeout');
+    expect(await nodeErrorKind(d.get(handle))).toBe('timeout');
   });
 
   it('reports a connection dropped mid-download as unavailable on the stream', async () => {
@@ -186,7 +166,7 @@ describe('IagonNodeDriver against the contract server', () => {
     const handle = await d.put('drop', Readable.from([data]), data.length);
     server.dropNext(1, { pathSuffix: '/storage/download' });
     const stream = await d.get(handle);
-    expect(nodeErrorKind(await rejection(readAll(stream)))).toBe('unavailable');
+    expect(await nodeErrorKind(readAll(stream))).toBe('unavailable');
   });
 
   it('lists, stats and deletes; missing shards are not-found / null / no error', async () => {
@@ -204,7 +184,7 @@ describe('IagonNodeDriver against the contract server', () => {
     await d.delete(handles[1]!);
     expect(await d.stat(handles[1]!)).toBeNull();
     await d.delete(handles[1]!);
-    expect(nodeErrorKind(await rejection(d.get(handles[1]!)))).toBe('not-found');
+    expect(await nodeErrorKind(d.get(handles[1]!))).toBe('not-found');
     expect(server.files.size).toBe(2);
   });
 
@@ -223,6 +203,6 @@ describe('IagonNodeDriver against the contract server', () => {
     expect(server.files.get(handle)?.password).toBe('pw-123');
     expect((await readAll(await d.get(handle))).toString()).toBe('secret bytes');
     const other = driver({ password: 'other' });
-    expect(nodeErrorKind(await rejection(other.get(handle)))).toBe('auth');
+    expect(await nodeErrorKind(other.get(handle))).toBe('auth');
   });
 });

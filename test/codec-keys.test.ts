@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { generateDataKey, generateMasterKey, KeyError, Keyring } from '../src/cold/keys.js';
-import { hex16 } from './codec-helpers.js';
+import { hex16 } from './helpers/codec.js';
 
 describe('Keyring', () => {
   const a = { id: 'a', key: generateMasterKey() };

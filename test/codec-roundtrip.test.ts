@@ -14,7 +14,7 @@ import {
 } from '../src/cold/codec/index.js';
 import { MIN_WRITER_CHUNK, writerChunkSize } from '../src/model/layout.js';
 import { ColdError } from '../src/cold/errors.js';
-import { collect, decodeToMemory, encodeToMemory, hex16, pieces } from './codec-helpers.js';
+import { collect, decodeToMemory, encodeToMemory, hex16, pieces } from './helpers/codec.js';
 
 const objectId = hex16();
 const dk = randomBytes(32);

@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { decodeSegment, encodeSegment } from '../src/cold/codec/index.js';
 import { ColdError } from '../src/cold/errors.js';
-import { collect, encodeToMemory, hex16, memoryOpener, pieces } from './codec-helpers.js';
+import { collect, encodeToMemory, hex16, memoryOpener, pieces } from './helpers/codec.js';
 
 const objectId = hex16();
 const dk = randomBytes(32);

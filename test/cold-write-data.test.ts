@@ -10,7 +10,7 @@ import type { ColdConfig } from '../src/config/types.js';
 import { Ingest } from '../src/gateway/ingest.js';
 import { createLogger } from '../src/util/logger.js';
 import { createMetrics } from '../src/util/metrics.js';
-import { collect, hex16 } from './codec-helpers.js';
+import { collect, hex16 } from './helpers/codec.js';
 
 /** A real fs node that starts refusing shard writes after `okPuts` of them (a disk that fills up mid-PUT). */
 class FailingAfter extends FsNodeDriver {

@@ -1,9 +1,10 @@
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError } from '../src/config/errors.js';
-import { loadConfig } from '../src/config/load.js';
+import { loadConfig, provisionSecrets } from '../src/config/load.js';
 
 describe('config loading', () => {
   let dir: string;
@@ -18,20 +19,41 @@ describe('config loading', () => {
     return f;
   };
 
-  it('the embedded default: six fs nodes, 4+2, generated credentials and master key kept in the data dir', () => {
-    const first = loadConfig({ env: { TESSERA_DATA_DIR: dir } });
+  it('the embedded default: six fs nodes, 4+2; loading creates nothing, serve provisioning creates the key and credentials once', () => {
+    const dataDir = path.join(dir, 'data');
+    const first = loadConfig({ env: { TESSERA_DATA_DIR: dataDir } });
     expect(first.config.cold.k).toBe(4);
     expect(first.config.cold.m).toBe(2);
     expect(first.config.cold.nodes.map((n) => n.name)).toEqual(['node1', 'node2', 'node3', 'node4', 'node5', 'node6']);
-    expect(first.config.cold.nodes.every((n) => n.kind === 'fs' && n.path.startsWith(path.join(dir, 'nodes')))).toBe(true);
-    expect(first.generatedCredentials).toBeDefined();
-    expect(statSync(path.join(dir, 'credentials.json')).mode & 0o777).toBe(0o600);
-    expect(statSync(path.join(dir, 'master.key')).mode & 0o777).toBe(0o600);
-    // A restart reuses what the first start generated.
-    const second = loadConfig({ env: { TESSERA_DATA_DIR: dir } });
-    expect(second.generatedCredentials).toBeUndefined();
-    expect(second.config.users[0]!.secretKey).toBe(first.config.users[0]!.secretKey);
-    expect(second.config.keys.masterKeys[0]!.key.equals(first.config.keys.masterKeys[0]!.key)).toBe(true);
+    expect(first.config.cold.nodes.every((n) => n.kind === 'fs' && n.path.startsWith(path.join(dataDir, 'nodes')))).toBe(true);
+    // No side effects: no data dir, no key, no credentials; the config says what is missing.
+    expect(existsSync(dataDir)).toBe(false);
+    expect(first.config.keys.masterKeys).toEqual([]);
+    expect(first.config.users).toEqual([]);
+    expect(first.missing).toEqual({ masterKeyFile: path.join(dataDir, 'master.key'), credentialsFile: path.join(dataDir, 'credentials.json') });
+    const served = provisionSecrets({ env: { TESSERA_DATA_DIR: dataDir } });
+    expect(served.missing).toEqual({});
+    expect(served.generatedCredentials).toMatchObject({ accessKey: 'tessera-admin', file: path.join(dataDir, 'credentials.json') });
+    expect(statSync(dataDir).mode & 0o777).toBe(0o700);
+    expect(statSync(path.join(dataDir, 'credentials.json')).mode & 0o777).toBe(0o600);
+    expect(statSync(path.join(dataDir, 'master.key')).mode & 0o777).toBe(0o600);
+    // A restart reuses what the first start generated; plain loading now finds it.
+    const again = provisionSecrets({ env: { TESSERA_DATA_DIR: dataDir } });
+    expect(again.generatedCredentials).toBeUndefined();
+    const loaded = loadConfig({ env: { TESSERA_DATA_DIR: dataDir } });
+    expect(loaded.missing).toEqual({});
+    for (const c of [again, loaded]) {
+      expect(c.config.users[0]!.secretKey).toBe(served.config.users[0]!.secretKey);
+      expect(c.config.keys.masterKeys[0]!.key.equals(served.config.keys.masterKeys[0]!.key)).toBe(true);
+    }
+  });
+
+  it('provisioning needs nothing when the key and the user come from the environment', () => {
+    const dataDir = path.join(dir, 'data');
+    const env = { TESSERA_DATA_DIR: dataDir, TESSERA_MASTER_KEY: randomBytes(32).toString('base64'), TESSERA_ACCESS_KEY: 'ak', TESSERA_SECRET_KEY: 'sk-long-enough' };
+    expect(loadConfig({ env }).missing).toEqual({});
+    provisionSecrets({ env });
+    expect(existsSync(dataDir)).toBe(false);
   });
 
   it('environment variables override the file', () => {

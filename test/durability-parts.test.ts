@@ -10,7 +10,8 @@ import type { TesseraConfig } from '../src/config/types.js';
 import { scrubSegment } from '../src/maintenance/scrub.js';
 import { createLogger } from '../src/util/logger.js';
 import { createMetrics } from '../src/util/metrics.js';
-import { randomBody, readAll, shardFile, tempGateway } from './durability-helpers.js';
+import { randomBody, shardFile, tempGateway } from './helpers/durability.js';
+import { readAll } from './helpers/streams.js';
 
 type Env = Awaited<ReturnType<typeof tempGateway>>;
 const PART = 5 * 1024 * 1024;

@@ -7,7 +7,8 @@ import { RepairQueue } from '../src/maintenance/repair-queue.js';
 import { scrubAll, scrubSegment } from '../src/maintenance/scrub.js';
 import { createLogger } from '../src/util/logger.js';
 import { createMetrics } from '../src/util/metrics.js';
-import { putBytes, randomBody, readAll, shardFile, tempGateway } from './durability-helpers.js';
+import { putBytes, randomBody, shardFile, tempGateway } from './helpers/durability.js';
+import { readAll } from './helpers/streams.js';
 
 type Env = Awaited<ReturnType<typeof tempGateway>>;
 

@@ -1,24 +1,14 @@
-import { open, stat, unlink } from 'node:fs/promises';
+import { stat, unlink } from 'node:fs/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { repairAll, repairObject, remainingProblems } from '../src/maintenance/repair.js';
 import { scrubAll, scrubSegment } from '../src/maintenance/scrub.js';
 import { createLogger } from '../src/util/logger.js';
 import { createMetrics } from '../src/util/metrics.js';
-import { putBytes, randomBody, readAll, shardFile, tempGateway } from './durability-helpers.js';
+import { putBytes, randomBody, shardFile, tempGateway } from './helpers/durability.js';
+import { readAll } from './helpers/streams.js';
+import { flipByte } from './helpers/files.js';
 
 type Env = Awaited<ReturnType<typeof tempGateway>>;
-
-async function flipByte(file: string, at: number): Promise<void> {
-  const fh = await open(file, 'r+');
-  try {
-    const b = Buffer.alloc(1);
-    await fh.read(b, 0, 1, at);
-    b[0] = b[0]! ^ 0xff;
-    await fh.write(b, 0, 1, at);
-  } finally {
-    await fh.close();
-  }
-}
 
 describe('scrub and repair', () => {
   let env: Env;

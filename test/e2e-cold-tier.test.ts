@@ -5,16 +5,9 @@
  */
 import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { edgeRanges, getDigest, httpStatusOf, patternDigest, putPattern, startCluster, type Cluster } from './helpers/cluster.js';
+import { expectExact, getDigest, httpStatusOf, patternDigest, putPattern, startCluster, type Cluster } from './helpers/cluster.js';
 
 const MiB = 1024 * 1024;
-
-async function expectExact(s3: S3Client, bucket: string, obj: { key: string; seed: string; size: number }, segmentSize: number): Promise<void> {
-  expect(await getDigest(s3, bucket, obj.key), `${obj.key} whole`).toEqual(await patternDigest(obj.seed, 0, obj.size));
-  for (const range of edgeRanges(obj.size, segmentSize)) {
-    expect(await getDigest(s3, bucket, obj.key, range), `${obj.key} bytes ${range.offset}+${range.length}`).toEqual(await patternDigest(obj.seed, range.offset, range.length));
-  }
-}
 
 async function expectServiceUnavailable(s3: S3Client, bucket: string, key: string): Promise<void> {
   const err = await getDigest(s3, bucket, key).then(

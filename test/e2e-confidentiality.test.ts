@@ -15,7 +15,8 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { digest, filesContaining, startCluster, walkFiles, type Cluster } from './helpers/cluster.js';
+import { digest, filesContaining, startCluster, type Cluster } from './helpers/cluster.js';
+import { walkFiles } from './helpers/files.js';
 
 const MiB = 1024 * 1024;
 

@@ -3,7 +3,7 @@
  * gateway killed mid-PUT leaves a consistent store and orphans that `tessera gc` removes; a lost metadata database
  * is rebuilt by `tessera recover-index`. Real node and gateway processes, real S3 client.
  */
-import { open, rm, unlink } from 'node:fs/promises';
+import { rm, unlink } from 'node:fs/promises';
 import {
   CreateBucketCommand,
   DeleteObjectCommand,
@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { ObjectManifest } from '../src/model/manifest.js';
 import { SqliteMetaStore } from '../src/meta/sqlite-store.js';
 import { getDigest as getObjectDigest, httpStatusOf, patternDigest, putPattern, startCluster, type Cluster } from './helpers/cluster.js';
+import { flipByte } from './helpers/files.js';
 
 const MiB = 1024 * 1024;
 
@@ -35,7 +36,7 @@ function getDigest(s3: S3Client, o: Pick<Obj, 'bucket' | 'key'>, range?: { offse
   return getObjectDigest(s3, o.bucket, o.key, range);
 }
 
-async function expectExact(s3: S3Client, o: Obj): Promise<void> {
+async function expectWhole(s3: S3Client, o: Obj): Promise<void> {
   expect(await getDigest(s3, o), `${o.bucket}/${o.key}`).toEqual(await patternDigest(o.seed, 0, o.size));
 }
 
@@ -48,18 +49,6 @@ async function manifestOf(cluster: Cluster, o: Pick<Obj, 'bucket' | 'key'>): Pro
     return rec.manifest;
   } finally {
     await store.close();
-  }
-}
-
-async function flipByte(file: string, at: number): Promise<void> {
-  const fh = await open(file, 'r+');
-  try {
-    const b = Buffer.alloc(1);
-    await fh.read(b, 0, 1, at);
-    b[0] = (b[0] ?? 0) ^ 0x5a;
-    await fh.write(b, 0, 1, at);
-  } finally {
-    await fh.close();
   }
 }
 
@@ -105,7 +94,7 @@ describe('durability over six node processes, 4+2, 1 MiB segments', () => {
     expect(before.stderr).toMatch(/1 missing, 1 corrupt/);
 
     const problems = { corrupt: await cluster.metric('tessera_shard_problems_total', { kind: 'corrupt' }), missing: await cluster.metric('tessera_shard_problems_total', { kind: 'missing' }) };
-    await expectExact(s3, victim);
+    await expectWhole(s3, victim);
     expect(await getDigest(s3, victim, { offset: MiB - 7, length: MiB + 14 })).toEqual(await patternDigest(victim.seed, MiB - 7, MiB + 14));
     expect(await cluster.metric('tessera_shard_problems_total', { kind: 'corrupt' })).toBeGreaterThan(problems.corrupt);
     expect(await cluster.metric('tessera_shard_problems_total', { kind: 'missing' })).toBeGreaterThan(problems.missing);
@@ -115,7 +104,7 @@ describe('durability over six node processes, 4+2, 1 MiB segments', () => {
     const after = await cluster.cli(['scrub']);
     expect(after.code, after.stderr).toBe(0);
     expect(after.stderr).toMatch(/0 missing, 0 corrupt, 0 unreachable/);
-    await expectExact(s3, victim);
+    await expectWhole(s3, victim);
   });
 
   test('gateway SIGKILLed during a 200 MB PUT: previous version intact, HEAD/LIST agree, gc removes the orphans', async () => {
@@ -156,7 +145,7 @@ describe('durability over six node processes, 4+2, 1 MiB segments', () => {
       (err: unknown) => httpStatusOf(err),
     );
     expect(fresh, 'an object whose PUT never completed must not exist').toBe(404);
-    await expectExact(s3, previous);
+    await expectWhole(s3, previous);
     const list = await s3.send(new ListObjectsV2Command({ Bucket: 'crash' }));
     expect((list.Contents ?? []).map((c) => [c.Key, c.Size])).toEqual([
       ['big', previous.size],
@@ -167,8 +156,8 @@ describe('durability over six node processes, 4+2, 1 MiB segments', () => {
     const gc = await cluster.cli(['gc', '--min-age', '0']);
     expect(gc.code, gc.stderr).toBe(0);
     expect(await fileSet(cluster)).toEqual(needed);
-    await expectExact(s3, previous);
-    await expectExact(s3, other);
+    await expectWhole(s3, previous);
+    await expectWhole(s3, other);
   });
 
   test('metadata database deleted while the gateway is stopped: recover-index restores every committed object', async () => {
@@ -202,7 +191,7 @@ describe('durability over six node processes, 4+2, 1 MiB segments', () => {
       const got = ((await s3.send(new ListObjectsV2Command({ Bucket: bucket }))).Contents ?? []).map((c) => [c.Key, c.Size]).sort();
       expect(got, `listing of ${bucket}`).toEqual(want);
     }
-    for (const o of committed.values()) await expectExact(s3, o);
+    for (const o of committed.values()) await expectWhole(s3, o);
     const head = await s3.send(new HeadObjectCommand({ Bucket: withMeta.bucket, Key: withMeta.key }));
     expect(head.Metadata).toEqual(withMeta.meta);
   });

@@ -8,8 +8,8 @@ import { crc32 } from 'node:zlib';
 import { CreateBucketCommand, CreateMultipartUploadCommand, PutObjectCommand, UploadPartCommand } from '@aws-sdk/client-s3';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApi, USERS, type Api } from './s3-api-harness.js';
-import { errorCodeOf, expectS3Contract, send, sha256Hex, sign } from './fuzz-support.js';
+import { startApi, USERS, type Api } from './helpers/s3-api.js';
+import { errorCodeOf, expectS3Contract, send, sha256Hex, sign } from './helpers/fuzz.js';
 
 const BUCKET = 'bodies';
 let api: Api;

@@ -8,8 +8,8 @@ import { createHash } from 'node:crypto';
 import { GetObjectCommand, PutObjectCommand, CreateBucketCommand } from '@aws-sdk/client-s3';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApi, USERS, type Api, type UserName } from './s3-api-harness.js';
-import { canonicalQuery, errorCodeOf, expectS3Contract, send, sendRaw, sign, uriEncode, type Answer } from './fuzz-support.js';
+import { startApi, USERS, type Api, type UserName } from './helpers/s3-api.js';
+import { canonicalQuery, errorCodeOf, expectS3Contract, send, sendRaw, sign, uriEncode, type Answer } from './helpers/fuzz.js';
 
 const BUCKET = 'fuzz';
 const SENTINELS: Record<string, Buffer> = {

@@ -9,14 +9,9 @@ import type { TesseraConfig } from '../src/config/types.js';
 import { openGateway, type Gateway } from '../src/gateway/gateway.js';
 import { createLogger } from '../src/util/logger.js';
 import { createMetrics } from '../src/util/metrics.js';
+import { readAll } from './helpers/streams.js';
 
 const SIZE = 200_000;
-
-async function readAll(s: Readable): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const c of s) parts.push(c as Buffer);
-  return Buffer.concat(parts);
-}
 
 describe('hot tier as a cache: budget, LRU eviction, pins, reconciliation', () => {
   const dirs: string[] = [];

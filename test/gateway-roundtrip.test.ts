@@ -8,14 +8,9 @@ import { embeddedConfig } from '../src/config/load.js';
 import { openGateway, type Gateway } from '../src/gateway/gateway.js';
 import { createLogger } from '../src/util/logger.js';
 import { createMetrics } from '../src/util/metrics.js';
+import { readAll } from './helpers/streams.js';
 
 const SEG = 256 * 1024;
-
-async function readAll(s: Readable): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const c of s) parts.push(c as Buffer);
-  return Buffer.concat(parts);
-}
 
 describe('gateway service round trip (embedded default, small segments)', () => {
   let dir: string;

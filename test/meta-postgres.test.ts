@@ -23,7 +23,8 @@ import type { ObjectRecord } from '../src/model/records.js';
 import { createLogger } from '../src/util/logger.js';
 import { createMetrics } from '../src/util/metrics.js';
 import { MetaError } from '../src/meta/errors.js';
-import { putBytes, randomBody, readAll } from './durability-helpers.js';
+import { putBytes, randomBody } from './helpers/durability.js';
+import { readAll } from './helpers/streams.js';
 import { postgresAvailable, startPostgres, type PostgresServer } from './helpers/postgres.js';
 
 const run = promisify(execFile);

@@ -8,6 +8,7 @@ import { NodeError } from '../src/cold/nodes/driver.js';
 import { FsNodeDriver } from '../src/cold/nodes/fs.js';
 import { HttpNodeDriver } from '../src/cold/nodes/http.js';
 import { startNodeServer, type NodeServer } from '../src/node/server.js';
+import { nodeErrorKind } from './helpers/errors.js';
 
 const SECRET = 'breaker-test-secret';
 const id = (n: number): string => `${n.toString(16).padStart(2, '0')}${'ef'.repeat(15)}`;
@@ -31,16 +32,6 @@ async function startServer(): Promise<void> {
 async function stopServer(): Promise<void> {
   await server?.close();
   server = undefined;
-}
-
-async function kindOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'ok';
-  } catch (err) {
-    if (err instanceof NodeError) return err.kind;
-    throw err;
-  }
 }
 
 beforeEach(async () => {
@@ -70,18 +61,18 @@ describe('GuardedNode circuit breaker', () => {
   });
 
   it('does not count not-found or bad-request as failures', async () => {
-    for (let i = 0; i < 5; i++) expect(await kindOf(guarded.get(id(9)))).toBe('not-found');
-    expect(await kindOf(guarded.get('not/a/valid/id'))).toBe('bad-request');
+    for (let i = 0; i < 5; i++) expect(await nodeErrorKind(guarded.get(id(9)))).toBe('not-found');
+    expect(await nodeErrorKind(guarded.get('not/a/valid/id'))).toBe('bad-request');
     expect(guarded.isHealthy()).toBe(true);
     expect(guarded.counters()).toMatchObject({ state: 'closed', failures: 0, consecutiveFailures: 0 });
   });
 
   it('opens after N consecutive failures, fails fast, half-opens after cool-down, closes on a good trial', async () => {
     await stopServer();
-    expect(await kindOf(guarded.stat(id(1)))).toBe('unavailable');
-    expect(await kindOf(guarded.stat(id(1)))).toBe('unavailable');
+    expect(await nodeErrorKind(guarded.stat(id(1)))).toBe('unavailable');
+    expect(await nodeErrorKind(guarded.stat(id(1)))).toBe('unavailable');
     expect(guarded.isHealthy()).toBe(true); // 2 < 3
-    expect(await kindOf(guarded.stat(id(1)))).toBe('unavailable');
+    expect(await nodeErrorKind(guarded.stat(id(1)))).toBe('unavailable');
     expect(guarded.isHealthy()).toBe(false);
     expect(changes.map((c) => `${c.from}->${c.to}`)).toEqual(['closed->open']);
     expect(changes[0]?.cause?.kind).toBe('unavailable');
@@ -109,8 +100,8 @@ describe('GuardedNode circuit breaker', () => {
     const trial = guarded.stat(id(1));
     expect(guarded.isHealthy()).toBe(true); // half-open counts as healthy, trial or not
     const during = guarded.stat(id(1)); // waits for the trial's outcome instead of reaching the node too
-    expect(await kindOf(trial)).toBe('unavailable');
-    expect(await kindOf(during)).toBe('unavailable');
+    expect(await nodeErrorKind(trial)).toBe('unavailable');
+    expect(await nodeErrorKind(during)).toBe('unavailable');
     expect((await guarded.stat(id(1)).catch((e: Error) => e)) as Error).toHaveProperty('message', expect.stringMatching(/circuit open/));
     expect(guarded.counters().failures).toBe(4); // the waiting call never reached the node
     expect(guarded.getState()).toBe('open');
@@ -153,9 +144,9 @@ describe('GuardedNode circuit breaker', () => {
       new HttpNodeDriver({ name: 'w', url: `http://127.0.0.1:${port}`, secret: 'wrong', weight: 1, timeoutMs: 2_000 }),
       { failureThreshold: 2, coolDownMs: 1000, now: () => clock },
     );
-    expect(await kindOf(wrong.stat(id(1)))).toBe('auth');
+    expect(await nodeErrorKind(wrong.stat(id(1)))).toBe('auth');
     expect(wrong.counters().consecutiveFailures).toBe(1);
-    expect(await kindOf(wrong.stat(id(1)))).toBe('auth');
+    expect(await nodeErrorKind(wrong.stat(id(1)))).toBe('auth');
     expect(wrong.isHealthy()).toBe(false);
     await wrong.close();
 

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
 import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -8,44 +7,11 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { NodeError } from '../src/cold/nodes/driver.js';
 import { FsNodeDriver, isValidShardId, mapFsError } from '../src/cold/nodes/fs.js';
 import { createNodeDriver } from '../src/cold/nodes/factory.js';
+import { chunked, readAll } from './helpers/streams.js';
+import { nodeErrorKind } from './helpers/errors.js';
+import { filesUnder } from './helpers/files.js';
 
 const id = (n: number): string => `${n.toString(16).padStart(2, '0')}${'ab'.repeat(15)}`;
-
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
-
-/** A body that yields `data` in small chunks so the write really streams. */
-function chunked(data: Buffer, chunkSize = 64 * 1024): Readable {
-  let pos = 0;
-  return new Readable({
-    read() {
-      if (pos >= data.length) {
-        this.push(null);
-        return;
-      }
-      this.push(data.subarray(pos, pos + chunkSize));
-      pos += chunkSize;
-    },
-  });
-}
-
-async function kindOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof NodeError) return err.kind;
-    throw err;
-  }
-  return 'resolved';
-}
-
-async function filesUnder(dir: string): Promise<string[]> {
-  const entries = await fsp.readdir(dir, { recursive: true, withFileTypes: true });
-  return entries.filter((e) => e.isFile()).map((e) => path.relative(dir, path.join(e.parentPath, e.name))).sort();
-}
 
 let root: string;
 let driver: FsNodeDriver;
@@ -75,7 +41,7 @@ describe('FsNodeDriver', () => {
     await driver.delete(handle);
     expect(await driver.stat(handle)).toBeNull();
     await driver.delete(handle); // missing is fine
-    expect(await kindOf(driver.get(handle))).toBe('not-found');
+    expect(await nodeErrorKind(driver.get(handle))).toBe('not-found');
   });
 
   it('replaces an existing shard atomically', async () => {
@@ -86,13 +52,13 @@ describe('FsNodeDriver', () => {
 
   it('rejects ranges outside the shard', async () => {
     await driver.put(id(2), Readable.from([Buffer.alloc(10)]), 10);
-    expect(await kindOf(driver.get(id(2), { offset: 5, length: 6 }))).toBe('bad-request');
-    expect(await kindOf(driver.get(id(2), { offset: -1, length: 2 }))).toBe('bad-request');
+    expect(await nodeErrorKind(driver.get(id(2), { offset: 5, length: 6 }))).toBe('bad-request');
+    expect(await nodeErrorKind(driver.get(id(2), { offset: -1, length: 2 }))).toBe('bad-request');
   });
 
   it('rejects a body shorter or longer than declared and leaves no file', async () => {
-    expect(await kindOf(driver.put(id(3), Readable.from([Buffer.alloc(10)]), 11))).toBe('bad-request');
-    expect(await kindOf(driver.put(id(3), Readable.from([Buffer.alloc(12)]), 11))).toBe('bad-request');
+    expect(await nodeErrorKind(driver.put(id(3), Readable.from([Buffer.alloc(10)]), 11))).toBe('bad-request');
+    expect(await nodeErrorKind(driver.put(id(3), Readable.from([Buffer.alloc(12)]), 11))).toBe('bad-request');
     expect(await driver.stat(id(3))).toBeNull();
     expect(await filesUnder(path.join(root, 'node'))).toEqual([]);
   });
@@ -135,10 +101,10 @@ describe('FsNodeDriver', () => {
     'ab\0cdcdcdcdcdcdcdcdcd',
   ])('rejects shard id %j without touching the filesystem', async (bad) => {
     expect(isValidShardId(bad)).toBe(false);
-    expect(await kindOf(driver.put(bad, Readable.from([Buffer.from('x')]), 1))).toBe('bad-request');
-    expect(await kindOf(driver.get(bad))).toBe('bad-request');
-    expect(await kindOf(driver.stat(bad))).toBe('bad-request');
-    expect(await kindOf(driver.delete(bad))).toBe('bad-request');
+    expect(await nodeErrorKind(driver.put(bad, Readable.from([Buffer.from('x')]), 1))).toBe('bad-request');
+    expect(await nodeErrorKind(driver.get(bad))).toBe('bad-request');
+    expect(await nodeErrorKind(driver.stat(bad))).toBe('bad-request');
+    expect(await nodeErrorKind(driver.delete(bad))).toBe('bad-request');
     expect(await filesUnder(root)).toEqual([]);
   });
 
@@ -205,36 +171,5 @@ describe('FsNodeDriver', () => {
     const d = await createNodeDriver({ kind: 'fs', name: 'f', path: root, weight: 3 });
     expect(d).toBeInstanceOf(FsNodeDriver);
     expect([d.name, d.kind, d.weight]).toEqual(['f', 'fs', 3]);
-  });
-});
-
-/** A real full disk: a tiny tmpfs. Needs mount privileges, which containers often lack; skipped then. */
-function tryMountTinyTmpfs(dir: string): boolean {
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', dir], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-describe('FsNodeDriver on a full disk', () => {
-  it('maps ENOSPC from a real write to NodeError full and leaves no temp file', async (ctx) => {
-    const mnt = path.join(root, 'tiny');
-    await fsp.mkdir(mnt);
-    if (!tryMountTinyTmpfs(mnt)) {
-      // CI runs as root and can mount: there the capability is required, never skipped.
-      if (process.env.CI) throw new Error('cannot mount a tmpfs in CI');
-      ctx.skip();
-      return;
-    }
-    try {
-      const small = new FsNodeDriver({ path: mnt, name: 'tiny' });
-      const data = randomBytes(1024 * 1024);
-      expect(await kindOf(small.put(id(7), chunked(data), data.length))).toBe('full');
-      expect(await filesUnder(mnt)).toEqual([]);
-    } finally {
-      execFileSync('umount', [mnt]);
-    }
   });
 });

@@ -12,29 +12,12 @@ import { createNodeDriver } from '../src/cold/nodes/factory.js';
 import { HttpNodeDriver } from '../src/cold/nodes/http.js';
 import { kindForStatus } from '../src/cold/nodes/http-status.js';
 import { parseRange, startNodeServer, type NodeServer, type NodeServerLogger } from '../src/node/server.js';
+import { chunked, readAll } from './helpers/streams.js';
+import { filesUnder } from './helpers/files.js';
+import { eventually } from './helpers/wait.js';
 
 const SECRET = 'node-secret-' + 'x'.repeat(20);
 const id = (n: number): string => `${n.toString(16).padStart(2, '0')}${'cd'.repeat(15)}`;
-
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
-
-function chunked(data: Buffer, chunkSize = 64 * 1024): Readable {
-  let pos = 0;
-  return new Readable({
-    read() {
-      if (pos >= data.length) {
-        this.push(null);
-        return;
-      }
-      this.push(data.subarray(pos, pos + chunkSize));
-      pos += chunkSize;
-    },
-  });
-}
 
 async function errorOf(p: Promise<unknown>): Promise<NodeError> {
   try {
@@ -44,21 +27,6 @@ async function errorOf(p: Promise<unknown>): Promise<NodeError> {
     throw err;
   }
   throw new Error('expected a NodeError, got success');
-}
-
-async function filesUnder(dir: string): Promise<string[]> {
-  const entries = await fsp.readdir(dir, { recursive: true, withFileTypes: true });
-  return entries.filter((e) => e.isFile()).map((e) => e.name);
-}
-
-/** Waits for a condition the server reaches asynchronously (e.g. cleanup after a client vanished). */
-async function eventually(check: () => Promise<boolean>, what: string, limitMs = 10_000): Promise<void> {
-  const deadline = Date.now() + limitMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`never happened: ${what}`);
 }
 
 /** A raw request, for what the driver would never send. */

@@ -3,7 +3,7 @@ import { readdir, rm } from 'node:fs/promises';
 import http from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { errorCode, raw, signRawGet, startApi, USERS, type Api, type RawResponse } from './s3-api-harness.js';
+import { errorCode, raw, signRawGet, startApi, USERS, type Api, type RawResponse } from './helpers/s3-api.js';
 
 let api: Api;
 const md5b64 = (b: Buffer | string) => createHash('md5').update(b).digest('base64');

@@ -30,7 +30,7 @@ import {
 import { Readable } from 'node:stream';
 import { Upload } from '@aws-sdk/lib-storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApi, type Api } from './s3-api-harness.js';
+import { startApi, type Api } from './helpers/s3-api.js';
 
 let api: Api;
 let s3: S3Client;

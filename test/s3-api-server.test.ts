@@ -2,7 +2,7 @@ import http from 'node:http';
 import { PassThrough } from 'node:stream';
 import aws4 from 'aws4';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { errorCode, raw, startApi, USERS, type Api } from './s3-api-harness.js';
+import { errorCode, raw, startApi, USERS, type Api } from './helpers/s3-api.js';
 
 let api: Api;
 const logLines: string[] = [];

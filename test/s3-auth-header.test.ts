@@ -5,7 +5,7 @@ import { SignatureV4 } from '@smithy/signature-v4';
 import { NodeSha256 } from './helpers/node-sha256.js';
 import { describe, expect, it } from 'vitest';
 import { authenticate, signatureV4Helpers, type AuthOptions, type AuthRequest } from '../src/s3/auth/index.js';
-import { S3Error } from '../src/s3/s3-error.js';
+import { expectS3Error } from './helpers/errors.js';
 
 const ACCESS_KEY = 'AKIDTESSERA0EXAMPLE';
 const SECRET = 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY';
@@ -72,18 +72,6 @@ function sdkEncodeKey(key: string): string {
     .split('/')
     .map((s) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase()))
     .join('/');
-}
-
-function expectS3Error(fn: () => unknown, code: string, status: number): S3Error {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(S3Error);
-    const e = err as S3Error;
-    expect({ code: e.code, status: e.status }).toEqual({ code, status });
-    return e;
-  }
-  throw new Error(`expected ${code}, but authentication succeeded`);
 }
 
 describe('header auth signed with aws4', () => {

@@ -3,7 +3,7 @@ import { SignatureV4 } from '@smithy/signature-v4';
 import { NodeSha256 } from './helpers/node-sha256.js';
 import { describe, expect, it } from 'vitest';
 import { authenticate, type AuthOptions, type AuthRequest } from '../src/s3/auth/index.js';
-import { S3Error } from '../src/s3/s3-error.js';
+import { expectS3Error } from './helpers/errors.js';
 
 const ACCESS_KEY = 'AKIDTESSERA0EXAMPLE';
 const SECRET = 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY';
@@ -53,18 +53,6 @@ async function presignWithSmithy(method: string, path: string, query: Record<str
     .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`)
     .join('&');
   return { method, rawPath: path, rawQuery, headers: { host: HOST }, host: HOST };
-}
-
-function expectS3Error(fn: () => unknown, code: string, status: number): S3Error {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(S3Error);
-    const e = err as S3Error;
-    expect({ code: e.code, status: e.status }).toEqual({ code, status });
-    return e;
-  }
-  throw new Error(`expected ${code}, but authentication succeeded`);
 }
 
 describe('presigned URLs from aws4', () => {

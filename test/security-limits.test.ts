@@ -9,8 +9,8 @@ import http from 'node:http';
 import net from 'node:net';
 import aws4 from 'aws4';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sendRaw } from './fuzz-support.js';
-import { errorCode, raw, startApi, USERS, type Api, type RawResponse } from './s3-api-harness.js';
+import { sendRaw } from './helpers/fuzz.js';
+import { errorCode, raw, startApi, USERS, type Api, type RawResponse } from './helpers/s3-api.js';
 
 let api: Api;
 const md5b64 = (b: string): string => createHash('md5').update(b).digest('base64');
@@ -24,7 +24,7 @@ afterAll(async () => {
   await api?.close();
 });
 
-function expectS3Error(res: RawResponse, status: number, code: string): void {
+function expectErrorResponse(res: RawResponse, status: number, code: string): void {
   expect({ status: res.status, code: errorCode(res) }).toEqual({ status, code });
   expect(res.text).toContain(`<RequestId>${String(res.headers['x-amz-request-id'])}</RequestId>`);
 }
@@ -197,7 +197,7 @@ describe('DeleteObjects key limit (1000), at the boundary', () => {
   it('1001 keys are refused as a whole (MalformedXML, nothing deleted); exactly 1000 are accepted', async () => {
     expect((await raw(api, { method: 'PUT', path: '/lim/victim', body: 'v' })).status).toBe(200);
     const others = Array.from({ length: 1000 }, (_, i) => `absent-${i}`);
-    expectS3Error(await postDelete(deleteXml(['victim', ...others])), 400, 'MalformedXML');
+    expectErrorResponse(await postDelete(deleteXml(['victim', ...others])), 400, 'MalformedXML');
     expect((await raw(api, { method: 'HEAD', path: '/lim/victim' })).status).toBe(200);
 
     const ok = await postDelete(deleteXml(['victim', ...others.slice(0, 999)]));
@@ -216,7 +216,7 @@ describe('part number limit (10,000), at the boundary', () => {
     const uploadPart = (n: string): Promise<RawResponse> => raw(api, { method: 'PUT', path: `/lim/mp?partNumber=${n}&uploadId=${uploadId}`, body: 'part' });
     expect((await uploadPart('10000')).status).toBe(200);
     for (const n of ['10001', '4294967297', '99999999999999999999', '-1', '1e4', '10000.5', '0x10']) {
-      expectS3Error(await uploadPart(n), 400, 'InvalidArgument');
+      expectErrorResponse(await uploadPart(n), 400, 'InvalidArgument');
     }
     const parts = await raw(api, { method: 'GET', path: `/lim/mp?uploadId=${uploadId}` });
     expect(parts.status).toBe(200);

@@ -15,7 +15,7 @@ import { SignatureV4 } from '@smithy/signature-v4';
 import { NodeSha256 } from './helpers/node-sha256.js';
 import aws4 from 'aws4';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { raw, startApi, USERS, type Api, type UserName } from './s3-api-harness.js';
+import { raw, startApi, USERS, type Api, type UserName } from './helpers/s3-api.js';
 
 let api: Api;
 let tmp: string;

@@ -3,7 +3,7 @@
  * holding the metadata DB without the master key, and a holder of a read-only key can learn or do; and that the
  * gateway never logs a configured secret.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,6 +25,7 @@ import { startS3Server, type RunningS3Server } from '../src/s3/server.js';
 import { createLogger } from '../src/util/logger.js';
 import { createMetrics } from '../src/util/metrics.js';
 import type { TesseraConfig } from '../src/config/types.js';
+import { walkFiles } from './helpers/files.js';
 
 const MARKER = 'TESSERA-PLAINTEXT-MARKER-7f3a9c';
 const SECRET_KEYS = { admin: 'admin-secret-DO-NOT-LOG-0123456789', reader: 'reader-secret-DO-NOT-LOG-987654', writer: 'writer-secret-DO-NOT-LOG-555555' };
@@ -44,17 +45,6 @@ function client(user: keyof typeof SECRET_KEYS): S3Client {
     credentials: { accessKeyId: `sec-${user}`, secretAccessKey: SECRET_KEYS[user] },
     maxAttempts: 1,
   });
-}
-
-/** Every regular file under `root`. */
-function filesUnder(root: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(root)) {
-    const p = join(root, name);
-    if (statSync(p).isDirectory()) out.push(...filesUnder(p));
-    else out.push(p);
-  }
-  return out;
 }
 
 beforeAll(async () => {
@@ -97,8 +87,8 @@ afterAll(async () => {
 });
 
 describe('storage-node operator (all shards, no master key)', () => {
-  it('finds no plaintext, no object name and no metadata in any shard or record copy: marker search', () => {
-    const nodeFiles = filesUnder(join(dir, 'nodes'));
+  it('finds no plaintext, no object name and no metadata in any shard or record copy: marker search', async () => {
+    const nodeFiles = await walkFiles(join(dir, 'nodes'));
     expect(nodeFiles.length).toBeGreaterThan(6);
     const needles = [MARKER, 'secret-name', 'public', 'private data', 'note'].map((s) => Buffer.from(s));
     for (const f of nodeFiles) {
@@ -111,8 +101,8 @@ describe('storage-node operator (all shards, no master key)', () => {
 });
 
 describe('hot-tier provider', () => {
-  it('stores ciphertext under opaque ids: no marker, no key name in the hot tier', () => {
-    const hotFiles = filesUnder(join(dir, 'hot'));
+  it('stores ciphertext under opaque ids: no marker, no key name in the hot tier', async () => {
+    const hotFiles = await walkFiles(join(dir, 'hot'));
     expect(hotFiles.length).toBeGreaterThan(0);
     for (const f of hotFiles) {
       expect(readFileSync(f).includes(Buffer.from(MARKER)), f).toBe(false);
@@ -122,8 +112,8 @@ describe('hot-tier provider', () => {
 });
 
 describe('metadata DB stolen without the master key', () => {
-  it('holds names and sizes (documented) but no plaintext data and no usable data key', () => {
-    const metaFiles = filesUnder(join(dir, 'meta'));
+  it('holds names and sizes (documented) but no plaintext data and no usable data key', async () => {
+    const metaFiles = await walkFiles(join(dir, 'meta'));
     const all = Buffer.concat(metaFiles.map((f) => readFileSync(f)));
     // Object data never goes into the DB; the master key never does either.
     expect(all.includes(Buffer.from(`${MARKER}\n${MARKER}`))).toBe(false);

@@ -6,7 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
@@ -26,6 +26,7 @@ import { startNodeServer, type NodeServer } from '../src/node/server.js';
 import { startS3Server, type RunningS3Server } from '../src/s3/server.js';
 import { createLogger } from '../src/util/logger.js';
 import { createMetrics } from '../src/util/metrics.js';
+import { walkFiles } from './helpers/files.js';
 
 const NODE_SECRET = 'node-bearer-secret-TLS-0123456789abcdef';
 const USER = { accessKey: 'tls-admin', secretKey: 'tls-admin-secret-00000000000000' };
@@ -82,16 +83,6 @@ async function startTap(targetPort: number): Promise<Tap> {
         server.close(() => resolve());
       }),
   };
-}
-
-function filesUnder(root: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(root)) {
-    const p = join(root, name);
-    if (statSync(p).isDirectory()) out.push(...filesUnder(p));
-    else out.push(p);
-  }
-  return out;
 }
 
 /** Storage nodes behind taps, as a gateway would reach them. */
@@ -233,7 +224,7 @@ describe('S3 endpoint over server.tls, nodes over https', () => {
     expect(got.$metadata.httpStatusCode).toBe(200);
     expect(Buffer.from(await got.Body!.transformToByteArray()).equals(body)).toBe(true);
     // Every node holds shards of it (the write reached them over TLS, nothing was kept only locally).
-    for (const d of tlsNodes.dataDirs) expect(filesUnder(d).length).toBeGreaterThan(0);
+    for (const d of tlsNodes.dataDirs) expect((await walkFiles(d)).length).toBeGreaterThan(0);
   });
 
   it('an observer between gateway and nodes sees TLS records only: no bearer secret, no plaintext, no object name', () => {
@@ -279,7 +270,8 @@ describe('S3 endpoint over server.tls, nodes over https', () => {
 
 describe('a node whose certificate the gateway does not trust', () => {
   it('makes writes fail with 503 instead of going plaintext or storing anything', async () => {
-    const before = tlsNodes.dataDirs.map((d) => filesUnder(d).length);
+    const shardCounts = async (): Promise<number[]> => Promise.all(tlsNodes.dataDirs.map(async (d) => (await walkFiles(d)).length));
+    const before = await shardCounts();
     const tappedBefore = tlsNodes.taps.map((t) => t.captured().length);
     // Same https nodes, but the gateway's caFile is another CA: every handshake must fail.
     const gw = await startGateway(join(dir, 'gw-rogue-ca'), tlsNodes.urls, { caFile: rogue.certFile });
@@ -303,7 +295,7 @@ describe('a node whose certificate the gateway does not trust', () => {
       plain.destroy();
       await gw.close();
     }
-    expect(tlsNodes.dataDirs.map((d) => filesUnder(d).length)).toEqual(before);
+    expect(await shardCounts()).toEqual(before);
     // Whatever the gateway sent the nodes after that point carried no secret and no data in clear.
     tlsNodes.taps.forEach((tap, i) => {
       const sent = tap.captured().subarray(tappedBefore[i]);

@@ -7,15 +7,7 @@ import { sleep } from '../src/util/abortable-sleep.js';
 import { readBounded } from '../src/util/bounded-read.js';
 import { ExactLengthStream, LengthMismatchError } from '../src/util/exact-length.js';
 import { guardStalls } from '../src/util/watchdog.js';
-
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected a rejection');
-}
+import { rejection } from './helpers/errors.js';
 
 function sink(): Writable & { bytes: number } {
   const w = new Writable({

@@ -159,10 +159,12 @@ export class Gateway {
     this.port ??= await freePort();
     const config = {
       dataDir: path.join(this.dir, 'data'),
+      // bench/scale.mjs: another metadata store (PostgreSQL) or a local hot tier instead of the RGW one.
+      ...(this.meta ? { meta: this.meta } : {}),
       server: { host: '127.0.0.1', port: this.port, region: 'us-east-1' },
       users: [{ accessKey: this.accessKey, secretKey: this.secretKey, buckets: { '*': 'admin' } }],
       keys: { masterKeys: [{ id: 'bench', key: (this.masterKey ??= randomBytes(32).toString('hex')) }] },
-      hot: {
+      hot: this.hot ?? {
         driver: 's3',
         budget: '200GiB',
         // full-read: a whole-object cold GET promotes (as with `always`), while ranged and abandoned reads leave the
@@ -197,7 +199,8 @@ export class Gateway {
     await this.writeConfig();
     const nodeArgs = [];
     if (this.cpuProfDir) nodeArgs.push('--cpu-prof', '--cpu-prof-dir', this.cpuProfDir);
-    this.child = spawn(process.execPath, [...nodeArgs, this.cli, 'serve', '--config', this.configFile], {
+    const serveArgs = this.workers ? ['--workers', String(this.workers)] : [];
+    this.child = spawn(process.execPath, [...nodeArgs, this.cli, 'serve', '--config', this.configFile, ...serveArgs], {
       env: { ...process.env, ...(this.env ?? {}) },
       stdio: ['ignore', 'ignore', openSync(path.join(this.dir, 'gateway.log'), 'a')],
     });

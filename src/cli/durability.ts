@@ -2,12 +2,14 @@ import { collectOrphans, DEFAULT_ORPHAN_MIN_AGE_MS } from '../maintenance/orphan
 import { recoverIndex, rotateMasterKey, StoreNotEmptyError } from '../maintenance/recover.js';
 import { remainingProblems, repairAll } from '../maintenance/repair.js';
 import { scrubAll, type ScrubSummary } from '../maintenance/scrub.js';
+import { DEFAULT_ADMIN_ACCESS_KEY } from '../config/load.js';
 import type { TesseraConfig } from '../config/types.js';
 import { parseDuration } from '../config/units.js';
 import { openGateway, type Gateway } from '../gateway/gateway.js';
 import { createLogger, type Logger } from '../util/logger.js';
 import { createMetrics } from '../util/metrics.js';
 import { Progress, parseCommand } from './args.js';
+import { UsageError, type FlagSpec } from '../util/cli-flags.js';
 
 export type DurabilityCommand = 'scrub' | 'repair' | 'gc' | 'recover-index' | 'rotate-key';
 
@@ -75,8 +77,8 @@ export async function runDurabilityCommand(
       );
     }
     case 'recover-index': {
-      const owner = config.users[0]?.accessKey;
-      if (owner === undefined) throw new Error('recover-index needs a configured user to own recreated buckets');
+      // No user yet: the embedded default's admin, whose credentials `tessera serve` creates on its first start.
+      const owner = config.users[0]?.accessKey ?? DEFAULT_ADMIN_ACCESS_KEY;
       const bar = new Progress('listing nodes', config.cold.nodes.length);
       const s = await recoverIndex(g.meta, g.cold, config.keys.masterKeys, {
         owner,
@@ -109,20 +111,23 @@ export async function runDurabilityCommand(
 
 /** `tessera scrub|repair|gc|recover-index|rotate-key`. */
 export async function durabilityMain(command: DurabilityCommand, argv: string[]): Promise<number> {
-  const { loaded, values } = parseCommand(argv, {
-    'min-age': { type: 'string' },
-    'dry-run': { type: 'boolean' },
-    force: { type: 'boolean' },
-  });
+  // Each command takes only the flags its usage shows.
+  const own: Record<DurabilityCommand, FlagSpec> = {
+    scrub: {},
+    repair: {},
+    gc: { 'min-age': { type: 'string' }, 'dry-run': { type: 'boolean' } },
+    'recover-index': { force: { type: 'boolean' } },
+    'rotate-key': {},
+  };
   const flags: DurabilityFlags = {};
-  if (typeof values['min-age'] === 'string') {
-    const ms = parseDuration(values['min-age']);
-    if (ms === undefined) {
-      process.stderr.write(`tessera ${command}: --min-age must be a duration such as 0, 30m or 1h\n`);
-      return 2;
-    }
-    flags.minAgeMs = ms;
-  }
+  const { loaded, values } = parseCommand(command, argv, own[command], {
+    validate: (_, v) => {
+      if (typeof v['min-age'] !== 'string') return;
+      const ms = parseDuration(v['min-age']);
+      if (ms === undefined) throw new UsageError(command, '--min-age must be a duration such as 0, 30m or 1h');
+      flags.minAgeMs = ms;
+    },
+  });
   if (values['dry-run'] === true) flags.dryRun = true;
   if (values.force === true) flags.force = true;
   const level = loaded.config.log.level === 'info' ? 'warn' : loaded.config.log.level;

@@ -1,39 +1,26 @@
 #!/usr/bin/env node
 import { ConfigError } from '../config/errors.js';
-
-const USAGE = `tessera — S3-compatible gateway: encrypted, erasure-coded cold tier, S3 or local hot tier
-
-Usage: tessera <command> [options]
-
-  serve [--config FILE] [--workers N]   start the S3 gateway (embedded default without --config);
-                                        --workers: N gateway processes on one port (auto: one per core)
-  node --data DIR [--port P] [--host H] [--secret-file F] [--tls-cert C --tls-key K]
-                                        run a shard storage node (secret also from TESSERA_NODE_SECRET)
-  keygen [--out FILE]                   make a new 256-bit master key (base64)
-  warm BUCKET[/PREFIX] [--config FILE]  promote objects to the hot tier
-  evict BUCKET[/PREFIX] [--config FILE] demote objects from the hot tier (the cold copy stays)
-  pin|unpin BUCKET/KEY [--config FILE]  keep an object hot (never evicted) or release it
-  scrub [--config FILE]                 verify every shard (presence and checksums)
-  repair [--config FILE]                rebuild missing or corrupt shards onto healthy nodes
-  gc [--config FILE] [--min-age 1h]     delete shards no committed object references
-  recover-index [--config FILE]         rebuild the metadata store from the nodes and the master key
-  rotate-key [--config FILE]            rewrap every data key under the first configured master key
-  nodes check [--config FILE]           credentials + write/read/delete round trip on every node
-  meta migrate|copy [--config FILE]     apply metadata schema migrations; copy a store (SQLite <-> PostgreSQL)
-
-Environment: TESSERA_CONFIG, TESSERA_PORT, TESSERA_HOST, TESSERA_DATA_DIR, TESSERA_ACCESS_KEY, TESSERA_SECRET_KEY,
-TESSERA_MASTER_KEY, TESSERA_LOG_LEVEL, TESSERA_HOT_BUDGET, TESSERA_WORKERS, TESSERA_DATABASE_URL (selects the PostgreSQL store).`;
+import { EX_CONFIG, EX_USAGE, UsageError } from '../util/cli-flags.js';
+import { COMMANDS, commandUsage, overallUsage, wantsHelp } from './usage.js';
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  if (command === undefined) throw new UsageError('', 'name a command (tessera --help lists them)');
+  if (command === 'help' || command === '--help' || command === '-h') {
+    const topic = rest[0];
+    process.stdout.write((topic !== undefined && COMMANDS[topic] ? commandUsage(topic) : overallUsage()) + '\n');
+    return 0;
+  }
+  if (!COMMANDS[command]) throw new UsageError('', `unknown command ${command} (tessera --help lists them)`);
+  if (wantsHelp(rest)) {
+    process.stdout.write(commandUsage(command) + '\n');
+    return 0;
+  }
   switch (command) {
     case 'serve':
       return (await import('./serve.js')).serveMain(rest);
-    case 'node': {
-      // Accept the documented --data as well as --data-dir.
-      const args = rest.map((a) => (a === '--data' ? '--data-dir' : a.startsWith('--data=') ? `--data-dir=${a.slice(7)}` : a));
-      return (await import('../node/main.js')).nodeMain(args);
-    }
+    case 'node':
+      return (await import('../node/main.js')).nodeMain(rest);
     case 'keygen':
       return (await import('./keygen.js')).keygenMain(rest);
     case 'warm':
@@ -51,15 +38,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./nodes-check.js')).nodesMain(rest);
     case 'meta':
       return (await import('./meta.js')).metaMain(rest);
-    case undefined:
-    case 'help':
-    case '--help':
-    case '-h':
-      process.stdout.write(USAGE + '\n');
-      return command === undefined ? 2 : 0;
     default:
-      process.stderr.write(`tessera: unknown command ${command}\n\n${USAGE}\n`);
-      return 2;
+      throw new Error(`tessera: command ${command} has usage but no entry point`);
   }
 }
 
@@ -68,8 +48,17 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    if (err instanceof ConfigError) process.stderr.write(`tessera: ${err.message}\n`);
-    else process.stderr.write(`tessera: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exitCode = err instanceof ConfigError ? 78 : 1;
+    if (err instanceof UsageError) {
+      const who = err.command ? `tessera ${err.command}` : 'tessera';
+      const hint = err.command ? ` (tessera ${err.command} --help)` : '';
+      process.stderr.write(`${who}: ${err.message}${hint}\n`);
+      process.exitCode = EX_USAGE;
+    } else if (err instanceof ConfigError) {
+      process.stderr.write(`tessera: ${err.message}\n`);
+      process.exitCode = EX_CONFIG;
+    } else {
+      process.stderr.write(`tessera: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exitCode = 1;
+    }
   },
 );

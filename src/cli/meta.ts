@@ -1,23 +1,11 @@
-import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.js';
 import type { MetaConfig } from '../config/types.js';
 import { copyMetaStore, TargetNotEmptyError, type BulkMetaStore } from '../meta/copy.js';
 import { openMetaStore } from '../meta/open.js';
 import { redactUrl } from '../meta/postgres-url.js';
 import { SCHEMA_VERSION as SQLITE_SCHEMA_VERSION } from '../meta/sqlite-schema.js';
+import { parseFlags, UsageError } from '../util/cli-flags.js';
 import { Progress } from './args.js';
-
-const USAGE = `Usage: tessera meta <command> [options]
-
-  migrate [--config FILE] [--json]
-      apply pending schema migrations to the configured store (PostgreSQL: versioned migrations; gateways also
-      apply them at start). Prints the schema version.
-  copy --to TARGET [--from SOURCE] [--config FILE] [--json]
-      copy every bucket, object, in-progress upload and garbage item into an empty store. SOURCE defaults to the
-      configured store. A store is postgres://... (or postgresql://...) or the path of an SQLite file (sqlite:PATH
-      also works). Stop the gateways first: writes during the copy may be missed.
-
-Database URLs are never printed with their password.`;
 
 /** A store named on the command line: a PostgreSQL URL or an SQLite path. */
 function storeConfig(spec: string, base: MetaConfig): MetaConfig {
@@ -32,31 +20,18 @@ function describeStore(meta: MetaConfig): string {
   return meta.driver === 'sqlite' ? `sqlite ${meta.path}` : `postgres ${redactUrl(meta.postgres?.url ?? '')}`;
 }
 
+/** `tessera meta migrate|copy` (its --help is answered by main.ts from src/cli/usage.ts). */
 export async function metaMain(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
-    process.stdout.write(USAGE + '\n');
-    return command === undefined ? 2 : 0;
-  }
-  const { values } = parseArgs({
-    args: rest,
-    options: { config: { type: 'string', short: 'c' }, json: { type: 'boolean' }, to: { type: 'string' }, from: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-    allowPositionals: false,
-    strict: true,
-  });
-  if (values.help === true) {
-    process.stdout.write(USAGE + '\n');
-    return 0;
-  }
-  if (command === 'copy' && typeof values.to !== 'string') {
-    process.stderr.write(`tessera meta copy: --to is required\n\n${USAGE}\n`);
-    return 2;
-  }
-  if (command !== 'copy' && command !== 'migrate') {
-    process.stderr.write(`tessera meta: unknown command ${command}\n\n${USAGE}\n`);
-    return 2;
-  }
-  const file = values.config ?? process.env.TESSERA_CONFIG;
+  const { values, positionals } = parseFlags(
+    'meta',
+    argv,
+    { config: { type: 'string', short: 'c' }, json: { type: 'boolean' }, to: { type: 'string' }, from: { type: 'string' } },
+    { positionals: [1, 1], missing: 'name the subcommand: meta migrate or meta copy' },
+  );
+  const command = positionals[0];
+  if (command !== 'copy' && command !== 'migrate') throw new UsageError('meta', `unknown subcommand ${command} (migrate or copy)`);
+  if (command === 'copy' && typeof values.to !== 'string') throw new UsageError('meta', 'copy needs --to TARGET');
+  const file = typeof values.config === 'string' ? values.config : process.env.TESSERA_CONFIG;
   const config = loadConfig(file ? { file } : {}).config;
   const json = values.json === true;
   const print = (obj: Record<string, unknown>, line: string): void => {
@@ -117,8 +92,5 @@ export async function metaMain(argv: string[]): Promise<number> {
         await source.close();
       }
     }
-    default:
-      process.stderr.write(`tessera meta: unknown command ${command}\n\n${USAGE}\n`);
-      return 2;
   }
 }

@@ -8,6 +8,7 @@ import { readBounded } from '../util/bounded-read.js';
 import { createLogger } from '../util/logger.js';
 import { createMetrics } from '../util/metrics.js';
 import { parseCommand } from './args.js';
+import { UsageError } from '../util/cli-flags.js';
 
 /** Bytes of the probe shard: big enough to cross a few stream chunks, small enough for any node. */
 const PROBE_BYTES = 200 * 1024;
@@ -101,11 +102,13 @@ export async function checkAllNodes(config: TesseraConfig, drivers: Iterable<Nod
 
 /** `tessera nodes check`. */
 export async function nodesMain(argv: string[]): Promise<number> {
-  const { loaded, positionals } = parseCommand(argv);
-  if (positionals[0] !== 'check') {
-    process.stderr.write('usage: tessera nodes check [--config FILE]\n');
-    return 2;
-  }
+  const { loaded } = parseCommand('nodes', argv, {}, {
+    positionals: [1, 1],
+    missing: 'name the subcommand: nodes check',
+    validate: ([sub]) => {
+      if (sub !== 'check') throw new UsageError('nodes', `unknown subcommand ${sub} (the one there is: check)`);
+    },
+  });
   const level = loaded.config.log.level === 'info' ? 'warn' : loaded.config.log.level;
   const g = await openGateway(loaded.config, { logger: createLogger(level), metrics: createMetrics(), background: false, reconcile: false });
   try {

@@ -1,31 +1,19 @@
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
-import { ConfigError } from '../config/errors.js';
 import type { LoadedConfig } from '../config/load.js';
 import { openGateway } from '../gateway/gateway.js';
 import { startS3Server } from '../s3/server.js';
 import { createLogger, type Logger } from '../util/logger.js';
 import { createMetrics } from '../util/metrics.js';
-import { parseCommand } from './args.js';
 import { redactUrl } from '../meta/postgres-url.js';
-
-const HELP = `Usage: tessera serve [--config FILE] [--workers N|auto]
-
-Start the S3 gateway (the embedded default without --config).
-
-  --config, -c FILE   configuration file (or TESSERA_CONFIG)
-  --workers N|auto    run N gateway processes on one port (auto: one per core; default 1, or TESSERA_WORKERS).
-                      They share the metadata store (SQLite in WAL mode, or PostgreSQL), the nodes and the hot
-                      tier; background jobs run once for all of them under leases in the store.
-  --help, -h          this text
-
-SIGTERM or SIGINT stops accepting, finishes in-flight requests and closes the store (every worker, with --workers).`;
+import { UsageError } from '../util/cli-flags.js';
+import { parseCommand } from './args.js';
 
 function workerCount(value: string | boolean | undefined): number {
   const raw = typeof value === 'string' ? value : (process.env.TESSERA_WORKERS ?? '1');
   if (raw === 'auto') return availableParallelism();
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > 1024) throw new ConfigError('--workers', `must be a whole number from 1 to 1024 or "auto" (got ${JSON.stringify(raw)})`);
+  if (!Number.isInteger(n) || n < 1 || n > 1024) throw new UsageError('serve', `--workers must be a whole number from 1 to 1024 or "auto" (got ${JSON.stringify(raw)})`);
   return n;
 }
 
@@ -35,6 +23,7 @@ function banner(loaded: LoadedConfig, url: string, workers: number): string {
     '',
     `Tessera is listening on ${url}${workers > 1 ? ` (${workers} worker processes)` : ''}`,
     `  data dir:   ${config.dataDir}`,
+    `  metadata:   ${config.meta.driver === 'postgres' ? `postgres ${redactUrl(config.meta.postgres?.url ?? '')}` : `sqlite ${config.meta.path}`}`,
     `  metadata:   ${config.meta.driver === 'postgres' ? `postgres ${redactUrl(config.meta.postgres?.url ?? '')}` : `sqlite ${config.meta.path}`}`,
     `  hot tier:   ${config.hot.driver}${config.hot.driver === 'fs' ? ` (${config.hot.fs.path})` : ''}, budget ${config.hot.budgetBytes} bytes`,
     `  cold tier:  ${config.cold.k}+${config.cold.m} over ${config.cold.nodes.length} nodes (${[...new Set(config.cold.nodes.map((n) => n.kind))].join(', ')})`,
@@ -61,11 +50,7 @@ function stopSignal(): Promise<string> {
 
 /** `tessera serve`: runs until SIGTERM/SIGINT, then stops accepting, finishes in-flight requests and closes the store. */
 export async function serveMain(argv: string[]): Promise<number> {
-  const { loaded, values } = parseCommand(argv, { workers: { type: 'string' }, help: { type: 'boolean', short: 'h' } });
-  if (values.help === true) {
-    process.stdout.write(HELP + '\n');
-    return 0;
-  }
+  const { loaded, values } = parseCommand('serve', argv, { workers: { type: 'string' } }, { provision: true });
   const workers = cluster.isPrimary ? workerCount(values.workers) : 1;
   const logger = createLogger(loaded.config.log.level);
   if (cluster.isPrimary && workers > 1) return runPrimary(loaded, workers, logger);

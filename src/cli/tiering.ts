@@ -3,9 +3,9 @@ import type { ObjectRecord } from '../model/records.js';
 import { createLogger } from '../util/logger.js';
 import { createMetrics } from '../util/metrics.js';
 import { Progress, parseCommand } from './args.js';
+import { UsageError } from '../util/cli-flags.js';
 
-function splitTarget(target: string | undefined): { bucket: string; prefix: string } {
-  if (!target) throw new Error('name a BUCKET or BUCKET/PREFIX');
+function splitTarget(target: string): { bucket: string; prefix: string } {
   const slash = target.indexOf('/');
   return slash < 0 ? { bucket: target, prefix: '' } : { bucket: target.slice(0, slash), prefix: target.slice(slash + 1) };
 }
@@ -25,8 +25,17 @@ async function* objectsUnder(g: Gateway, bucket: string, prefix: string): AsyncG
 
 /** `tessera warm|evict BUCKET[/PREFIX]`, `tessera pin|unpin BUCKET/KEY`. */
 export async function tieringMain(command: 'warm' | 'evict' | 'pin' | 'unpin', argv: string[]): Promise<number> {
-  const { loaded, positionals } = parseCommand(argv);
-  const { bucket, prefix } = splitTarget(positionals[0]);
+  const one = command === 'pin' || command === 'unpin';
+  const missing = one ? 'name an object: BUCKET/KEY' : 'name a BUCKET or BUCKET/PREFIX';
+  const { loaded, positionals } = parseCommand(command, argv, {}, {
+    positionals: [1, 1],
+    missing,
+    validate: ([target]) => {
+      const t = splitTarget(target ?? '');
+      if (t.bucket === '' || (one && t.prefix === '')) throw new UsageError(command, missing);
+    },
+  });
+  const { bucket, prefix } = splitTarget(positionals[0] ?? '');
   const logger = createLogger(loaded.config.log.level === 'info' ? 'warn' : loaded.config.log.level);
   const g = await openGateway(loaded.config, { logger, metrics: createMetrics(), background: false, reconcile: false });
   try {

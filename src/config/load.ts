@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from './errors.js';
 import { parseBytes, parseDuration } from './units.js';
 import { shardSize } from '../model/layout.js';
+import { makePrivateDir, PRIVATE_FILE_MODE } from '../util/private-files.js';
 import type {
   ColdConfig,
   HotConfig,
@@ -120,9 +121,17 @@ export interface LoadOptions {
 
 export interface LoadedConfig {
   config: TesseraConfig;
-  /** Set when the embedded default generated the admin secret: the CLI prints it once at start. */
+  /**
+   * Files of the embedded default that do not exist yet. Loading never creates them: only `tessera serve` does
+   * (provisionSecrets). Without a master key config.keys.masterKeys is empty; without credentials, users is.
+   */
+  missing: { masterKeyFile?: string; credentialsFile?: string };
+  /** Set when provisionSecrets generated the admin secret: the CLI prints it once at start. */
   generatedCredentials?: { accessKey: string; secretKey: string; file: string };
 }
+
+/** The access key of the embedded default's generated admin user. */
+export const DEFAULT_ADMIN_ACCESS_KEY = 'tessera-admin';
 
 function deepMerge(base: Raw, over: Raw): Raw {
   const out: Raw = { ...base };
@@ -231,7 +240,7 @@ function parseNode(s: Section, dataDir: string): NodeConfig {
   return node;
 }
 
-function parseUsers(root: Section, env: NodeJS.ProcessEnv, dataDir: string): { users: UserConfig[]; generated?: LoadedConfig['generatedCredentials'] } {
+function parseUsers(root: Section, env: NodeJS.ProcessEnv, dataDir: string): { users: UserConfig[]; missingFile?: string } {
   const list = root.list('users');
   const users: UserConfig[] = (list ?? []).map((u) => {
     const secretFile = u.optStr('secretKeyFile');
@@ -260,20 +269,17 @@ function parseUsers(root: Section, env: NodeJS.ProcessEnv, dataDir: string): { u
     return { users };
   }
   if (users.length > 0) return { users };
-  const file = path.join(dataDir, 'credentials.json');
-  if (existsSync(file)) {
-    const parsed: unknown = JSON.parse(readFileSync(file, 'utf8'));
-    if (!isObject(parsed) || typeof parsed.accessKey !== 'string' || typeof parsed.secretKey !== 'string') throw new ConfigError('users', `${file} is not a credentials file`);
-    return { users: [{ accessKey: parsed.accessKey, secretKey: parsed.secretKey, buckets: { '*': 'admin' } }] };
-  }
-  const accessKey = 'tessera-admin';
-  const secretKey = randomBytes(24).toString('base64url');
-  mkdirSync(dataDir, { recursive: true });
-  writeFileSync(file, JSON.stringify({ accessKey, secretKey }, null, 2) + '\n', { mode: 0o600 });
-  return { users: [{ accessKey, secretKey, buckets: { '*': 'admin' } }], generated: { accessKey, secretKey, file } };
+  const file = credentialsFile(dataDir);
+  if (!existsSync(file)) return { users: [], missingFile: file };
+  const parsed: unknown = JSON.parse(readFileSync(file, 'utf8'));
+  if (!isObject(parsed) || typeof parsed.accessKey !== 'string' || typeof parsed.secretKey !== 'string') throw new ConfigError('users', `${file} is not a credentials file`);
+  return { users: [{ accessKey: parsed.accessKey, secretKey: parsed.secretKey, buckets: { '*': 'admin' } }] };
 }
 
-function parseKeys(root: Section, env: NodeJS.ProcessEnv, dataDir: string): TesseraConfig['keys'] {
+const credentialsFile = (dataDir: string): string => path.join(dataDir, 'credentials.json');
+const masterKeyFile = (dataDir: string): string => path.join(dataDir, 'master.key');
+
+function parseKeys(root: Section, env: NodeJS.ProcessEnv, dataDir: string): { keys: TesseraConfig['keys']; missingFile?: string } {
   const s = root.section('keys');
   const masterKeys: Array<{ id: string; key: Buffer }> = [];
   if (env.TESSERA_MASTER_KEY) masterKeys.push({ id: env.TESSERA_MASTER_KEY_ID ?? 'env', key: decodeMasterKey(env.TESSERA_MASTER_KEY, 'TESSERA_MASTER_KEY') });
@@ -284,21 +290,19 @@ function parseKeys(root: Section, env: NodeJS.ProcessEnv, dataDir: string): Tess
     k.rejectUnknown();
   }
   s.rejectUnknown();
+  let missingFile: string | undefined;
   if (masterKeys.length === 0) {
     // Embedded default: a key file in the data dir. Losing it loses every object: the README says so.
-    const file = path.join(dataDir, 'master.key');
-    if (!existsSync(file)) {
-      mkdirSync(dataDir, { recursive: true });
-      writeFileSync(file, randomBytes(32).toString('base64') + '\n', { mode: 0o600 });
-    }
-    masterKeys.push({ id: 'local', key: decodeMasterKey(readFileSync(file, 'utf8'), 'keys (data dir master.key)') });
+    const file = masterKeyFile(dataDir);
+    if (existsSync(file)) masterKeys.push({ id: 'local', key: decodeMasterKey(readFileSync(file, 'utf8'), 'keys (data dir master.key)') });
+    else missingFile = file;
   }
   const ids = new Set<string>();
   for (const k of masterKeys) {
     if (ids.has(k.id)) throw new ConfigError('keys.masterKeys', `duplicate key id ${k.id}`);
     ids.add(k.id);
   }
-  return { masterKeys };
+  return { keys: { masterKeys }, ...(missingFile !== undefined ? { missingFile } : {}) };
 }
 
 function parseServer(s: Section): ServerConfig {
@@ -448,8 +452,8 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
   const root = new Section(raw, '');
   const dataDir = path.resolve(root.str('dataDir', './data'));
   const server = parseServer(root.section('server'));
-  const { users, generated } = parseUsers(root, env, dataDir);
-  const keys = parseKeys(root, env, dataDir);
+  const { users, missingFile: credentials } = parseUsers(root, env, dataDir);
+  const { keys, missingFile: masterKey } = parseKeys(root, env, dataDir);
   const meta = parseMeta(root.section('meta'), env, dataDir);
   const hot = parseHot(root.section('hot'), dataDir);
   const cold = parseCold(root.section('cold'), dataDir);
@@ -457,7 +461,41 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
   const log = { level: logSection.oneOf('level', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const) };
   logSection.rejectUnknown();
   root.rejectUnknown();
-  return { config: { dataDir, server, users, keys, meta, hot, cold, log }, ...(generated ? { generatedCredentials: generated } : {}) };
+  const missing = { ...(masterKey !== undefined ? { masterKeyFile: masterKey } : {}), ...(credentials !== undefined ? { credentialsFile: credentials } : {}) };
+  return { config: { dataDir, server, users, keys, meta, hot, cold, log }, missing };
+}
+
+/**
+ * `tessera serve`: load, creating what the embedded default lacks (a master key, the admin credentials) in the data
+ * dir, owner-only. Nothing else creates them: a maintenance command in the wrong (or an empty) data dir must not make
+ * a new key and carry on as if the data were its own.
+ */
+export function provisionSecrets(opts: LoadOptions = {}): LoadedConfig {
+  const first = loadConfig(opts);
+  const { masterKeyFile: keyFile, credentialsFile: credFile } = first.missing;
+  if (keyFile === undefined && credFile === undefined) return first;
+  makePrivateDir(first.config.dataDir);
+  if (keyFile !== undefined) writeSecretFile(keyFile, randomBytes(32).toString('base64') + '\n');
+  let generated: LoadedConfig['generatedCredentials'];
+  if (credFile !== undefined) {
+    const accessKey = DEFAULT_ADMIN_ACCESS_KEY;
+    const secretKey = randomBytes(24).toString('base64url');
+    if (writeSecretFile(credFile, JSON.stringify({ accessKey, secretKey }, null, 2) + '\n')) generated = { accessKey, secretKey, file: credFile };
+  }
+  const loaded = loadConfig(opts);
+  return generated && loaded.config.users[0]?.secretKey === generated.secretKey ? { ...loaded, generatedCredentials: generated } : loaded;
+}
+
+/** Writes a new owner-only file; false when it exists already (another process created it first: theirs wins). */
+function writeSecretFile(file: string, text: string): boolean {
+  try {
+    writeFileSync(file, text, { mode: PRIVATE_FILE_MODE, flag: 'wx' });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  }
+  chmodSync(file, PRIVATE_FILE_MODE);
+  return true;
 }
 
 /**
@@ -465,5 +503,5 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
  * `overrides` uses the YAML shape (e.g. { cold: { segmentSize: '1MiB' } }).
  */
 export function embeddedConfig(dataDir: string, overrides: Raw = {}, env: NodeJS.ProcessEnv = {}): TesseraConfig {
-  return loadConfig({ overrides: deepMerge({ dataDir, log: { level: 'silent' }, server: { port: 0 } }, overrides), env }).config;
+  return provisionSecrets({ overrides: deepMerge({ dataDir, log: { level: 'silent' }, server: { port: 0 } }, overrides), env }).config;
 }

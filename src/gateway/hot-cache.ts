@@ -90,11 +90,12 @@ export class HotCache {
     });
   }
 
-  /** The blob is fully written: it may be served from now on. */
-  async committed(objectId: string, bytes: number): Promise<void> {
+  /** The blob is fully written: it may be served from now on. False when the object went away meanwhile. */
+  async committed(objectId: string, bytes: number): Promise<boolean> {
     const ok = await this.meta.setHotState(objectId, 'hot', bytes, 'promoting');
     // The object was deleted or replaced while promoting: its blob is garbage.
     if (!ok) await this.tier.delete(objectId).catch(() => undefined);
+    return ok;
   }
 
   /** A promotion failed: forget the reservation and any partial blob. */

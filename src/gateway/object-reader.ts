@@ -24,8 +24,8 @@ export interface HotSink {
   readonly form: 'ciphertext' | 'plaintext';
   /** Resolves when the sink can take more (backpressure). */
   write(chunk: Buffer): Promise<void>;
-  /** All bytes written: wait for the hot tier to store them, then mark the object hot. */
-  commit(): Promise<void>;
+  /** All bytes written: wait for the hot tier to store them, then mark the object hot. True when it is hot now. */
+  commit(): Promise<boolean>;
   abort(): Promise<void>;
 }
 
@@ -181,8 +181,7 @@ export class ObjectReader {
           }
         }
         if (!clientGone) out.end();
-        await hotSink.commit();
-        return true;
+        return await hotSink.commit();
       } catch (err) {
         stream?.destroy();
         await sink.abort().catch(() => undefined);
@@ -238,8 +237,8 @@ export class ObjectReader {
         for await (const chunk of chunksOf(stream)) {
           if (sink.form === 'plaintext') await sink.write(chunk);
         }
-        await sink.commit();
-        return true;
+        // A hot-tier write that failed leaves the object cold: `tessera warm` must not count it as warmed.
+        return await sink.commit();
       } catch (err) {
         this.log.warn({ objectId: record.objectId, err: (err as Error).message }, 'promotion failed');
         await sink.abort().catch(() => undefined);
@@ -252,7 +251,9 @@ export class ObjectReader {
   /** Promote and wait for the result (`tessera warm`). True when the object is hot afterwards. */
   async promote(record: ObjectRecord): Promise<boolean> {
     if (record.hot === 'hot') return true;
-    return this.promoteInBackground(record);
+    if (await this.promoteInBackground(record)) return true;
+    // Not promoted here: another process (the gateway, another `tessera warm`) may have made it hot meanwhile.
+    return (await this.meta.getObjectById(record.objectId))?.hot === 'hot';
   }
 
   /** RestoreObject: promote now (in the background) unless hot or already promoting. */
@@ -318,7 +319,7 @@ export class ObjectReader {
         if (failed || pipe.destroyed) return;
         if (!pipe.write(chunk)) await waitDrainOrClose(pipe);
       },
-      async commit(): Promise<void> {
+      async commit(): Promise<boolean> {
         pipe.end();
         await stored.catch(() => undefined);
         release();
@@ -326,15 +327,17 @@ export class ObjectReader {
           await stored;
           if (admitAtCommit && !(await hot.admit(objectId, bytes))) {
             await hot.failed(objectId);
-            return;
+            return false;
           }
-          await hot.committed(objectId, bytes);
+          const hotNow = await hot.committed(objectId, bytes);
           metrics.promotions.inc({ result: 'ok' });
+          return hotNow;
         } catch (err) {
           metrics.promotions.inc({ result: 'failed' });
           metrics.hotErrors.inc({ op: 'put' });
           log.warn({ objectId, why, err: (err as Error).message }, 'hot tier write failed; object stays cold');
           await hot.failed(objectId);
+          return false;
         }
       },
       async abort(): Promise<void> {

@@ -5,10 +5,23 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ExactLengthStream } from '../util/exact-length.js';
 import type { HotTier } from './driver.js';
+import { makePrivateDir, PRIVATE_FILE_MODE } from '../util/private-files.js';
 
 const ID = /^[0-9a-f]{32}$/;
-/** A temp file untouched this long belongs to a process that died mid-write. */
-const STALE_TEMP_MS = 60 * 60_000;
+/** Temp files carry their writer's pid: `.tmp-PID-RANDOM`. */
+const TEMP = /^\.tmp-(\d+)-[0-9a-f]{16}$/;
+
+/** Whether a temp file's writer may still be running (EPERM: alive, someone else's). */
+function writerAlive(name: string): boolean {
+  const m = TEMP.exec(name);
+  if (!m) return false;
+  try {
+    process.kill(Number(m[1]), 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
 
 /** The embedded hot tier: one file per object id in a local directory, written by temp file + rename. */
 export class FsHotTier implements HotTier {
@@ -17,14 +30,12 @@ export class FsHotTier implements HotTier {
   private constructor(private readonly dir: string) {}
 
   static async open(dir: string): Promise<FsHotTier> {
-    await fsp.mkdir(dir, { recursive: true });
-    // Temp files of a crashed process are never referenced again. Only old ones: other gateways sharing this
-    // directory may be writing theirs right now.
-    const cutoff = Date.now() - STALE_TEMP_MS;
+    // Blobs are object data (ciphertext by default, plaintext with hot.encrypt off): owner-only.
+    makePrivateDir(dir);
+    // Temp files of a crashed process are never referenced again. Those of a live one are its writes in progress:
+    // the gateway and a `tessera warm` (or two of them) share this directory.
     for (const name of await fsp.readdir(dir)) {
-      if (!name.startsWith('.tmp-')) continue;
-      const stat = await fsp.stat(path.join(dir, name)).catch(() => null);
-      if (stat && stat.mtimeMs < cutoff) await fsp.rm(path.join(dir, name), { force: true });
+      if (name.startsWith('.tmp-') && !writerAlive(name)) await fsp.rm(path.join(dir, name), { force: true });
     }
     return new FsHotTier(dir);
   }
@@ -36,14 +47,15 @@ export class FsHotTier implements HotTier {
 
   async put(id: string, body: Readable, length: number, signal?: AbortSignal): Promise<void> {
     const target = this.file(id);
-    const tmp = path.join(this.dir, `.tmp-${randomBytes(8).toString('hex')}`);
+    const tmp = path.join(this.dir, `.tmp-${process.pid}-${randomBytes(8).toString('hex')}`);
     try {
       // Checked while streaming: a body longer than declared fails at the first extra byte instead of filling the disk.
       const exact = new ExactLengthStream(length, {
         tooLong: (n) => new Error(`hot tier: body longer than the declared ${n} bytes`),
         tooShort: (seen, n) => new Error(`hot tier: wrote ${seen} bytes, expected ${n}`),
       });
-      await pipeline(body, exact, createWriteStream(tmp), signal ? { signal } : {});
+      await pipeline(body, exact, createWriteStream(tmp, { mode: PRIVATE_FILE_MODE }), signal ? { signal } : {});
+      await fsp.chmod(tmp, PRIVATE_FILE_MODE);
       // No fsync: the hot tier is a cache; a torn file after a crash is caught by the size check on reconcile and by AEAD on read.
       await fsp.rename(tmp, target);
     } catch (err) {

@@ -1,4 +1,5 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { makePrivateDir, makePrivateFile } from '../util/private-files.js';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { ObjectManifest } from '../model/manifest.js';
@@ -99,7 +100,10 @@ export class SqliteMetaStore implements MetaStore {
 
   /** Opens (creating the directory, file and schema when missing) a store at `path`. */
   static open(path: string, options: SqliteMetaStoreOptions = {}): SqliteMetaStore {
-    mkdirSync(dirname(path), { recursive: true });
+    makePrivateDir(dirname(path));
+    // Object names, metadata and tags: owner-only. SQLite gives the -wal and -shm files the database file's mode.
+    makePrivateFile(path);
+    for (const side of [`${path}-wal`, `${path}-shm`]) if (existsSync(side)) makePrivateFile(side);
     const db = new Database(path);
     try {
       configureConnection(db, options.busyTimeoutMs ?? BUSY_TIMEOUT_MS);

@@ -32,13 +32,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, type WriteStream } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { expect } from 'vitest';
 import { stringify } from 'yaml';
+import { walkFiles } from './files.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 /** The built CLI. */
@@ -475,24 +477,6 @@ export async function listNodeFiles(nodes: readonly StorageNode[]): Promise<Node
   return out;
 }
 
-/** Every regular file under `root` (absolute paths); [] when root does not exist. */
-export async function walkFiles(root: string): Promise<string[]> {
-  const out: string[] = [];
-  let entries;
-  try {
-    entries = await readdir(root, { withFileTypes: true });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return out;
-    throw err;
-  }
-  for (const e of entries) {
-    const p = path.join(root, e.name);
-    if (e.isDirectory()) out.push(...(await walkFiles(p)));
-    else if (e.isFile()) out.push(p);
-  }
-  return out;
-}
-
 /** Files under `roots` whose bytes contain `needle` (whole-file read: meant for test-sized data). */
 export async function filesContaining(roots: string[], needle: Buffer): Promise<string[]> {
   const hits: string[] = [];
@@ -580,6 +564,14 @@ export async function getDigest(s3: S3Client, bucket: string, key: string, range
 export function httpStatusOf(err: unknown): number | undefined {
   const status = (err as { $metadata?: { httpStatusCode?: unknown } } | undefined)?.$metadata?.httpStatusCode;
   return typeof status === 'number' ? status : undefined;
+}
+
+/** The object reads back exactly (sha256 of the pattern), whole and over every edge range of its segments. */
+export async function expectExact(s3: S3Client, bucket: string, obj: { key: string; seed: string; size: number }, segmentSize: number): Promise<void> {
+  expect(await getDigest(s3, bucket, obj.key), `${obj.key} whole`).toEqual(await patternDigest(obj.seed, 0, obj.size));
+  for (const range of edgeRanges(obj.size, segmentSize)) {
+    expect(await getDigest(s3, bucket, obj.key, range), `${obj.key} bytes ${range.offset}+${range.length}`).toEqual(await patternDigest(obj.seed, range.offset, range.length));
+  }
 }
 
 /**

@@ -5,6 +5,9 @@ import { isBreakingFailure } from '../../src/cold/nodes/breaker.js';
 import { NodeError, type NodeDriver } from '../../src/cold/nodes/driver.js';
 import { readBounded } from '../../src/util/bounded-read.js';
 import { sleep } from '../../src/util/abortable-sleep.js';
+import { kindOfNodeError, rejection } from './errors.js';
+import { chunked } from './streams.js';
+import { eventually } from './wait.js';
 
 /**
  * The behaviour every NodeDriver promises (src/cold/nodes/driver.ts), as one suite each driver runs against a real
@@ -40,27 +43,6 @@ function readStream(stream: Readable): Promise<Buffer> {
   return readBounded(stream, { limit: 16 * 1024 * 1024, overflow: 'fail' });
 }
 
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected a rejection');
-}
-
-function kindOf(err: unknown): string {
-  expect(err).toBeInstanceOf(NodeError);
-  return (err as NodeError).kind;
-}
-
-/** Yields `data` in chunks, like a shard encoder would. */
-function chunks(data: Buffer, size = 64 * 1024): Readable {
-  const parts: Buffer[] = [];
-  for (let i = 0; i < data.length; i += size) parts.push(data.subarray(i, i + size));
-  return Readable.from(parts, { objectMode: false });
-}
-
 /** A body that sends `first`, then neither ends nor errors until destroyed (a stalled or aborted writer). */
 function hanging(first: Buffer): Readable & { started: Promise<void> } {
   let started!: () => void;
@@ -81,14 +63,6 @@ async function handlesOf(driver: NodeDriver): Promise<Map<string, number>> {
   const out = new Map<string, number>();
   for await (const item of driver.list()) out.set(item.handle, item.size);
   return out;
-}
-
-async function eventually(check: () => boolean, what: string, limitMs = 5000): Promise<void> {
-  const deadline = Date.now() + limitMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`never happened: ${what}`);
-    await sleep(10, undefined, 'resolve');
-  }
 }
 
 export function describeNodeDriverContract(label: string, opts: ContractOptions): void {
@@ -114,7 +88,7 @@ export function describeNodeDriverContract(label: string, opts: ContractOptions)
 
     it('stores a shard and reads it back whole; stat reports its size', async () => {
       const data = randomBytes(300_001);
-      const handle = await d.put(shardId(), chunks(data), data.length);
+      const handle = await d.put(shardId(), chunked(data), data.length);
       expect(typeof handle).toBe('string');
       expect(handle).not.toBe('');
       expect((await readStream(await d.get(handle))).equals(data)).toBe(true);
@@ -129,7 +103,7 @@ export function describeNodeDriverContract(label: string, opts: ContractOptions)
 
     it('serves ranges: exactly the requested bytes, the first and the last byte, and an empty range', async () => {
       const data = randomBytes(200_000);
-      const handle = await d.put(shardId(), chunks(data), data.length);
+      const handle = await d.put(shardId(), chunked(data), data.length);
       const ranges = [
         { offset: 0, length: 1 },
         { offset: 70_001, length: 4096 },
@@ -146,7 +120,7 @@ export function describeNodeDriverContract(label: string, opts: ContractOptions)
 
     it('never returns short data for a range past the end of the shard', async () => {
       const data = randomBytes(1000);
-      const handle = await d.put(shardId(), chunks(data), data.length);
+      const handle = await d.put(shardId(), chunked(data), data.length);
       const outcome = await d.get(handle, { offset: 990, length: 20 }).then(readStream).then(
         (bytes) => ({ ok: true, bytes: bytes.length }),
         (err: unknown) => ({ ok: false, isNodeError: err instanceof NodeError }),
@@ -155,19 +129,19 @@ export function describeNodeDriverContract(label: string, opts: ContractOptions)
     });
 
     it('a missing shard: get rejects with not-found, stat is null, delete succeeds', async () => {
-      expect(kindOf(await rejection(d.get(node.missingHandle)))).toBe('not-found');
-      expect(kindOf(await rejection(d.get(node.missingHandle, { offset: 0, length: 10 })))).toBe('not-found');
+      expect(kindOfNodeError(await rejection(d.get(node.missingHandle)))).toBe('not-found');
+      expect(kindOfNodeError(await rejection(d.get(node.missingHandle, { offset: 0, length: 10 })))).toBe('not-found');
       expect(await d.stat(node.missingHandle)).toBeNull();
       await d.delete(node.missingHandle);
     });
 
     it('deletes a shard: gone from get, stat and list; deleting again is not an error', async () => {
       const data = randomBytes(5000);
-      const handle = await d.put(shardId(), chunks(data), data.length);
+      const handle = await d.put(shardId(), chunked(data), data.length);
       expect((await handlesOf(d)).get(handle)).toBe(data.length);
       await d.delete(handle);
       expect(await d.stat(handle)).toBeNull();
-      expect(kindOf(await rejection(d.get(handle)))).toBe('not-found');
+      expect(kindOfNodeError(await rejection(d.get(handle)))).toBe('not-found');
       expect((await handlesOf(d)).has(handle)).toBe(false);
       await d.delete(handle);
     });
@@ -176,15 +150,15 @@ export function describeNodeDriverContract(label: string, opts: ContractOptions)
       const id = shardId();
       const first = randomBytes(3000);
       const second = randomBytes(4500);
-      await d.put(id, chunks(first), first.length);
-      const handle = await d.put(id, chunks(second), second.length);
+      await d.put(id, chunked(first), first.length);
+      const handle = await d.put(id, chunked(second), second.length);
       expect((await readStream(await d.get(handle))).equals(second)).toBe(true);
       expect(await d.stat(handle)).toEqual({ size: second.length });
     });
 
     it('lists every stored shard with its size', async () => {
       const stored = new Map<string, number>();
-      for (const size of [1, 777, 70_000]) stored.set(await d.put(shardId(), chunks(randomBytes(size)), size), size);
+      for (const size of [1, 777, 70_000]) stored.set(await d.put(shardId(), chunked(randomBytes(size)), size), size);
       const listed = await handlesOf(d);
       for (const [handle, size] of stored) expect([handle, listed.get(handle)]).toEqual([handle, size]);
     });
@@ -195,7 +169,7 @@ export function describeNodeDriverContract(label: string, opts: ContractOptions)
         [1000, 2000],
         [3000, 2000],
       ] as const) {
-        const body = chunks(randomBytes(sent), 512);
+        const body = chunked(randomBytes(sent), 512);
         const err = await rejection(d.put(shardId(), body, declared));
         expect(err).toBeInstanceOf(Error);
         expect({ sent, declared, breaking: isBreakingFailure(err) }).toEqual({ sent, declared, breaking: false });
@@ -230,14 +204,14 @@ export function describeNodeDriverContract(label: string, opts: ContractOptions)
 
     it('an already aborted signal rejects get, stat, delete and put with AbortError', async () => {
       const data = randomBytes(100);
-      const handle = await d.put(shardId(), chunks(data), data.length);
+      const handle = await d.put(shardId(), chunked(data), data.length);
       const ac = new AbortController();
       ac.abort();
       const calls: Array<[string, () => Promise<unknown>]> = [
         ['get', () => d.get(handle, undefined, ac.signal).then(readStream)],
         ['stat', () => d.stat(handle, ac.signal)],
         ['delete', () => d.delete(handle, ac.signal)],
-        ['put', () => d.put(shardId(), chunks(data), data.length, ac.signal)],
+        ['put', () => d.put(shardId(), chunked(data), data.length, ac.signal)],
       ];
       for (const [op, call] of calls) {
         const err = await rejection(call());
@@ -248,7 +222,7 @@ export function describeNodeDriverContract(label: string, opts: ContractOptions)
 
     it('aborting a download midway errors the stream with AbortError, not a node failure', async () => {
       const data = randomBytes(4 * 1024 * 1024);
-      const handle = await d.put(shardId(), chunks(data), data.length);
+      const handle = await d.put(shardId(), chunked(data), data.length);
       const ac = new AbortController();
       const stream = await d.get(handle, undefined, ac.signal);
       let received = 0;
@@ -268,7 +242,7 @@ export function describeNodeDriverContract(label: string, opts: ContractOptions)
     if (pauseFor !== undefined) {
       it('a download the caller pauses for longer than the timeout is not a stall: every byte arrives', async () => {
         const data = randomBytes(8 * 1024 * 1024);
-        const handle = await d.put(shardId(), chunks(data), data.length);
+        const handle = await d.put(shardId(), chunked(data), data.length);
         const stream = await d.get(handle);
         const parts: Buffer[] = [];
         let paused = false;
@@ -284,9 +258,9 @@ export function describeNodeDriverContract(label: string, opts: ContractOptions)
     }
 
     it('refuses a shard id that could escape its namespace, and releases the body', async () => {
-      const body = chunks(randomBytes(100));
+      const body = chunked(randomBytes(100));
       const err = await rejection(d.put('../escape', body, 100));
-      expect(kindOf(err)).toBe('bad-request');
+      expect(kindOfNodeError(err)).toBe('bad-request');
       await eventually(() => body.destroyed, 'the refused upload destroys its body');
     });
   });

@@ -4,13 +4,15 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { S3ConnectionConfig, S3NodeConfig } from '../src/config/types.js';
-import { NodeError } from '../src/cold/nodes/driver.js';
-import { S3NodeDriver } from '../src/cold/nodes/s3.js';
-import { S3HotTier } from '../src/hot/s3.js';
-import { sleep } from '../src/util/abortable-sleep.js';
-import { createS3Client } from '../src/util/s3-client.js';
-import { startRgw, type RgwInstance } from './helpers/rgw.js';
+import type { S3ConnectionConfig, S3NodeConfig } from '../../src/config/types.js';
+import { NodeError } from '../../src/cold/nodes/driver.js';
+import { S3NodeDriver } from '../../src/cold/nodes/s3.js';
+import { S3HotTier } from '../../src/hot/s3.js';
+import { sleep } from '../../src/util/abortable-sleep.js';
+import { createS3Client } from '../../src/util/s3-client.js';
+import { startRgw, type RgwInstance } from '../helpers/rgw.js';
+import { readAll } from '../helpers/streams.js';
+import { rejection } from '../helpers/errors.js';
 
 // Large enough that buffering the whole object would be unmistakable next to the bounded multipart window.
 const BIG = 120 * 1000 * 1000;
@@ -48,12 +50,6 @@ async function sha(stream: Readable): Promise<{ hex: string; bytes: number }> {
   return { hex: h.digest('hex'), bytes };
 }
 
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
-
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
 
@@ -73,15 +69,6 @@ async function peakLiveGrowth(work: () => Promise<void>): Promise<number> {
     clearInterval(timer);
   }
   return peak - base;
-}
-
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected a rejection');
 }
 
 let rgw: RgwInstance;

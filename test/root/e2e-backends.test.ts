@@ -15,8 +15,8 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { getDigest, pattern, patternDigest, s3Client, startCluster, type Cluster } from './helpers/cluster.js';
-import { startRgw, type RgwInstance } from './helpers/rgw.js';
+import { getDigest, pattern, patternDigest, s3Client, startCluster, type Cluster } from '../helpers/cluster.js';
+import { startRgw, type RgwInstance } from '../helpers/rgw.js';
 
 const SIZE = 300_000_000;
 const SEED = 'rgw-300MB';

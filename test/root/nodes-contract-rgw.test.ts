@@ -1,8 +1,8 @@
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
-import { S3NodeDriver } from '../src/cold/nodes/s3.js';
-import { createS3Client } from '../src/util/s3-client.js';
-import { describeNodeDriverContract, shardId } from './helpers/node-driver-contract.js';
-import { startRgw } from './helpers/rgw.js';
+import { S3NodeDriver } from '../../src/cold/nodes/s3.js';
+import { createS3Client } from '../../src/util/s3-client.js';
+import { describeNodeDriverContract, shardId } from '../helpers/node-driver-contract.js';
+import { startRgw } from '../helpers/rgw.js';
 
 // The rgw tier: needs root and a Ceph RGW (started here; the first start installs packages, up to minutes).
 describeNodeDriverContract('s3 (a real Ceph RGW)', {

@@ -1,9 +1,9 @@
 /** Shared by test/codec-*.test.ts: run the real encoder into memory and serve its shards back to the decoder. */
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { decodeSegment, encodeSegment, type DecodeSegmentOptions, type EncodedSegmentInfo, type ErasureCoder } from '../src/cold/codec/index.js';
-import type { SegmentManifest } from '../src/model/manifest.js';
-import { NodeError } from '../src/cold/nodes/driver.js';
+import { decodeSegment, encodeSegment, type DecodeSegmentOptions, type EncodedSegmentInfo, type ErasureCoder } from '../../src/cold/codec/index.js';
+import type { SegmentManifest } from '../../src/model/manifest.js';
+import { NodeError } from '../../src/cold/nodes/driver.js';
 
 export const hex16 = (): string => randomBytes(16).toString('hex');
 

@@ -3,12 +3,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
-import { embeddedConfig } from '../src/config/load.js';
-import type { TesseraConfig } from '../src/config/types.js';
-import { openGateway, type Gateway } from '../src/gateway/gateway.js';
-import type { ObjectRecord } from '../src/model/records.js';
-import { createLogger } from '../src/util/logger.js';
-import { createMetrics } from '../src/util/metrics.js';
+import { embeddedConfig } from '../../src/config/load.js';
+import type { TesseraConfig } from '../../src/config/types.js';
+import { openGateway, type Gateway } from '../../src/gateway/gateway.js';
+import type { ObjectRecord } from '../../src/model/records.js';
+import { createLogger } from '../../src/util/logger.js';
+import { createMetrics } from '../../src/util/metrics.js';
 
 /** A gateway over six fs nodes in a temp dir, 1 MiB segments of 64 KiB chunks (4+2), no hot-tier shortcuts. */
 export async function tempGateway(): Promise<{
@@ -53,10 +53,4 @@ export function shardFile(config: TesseraConfig, ref: { node: string; handle: st
   const node = config.cold.nodes.find((n) => n.name === ref.node);
   if (!node || node.kind !== 'fs') throw new Error(`no fs node ${ref.node}`);
   return path.join(node.path, ref.handle.slice(0, 2), ref.handle);
-}
-
-export async function readAll(stream: Readable): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const p of stream) parts.push(p as Buffer);
-  return Buffer.concat(parts);
 }

@@ -5,12 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
 import aws4 from 'aws4';
-import { embeddedConfig } from '../src/config/load.js';
-import type { TesseraConfig } from '../src/config/types.js';
-import { openGateway, type Gateway } from '../src/gateway/gateway.js';
-import { startS3Server, type RunningS3Server } from '../src/s3/server.js';
-import { createLogger } from '../src/util/logger.js';
-import { createMetrics, type Metrics } from '../src/util/metrics.js';
+import { embeddedConfig } from '../../src/config/load.js';
+import type { TesseraConfig } from '../../src/config/types.js';
+import { openGateway, type Gateway } from '../../src/gateway/gateway.js';
+import { startS3Server, type RunningS3Server } from '../../src/s3/server.js';
+import { createLogger } from '../../src/util/logger.js';
+import { createMetrics, type Metrics } from '../../src/util/metrics.js';
 
 /** Test users: an admin on everything, a reader on everything, a writer on one bucket. */
 export const USERS = {
