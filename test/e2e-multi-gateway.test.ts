@@ -5,9 +5,10 @@
  * no gateway ever serving a stale or deleted object from its hot tier or single-flight state, one hot budget for the
  * cluster, and background jobs that run in one gateway at a time and move when their holder is killed.
  *
- * The store is a parameter: TESSERA_TEST_META=postgres starts a throwaway PostgreSQL server for the file (or give
- * the JSON of a config `meta` section, e.g. {"driver":"postgres","postgres":{"url":"postgres://..."}}); by default the
- * gateways share one SQLite file in WAL mode.
+ * The store is a parameter: by default the suite runs twice, on one SQLite file in WAL mode and on a throwaway
+ * PostgreSQL server (when its binaries exist; with CI=true their absence fails); TESSERA_TEST_META=sqlite or
+ * =postgres runs one, or give the JSON of a config `meta` section, e.g.
+ * {"driver":"postgres","postgres":{"url":"postgres://..."}}, to run it against an existing store.
  */
 import { randomBytes } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
@@ -27,12 +28,15 @@ import {
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { httpStatusOf, startCluster, type Cluster } from './helpers/cluster.js';
-import { startPostgres, type PostgresServer } from './helpers/postgres.js';
+import { postgresAvailable, startPostgres, type PostgresServer } from './helpers/postgres.js';
 
 const MiB = 1024 * 1024;
-const META_PARAM = process.env.TESSERA_TEST_META;
-const OWN_POSTGRES = META_PARAM === 'postgres';
-const META: Record<string, unknown> | undefined = META_PARAM === undefined || META_PARAM === '' || META_PARAM === 'sqlite' ? undefined : OWN_POSTGRES ? {} : (JSON.parse(META_PARAM) as Record<string, unknown>);
+const META_PARAM = process.env.TESSERA_TEST_META ?? '';
+/** 'sqlite' and 'postgres' (a server of the file's own) by name; anything else is a config `meta` section as JSON. */
+type StoreParam = 'sqlite' | 'postgres' | Record<string, unknown>;
+const STORES: StoreParam[] =
+  META_PARAM === '' ? ['sqlite', ...(postgresAvailable() ? (['postgres'] as const) : [])] : META_PARAM === 'sqlite' || META_PARAM === 'postgres' ? [META_PARAM] : [JSON.parse(META_PARAM) as Record<string, unknown>];
+const storeName = (p: StoreParam): string => (typeof p === 'string' ? p : 'configured store');
 
 async function getBytes(s3: S3Client, bucket: string, key: string): Promise<Buffer> {
   const r = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
@@ -104,14 +108,16 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs: num
   }
 }
 
-describe('three gateways on one store', () => {
+describe.each(STORES.map((p) => [storeName(p), p] as const))('three gateways on one store (%s)', (_name, store) => {
+  const META = store === 'sqlite' ? undefined : store;
+  const OWN_POSTGRES = store === 'postgres';
   let cluster: Cluster;
   let gw: S3Client[];
   let postgres: PostgresServer | undefined;
   const bucket = 'shared';
 
   beforeAll(async () => {
-    let meta = META;
+    let meta = typeof META === 'object' ? META : undefined;
     if (OWN_POSTGRES) {
       postgres = await startPostgres();
       meta = { driver: 'postgres', postgres: { url: await postgres.createDatabase() } };
@@ -248,8 +254,38 @@ describe('three gateways on one store', () => {
     for (const g of gw) expect((await getBytes(g, bucket, 'list/00')).toString()).toBe('v-list/00');
   }, 120_000);
 
+  // The PostgreSQL form of "the database is unavailable": the server stops (an outage or a fail-over) and comes back.
+  if (OWN_POSTGRES) {
+    test('database down: 503 + Retry-After on every gateway, never a wrong answer; recovery on its own when it returns', async () => {
+      await gw[0]!.send(new PutObjectCommand({ Bucket: bucket, Key: 'db/pg-kept', Body: 'kept' }));
+      await postgres!.pause();
+      try {
+        for (const [i, s3] of gw.entries()) {
+          const put = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `db/pg-during-${i}`, Body: 'x' })).then(
+            () => 200,
+            (err: unknown) => err,
+          );
+          expect(httpStatusOf(put)).toBe(503);
+          expect((put as { $response?: { headers?: Record<string, string> } }).$response?.headers?.['retry-after']).toBe('1');
+          expect(await statusOfGet(s3, bucket, 'db/pg-kept')).toBe(503);
+        }
+        const ready = await fetch(`${cluster.gateways[1]!.url}/ready`);
+        expect(ready.status).toBe(503);
+      } finally {
+        await postgres!.resume();
+      }
+      await until('every gateway serving again', async () => (await Promise.all(gw.map((s3) => statusOfGet(s3, bucket, 'db/pg-kept')))).every((c) => c === 200), 60_000);
+      for (const [i, s3] of gw.entries()) {
+        expect((await getBytes(s3, bucket, 'db/pg-kept')).toString()).toBe('kept');
+        await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `db/pg-after-${i}`, Body: `after-${i}` }));
+        expect((await getBytes(gw[(i + 1) % 3]!, bucket, `db/pg-after-${i}`)).toString()).toBe(`after-${i}`);
+        expect(await statusOfGet(s3, bucket, `db/pg-during-${i}`)).toBe(404);
+      }
+    }, 180_000);
+  }
+
   // The SQLite form of "the database is unavailable": another process holds its write lock past the busy timeout.
-  test.runIf(META === undefined)('store unavailable (SQLite write lock held elsewhere): 503 + Retry-After, reads still right, recovery on its own', async () => {
+  if (META === undefined) test('store unavailable (SQLite write lock held elsewhere): 503 + Retry-After, reads still right, recovery on its own', async () => {
     await gw[0]!.send(new PutObjectCommand({ Bucket: bucket, Key: 'db/kept', Body: 'kept' }));
     const locker = new Database(cluster.metaDbFile);
     locker.exec('BEGIN EXCLUSIVE');

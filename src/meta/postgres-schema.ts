@@ -92,7 +92,7 @@ CREATE TABLE leases (
   },
   {
     version: 2,
-    name: 'repair queue shared by gateways',
+    name: 'repair queue shared by gateways; a lock row for the cluster-wide hot budget',
     sql: `
 CREATE TABLE repair_queue (
   id            bigserial PRIMARY KEY,
@@ -103,6 +103,10 @@ CREATE TABLE repair_queue (
   UNIQUE (object_id, seg_id)
 );
 CREATE INDEX repair_queue_claimable ON repair_queue (claimed_until, id);
+-- reserveHot serializes on this row (SELECT ... FOR UPDATE): a plain row lock works on every engine the store is
+-- designed for, where advisory locks do not exist (CockroachDB, YugabyteDB).
+CREATE TABLE cluster_locks (name text PRIMARY KEY);
+INSERT INTO cluster_locks (name) VALUES ('hot-budget');
 `,
   },
 ];

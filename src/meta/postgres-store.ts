@@ -379,9 +379,9 @@ export class PostgresMetaStore implements MetaStore {
     budgetBytes: number,
     nowMs: number,
   ): Promise<{ outcome: 'reserved' | 'over-budget' | 'not-cold'; usedBytes: number }> {
-    // One reservation at a time across every gateway: a transaction-scoped advisory lock around the sum and the mark.
+    // One reservation at a time across every gateway: the budget's lock row is held around the sum and the mark.
     return this.transaction(async (q) => {
-      await q("SELECT pg_advisory_xact_lock(hashtext('tessera.hot-budget'))");
+      await q("SELECT name FROM cluster_locks WHERE name = 'hot-budget' FOR UPDATE");
       const { rows } = await q("SELECT coalesce(sum(hot_bytes), 0)::bigint AS total FROM objects WHERE hot_state IN ('hot', 'promoting')");
       const usedBytes = Number((rows[0] as { total: number | string } | undefined)?.total ?? 0);
       if (usedBytes + bytes > budgetBytes) return { outcome: 'over-budget' as const, usedBytes };
