@@ -102,7 +102,8 @@ async function main() {
   try {
     nodes = new NodeFleet(path.join(work, 'nodes'));
     await nodes.start();
-    pgDir = path.join(work, 'pg');
+    // Directly under the temp dir: the server runs as the `postgres` user, who cannot enter our private work dir.
+    pgDir = mkdtempSync(path.join(os.tmpdir(), 'tessera-scale-pg-'));
     const up = await run('bash', [path.join(ROOT, 'scripts/pg-up.sh'), pgDir]);
     const url = /TESSERA_DATABASE_URL=['"]?([^'"\s]+)/.exec(up.stdout)?.[1];
     if (!url) throw new Error(`scripts/pg-up.sh printed no TESSERA_DATABASE_URL: ${up.stdout.slice(0, 300)}`);
@@ -151,6 +152,7 @@ async function main() {
     await nodes?.stop().catch((e) => log(`nodes stop: ${e.message}`));
     if (pgDir) await run('bash', [path.join(ROOT, 'scripts/pg-down.sh'), pgDir]).catch((e) => log(`pg-down: ${e.message}`));
     if (!opts.keep) rmSync(work, { recursive: true, force: true });
+    if (pgDir && !opts.keep) rmSync(pgDir, { recursive: true, force: true });
   }
 }
 
