@@ -313,6 +313,7 @@ function parseServer(s: Section): ServerConfig {
   if ((certFile === undefined) !== (keyFile === undefined)) throw new ConfigError('server.tls', 'set both certFile and keyFile');
   const baseDomain = s.optStr('baseDomain');
   const metricsToken = s.optStr('metricsToken');
+  const maxConcurrentRequests = s.int('maxConcurrentRequests', 1024, 1, 1_000_000);
   const server: ServerConfig = {
     host: s.str('host', '127.0.0.1'),
     port: s.int('port', 9000, 0, 65535),
@@ -320,7 +321,17 @@ function parseServer(s: Section): ServerConfig {
     ...(baseDomain !== undefined ? { baseDomain } : {}),
     trustForwardedHeaders: s.bool('trustForwardedHeaders', false),
     ...(certFile !== undefined && keyFile !== undefined ? { tls: { certFile, keyFile } } : {}),
-    maxConcurrentRequests: s.int('maxConcurrentRequests', 1024, 1, 1_000_000),
+    maxConcurrentRequests,
+    // Shares only matter for a large pool: a small one (a test, a tiny box) is not split below 64 / 128 requests.
+    maxConcurrentRequestsPerKey: s.int('maxConcurrentRequestsPerKey', Math.min(maxConcurrentRequests, Math.max(64, Math.ceil(maxConcurrentRequests / 4))), 1, maxConcurrentRequests),
+    maxConcurrentRequestsPerAddress: s.int(
+      'maxConcurrentRequestsPerAddress',
+      Math.min(maxConcurrentRequests, Math.max(128, Math.ceil(maxConcurrentRequests / 2))),
+      1,
+      maxConcurrentRequests,
+    ),
+    minBodyRate: s.bytes('minBodyRate', 1024, 0),
+    bodyRateWindowMs: s.duration('bodyRateWindow', 20_000),
     headersTimeoutMs: s.duration('headersTimeout', 30_000),
     requestTimeoutMs: s.duration('requestTimeout', 120_000),
     maxSinglePutBytes: s.bytes('maxSinglePutSize', 5 * 2 ** 30, 1),

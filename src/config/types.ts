@@ -113,6 +113,13 @@ export interface ServerConfig {
   trustForwardedHeaders: boolean;
   tls?: { certFile: string; keyFile: string };
   maxConcurrentRequests: number;
+  /** The share of maxConcurrentRequests one access key may hold at once. */
+  maxConcurrentRequestsPerKey: number;
+  /** The share one source address may hold (X-Forwarded-For's last hop when trustForwardedHeaders). */
+  maxConcurrentRequestsPerAddress: number;
+  /** Request bodies slower than this (bytes per second, over each bodyRateWindowMs) are cut with RequestTimeout; 0 = off. */
+  minBodyRate: number;
+  bodyRateWindowMs: number;
   /** Idle/slow-client timeouts. */
   headersTimeoutMs: number;
   requestTimeoutMs: number;

@@ -5,6 +5,7 @@ import { Errors } from './s3-error.js';
 import { decodeBody } from './auth/index.js';
 import { header, type RequestContext } from './context.js';
 import { ProtocolErrors } from './errors.js';
+import { guardBodyRate } from './body-rate.js';
 
 /** Cap for XML request bodies (DeleteObjects with 1000 long keys fits comfortably). */
 export const MAX_XML_BODY_BYTES = 1024 * 1024;
@@ -73,6 +74,12 @@ export function openPayload(ctx: RequestContext, size: number): PayloadStream {
       decoder.unpipe(exact);
     }
   });
+  const { minBodyRate, bodyRateWindowMs } = ctx.deps.config.server;
+  const stopGuard = guardBodyRate(req, { minBytesPerSecond: minBodyRate, windowMs: bodyRateWindowMs }, () => {
+    ctx.deps.metrics.slowBodies.inc();
+    fail(Errors.requestTimeout());
+  });
+  exact.on('close', stopGuard);
   req.pipe(decoder).pipe(exact);
   return { stream: exact, size, trailers: decoded.trailers };
 }

@@ -55,6 +55,8 @@ export const Errors = {
       ArgumentValue: value,
     }),
   invalidRequest: (message: string) => new S3Error('InvalidRequest', message, 400),
+  requestTimeout: () =>
+    new S3Error('RequestTimeout', 'Your socket connection to the server was not read from or written to within the timeout period.', 400),
   incompleteBody: () => new S3Error('IncompleteBody', 'You did not provide the number of bytes specified by the Content-Length HTTP header.', 400),
   entityTooLarge: (max: number) => new S3Error('EntityTooLarge', 'Your proposed upload exceeds the maximum allowed size', 400, { MaxSizeAllowed: String(max) }),
   entityTooSmall: () => new S3Error('EntityTooSmall', 'Your proposed upload is smaller than the minimum allowed object size.', 400),

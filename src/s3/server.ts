@@ -13,6 +13,7 @@ import { serveOperational } from './operational.js';
 import { HANDLERS } from './operations.js';
 import { OP_NEEDS, resolveOperation, resolveTarget } from './routing.js';
 import { assertBucketName, assertKey } from './validation.js';
+import { FairShare } from './fair-share.js';
 
 export type { S3Deps } from './context.js';
 
@@ -26,6 +27,29 @@ export type S3RequestHandler = (req: IncomingMessage, res: ServerResponse) => vo
 interface HandlerState {
   inflight: number;
   closing: boolean;
+}
+
+/** The per-client shares of the request slots (server.maxConcurrentRequestsPerKey / PerAddress). */
+interface Shares {
+  byKey: FairShare;
+  byAddress: FairShare;
+}
+
+/** The shares one request holds, released when its response closes. */
+interface Held {
+  address?: string;
+  key?: string;
+}
+
+/** Where the request came from: the connecting address, or the last hop a trusted proxy recorded. */
+function sourceAddress(req: IncomingMessage, trustForwarded: boolean): string {
+  if (trustForwarded) {
+    const raw = req.headers['x-forwarded-for'];
+    const hops = (Array.isArray(raw) ? raw.join(',') : raw ?? '').split(',').map((h) => h.trim()).filter((h) => h !== '');
+    const last = hops[hops.length - 1];
+    if (last !== undefined) return last;
+  }
+  return req.socket.remoteAddress ?? '';
 }
 
 function firstValue(value: string | string[] | undefined): string | undefined {
@@ -48,6 +72,10 @@ export function createS3Handler(deps: S3Deps, state: HandlerState = { inflight: 
   const users = new Map<string, UserConfig>(deps.config.users.map((u) => [u.accessKey, u]));
   const lookup = (accessKey: string) => users.get(accessKey)?.secretKey;
   const { config, metrics, logger } = deps;
+  const shares: Shares = {
+    byKey: new FairShare(config.server.maxConcurrentRequestsPerKey),
+    byAddress: new FairShare(config.server.maxConcurrentRequestsPerAddress),
+  };
 
   return (req, res) => {
     const started = process.hrtime.bigint();
@@ -75,9 +103,12 @@ export function createS3Handler(deps: S3Deps, state: HandlerState = { inflight: 
 
     state.inflight++;
     metrics.inflight.inc();
+    const held: Held = {};
     res.on('close', () => {
       state.inflight--;
       metrics.inflight.dec();
+      if (held.address !== undefined) shares.byAddress.release(held.address);
+      if (held.key !== undefined) shares.byKey.release(held.key);
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const op = ctx.op ?? 'unknown';
       const status = res.headersSent ? res.statusCode : 0;
@@ -106,11 +137,24 @@ export function createS3Handler(deps: S3Deps, state: HandlerState = { inflight: 
       sendError(ctx, Errors.slowDown());
       return;
     }
-    serve(ctx, lookup, users).catch((err: unknown) => sendError(ctx, err));
+    const address = sourceAddress(req, config.server.trustForwardedHeaders);
+    if (!shares.byAddress.tryTake(address)) {
+      metrics.fairShareRefusals.inc({ by: 'address' });
+      sendError(ctx, Errors.slowDown());
+      return;
+    }
+    held.address = address;
+    serve(ctx, lookup, users, shares.byKey, held).catch((err: unknown) => sendError(ctx, err));
   };
 }
 
-async function serve(ctx: RequestContext, lookup: (accessKey: string) => string | undefined, users: Map<string, UserConfig>): Promise<void> {
+async function serve(
+  ctx: RequestContext,
+  lookup: (accessKey: string) => string | undefined,
+  users: Map<string, UserConfig>,
+  byKey: FairShare,
+  held: Held,
+): Promise<void> {
   const { config } = ctx.deps;
   // The path must decode before anything else: an undecodable URI is InvalidURI whatever the signature says.
   const target = resolveTarget(ctx.rawPath, ctx.host, config.server.baseDomain);
@@ -124,6 +168,13 @@ async function serve(ctx: RequestContext, lookup: (accessKey: string) => string 
   );
   ctx.auth = auth;
   ctx.user = users.get(auth.accessKey);
+  // Counted once the signature holds, so nobody can use up another user's share by naming its key.
+  const key = auth.accessKey;
+  if (!byKey.tryTake(key)) {
+    ctx.deps.metrics.fairShareRefusals.inc({ by: 'key' });
+    throw Errors.slowDown();
+  }
+  held.key = key;
   const op = resolveOperation(ctx.method, target, ctx.query, ctx.req.headers);
   ctx.op = op;
   if (target.bucket !== undefined) {

@@ -20,6 +20,13 @@ export function createMetrics() {
     bytesIn: new Counter({ name: 'tessera_s3_bytes_in_total', help: 'Request body bytes received', registers: [registry] }),
     bytesOut: new Counter({ name: 'tessera_s3_bytes_out_total', help: 'Response body bytes sent', registers: [registry] }),
     inflight: new Gauge({ name: 'tessera_s3_inflight_requests', help: 'Requests being served', registers: [registry] }),
+    fairShareRefusals: new Counter({
+      name: 'tessera_s3_fair_share_refusals_total',
+      help: 'Requests refused with SlowDown because one access key or source address held its share of the request slots',
+      labelNames: ['by'] as const,
+      registers: [registry],
+    }),
+    slowBodies: new Counter({ name: 'tessera_s3_slow_bodies_total', help: 'Request bodies cut with RequestTimeout for arriving below server.minBodyRate', registers: [registry] }),
     hotHits: new Counter({ name: 'tessera_hot_hits_total', help: 'Reads served from the hot tier', registers: [registry] }),
     hotMisses: new Counter({ name: 'tessera_hot_misses_total', help: 'Reads that needed the cold tier', registers: [registry] }),
     hotBytes: new Gauge({ name: 'tessera_hot_bytes', help: 'Bytes held in the hot tier', registers: [registry] }),
