@@ -38,6 +38,10 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./nodes-check.js')).nodesMain(rest);
     case 'meta':
       return (await import('./meta.js')).metaMain(rest);
+    case 'status':
+      return (await import('./report.js')).statusMain(rest);
+    case 'cost':
+      return (await import('./report.js')).costMain(rest);
     default:
       throw new Error(`tessera: command ${command} has usage but no entry point`);
   }

@@ -52,6 +52,16 @@ export const COMMANDS: Record<string, CommandUsage> = {
     details: [CONFIG, '  --force             merge into a store that already has objects', HELP],
   },
   'rotate-key': { synopsis: 'rotate-key [--config FILE]', summary: 'rewrap every data key under the first configured master key', details: [CONFIG, HELP] },
+  status: {
+    synopsis: 'status [--config FILE] [--json]',
+    summary: 'nodes, durability (full / degraded / at risk), repair backlog, hot tier and buckets; exit 2 when data is at risk',
+    details: [CONFIG, '  --json              the report as JSON', HELP],
+  },
+  cost: {
+    synopsis: 'cost [--config FILE] [--json]',
+    summary: "monthly cost per bucket and in total from the config's prices, against 3x replication and all-hot",
+    details: [CONFIG, '  --json              the report as JSON', HELP],
+  },
   nodes: { synopsis: 'nodes check [--config FILE]', summary: 'credentials + write/read/delete round trip on every node', details: [CONFIG, HELP] },
   meta: {
     synopsis: 'meta migrate|copy [--config FILE] [--json]',

@@ -9,6 +9,7 @@ import { makePrivateDir, PRIVATE_FILE_MODE } from '../util/private-files.js';
 import type {
   ColdConfig,
   HotConfig,
+  PricesConfig,
   MetaConfig,
   NodeConfig,
   PostgresMetaConfig,
@@ -77,6 +78,13 @@ class Section {
     const v = this.get(name) ?? fallback;
     const n = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v;
     if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) throw new ConfigError(this.key(name), `must be an integer from ${min} to ${max}`);
+    return n;
+  }
+  /** A non-negative decimal (prices). */
+  decimal(name: string, fallback: number): number {
+    const v = this.get(name) ?? fallback;
+    const n = typeof v === 'string' && /^\d+(\.\d+)?$/.test(v.trim()) ? Number(v) : v;
+    if (typeof n !== 'number' || !Number.isFinite(n) || n < 0) throw new ConfigError(this.key(name), 'must be a number of at least 0');
     return n;
   }
   bytes(name: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
@@ -341,6 +349,26 @@ function parseServer(s: Section): ServerConfig {
   return server;
 }
 
+/**
+ * Prices for `tessera cost`, per GiB-month. The defaults are examples in the range of public list prices, not quotes:
+ * set your own.
+ */
+function parsePrices(s: Section, nodeNames: string[]): PricesConfig {
+  const nodesSection = s.section('nodes');
+  const perNode: Record<string, number> = {};
+  const prices: PricesConfig = {
+    currency: s.str('currency', 'USD'),
+    nodePerGiBMonth: s.decimal('nodePerGiBMonth', 0.004),
+    hotPerGiBMonth: s.decimal('hotPerGiBMonth', 0.023),
+    localCachePerGiBMonth: s.decimal('localCachePerGiBMonth', 0),
+    nodes: perNode,
+  };
+  for (const name of nodeNames) if (nodesSection.has(name)) prices.nodes[name] = nodesSection.decimal(name, prices.nodePerGiBMonth);
+  nodesSection.rejectUnknown();
+  s.rejectUnknown();
+  return prices;
+}
+
 function parseHot(s: Section, dataDir: string): HotConfig {
   const driver = s.oneOf('driver', 'fs', ['fs', 's3'] as const);
   const fsSection = s.section('fs');
@@ -468,12 +496,13 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
   const meta = parseMeta(root.section('meta'), env, dataDir);
   const hot = parseHot(root.section('hot'), dataDir);
   const cold = parseCold(root.section('cold'), dataDir);
+  const prices = parsePrices(root.section('prices'), cold.nodes.map((n) => n.name));
   const logSection = root.section('log');
   const log = { level: logSection.oneOf('level', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const) };
   logSection.rejectUnknown();
   root.rejectUnknown();
   const missing = { ...(masterKey !== undefined ? { masterKeyFile: masterKey } : {}), ...(credentials !== undefined ? { credentialsFile: credentials } : {}) };
-  return { config: { dataDir, server, users, keys, meta, hot, cold, log }, missing };
+  return { config: { dataDir, server, users, keys, meta, hot, cold, prices, log }, missing };
 }
 
 /**

@@ -155,6 +155,17 @@ export interface MetaConfig {
   postgres?: PostgresMetaConfig;
 }
 
+/** `tessera cost`'s prices per GiB-month (examples by default, not quotes). */
+export interface PricesConfig {
+  currency: string;
+  /** Any node without a price of its own. */
+  nodePerGiBMonth: number;
+  hotPerGiBMonth: number;
+  localCachePerGiBMonth: number;
+  /** Per node name. */
+  nodes: Record<string, number>;
+}
+
 export interface TesseraConfig {
   dataDir: string;
   server: ServerConfig;
@@ -163,5 +174,6 @@ export interface TesseraConfig {
   meta: MetaConfig;
   hot: HotConfig;
   cold: ColdConfig;
+  prices: PricesConfig;
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
 }

@@ -738,6 +738,11 @@ export class PostgresMetaStore implements MetaStore {
     await this.statement('DELETE FROM repair_queue WHERE id = $1 AND claimed_by = $2', [id, holder]);
   }
 
+  async repairBacklog(): Promise<number> {
+    const { rows } = await this.statement('SELECT count(*) AS n FROM repair_queue');
+    return Number((rows[0] as { n: string } | undefined)?.n ?? 0);
+  }
+
   async ping(): Promise<void> {
     await this.statement('SELECT 1');
   }

@@ -541,6 +541,10 @@ export class SqliteMetaStore implements MetaStore {
     this.writeBackground(() => this.c.finishRepair.run(id, holder));
   }
 
+  async repairBacklog(): Promise<number> {
+    return this.c.countRepairs.get()?.n ?? 0;
+  }
+
   async ping(): Promise<void> {
     this.guard(() => this.s.ping.get());
   }

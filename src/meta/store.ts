@@ -139,6 +139,8 @@ export interface MetaStore {
   claimRepairs(holder: string, limit: number, claimMs: number): Promise<Array<{ id: number; objectId: string; segId: string }>>;
   /** Remove a claimed item once processed (only if `holder` still holds the claim). */
   finishRepair(id: number, holder: string): Promise<void>;
+  /** Segments waiting in the repair queue (claimed or not): the backlog `tessera status` reports. */
+  repairBacklog(): Promise<number>;
 
   /** A cheap query proving the store answers (for /ready). */
   ping(): Promise<void>;
