@@ -200,6 +200,9 @@ describe.runIf(postgresAvailable())('PostgreSQL store', () => {
         env: {},
       }).config;
       expect(tuned.meta.postgres).toEqual({ url: 'postgres://db/t', poolSize: 3, statementTimeoutMs: 5000, ssl: 'verify-full', sslCaFile: path.join(dataDir, 'ca.pem') });
+      // The environment overrides a URL the file also sets (the file stays valid: this was "not a known setting").
+      const both = loadConfig({ overrides: { dataDir, meta: { driver: 'postgres', postgres: { url: 'postgres://file/t' } } }, env }).config;
+      expect(both.meta.postgres?.url).toBe('postgres://u:pw@db:5432/t');
       const bad = (meta: unknown, e: NodeJS.ProcessEnv = {}): string => {
         try {
           loadConfig({ overrides: { dataDir, meta }, env: e });

@@ -444,7 +444,9 @@ function parseMeta(section: Section, env: NodeJS.ProcessEnv, dataDir: string): M
   }
   if (section.has('path')) throw new ConfigError('meta.path', 'is only used with meta.driver sqlite');
   const pgSection = section.section('postgres');
-  const url = envUrl ?? pgSection.optStr('url');
+  // Read even when the environment overrides it, so a file that sets it is still valid.
+  const fileUrl = pgSection.optStr('url');
+  const url = envUrl ?? fileUrl;
   if (url === undefined) throw new ConfigError('meta.postgres.url', 'is required with meta.driver postgres (or set TESSERA_DATABASE_URL)');
   if (!/^postgres(ql)?:\/\//.test(url)) throw new ConfigError('meta.postgres.url', 'must be a postgres:// URL');
   const postgres: PostgresMetaConfig = {
