@@ -189,6 +189,46 @@ describe.runIf(postgresAvailable())('PostgreSQL store', () => {
     }, 60_000);
   });
 
+  describe('connections ended by the server', () => {
+    it('backends terminated mid-transaction (a restart, a failover) fail those calls retryably and never crash the process', async () => {
+      const url = await server.createDatabase();
+      const store = await PostgresMetaStore.open({ url, poolSize: 8 });
+      try {
+        await store.createBucket({ name: 'bkt', createdAt: NOW, owner: 'o', region: 'r' });
+        const outcomes = { ok: 0, retryable: 0 };
+        const load = Promise.all(
+          Array.from({ length: 400 }, (_, i) =>
+            store.putObject(objectRecord(`t${i % 40}`, `ot${i}`)).then(
+              () => outcomes.ok++,
+              (err: unknown) => {
+                // Anything but the store's own retryable kinds would be a wrong answer.
+                expect(err).toBeInstanceOf(MetaError);
+                expect(['Busy', 'Unavailable']).toContain((err as MetaError).kind);
+                outcomes.retryable++;
+              },
+            ),
+          ),
+        );
+        let terminated = 0;
+        for (let round = 0; round < 6; round++) {
+          await new Promise((r) => setTimeout(r, 15));
+          terminated += await withClient(url, async (c) => {
+            const r = await c.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()');
+            return r.rowCount ?? 0;
+          });
+        }
+        await load;
+        expect(terminated).toBeGreaterThan(0);
+        expect(outcomes.ok + outcomes.retryable).toBe(400);
+        // The pool replaced the dead connections by itself.
+        await store.putObject(objectRecord('after', 'o-after'));
+        expect((await store.getObject('bkt', 'after'))?.objectId).toBe('o-after');
+      } finally {
+        await store.close();
+      }
+    }, 60_000);
+  });
+
   describe('configuration', () => {
     it('TESSERA_DATABASE_URL selects the store; settings are validated', () => {
       const dataDir = '/tmp/tessera-config-check';

@@ -141,6 +141,12 @@ async function currentVersion(client: PoolClient): Promise<number> {
  */
 export async function migrate(pool: Pool): Promise<{ from: number; applied: number[] }> {
   const client = await pool.connect();
+  // See PostgresMetaStore.run: an unheard 'error' on a checked-out client would kill the process.
+  let broken = false;
+  const onError = (): void => {
+    broken = true;
+  };
+  client.on('error', onError);
   try {
     for (let attempt = 0; ; attempt++) {
       try {
@@ -170,7 +176,8 @@ export async function migrate(pool: Pool): Promise<{ from: number; applied: numb
     }
     throw new Error('metadata store migrations did not settle (another process keeps migrating)');
   } finally {
-    client.release();
+    client.off('error', onError);
+    client.release(broken);
   }
 }
 

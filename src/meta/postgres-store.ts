@@ -876,6 +876,12 @@ export class PostgresMetaStore implements MetaStore {
         throw unavailable(err);
       }
       let broken = false;
+      // A checked-out client has no pool listener: a server that ends the connection between two statements (a
+      // restart, a failover) emits 'error' on it, which unheard would kill the process. Marked broken, it is dropped.
+      const onError = (): void => {
+        broken = true;
+      };
+      client.on('error', onError);
       try {
         return await work(client);
       } catch (err) {
@@ -891,6 +897,7 @@ export class PostgresMetaStore implements MetaStore {
         }
         throw err;
       } finally {
+        client.off('error', onError);
         client.release(broken);
       }
     }
