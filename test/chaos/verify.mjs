@@ -83,10 +83,11 @@ export async function listAllKeys(client) {
  */
 export async function countOrphans(configFile) {
   const { loadConfig } = await import(path.join(ROOT, 'dist/config/load.js'));
-  const { SqliteMetaStore } = await import(path.join(ROOT, 'dist/meta/sqlite-store.js'));
+  const { openMetaStore } = await import(path.join(ROOT, 'dist/meta/open.js'));
   const { createNodeDriver } = await import(path.join(ROOT, 'dist/cold/nodes/factory.js'));
   const { config } = loadConfig({ file: configFile, env: {} });
-  const meta = SqliteMetaStore.open(config.meta.path);
+  // The configured store, SQLite or PostgreSQL (the multi-gateway run may use either).
+  const meta = await openMetaStore(config.meta);
   const committed = new Set();
   const queued = new Set();
   const add = (set, manifest) => {
