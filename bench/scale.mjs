@@ -15,6 +15,7 @@ import { parseArgs } from 'node:util';
 import { fmt, load } from './lib/harness.mjs';
 import { Gateway, NodeFleet, ROOT, run } from './lib/services.mjs';
 import { summarize } from './lib/stats.mjs';
+import { cpuShare } from './lib/cpu-share.mjs';
 
 const USAGE = `node bench/scale.mjs [--reps N] [--duration SEC] [--size SIZE] [--concurrency N] [--only REGEX] [--keep]
   --reps N          interleaved repetitions per row (default 3)
@@ -72,23 +73,57 @@ async function withGateway(gw, fn) {
   }
 }
 
+function cpuText(r) {
+  const one = (side) => {
+    const c = side.cpu;
+    if (!c) return '';
+    const by = Object.entries(c.coresBy).sort((x, y) => y[1] - x[1]).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ');
+    return `${side.label}: machine ${(c.machineBusy * 100).toFixed(0)}% busy (cores: ${by})`;
+  };
+  return r.a.cpu ? `\n      cpu  ${one(r.a)}\n           ${one(r.b)}` : '';
+}
+
 async function row(rows, opts, spec) {
   if (opts.only && !opts.only.test(spec.name)) return;
   const a = [];
   const b = [];
   const errors = [];
+  const cpu = { A: [], B: [] };
   for (let rep = 0; rep < opts.reps; rep++) {
     for (const [side, gw, out] of [['A', spec.a, a], ['B', spec.b, b]]) {
-      const r = await withGateway(gw, (t) => spec.trial(t, rep));
+      const r = await withGateway(gw, async (t) => {
+        const stop = cpuShare();
+        const started = Date.now();
+        const value = await spec.trial(t, rep);
+        const share = stop();
+        if (share) cpu[side].push({ seconds: (Date.now() - started) / 1000, ...share });
+        return value;
+      });
       out.push(r.value);
       if (r.errors) errors.push({ side, rep, errors: r.errors });
     }
   }
   const A = summarize(a);
   const B = summarize(b);
-  const r = { name: spec.name, unit: spec.unit, a: { label: spec.aLabel, ...A }, b: { label: spec.bLabel, ...B }, ratio: A.median / B.median, goal: spec.goal, ...(errors.length ? { errors } : {}) };
+  // Where the CPU went (the machine's cores are shared by the gateway, the nodes and the load client).
+  const cpuSummary = (list) => {
+    if (list.length === 0) return undefined;
+    const busy = list.reduce((x, c) => x + c.busyFraction, 0) / list.length;
+    const per = {};
+    for (const c of list) for (const [k, v] of Object.entries(c.cpuSeconds)) per[k] = (per[k] ?? 0) + v / c.seconds / list.length;
+    return { machineBusy: busy, coresBy: per };
+  };
+  const r = {
+    name: spec.name,
+    unit: spec.unit,
+    a: { label: spec.aLabel, ...A, cpu: cpuSummary(cpu.A) },
+    b: { label: spec.bLabel, ...B, cpu: cpuSummary(cpu.B) },
+    ratio: A.median / B.median,
+    goal: spec.goal,
+    ...(errors.length ? { errors } : {}),
+  };
   rows.push(r);
-  process.stdout.write(`  ${r.name.padEnd(20)} ${r.unit.padEnd(6)} ${spec.aLabel}: ${fmt(A.median)} [${fmt(A.min)}-${fmt(A.max)}]  ${spec.bLabel}: ${fmt(B.median)} [${fmt(B.min)}-${fmt(B.max)}]  ratio ${r.ratio.toFixed(2)} (goal >= ${spec.goal})${errors.length ? `  ERRORS ${JSON.stringify(errors).slice(0, 200)}` : ''}\n`);
+  process.stdout.write(`  ${r.name.padEnd(20)} ${r.unit.padEnd(6)} ${spec.aLabel}: ${fmt(A.median)} [${fmt(A.min)}-${fmt(A.max)}]  ${spec.bLabel}: ${fmt(B.median)} [${fmt(B.min)}-${fmt(B.max)}]  ratio ${r.ratio.toFixed(2)} (goal >= ${spec.goal})${cpuText(r)}${errors.length ? `  ERRORS ${JSON.stringify(errors).slice(0, 200)}` : ''}\n`);
 }
 
 async function main() {
