@@ -79,7 +79,7 @@ describe('tessera CLI', () => {
     const dataDir = freshDir();
     const gateway = new ManagedProcess({ name: 'gateway', logFile: path.join(root, 'serve.log'), readyLine: /Tessera is listening on (\S+)/ }, () => ({
       args: ['serve'],
-      env: { TESSERA_DATA_DIR: dataDir, TESSERA_PORT: '0', TESSERA_LOG_LEVEL: 'warn' },
+      env: { TESSERA_DATA_DIR: dataDir, TESSERA_PORT: '0', TESSERA_CONSOLE_PORT: '0', TESSERA_LOG_LEVEL: 'warn' },
     }));
     await gateway.start();
     try {

@@ -57,6 +57,7 @@ describe('tessera serve --workers 3', () => {
         TESSERA_DATA_DIR: path.join(dir, 'data'),
         TESSERA_HOST: '127.0.0.1',
         TESSERA_PORT: '0',
+        TESSERA_CONSOLE_PORT: '0',
         TESSERA_ACCESS_KEY: KEYS.accessKeyId,
         TESSERA_SECRET_KEY: KEYS.secretAccessKey,
         TESSERA_LOG_LEVEL: 'info',

@@ -2,6 +2,7 @@ import { collectOrphans, DEFAULT_ORPHAN_MIN_AGE_MS } from '../maintenance/orphan
 import { recoverIndex, rotateMasterKey, StoreNotEmptyError } from '../maintenance/recover.js';
 import { remainingProblems, repairAll } from '../maintenance/repair.js';
 import { scrubAll, type ScrubSummary } from '../maintenance/scrub.js';
+import { recordScrub } from '../maintenance/scrub-record.js';
 import { DEFAULT_ADMIN_ACCESS_KEY } from '../config/load.js';
 import type { TesseraConfig } from '../config/types.js';
 import { parseDuration } from '../config/units.js';
@@ -48,14 +49,18 @@ export async function runDurabilityCommand(
   switch (command) {
     case 'scrub': {
       const bar = new Progress('scrubbing', await g.meta.countObjects());
+      const started = Date.now();
       const s = await scrubAll(g.meta, g.cold, (p) => bar.update(p.objects));
+      recordScrub(config.dataDir, { kind: 'scrub', finishedAt: new Date().toISOString(), durationMs: Date.now() - started, summary: s });
       const problems = s.missing + s.corrupt + s.unreachable;
       return finish(bar, problems > 0 ? 1 : 0, `scrub: ${shardCounts(s)}${problems > 0 ? ' — run `tessera repair`' : ''}`);
     }
     case 'repair': {
       const bar = new Progress('repairing', await g.meta.countObjects());
       const deps = { cold: g.cold, meta: g.meta, metrics: createMetrics(), log: log ?? createLogger('silent') };
+      const started = Date.now();
       const s = await repairAll(deps, { maxBytesPerSecond: config.cold.repair.maxBytesPerSecond, onProgress: (p) => bar.update(p.objects, `${p.rebuilt} rebuilt`) });
+      recordScrub(config.dataDir, { kind: 'repair', finishedAt: new Date().toISOString(), durationMs: Date.now() - started, summary: s });
       const left = remainingProblems(s);
       const parts = s.unrepairedParts > 0 ? `, ${s.unrepairedParts} damaged shards of in-progress uploads could not be rebuilt` : '';
       return finish(bar, left > 0 ? 1 : 0, `repair: ${shardCounts(s)}; ${s.rebuilt} rebuilt, ${s.failed} could not be rebuilt${parts}${s.stale ? `, ${s.stale} skipped (object changed)` : ''}`);

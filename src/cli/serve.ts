@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import type { LoadedConfig } from '../config/load.js';
 import { openGateway } from '../gateway/gateway.js';
 import { startS3Server } from '../s3/server.js';
+import { startConsoleServer, type ConsoleServer } from '../console/server.js';
 import { createLogger, type Logger } from '../util/logger.js';
 import { createMetrics } from '../util/metrics.js';
 import { redactUrl } from '../meta/postgres-url.js';
@@ -17,19 +18,19 @@ function workerCount(value: string | boolean | undefined): number {
   return n;
 }
 
-function banner(loaded: LoadedConfig, url: string, workers: number): string {
+function banner(loaded: LoadedConfig, url: string, workers: number, consoleUrl?: string): string {
   const { config } = loaded;
   const lines = [
     '',
     `Tessera is listening on ${url}${workers > 1 ? ` (${workers} worker processes)` : ''}`,
     `  data dir:   ${config.dataDir}`,
     `  metadata:   ${config.meta.driver === 'postgres' ? `postgres ${redactUrl(config.meta.postgres?.url ?? '')}` : `sqlite ${config.meta.path}`}`,
-    `  metadata:   ${config.meta.driver === 'postgres' ? `postgres ${redactUrl(config.meta.postgres?.url ?? '')}` : `sqlite ${config.meta.path}`}`,
     `  hot tier:   ${config.hot.driver}${config.hot.driver === 'fs' ? ` (${config.hot.fs.path})` : ''}, budget ${config.hot.budgetBytes} bytes`,
     `  cold tier:  ${config.cold.k}+${config.cold.m} over ${config.cold.nodes.length} nodes (${[...new Set(config.cold.nodes.map((n) => n.kind))].join(', ')})`,
     `  region:     ${config.server.region}`,
     `  access key: ${config.users[0]?.accessKey ?? '(none configured)'}`,
   ];
+  if (consoleUrl !== undefined) lines.push(`  console:    ${consoleUrl} (sign in with an admin's access key and secret)`);
   if (loaded.generatedCredentials) {
     // Shown once, on the first start of an embedded default; kept in a mode-600 file afterwards.
     lines.push(`  secret key: ${loaded.generatedCredentials.secretKey}   (generated; saved in ${loaded.generatedCredentials.file})`);
@@ -73,10 +74,18 @@ async function runGateway(loaded: LoadedConfig, logger: Logger, printBanner: boo
   const metrics = createMetrics();
   const gateway = await openGateway(config, { logger, metrics });
   const server = await startS3Server({ service: gateway.service, config, logger, metrics });
-  if (printBanner) process.stdout.write(banner(loaded, server.url, 1));
+  // With --workers, one worker serves the console (its sessions and jobs live in one process); it tells the primary.
+  let consoleServer: ConsoleServer | undefined;
+  if (config.console.enabled && (cluster.isPrimary || process.env.TESSERA_CONSOLE_WORKER === '1')) {
+    consoleServer = await startConsoleServer({ gateway, config, logger, metrics });
+    if (!cluster.isPrimary) process.send?.({ tesseraConsoleUrl: consoleServer.url });
+  }
+  if (!cluster.isPrimary) process.send?.({ tesseraS3Url: server.url });
+  if (printBanner) process.stdout.write(banner(loaded, server.url, 1, consoleServer?.url));
   const signal = await stopSignal();
   logger.info({ signal }, 'shutting down: finishing in-flight requests');
   try {
+    await consoleServer?.close();
     await server.close();
     await gateway.close();
   } catch (err) {
@@ -94,16 +103,28 @@ async function runGateway(loaded: LoadedConfig, logger: Logger, printBanner: boo
 async function runPrimary(loaded: LoadedConfig, workers: number, logger: Logger): Promise<number> {
   let stopping = false;
   let announced = false;
-  let listening = 0;
-  cluster.on('listening', (_worker, address) => {
-    // Ready (the banner is the ready line) once every first-generation worker listens.
-    if (announced || ++listening < workers) return;
+  let ready = 0;
+  let s3Url: string | undefined;
+  let consoleUrl: string | undefined;
+  let consoleWorker: number | undefined;
+  const consoleWanted = loaded.config.console.enabled;
+  // Each worker says when it serves (after its listeners are up); the banner is the ready line once all of the first
+  // generation do and the console's worker has said where the console is.
+  cluster.on('message', (_worker, message: unknown) => {
+    if (announced || typeof message !== 'object' || message === null) return;
+    if ('tesseraConsoleUrl' in message && typeof message.tesseraConsoleUrl === 'string') consoleUrl = message.tesseraConsoleUrl;
+    if ('tesseraS3Url' in message && typeof message.tesseraS3Url === 'string') {
+      s3Url = message.tesseraS3Url;
+      ready++;
+    }
+    if (ready < workers || s3Url === undefined || (consoleWanted && consoleUrl === undefined)) return;
     announced = true;
-    const cfg = loaded.config.server;
-    const host = address.address === undefined || address.address === null || address.address === '' ? cfg.host : address.address;
-    const shown = host.includes(':') ? `[${host}]` : host;
-    process.stdout.write(banner(loaded, `${cfg.tls ? 'https' : 'http'}://${shown}:${address.port}`, workers));
+    process.stdout.write(banner(loaded, s3Url, workers, consoleUrl));
   });
+  const fork = (withConsole: boolean): void => {
+    const w = cluster.fork(withConsole ? { TESSERA_CONSOLE_WORKER: '1' } : {});
+    if (withConsole) consoleWorker = w.id;
+  };
   // A worker that dies before every worker listens failed to start (bad config, store unreadable, port taken):
   // restarting it would only loop, so the whole server stops with an error instead.
   let startFailed!: (reason: string) => void;
@@ -115,9 +136,9 @@ async function runPrimary(loaded: LoadedConfig, workers: number, logger: Logger)
       return;
     }
     logger.error({ worker: worker.process.pid, code, signal }, 'gateway worker exited; starting another');
-    cluster.fork();
+    fork(worker.id === consoleWorker);
   });
-  for (let i = 0; i < workers; i++) cluster.fork();
+  for (let i = 0; i < workers; i++) fork(consoleWanted && i === 0);
   const outcome = await Promise.race([stopSignal().then((signal) => ({ signal })), failedStart.then((failure) => ({ failure }))]);
   stopping = true;
   if ('failure' in outcome) logger.error({ err: outcome.failure }, 'stopping every worker');

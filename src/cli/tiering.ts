@@ -1,5 +1,5 @@
-import { openGateway, type Gateway } from '../gateway/gateway.js';
-import type { ObjectRecord } from '../model/records.js';
+import { openGateway } from '../gateway/gateway.js';
+import { applyTiering, NoSuchTarget } from '../gateway/tiering.js';
 import { createLogger } from '../util/logger.js';
 import { createMetrics } from '../util/metrics.js';
 import { Progress, parseCommand } from './args.js';
@@ -10,20 +10,7 @@ function splitTarget(target: string): { bucket: string; prefix: string } {
   return slash < 0 ? { bucket: target, prefix: '' } : { bucket: target.slice(0, slash), prefix: target.slice(slash + 1) };
 }
 
-async function* objectsUnder(g: Gateway, bucket: string, prefix: string): AsyncGenerator<ObjectRecord> {
-  let after: string | undefined;
-  for (;;) {
-    const page = await g.meta.listObjects(bucket, { prefix, maxKeys: 1000, ...(after !== undefined ? { after } : {}) });
-    for (const o of page.objects) {
-      const rec = await g.meta.getObject(bucket, o.key);
-      if (rec) yield rec;
-    }
-    if (!page.isTruncated || page.lastReturned === undefined) return;
-    after = page.lastReturned;
-  }
-}
-
-/** `tessera warm|evict BUCKET[/PREFIX]`, `tessera pin|unpin BUCKET/KEY`. */
+/** `tessera warm|evict BUCKET[/PREFIX]`, `tessera pin|unpin BUCKET/KEY`: src/gateway/tiering.ts, with a progress bar. */
 export async function tieringMain(command: 'warm' | 'evict' | 'pin' | 'unpin', argv: string[]): Promise<number> {
   const one = command === 'pin' || command === 'unpin';
   const missing = one ? 'name an object: BUCKET/KEY' : 'name a BUCKET or BUCKET/PREFIX';
@@ -39,44 +26,24 @@ export async function tieringMain(command: 'warm' | 'evict' | 'pin' | 'unpin', a
   const logger = createLogger(loaded.config.log.level === 'info' ? 'warn' : loaded.config.log.level);
   const g = await openGateway(loaded.config, { logger, metrics: createMetrics(), background: false, reconcile: false });
   try {
-    if (!(await g.meta.getBucket(bucket))) {
-      process.stderr.write(`tessera ${command}: no bucket ${bucket}\n`);
-      return 1;
-    }
-    if (command === 'pin' || command === 'unpin') {
-      const rec = await g.meta.getObject(bucket, prefix);
-      if (!rec) {
-        process.stderr.write(`tessera ${command}: no object ${bucket}/${prefix}\n`);
-        return 1;
-      }
-      await g.meta.setPinned(rec.objectId, command === 'pin');
-      if (command === 'pin' && rec.hot !== 'hot') await g.reader.promote(rec);
-      process.stdout.write(`${command === 'pin' ? 'pinned' : 'unpinned'} ${bucket}/${prefix}\n`);
+    if (one) {
+      const s = await applyTiering(g, command, { bucket, prefix, exactKey: true });
+      const promoted = s.failed > 0 ? ' (it could not be promoted now: hot tier full of pinned objects, or unavailable)' : '';
+      process.stdout.write(`${command === 'pin' ? 'pinned' : 'unpinned'} ${bucket}/${prefix}${promoted}\n`);
       return 0;
     }
-    const total = await g.meta.countObjects(bucket);
-    const bar = new Progress(command === 'warm' ? 'warming' : 'evicting', total);
-    let seen = 0;
-    let changed = 0;
-    let failed = 0;
-    let bytes = 0;
-    for await (const rec of objectsUnder(g, bucket, prefix)) {
-      seen++;
-      if (command === 'warm' && rec.hot !== 'hot') {
-        if (await g.reader.promote(rec)) {
-          changed++;
-          bytes += rec.size;
-        } else failed++;
-      } else if (command === 'evict' && rec.hot !== 'cold') {
-        await g.hot.evict(rec.objectId);
-        changed++;
-        bytes += rec.size;
-      }
-      bar.update(seen);
-    }
-    bar.setTotal(seen);
-    bar.done(`${command === 'warm' ? 'warmed' : 'evicted'} ${changed} of ${seen} objects (${bytes} bytes)${failed ? `, ${failed} could not be promoted (hot tier full of pinned objects, or unavailable)` : ''}`);
-    return failed > 0 ? 1 : 0;
+    const bar = new Progress(command === 'warm' ? 'warming' : 'evicting', 0);
+    const s = await applyTiering(g, command, { bucket, prefix }, (p) => {
+      bar.setTotal(p.total);
+      bar.update(p.seen);
+    });
+    bar.setTotal(s.seen);
+    bar.done(`${command === 'warm' ? 'warmed' : 'evicted'} ${s.changed} of ${s.seen} objects (${s.bytes} bytes)${s.failed ? `, ${s.failed} could not be promoted (hot tier full of pinned objects, or unavailable)` : ''}`);
+    return s.failed > 0 ? 1 : 0;
+  } catch (err) {
+    if (!(err instanceof NoSuchTarget)) throw err;
+    process.stderr.write(`tessera ${command}: ${err.message}\n`);
+    return 1;
   } finally {
     await g.close();
   }

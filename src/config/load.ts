@@ -10,6 +10,7 @@ import type {
   ColdConfig,
   HotConfig,
   PricesConfig,
+  ConsoleConfig,
   MetaConfig,
   NodeConfig,
   PostgresMetaConfig,
@@ -157,6 +158,7 @@ function envOverrides(env: NodeJS.ProcessEnv): Raw {
   if (env.TESSERA_DATA_DIR) o.dataDir = env.TESSERA_DATA_DIR;
   if (env.TESSERA_PORT) server.port = env.TESSERA_PORT;
   if (env.TESSERA_HOST) server.host = env.TESSERA_HOST;
+  if (env.TESSERA_CONSOLE_PORT) o.console = { port: env.TESSERA_CONSOLE_PORT };
   if (Object.keys(server).length) o.server = server;
   if (env.TESSERA_LOG_LEVEL) o.log = { level: env.TESSERA_LOG_LEVEL };
   if (env.TESSERA_HOT_BUDGET) o.hot = { budget: env.TESSERA_HOT_BUDGET };
@@ -369,6 +371,25 @@ function parsePrices(s: Section, nodeNames: string[]): PricesConfig {
   return prices;
 }
 
+/**
+ * The console is on by default in the embedded default (no config file) and wherever the file has a console section;
+ * a file without one keeps the deployment as it was (no new listener appears on an upgrade).
+ */
+function parseConsole(s: Section, present: boolean, serverHost: string): ConsoleConfig {
+  const c: ConsoleConfig = {
+    enabled: s.bool('enabled', present),
+    host: s.str('host', serverHost),
+    port: s.int('port', 9001, 0, 65535),
+    sessionTtlMs: s.duration('sessionTtl', 8 * 3600_000),
+    sessionIdleMs: s.duration('sessionIdle', 30 * 60_000),
+    sampleIntervalMs: s.duration('sampleInterval', 5_000),
+  };
+  if (c.sessionTtlMs < 1000 || c.sessionIdleMs < 1000) throw new ConfigError('console', 'sessionTtl and sessionIdle must be at least 1s');
+  if (c.sampleIntervalMs < 100) throw new ConfigError('console.sampleInterval', 'must be at least 100ms');
+  s.rejectUnknown();
+  return c;
+}
+
 function parseHot(s: Section, dataDir: string): HotConfig {
   const driver = s.oneOf('driver', 'fs', ['fs', 's3'] as const);
   const fsSection = s.section('fs');
@@ -499,12 +520,13 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
   const hot = parseHot(root.section('hot'), dataDir);
   const cold = parseCold(root.section('cold'), dataDir);
   const prices = parsePrices(root.section('prices'), cold.nodes.map((n) => n.name));
+  const consoleConfig = parseConsole(root.section('console'), opts.file === undefined || root.has('console'), server.host);
   const logSection = root.section('log');
   const log = { level: logSection.oneOf('level', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const) };
   logSection.rejectUnknown();
   root.rejectUnknown();
   const missing = { ...(masterKey !== undefined ? { masterKeyFile: masterKey } : {}), ...(credentials !== undefined ? { credentialsFile: credentials } : {}) };
-  return { config: { dataDir, server, users, keys, meta, hot, cold, prices, log }, missing };
+  return { config: { dataDir, server, users, keys, meta, hot, cold, prices, console: consoleConfig, log }, missing };
 }
 
 /**
@@ -545,5 +567,5 @@ function writeSecretFile(file: string, text: string): boolean {
  * `overrides` uses the YAML shape (e.g. { cold: { segmentSize: '1MiB' } }).
  */
 export function embeddedConfig(dataDir: string, overrides: Raw = {}, env: NodeJS.ProcessEnv = {}): TesseraConfig {
-  return provisionSecrets({ overrides: deepMerge({ dataDir, log: { level: 'silent' }, server: { port: 0 } }, overrides), env }).config;
+  return provisionSecrets({ overrides: deepMerge({ dataDir, log: { level: 'silent' }, server: { port: 0 }, console: { port: 0 } }, overrides), env }).config;
 }

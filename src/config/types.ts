@@ -166,6 +166,20 @@ export interface PricesConfig {
   nodes: Record<string, number>;
 }
 
+/** The operators' web console: a listener of its own (every path of the S3 port can be a bucket name). */
+export interface ConsoleConfig {
+  enabled: boolean;
+  host: string;
+  /** 9001 by default; 0 picks a free port. */
+  port: number;
+  /** A session ends this long after sign-in, whatever happens. */
+  sessionTtlMs: number;
+  /** ...or after this long without a request. */
+  sessionIdleMs: number;
+  /** How often the charts' figures are sampled. */
+  sampleIntervalMs: number;
+}
+
 export interface TesseraConfig {
   dataDir: string;
   server: ServerConfig;
@@ -175,5 +189,6 @@ export interface TesseraConfig {
   hot: HotConfig;
   cold: ColdConfig;
   prices: PricesConfig;
+  console: ConsoleConfig;
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
 }

@@ -101,6 +101,8 @@ export class ManagedProcess {
   readonly crashes: string[] = [];
   /** The URL from the ready line of the first start (kept across restarts). */
   url = '';
+  /** The gateway's console URL from its banner (the console has a listener of its own), '' when it has none. */
+  consoleUrl = '';
 
   constructor(
     private readonly spec: ProcessSpec,
@@ -161,6 +163,7 @@ export class ManagedProcess {
         buffered += d.toString('utf8');
         const m = this.spec.readyLine.exec(buffered);
         if (m?.[1]) {
+          this.consoleUrl = /^ {2}console: +(\S+)/m.exec(buffered)?.[1] ?? '';
           cleanup();
           resolve(m[1]);
         }
@@ -246,6 +249,10 @@ export interface ClusterOptions {
    * its own port. `gateway` is the first; all are in `gateways`.
    */
   gateways?: number;
+  /** The gateway's `console` section (none by default: no console listener), e.g. { port: 0 }. */
+  console?: Record<string, unknown>;
+  /** Users besides the admin, as the config's `users` entries. */
+  extraUsers?: Array<{ accessKey: string; secretKey: string; buckets: Record<string, string> }>;
 }
 
 export interface CliResult {
@@ -323,12 +330,13 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     const config = {
       dataDir,
       server: { host: '127.0.0.1', port: 0, region: 'us-east-1' },
-      users: [{ accessKey: ADMIN.accessKey, secretKey: ADMIN.secretKey, buckets: { '*': 'admin' } }],
+      users: [{ accessKey: ADMIN.accessKey, secretKey: ADMIN.secretKey, buckets: { '*': 'admin' } }, ...(opts.extraUsers ?? [])],
       // Inline and outside the data dir: recover-index after losing the metadata store needs only config + nodes.
       keys: { masterKeys: [{ id: 'e2e', key: randomBytes(32).toString('base64') }] },
       hot: opts.hot ?? { driver: 'fs', encrypt: true, budget: '4GiB' },
       ...(opts.meta !== undefined ? { meta: opts.meta } : {}),
       cold: { k: 4, m: 2, ...opts.cold, nodes: [...nodeEntries, ...(opts.extraNodes ?? [])] },
+      ...(opts.console !== undefined ? { console: opts.console } : {}),
       log: { level: opts.logLevel ?? 'warn' },
     };
     await writeFile(configFile, stringify(config), { mode: 0o600 });
@@ -383,7 +391,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
   };
 }
 
-function nodeSecret(name: string): string {
+export function nodeSecret(name: string): string {
   return `e2e-secret-${name}-0123456789abcdef`;
 }
 

@@ -18,9 +18,11 @@ export const LAYER_RULES: LayerRules = {
   gateway: ['maintenance', 'cold', 'meta', 'hot', 'model', 'util', 'config'],
   // The protocol sees the inner layers only through the gateway, plus their error kinds for the one mapping.
   s3: ['gateway', 'meta/errors.ts', 'cold/errors.ts', 'model', 'util', 'config'],
+  // The operators' web console: reads through the gateway and the maintenance jobs (the same code as the CLI).
+  console: ['gateway', 'maintenance', 'cold', 'meta', 'hot', 'model', 'util', 'config'],
   // The shard node server reuses the fs node driver.
   node: ['cold', 'model', 'util', 'config'],
-  cli: ['s3', 'gateway', 'maintenance', 'cold', 'meta', 'hot', 'node', 'model', 'util', 'config'],
+  cli: ['s3', 'console', 'gateway', 'maintenance', 'cold', 'meta', 'hot', 'node', 'model', 'util', 'config'],
 };
 
 /**

@@ -46,6 +46,15 @@ export interface BreakerCounters {
   opens: number;
 }
 
+/** Recent call latencies kept per node for the console's p50/p99 (a ring: the figures follow the node's current state). */
+const LATENCY_SAMPLES = 512;
+
+export interface LatencySummary {
+  samples: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
 const BREAKING_KINDS: ReadonlySet<NodeErrorKind> = new Set(['unavailable', 'timeout', 'auth']);
 
 export function isBreakingFailure(err: unknown): err is NodeError {
@@ -74,6 +83,8 @@ export class GuardedNode implements NodeDriver {
   private endTrial: () => void = () => undefined;
   private consecutiveFailures = 0;
   private counts = { failures: 0, successes: 0, rejected: 0, opens: 0 };
+  private readonly latencies = new Float64Array(LATENCY_SAMPLES);
+  private latencyCount = 0;
   private readonly listeners = new Set<(change: BreakerStateChange) => void>();
   private readonly threshold: number;
   private readonly coolDownMs: number;
@@ -104,6 +115,23 @@ export class GuardedNode implements NodeDriver {
 
   counters(): BreakerCounters {
     return { state: this.getState(), consecutiveFailures: this.consecutiveFailures, ...this.counts };
+  }
+
+  /**
+   * Latency of the node's recent calls that got an answer (time to the answer: for a get, until its body starts
+   * streaming), over the last LATENCY_SAMPLES of them.
+   */
+  latency(): LatencySummary {
+    const n = Math.min(this.latencyCount, LATENCY_SAMPLES);
+    if (n === 0) return { samples: 0, p50Ms: 0, p99Ms: 0 };
+    const sorted = Array.from(this.latencies.subarray(0, n)).sort((a, b) => a - b);
+    const at = (q: number): number => sorted[Math.min(n - 1, Math.ceil(q * n) - 1)] ?? 0;
+    return { samples: n, p50Ms: at(0.5), p99Ms: at(0.99) };
+  }
+
+  private recordLatency(ms: number): void {
+    this.latencies[this.latencyCount % LATENCY_SAMPLES] = ms;
+    this.latencyCount++;
   }
 
   /** Subscribe to state transitions; returns the unsubscribe function. */
@@ -155,7 +183,9 @@ export class GuardedNode implements NodeDriver {
     } catch (err) {
       return { ok: false, reason: err instanceof Error ? err.message : 'circuit open' };
     }
+    const started = performance.now();
     const result = await this.inner.health(signal);
+    if (result.ok) this.recordLatency(performance.now() - started);
     if (signal?.aborted) this.settle(trial, 'ignored');
     else if (result.ok) this.settle(trial, 'success');
     else this.settle(trial, 'failure', new NodeError(this.name, 'unavailable', result.reason ?? 'health check failed'));
@@ -174,8 +204,10 @@ export class GuardedNode implements NodeDriver {
       onRejected?.();
       throw err;
     }
+    const started = performance.now();
     try {
       const result = await call();
+      this.recordLatency(performance.now() - started);
       this.settle(trial, 'success');
       return result;
     } catch (err) {
