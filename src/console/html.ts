@@ -77,9 +77,12 @@ export function page(f: Frame): string {
   const flash = f.flash ? h`<p class="flash ${f.flash.kind}" role="status">${f.flash.text}</p>` : raw('');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${esc(f.title)} · Tessera</title><link rel="stylesheet" href="/assets/console.css"><script src="/assets/console.js" defer></script></head>
+<title>${esc(f.title)} · Tessera</title><link rel="icon" href="/assets/icon.svg" type="image/svg+xml"><link rel="stylesheet" href="/assets/console.css"><script src="/assets/console.js" defer></script></head>
 <body><header><a class="brand" href="/">Tessera</a>${nav.html}</header><main>${flash.html}<h1>${esc(f.title)}</h1>${f.body.html}</main></body></html>`;
 }
+
+/** Four tiles, the mosaic a tessera belongs to. */
+export const CONSOLE_ICON = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect x="1" y="1" width="6" height="6" rx="1" fill="#2f5bd3"/><rect x="9" y="1" width="6" height="6" rx="1" fill="#7ea2ff"/><rect x="1" y="9" width="6" height="6" rx="1" fill="#7ea2ff"/><rect x="9" y="9" width="6" height="6" rx="1" fill="#1d8a4e"/></svg>`;
 
 export const CONSOLE_CSS = `
 :root { --fg: #1d2330; --muted: #5d6678; --bg: #f5f6f8; --card: #fff; --line: #dde1e8; --accent: #2f5bd3;
@@ -95,7 +98,8 @@ nav a[aria-current="page"] { color: #fff; border-bottom: 2px solid #7ea2ff; }
 main { padding: 16px 24px 48px; max-width: 1200px; }
 h1 { font-size: 22px; margin: 8px 0 16px; }
 h2 { font-size: 16px; margin: 0 0 10px; }
-.grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(320px, 1fr)); gap: 16px; }
+.grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(440px, 1fr)); gap: 16px; }
+figure { margin: 0 0 8px; } figcaption { font-weight: 600; font-size: 13px; margin-bottom: 6px; }
 .card { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: 14px 16px; margin-bottom: 16px; }
 .big { font-size: 28px; font-weight: 600; }
 .muted { color: var(--muted); font-size: 13px; }

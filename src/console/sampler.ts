@@ -9,9 +9,9 @@ export interface Sample {
   /** 4xx and 5xx answers per second. */
   clientErrorsPerSec: number;
   serverErrorsPerSec: number;
-  /** Latency over the interval's requests (upper bucket bounds of the histogram), ms; 0 without requests. */
-  p50Ms: number;
-  p99Ms: number;
+  /** Latency over the interval's requests (upper bucket bounds of the histogram), ms; undefined without requests. */
+  p50Ms: number | undefined;
+  p99Ms: number | undefined;
   /** Hot-tier hits / (hits + misses) over the interval; undefined without reads. */
   hotHitRatio: number | undefined;
   promotionsPerSec: number;
@@ -73,10 +73,10 @@ async function totals(m: Metrics, t: number): Promise<Totals> {
 }
 
 /** The quantile's upper bucket bound from cumulative bucket deltas (Prometheus' histogram_quantile without interpolation). */
-function quantileMs(prev: Map<number, number>, cur: Map<number, number>, q: number): number {
+function quantileMs(prev: Map<number, number>, cur: Map<number, number>, q: number): number | undefined {
   const bounds = [...cur.keys()].sort((a, b) => a - b);
   const count = (cur.get(Infinity) ?? 0) - (prev.get(Infinity) ?? 0);
-  if (count <= 0) return 0;
+  if (count <= 0) return undefined;
   const finite = bounds.filter((b) => Number.isFinite(b));
   for (const b of bounds) {
     if ((cur.get(b) ?? 0) - (prev.get(b) ?? 0) >= q * count) return (Number.isFinite(b) ? b : (finite[finite.length - 1] ?? 0)) * 1000;

@@ -8,7 +8,7 @@ import type { TieringAction } from '../gateway/tiering.js';
 import type { Logger } from '../util/logger.js';
 import type { Metrics } from '../util/metrics.js';
 import { ConsoleFigures } from './figures.js';
-import { CONSOLE_CSS, CONSOLE_JS, h, page, PAGES, type Frame, type Html, type PagePath } from './html.js';
+import { CONSOLE_CSS, CONSOLE_ICON, CONSOLE_JS, h, page, PAGES, type Frame, type Html, type PagePath } from './html.js';
 import { ConsoleJobs } from './jobs.js';
 import { bucketsBody, costBody, loginBody, nodesBody, overviewBody, requestsBody, tiersBody } from './pages.js';
 import { MetricsSampler } from './sampler.js';
@@ -35,7 +35,8 @@ const SECURITY_HEADERS: Record<string, string> = {
     "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   'x-frame-options': 'DENY',
   'x-content-type-options': 'nosniff',
-  'referrer-policy': 'no-referrer',
+  // Not no-referrer: under it browsers send "Origin: null" with the console's own forms, and the origin check needs it.
+  'referrer-policy': 'same-origin',
   'cross-origin-opener-policy': 'same-origin',
   'cross-origin-resource-policy': 'same-origin',
 };
@@ -177,6 +178,7 @@ export async function startConsoleServer(deps: ConsoleDeps): Promise<ConsoleServ
     const method = req.method ?? 'GET';
     if (method === 'GET' && path === '/assets/console.css') return send(res, 200, 'text/css; charset=utf-8', CONSOLE_CSS, { 'cache-control': 'max-age=300' });
     if (method === 'GET' && path === '/assets/console.js') return send(res, 200, 'text/javascript; charset=utf-8', CONSOLE_JS, { 'cache-control': 'max-age=300' });
+    if (method === 'GET' && path === '/assets/icon.svg') return send(res, 200, 'image/svg+xml', CONSOLE_ICON, { 'cache-control': 'max-age=3600' });
     const token = cookieValue(req, cookieName);
     const session = sessions.get(token);
     if (path === '/login') {
