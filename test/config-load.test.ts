@@ -119,4 +119,16 @@ cold:
     }
     expect(readFileSync(f, 'utf8')).toContain('SUPER-SECRET-VALUE');
   });
+
+  it('the console: on at 9001 in the embedded default, off for a file without a console section, on with one', () => {
+    const embedded = loadConfig({ env: { TESSERA_DATA_DIR: path.join(dir, 'data') } }).config.console;
+    expect(embedded).toMatchObject({ enabled: true, port: 9001, host: '127.0.0.1', sessionTtlMs: 8 * 3600_000, sessionIdleMs: 30 * 60_000 });
+    expect(loadConfig({ file: file(`dataDir: ${dir}\n`), env: {} }).config.console.enabled).toBe(false);
+    const own = loadConfig({ file: file(`dataDir: ${dir}\nserver: { host: 0.0.0.0 }\nconsole: { port: 9101, sessionIdle: 5m }\n`), env: {} }).config.console;
+    expect(own).toMatchObject({ enabled: true, port: 9101, host: '0.0.0.0', sessionIdleMs: 300_000 });
+    expect(loadConfig({ file: file(`dataDir: ${dir}\n`), env: { TESSERA_CONSOLE_PORT: '0' } }).config.console).toMatchObject({ enabled: true, port: 0 });
+    expect(loadConfig({ env: { TESSERA_DATA_DIR: dir }, overrides: { console: { enabled: false } } }).config.console.enabled).toBe(false);
+    expect(() => loadConfig({ file: file(`dataDir: ${dir}\nconsole: { prot: 9001 }\n`), env: {} })).toThrow(/console\.prot/);
+    expect(() => loadConfig({ file: file(`dataDir: ${dir}\nconsole: { sessionTtl: 0s }\n`), env: {} })).toThrow(ConfigError);
+  });
 });

@@ -60,6 +60,20 @@ describe('GuardedNode circuit breaker', () => {
     expect(guarded.counters()).toMatchObject({ state: 'closed', successes: 2, failures: 0 });
   });
 
+  it("keeps the latency of the node's answered calls (p50 <= p99), not of calls its open circuit refused", async () => {
+    expect(guarded.latency()).toEqual({ samples: 0, p50Ms: 0, p99Ms: 0 });
+    for (let i = 0; i < 20; i++) await guarded.put(id(i), Readable.from([Buffer.from('abc')]), 3);
+    expect(await guarded.health()).toMatchObject({ ok: true });
+    const l = guarded.latency();
+    expect(l.samples).toBe(21);
+    expect(l.p50Ms).toBeGreaterThan(0);
+    expect(l.p99Ms).toBeGreaterThanOrEqual(l.p50Ms);
+    await stopServer();
+    for (let i = 0; i < 6; i++) await guarded.stat(id(1)).catch(() => undefined);
+    expect(guarded.getState()).toBe('open');
+    expect(guarded.latency().samples).toBe(21);
+  });
+
   it('does not count not-found or bad-request as failures', async () => {
     for (let i = 0; i < 5; i++) expect(await nodeErrorKind(guarded.get(id(9)))).toBe('not-found');
     expect(await nodeErrorKind(guarded.get('not/a/valid/id'))).toBe('bad-request');

@@ -4,7 +4,6 @@
  * with and without TLS, and that a node whose certificate is not trusted refuses writes rather than degrading.
  * Certificates are self-signed, made with openssl in a temp dir; all traffic stays on 127.0.0.1.
  */
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
@@ -27,28 +26,12 @@ import { startS3Server, type RunningS3Server } from '../src/s3/server.js';
 import { createLogger } from '../src/util/logger.js';
 import { createMetrics } from '../src/util/metrics.js';
 import { walkFiles } from './helpers/files.js';
+import { makeCert, type CertPair } from './helpers/tls.js';
 
 const NODE_SECRET = 'node-bearer-secret-TLS-0123456789abcdef';
 const USER = { accessKey: 'tls-admin', secretKey: 'tls-admin-secret-00000000000000' };
 const MARKER = 'TESSERA-TLS-PLAINTEXT-MARKER-41c2';
 const NODE_COUNT = 3; // k=2, m=1: writeQuorum is 3, every node takes part in every write
-
-interface CertPair {
-  certFile: string;
-  keyFile: string;
-}
-
-/** A self-signed certificate for 127.0.0.1 (CN and IP SAN), the way an operator would make one with openssl. */
-function makeCert(dir: string, name: string): CertPair {
-  const certFile = join(dir, `${name}.crt`);
-  const keyFile = join(dir, `${name}.key`);
-  execFileSync(
-    'openssl',
-    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', keyFile, '-out', certFile],
-    { stdio: 'ignore' },
-  );
-  return { certFile, keyFile };
-}
 
 /** A TCP relay standing where a network attacker would: it forwards everything and keeps a copy of both directions. */
 interface Tap {
