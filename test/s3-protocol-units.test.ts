@@ -226,9 +226,12 @@ describe('ranges', () => {
   it('copy-source ranges must be exact and inside the source', () => {
     expect(parseCopySourceRange('bytes=0-9', 10)).toEqual({ offset: 0, length: 10 });
     expect(parseCopySourceRange(undefined, 10)).toBeUndefined();
-    expect(codeOf(() => parseCopySourceRange('bytes=0-10', 10))).toBe('InvalidArgument');
+    // Malformed: InvalidArgument; well-formed but outside the source or empty: 400 InvalidRange.
     expect(codeOf(() => parseCopySourceRange('bytes=5-', 10))).toBe('InvalidArgument');
-    expect(codeOf(() => parseCopySourceRange('bytes=5-4', 10))).toBe('InvalidArgument');
+    expect(codeOf(() => parseCopySourceRange('0-5', 10))).toBe('InvalidArgument');
+    expect(codeOf(() => parseCopySourceRange('bytes=0-10', 10))).toBe('InvalidRange');
+    expect(codeOf(() => parseCopySourceRange('bytes=5-4', 10))).toBe('InvalidRange');
+    expect(codeOf(() => parseCopySourceRange('bytes=100-200', 10))).toBe('InvalidRange');
   });
 });
 

@@ -20,6 +20,11 @@ export function allowBody(ctx: RequestContext): void {
   if (/100-continue/i.test(header(ctx, 'expect') ?? '') && !ctx.res.headersSent) ctx.res.writeContinue();
 }
 
+/** Transfer-Encoding: chunked without any length header: the size is known only at the body's end (src/s3/spool.ts). */
+export function hasUnknownLength(ctx: RequestContext): boolean {
+  return header(ctx, 'x-amz-decoded-content-length') === undefined && header(ctx, 'content-length') === undefined && /chunked/i.test(header(ctx, 'transfer-encoding') ?? '');
+}
+
 /** The declared payload size: x-amz-decoded-content-length for aws-chunked, else Content-Length; 411 when neither. */
 export function declaredPayloadSize(ctx: RequestContext): number {
   const raw = header(ctx, 'x-amz-decoded-content-length') ?? header(ctx, 'content-length');

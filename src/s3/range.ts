@@ -29,13 +29,16 @@ export function contentRange(range: ByteRange, size: number): string {
   return `bytes ${range.offset}-${range.offset + range.length - 1}/${size}`;
 }
 
-/** x-amz-copy-source-range: exactly "bytes=first-last" within the source; anything else is InvalidArgument. */
+/**
+ * x-amz-copy-source-range: exactly "bytes=first-last"; a malformed value is InvalidArgument, a well-formed range
+ * that is empty or reaches past the source is 400 InvalidRange (what S3's conformance suites expect).
+ */
 export function parseCopySourceRange(header: string | undefined, size: number): ByteRange | undefined {
   if (header === undefined) return undefined;
   const m = /^bytes=(\d+)-(\d+)$/.exec(header.trim());
   if (!m) throw Errors.invalidArgument('The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy', 'x-amz-copy-source-range', header);
   const start = Number(m[1]);
   const end = Number(m[2]);
-  if (end < start || end >= size) throw Errors.invalidArgument(`Range specified is not valid for source object of size: ${size}`, 'x-amz-copy-source-range', header);
+  if (end < start || end >= size) throw Errors.invalidCopySourceRange(size);
   return { offset: start, length: end - start + 1 };
 }

@@ -63,6 +63,8 @@ export const Errors = {
   keyTooLong: () => new S3Error('KeyTooLongError', 'Your key is too long', 400),
   metadataTooLarge: () => new S3Error('MetadataTooLarge', 'Your metadata headers exceed the maximum allowed metadata size.', 400),
   malformedXML: () => new S3Error('MalformedXML', 'The XML you provided was not well-formed or did not validate against our published schema.', 400),
+  invalidCopySourceRange: (size: number) =>
+    new S3Error('InvalidRange', `The requested range is not valid for the request: the source object has ${size} bytes. Try another range.`, 400, { ActualObjectSize: String(size) }),
   invalidRange: (size: number) =>
     new S3Error('InvalidRange', 'The requested range is not satisfiable', 416, { ActualObjectSize: String(size) }, { 'content-range': `bytes */${size}` }),
   accessDenied: () => new S3Error('AccessDenied', 'Access Denied', 403),

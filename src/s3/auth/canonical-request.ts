@@ -39,6 +39,11 @@ export function buildCanonicalRequest(input: CanonicalRequestInput): string {
   ].join('\n');
 }
 
+/**
+ * The canonical request is hashed as the bytes the client sent: Node hands header values over as latin1 (one char per
+ * byte), so a UTF-8 metadata value the client signed byte by byte is hashed back into those same bytes; every other
+ * part is ASCII.
+ */
 export function buildStringToSign(amzDate: string, scope: string, canonicalRequest: string): string {
-  return `${ALGORITHM}\n${amzDate}\n${scope}\n${sha256Hex(canonicalRequest)}`;
+  return `${ALGORITHM}\n${amzDate}\n${scope}\n${sha256Hex(Buffer.from(canonicalRequest, 'latin1'))}`;
 }

@@ -24,12 +24,30 @@ function storedContentEncoding(value: string | undefined): string | undefined {
   return kept.length > 0 ? kept.join(', ') : undefined;
 }
 
+/** Node hands header bytes over as latin1 (a char per byte): the UTF-8 text the client sent. */
+function headerText(value: string): string {
+  return /[^ -~\t]/.test(value) ? Buffer.from(value, 'latin1').toString('utf8') : value;
+}
+
+/** RFC 2047 encoded words (=?charset?B|Q?text?=) in a metadata value, decoded as S3 does before storing it. */
+function decodeEncodedWords(value: string): string {
+  return value.replace(/=\?(utf-8|us-ascii|iso-8859-1)\?([bq])\?([^?]*)\?=/gi, (word, charset: string, enc: string, text: string) => {
+    const bytes = enc.toLowerCase() === 'b' ? Buffer.from(text, 'base64') : Buffer.from(text.replace(/_/g, ' ').replace(/=([0-9a-f]{2})/gi, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16))), 'latin1');
+    return bytes.toString(charset.toLowerCase() === 'iso-8859-1' ? 'latin1' : 'utf8');
+  });
+}
+
+/** A stored metadata value as S3 returns it: RFC 2047-encoded (UTF-8, base64) when it is not printable ASCII. */
+function metadataHeaderValue(value: string): string {
+  return /[^\x20-\x7e]/.test(value) ? `=?UTF-8?B?${Buffer.from(value, 'utf8').toString('base64')}?=` : value;
+}
+
 /** Stored headers from a PUT / CreateMultipartUpload / CopyObject(REPLACE) request, validated. */
 export function objectHeadersFromRequest(ctx: RequestContext): ObjectHeaders {
   const userMeta: Record<string, string> = {};
   for (const [name, value] of Object.entries(ctx.req.headers)) {
     if (!name.startsWith('x-amz-meta-') || value === undefined) continue;
-    userMeta[name.slice('x-amz-meta-'.length)] = Array.isArray(value) ? value.join(',') : value;
+    userMeta[name.slice('x-amz-meta-'.length)] = decodeEncodedWords(headerText(Array.isArray(value) ? value.join(',') : value));
   }
   assertMetadataSize(userMeta);
   const storageClass = parseStorageClass(header(ctx, 'x-amz-storage-class'));
@@ -85,7 +103,7 @@ export function objectResponseHeaders(record: ObjectRecord): Record<string, stri
   if (h.contentLanguage !== undefined) out['content-language'] = h.contentLanguage;
   if (h.cacheControl !== undefined) out['cache-control'] = h.cacheControl;
   if (h.expires !== undefined) out.expires = h.expires;
-  for (const [name, value] of Object.entries(h.userMeta)) out[`x-amz-meta-${name}`] = value;
+  for (const [name, value] of Object.entries(h.userMeta)) out[`x-amz-meta-${name}`] = metadataHeaderValue(value);
   if (h.storageClass !== undefined && h.storageClass !== 'STANDARD') out['x-amz-storage-class'] = h.storageClass;
   const tagCount = Object.keys(record.tags).length;
   if (tagCount > 0) out['x-amz-tagging-count'] = String(tagCount);

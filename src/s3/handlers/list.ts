@@ -72,7 +72,9 @@ export async function listObjectsV1(ctx: RequestContext): Promise<void> {
     ctx,
     xmlDocument('ListBucketResult', [
       textEl('Name', bucket),
-      textEl('Prefix', enc(prefix ?? '')),
+      // v1 leaves the top-level Prefix as it is under encoding-type=url (clients decode only Delimiter, Marker,
+      // NextMarker, Key and CommonPrefixes there); v2 encodes it.
+      textEl('Prefix', prefix ?? ''),
       textEl('Marker', enc(marker ?? '')),
       nextMarker !== undefined ? textEl('NextMarker', enc(nextMarker)) : undefined,
       textEl('MaxKeys', maxKeys),
@@ -116,9 +118,8 @@ export async function listObjectsV2(ctx: RequestContext): Promise<void> {
   const token = optional(ctx, 'continuation-token');
   const fetchOwner = ctx.query.get('fetch-owner') === 'true';
   const maxKeys = parseIntParam(ctx.query.get('max-keys'), 'max-keys', 0, MAX_LIST_KEYS, MAX_LIST_KEYS);
-  if (token === '') throw Errors.invalidArgument('The continuation token provided is incorrect', 'continuation-token', '');
-  // A continuation token supersedes start-after (it is always further along).
-  const after = token !== undefined ? decodeContinuationToken(token) : startAfter || undefined;
+  // An empty token is no token (S3 answers the first page, and echoes it); a token supersedes start-after.
+  const after = token !== undefined && token !== '' ? decodeContinuationToken(token) : startAfter || undefined;
   const result = await listPage(ctx, bucket, maxKeys, prefix, delimiter, after);
   const next = result.isTruncated && result.lastReturned !== undefined ? encodeContinuationToken(result.lastReturned) : undefined;
   sendXml(

@@ -3,7 +3,8 @@ import { GatewayError } from '../../gateway/errors.js';
 import type { ObjectRecord } from '../../model/records.js';
 import { MAX_PART_BYTES, MAX_PART_NUMBER, MIN_PART_NUMBER } from '../../model/limits.js';
 import { Errors } from '../s3-error.js';
-import { declaredPayloadSize, openPayload, readSmallBody } from '../body.js';
+import { declaredPayloadSize, hasUnknownLength, openPayload, readSmallBody } from '../body.js';
+import { spoolPayload } from '../spool.js';
 import { checksumElementName, checksumResponseHeaders, parseAlgorithm, parseExpectedChecksum } from '../checksum-headers.js';
 import { parseWriteCondition } from '../conditionals.js';
 import { header, send, sendXml, type RequestContext } from '../context.js';
@@ -58,14 +59,15 @@ export async function createMultipartUpload(ctx: RequestContext): Promise<void> 
 export async function uploadPart(ctx: RequestContext): Promise<void> {
   const partNumber = partNumberOf(ctx);
   const uploadId = uploadIdOf(ctx);
-  const size = declaredPayloadSize(ctx);
-  if (size > MAX_PART_BYTES) throw Errors.entityTooLarge(MAX_PART_BYTES);
+  const unknownLength = hasUnknownLength(ctx);
+  const declared = unknownLength ? 0 : declaredPayloadSize(ctx);
+  if (declared > MAX_PART_BYTES) throw Errors.entityTooLarge(MAX_PART_BYTES);
   const contentMd5 = parseContentMd5(header(ctx, 'content-md5'));
   let trailers: () => Record<string, string> = () => ({});
   const checksum = parseExpectedChecksum(ctx.req.headers, () => trailers());
   // Unknown upload: answer before the client sends a byte.
   await ctx.deps.service.getUpload(bucketOf(ctx), keyOf(ctx), uploadId);
-  const payload = openPayload(ctx, size);
+  const payload = unknownLength ? await spoolPayload(ctx, MAX_PART_BYTES) : openPayload(ctx, declared);
   trailers = payload.trailers;
   const result = await ctx.deps.service.uploadPart({
     bucket: bucketOf(ctx),
@@ -73,7 +75,7 @@ export async function uploadPart(ctx: RequestContext): Promise<void> {
     uploadId,
     partNumber,
     body: payload.stream,
-    size,
+    size: payload.size,
     ...(contentMd5 !== undefined ? { contentMd5 } : {}),
     ...(checksum ? { checksum } : {}),
   });

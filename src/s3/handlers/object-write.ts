@@ -1,5 +1,6 @@
 import { Errors } from '../s3-error.js';
-import { declaredPayloadSize, openPayload, readSmallBody } from '../body.js';
+import { declaredPayloadSize, hasUnknownLength, openPayload, readSmallBody } from '../body.js';
+import { spoolPayload } from '../spool.js';
 import { checksumResponseHeaders, checksumValueHeader, parseExpectedChecksum } from '../checksum-headers.js';
 import { parseWriteCondition } from '../conditionals.js';
 import { header, send, sendXml, type RequestContext } from '../context.js';
@@ -13,9 +14,10 @@ import { assertNoSseC, assertPrivateAcl, bucketOf, keyOf, objectHeadersFromReque
 export async function putObject(ctx: RequestContext): Promise<void> {
   const bucket = bucketOf(ctx);
   const key = keyOf(ctx);
-  const size = declaredPayloadSize(ctx);
+  const unknownLength = hasUnknownLength(ctx);
+  const declared = unknownLength ? 0 : declaredPayloadSize(ctx);
   const max = ctx.deps.config.server.maxSinglePutBytes;
-  if (size > max) throw Errors.entityTooLarge(max);
+  if (declared > max) throw Errors.entityTooLarge(max);
   assertPrivateAcl(ctx);
   assertNoSseC(ctx);
   const headers = objectHeadersFromRequest(ctx);
@@ -24,13 +26,13 @@ export async function putObject(ctx: RequestContext): Promise<void> {
   const condition = parseWriteCondition(header(ctx, 'if-none-match'), header(ctx, 'if-match'));
   let trailers: () => Record<string, string> = () => ({});
   const checksum = parseExpectedChecksum(ctx.req.headers, () => trailers());
-  const payload = openPayload(ctx, size);
+  const payload = unknownLength ? await spoolPayload(ctx, max) : openPayload(ctx, declared);
   trailers = payload.trailers;
   const record = await ctx.deps.service.putObject({
     bucket,
     key,
     body: payload.stream,
-    size,
+    size: payload.size,
     headers,
     tags,
     ...(contentMd5 !== undefined ? { contentMd5 } : {}),
@@ -106,7 +108,10 @@ async function readTagSet(ctx: RequestContext): Promise<Record<string, string>> 
 
 export async function getObjectTagging(ctx: RequestContext): Promise<void> {
   const record = await ctx.deps.service.headObject(bucketOf(ctx), keyOf(ctx));
-  const tags = Object.entries(record.tags).map(([k, v]) => el('Tag', [textEl('Key', k), textEl('Value', v)]));
+  // In key order, as S3 returns them (not in the order they were given).
+  const tags = Object.entries(record.tags)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([k, v]) => el('Tag', [textEl('Key', k), textEl('Value', v)]));
   sendXml(ctx, xmlDocument('Tagging', [el('TagSet', tags)]));
 }
 
