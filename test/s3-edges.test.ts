@@ -10,7 +10,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import {
   CreateBucketCommand,
+  CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
+  GetObjectAttributesCommand,
   GetObjectCommand,
   GetObjectTaggingCommand,
   HeadObjectCommand,
@@ -18,6 +20,7 @@ import {
   ListObjectsV2Command,
   PutObjectCommand,
   S3ServiceException,
+  UploadPartCommand,
   UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -157,5 +160,51 @@ describe('UploadPartCopy ranges', () => {
     expect(await errorOf(copy('0-10'))).toEqual({ name: 'InvalidArgument', status: 400 });
     const ok = await copy('bytes=0-99');
     expect(ok.CopyPartResult?.ETag).toBeDefined();
+  });
+});
+
+describe('GetObjectAttributes', () => {
+  it('ETag, size, storage class and checksum of a single PUT; no parts', async () => {
+    const body = Buffer.from('attributes of one object');
+    const put = await api.client().send(new PutObjectCommand({ Bucket: 'edges', Key: 'attrs-1', Body: body, ChecksumAlgorithm: 'CRC32' }));
+    const r = await api.client().send(new GetObjectAttributesCommand({ Bucket: 'edges', Key: 'attrs-1', ObjectAttributes: ['ETag', 'ObjectSize', 'StorageClass', 'Checksum', 'ObjectParts'] }));
+    expect(r.ETag).toBe(put.ETag?.replace(/"/g, ''));
+    expect(r.ObjectSize).toBe(body.length);
+    expect(r.StorageClass).toBe('STANDARD');
+    expect(r.Checksum?.ChecksumCRC32).toBe(put.ChecksumCRC32);
+    expect(r.ObjectParts).toBeUndefined();
+    expect(r.LastModified).toBeInstanceOf(Date);
+  });
+
+  it('the parts of a multipart object, paginated by max-parts and part-number-marker', async () => {
+    const s3 = api.client();
+    const up = await s3.send(new CreateMultipartUploadCommand({ Bucket: 'edges', Key: 'attrs-mp', ChecksumAlgorithm: 'CRC32C' }));
+    const sizes = [5 * 1024 * 1024, 5 * 1024 * 1024, 1234];
+    const parts = [];
+    for (const [i, size] of sizes.entries()) {
+      const p = await s3.send(new UploadPartCommand({ Bucket: 'edges', Key: 'attrs-mp', UploadId: up.UploadId, PartNumber: i + 1, Body: Buffer.alloc(size, i), ChecksumAlgorithm: 'CRC32C' }));
+      parts.push({ PartNumber: i + 1, ETag: p.ETag, ChecksumCRC32C: p.ChecksumCRC32C });
+    }
+    await s3.send(new CompleteMultipartUploadCommand({ Bucket: 'edges', Key: 'attrs-mp', UploadId: up.UploadId, MultipartUpload: { Parts: parts } }));
+    const first = await s3.send(new GetObjectAttributesCommand({ Bucket: 'edges', Key: 'attrs-mp', ObjectAttributes: ['ObjectParts', 'ObjectSize'], MaxParts: 2 }));
+    expect(first.ObjectSize).toBe(sizes.reduce((a, b) => a + b, 0));
+    expect(first.ObjectParts?.TotalPartsCount).toBe(3);
+    expect(first.ObjectParts?.IsTruncated).toBe(true);
+    expect(first.ObjectParts?.Parts?.map((p) => [p.PartNumber, p.Size, p.ChecksumCRC32C])).toEqual(parts.slice(0, 2).map((p, i) => [p.PartNumber, sizes[i], p.ChecksumCRC32C]));
+    const rest = await s3.send(new GetObjectAttributesCommand({ Bucket: 'edges', Key: 'attrs-mp', ObjectAttributes: ['ObjectParts'], MaxParts: 2, PartNumberMarker: first.ObjectParts?.NextPartNumberMarker }));
+    expect(rest.ObjectParts?.IsTruncated).toBe(false);
+    expect(rest.ObjectParts?.Parts?.map((p) => p.PartNumber)).toEqual([3]);
+  });
+
+  it('a missing or unknown attribute name is InvalidArgument; a missing key NoSuchKey; conditions apply', async () => {
+    const { raw } = await import('./helpers/s3-api.js');
+    const none = await raw(api, { method: 'GET', path: '/edges/attrs-1?attributes' });
+    expect(none.status).toBe(400);
+    expect(none.text).toContain('<Code>InvalidArgument</Code>');
+    const bad = await raw(api, { method: 'GET', path: '/edges/attrs-1?attributes', headers: { 'x-amz-object-attributes': 'ETag,Colour' } });
+    expect(bad.status).toBe(400);
+    expect((await errorOf(api.client().send(new GetObjectAttributesCommand({ Bucket: 'edges', Key: 'nope', ObjectAttributes: ['ETag'] })))).name).toBe('NoSuchKey');
+    const cond = await raw(api, { method: 'GET', path: '/edges/attrs-1?attributes', headers: { 'x-amz-object-attributes': 'ETag', 'if-match': '"not-it"' } });
+    expect(cond.status).toBe(412);
   });
 });

@@ -22,6 +22,7 @@ import {
   uploadPartCopy,
 } from './handlers/multipart.js';
 import { getObject, headObject } from './handlers/object-read.js';
+import { getObjectAttributes } from './handlers/object-attributes.js';
 import {
   deleteObject,
   deleteObjectTagging,
@@ -58,6 +59,7 @@ export const HANDLERS: Record<OpName, Handler> = {
   GetObjectAcl: getObjectAcl,
   PutObjectAcl: putAcl,
   GetObjectTagging: getObjectTagging,
+  GetObjectAttributes: getObjectAttributes,
   PutObjectTagging: putObjectTagging,
   DeleteObjectTagging: deleteObjectTagging,
   CreateMultipartUpload: createMultipartUpload,

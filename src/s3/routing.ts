@@ -24,6 +24,7 @@ export type OpName =
   | 'GetObjectAcl'
   | 'PutObjectAcl'
   | 'GetObjectTagging'
+  | 'GetObjectAttributes'
   | 'PutObjectTagging'
   | 'DeleteObjectTagging'
   | 'CreateMultipartUpload'
@@ -59,6 +60,7 @@ export const OP_NEEDS: Record<OpName, Need> = {
   GetObjectAcl: 'read',
   PutObjectAcl: 'write',
   GetObjectTagging: 'read',
+  GetObjectAttributes: 'read',
   PutObjectTagging: 'write',
   DeleteObjectTagging: 'write',
   CreateMultipartUpload: 'write',
@@ -132,7 +134,6 @@ export const UNCONFIGURED_BUCKET_GETS: Record<string, { code: string; message: s
 const UNIMPLEMENTED_SUBRESOURCES = [
   'accelerate',
   'analytics',
-  'attributes',
   'cors',
   'encryption',
   'intelligent-tiering',
@@ -178,6 +179,7 @@ export function resolveOperation(method: string, target: Target, query: URLSearc
       if (has('uploadId')) return 'ListParts';
       if (has('tagging')) return 'GetObjectTagging';
       if (has('acl')) return 'GetObjectAcl';
+      if (has('attributes')) return 'GetObjectAttributes';
       unimplemented();
       return 'GetObject';
     case 'HEAD':

@@ -73,7 +73,8 @@ function planRead(ctx: RequestContext, record: ObjectRecord): ReadPlan {
   return { status: 200, headers };
 }
 
-async function loadWithConditions(ctx: RequestContext): Promise<ObjectRecord> {
+/** The object, after the read conditions (If-Match, If-None-Match, If-(Un)Modified-Since) held. */
+export async function loadWithConditions(ctx: RequestContext): Promise<ObjectRecord> {
   const record = await ctx.deps.service.headObject(bucketOf(ctx), keyOf(ctx));
   evaluateReadConditions(
     {
