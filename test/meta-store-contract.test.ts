@@ -97,6 +97,26 @@ describe.each(metaEngines({ serializable: true }))('%s store', (engineName) => {
     });
   });
 
+  describe('bucket settings', () => {
+    it('sets, replaces and removes a document; NoSuchBucket for a missing bucket; gone with the bucket', async () => {
+      expect(await store.getBucketSetting('bkt', 'tagging')).toBeNull();
+      await store.putBucketSetting('bkt', 'tagging', '{"a":"1"}');
+      expect(await store.getBucketSetting('bkt', 'tagging')).toBe('{"a":"1"}');
+      await store.putBucketSetting('bkt', 'tagging', '{"b":"2"}');
+      expect(await store.bucketSettings('bkt')).toEqual({ tagging: '{"b":"2"}' });
+      await store.putBucketSetting('bkt', 'tagging', null);
+      expect(await store.getBucketSetting('bkt', 'tagging')).toBeNull();
+      await store.putBucketSetting('bkt', 'tagging', null);
+      expect(await metaErrorKind(store.getBucketSetting('nope', 'tagging'))).toBe('NoSuchBucket');
+      expect(await metaErrorKind(store.putBucketSetting('nope', 'tagging', '{}'))).toBe('NoSuchBucket');
+      expect(await metaErrorKind(store.putBucketSetting('nope', 'tagging', null))).toBe('NoSuchBucket');
+      await store.putBucketSetting('bkt', 'tagging', '{"c":"3"}');
+      await store.deleteBucket('bkt');
+      await store.createBucket({ name: 'bkt', createdAt: NOW, owner: 'AKIA1', region: 'us-east-1' });
+      expect(await store.getBucketSetting('bkt', 'tagging')).toBeNull();
+    });
+  });
+
   describe('objects', () => {
     it('round-trips every field', async () => {
       const record = objectRecord('dir/ключ 🔑', 'o1', {

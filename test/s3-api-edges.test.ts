@@ -61,7 +61,7 @@ describe('authentication and addressing', () => {
     expectError(await raw(api, { method: 'PUT', path: '/edge?lifecycle', body: '<LifecycleConfiguration/>' }), 501, 'NotImplemented');
     expectError(await raw(api, { method: 'GET', path: '/edge?cors' }), 404, 'NoSuchCORSConfiguration');
     expectError(await raw(api, { method: 'GET', path: '/edge?policy' }), 404, 'NoSuchBucketPolicy');
-    expectError(await raw(api, { method: 'GET', path: '/edge/keep?attributes' }), 501, 'NotImplemented');
+    expectError(await raw(api, { method: 'GET', path: '/edge/keep?torrent' }), 501, 'NotImplemented');
   });
   it('canned private ACL reads and writes; other ACLs are refused', async () => {
     const acl = await raw(api, { method: 'GET', path: '/edge?acl' });

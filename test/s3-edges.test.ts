@@ -208,3 +208,37 @@ describe('GetObjectAttributes', () => {
     expect(cond.status).toBe(412);
   });
 });
+
+describe('bucket tagging', () => {
+  it('put, get (in key order), replace, delete; NoSuchTagSet when none; 50 at most', async () => {
+    const { PutBucketTaggingCommand, GetBucketTaggingCommand, DeleteBucketTaggingCommand } = await import('@aws-sdk/client-s3');
+    const s3 = api.client();
+    await s3.send(new CreateBucketCommand({ Bucket: 'tagged-bucket' }));
+    expect((await errorOf(s3.send(new GetBucketTaggingCommand({ Bucket: 'tagged-bucket' })))).name).toBe('NoSuchTagSet');
+    await s3.send(new PutBucketTaggingCommand({ Bucket: 'tagged-bucket', Tagging: { TagSet: [{ Key: 'team', Value: 'vision' }, { Key: 'cost-center', Value: '42' }] } }));
+    expect((await s3.send(new GetBucketTaggingCommand({ Bucket: 'tagged-bucket' }))).TagSet).toEqual([{ Key: 'cost-center', Value: '42' }, { Key: 'team', Value: 'vision' }]);
+    await s3.send(new PutBucketTaggingCommand({ Bucket: 'tagged-bucket', Tagging: { TagSet: [{ Key: 'only', Value: 'one' }] } }));
+    expect((await s3.send(new GetBucketTaggingCommand({ Bucket: 'tagged-bucket' }))).TagSet).toEqual([{ Key: 'only', Value: 'one' }]);
+    const many = Array.from({ length: 51 }, (_, i) => ({ Key: `k${i}`, Value: 'v' }));
+    expect((await errorOf(s3.send(new PutBucketTaggingCommand({ Bucket: 'tagged-bucket', Tagging: { TagSet: many } })))).name).toBe('InvalidTag');
+    await s3.send(new PutBucketTaggingCommand({ Bucket: 'tagged-bucket', Tagging: { TagSet: many.slice(0, 50) } }));
+    expect((await s3.send(new GetBucketTaggingCommand({ Bucket: 'tagged-bucket' }))).TagSet).toHaveLength(50);
+    // A reader may read the tags, not change them.
+    const reader = api.client('reader');
+    expect((await reader.send(new GetBucketTaggingCommand({ Bucket: 'tagged-bucket' }))).TagSet).toHaveLength(50);
+    expect((await errorOf(reader.send(new DeleteBucketTaggingCommand({ Bucket: 'tagged-bucket' })))).name).toBe('AccessDenied');
+    await s3.send(new DeleteBucketTaggingCommand({ Bucket: 'tagged-bucket' }));
+    expect((await errorOf(s3.send(new GetBucketTaggingCommand({ Bucket: 'tagged-bucket' })))).name).toBe('NoSuchTagSet');
+    expect((await errorOf(s3.send(new GetBucketTaggingCommand({ Bucket: 'no-such-bucket-here' })))).name).toBe('NoSuchBucket');
+  });
+
+  it('tags go with the bucket: a new bucket of the same name has none', async () => {
+    const { PutBucketTaggingCommand, GetBucketTaggingCommand, DeleteBucketCommand } = await import('@aws-sdk/client-s3');
+    const s3 = api.client();
+    await s3.send(new CreateBucketCommand({ Bucket: 'short-lived' }));
+    await s3.send(new PutBucketTaggingCommand({ Bucket: 'short-lived', Tagging: { TagSet: [{ Key: 'a', Value: 'b' }] } }));
+    await s3.send(new DeleteBucketCommand({ Bucket: 'short-lived' }));
+    await s3.send(new CreateBucketCommand({ Bucket: 'short-lived' }));
+    expect((await errorOf(s3.send(new GetBucketTaggingCommand({ Bucket: 'short-lived' })))).name).toBe('NoSuchTagSet');
+  });
+});

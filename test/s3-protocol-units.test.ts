@@ -109,7 +109,9 @@ describe('routing: operation table', () => {
     expect(codeOf(() => op('PUT', '/b', 'lifecycle'))).toBe('NotImplemented');
     expect(codeOf(() => op('PUT', '/b', 'versioning'))).toBe('NotImplemented');
     expect(codeOf(() => op('GET', '/b', 'versions'))).toBe('NotImplemented');
-    expect(codeOf(() => op('GET', '/b/k', 'attributes'))).toBe('NotImplemented');
+    expect(codeOf(() => op('GET', '/b/k', 'torrent'))).toBe('NotImplemented');
+    expect(op('GET', '/b/k', 'attributes')).toBe('GetObjectAttributes');
+    expect([op('GET', '/b', 'tagging'), op('PUT', '/b', 'tagging'), op('DELETE', '/b', 'tagging')]).toEqual(['GetBucketTagging', 'PutBucketTagging', 'DeleteBucketTagging']);
     expect(codeOf(() => op('PUT', '/b/k', 'retention'))).toBe('NotImplemented');
     expect(codeOf(() => op('POST', '/b/k', 'select&select-type=2'))).toBe('NotImplemented');
     expect(codeOf(() => op('DELETE', '/b', 'policy'))).toBe('NotImplemented');

@@ -223,6 +223,15 @@ export class TesseraObjectService implements ObjectService {
     if (!(await this.meta.setTags(bucket, key, tags, record.objectId))) throw new GatewayError('NoSuchKey', key);
   }
 
+  async getBucketTags(bucket: string): Promise<Record<string, string> | null> {
+    const doc = await this.meta.getBucketSetting(bucket, 'tagging');
+    return doc === null ? null : (JSON.parse(doc) as Record<string, string>);
+  }
+
+  async putBucketTags(bucket: string, tags: Record<string, string> | null): Promise<void> {
+    await this.meta.putBucketSetting(bucket, 'tagging', tags === null ? null : JSON.stringify(tags));
+  }
+
   async createUpload(input: Parameters<ObjectService['createUpload']>[0]): Promise<UploadRecord> {
     await this.requireBucket(input.bucket);
     const objectId = newId();

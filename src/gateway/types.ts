@@ -81,6 +81,10 @@ export interface ObjectService {
   /** Returns the deleted record or null (S3 answers 204 either way). */
   deleteObject(bucket: string, key: string): Promise<ObjectRecord | null>;
   putTags(bucket: string, key: string, tags: Record<string, string>): Promise<void>;
+  /** A bucket's tag set; null when it has none. NoSuchBucket for a missing bucket. */
+  getBucketTags(bucket: string): Promise<Record<string, string> | null>;
+  /** Replaces (or with null removes) a bucket's tag set. */
+  putBucketTags(bucket: string, tags: Record<string, string> | null): Promise<void>;
 
   createUpload(input: {
     bucket: string;

@@ -1,4 +1,4 @@
-import type { MetaStore } from './store.js';
+import type { BucketSettingName, MetaStore } from './store.js';
 import type { ObjectRecord, UploadRecord } from '../model/records.js';
 
 /** What a store offers the copy besides the MetaStore interface (both stores implement it). */
@@ -42,6 +42,7 @@ export async function copyMetaStore(source: BulkMetaStore, target: BulkMetaStore
   const sum: CopySummary = { buckets: 0, objects: 0, uploads: 0, parts: 0, garbage: 0 };
   for (const bucket of await source.listBuckets()) {
     await target.createBucket(bucket);
+    for (const [name, value] of Object.entries(await source.bucketSettings(bucket.name))) await target.putBucketSetting(bucket.name, name as BucketSettingName, value);
     sum.buckets++;
     let after: string | null = null;
     for (;;) {

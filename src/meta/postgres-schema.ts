@@ -109,6 +109,18 @@ CREATE TABLE cluster_locks (name text PRIMARY KEY);
 INSERT INTO cluster_locks (name) VALUES ('hot-budget');
 `,
   },
+  {
+    version: 3,
+    name: "a bucket's configurations (tagging and the S3 sub-resources to come), one document each",
+    sql: `
+CREATE TABLE bucket_settings (
+  bucket text NOT NULL REFERENCES buckets (name) ON DELETE CASCADE,
+  name   text NOT NULL,
+  value  text NOT NULL,
+  PRIMARY KEY (bucket, name)
+);
+`,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

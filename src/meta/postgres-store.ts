@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import type { ObjectManifest } from '../model/manifest.js';
 import { MetaError } from './errors.js';
-import type { MetaStore } from './store.js';
+import type { BucketSettingName, MetaStore } from './store.js';
 import type {
   BucketRecord,
   GarbageItem,
@@ -203,6 +203,42 @@ export class PostgresMetaStore implements MetaStore {
   async listBuckets(): Promise<BucketRecord[]> {
     const { rows } = await this.statement('SELECT name, created_at, owner, region, erasure FROM buckets ORDER BY name');
     return (rows as BucketRow[]).map(bucketFromRow);
+  }
+
+  async getBucketSetting(bucket: string, name: BucketSettingName): Promise<string | null> {
+    const { rows } = await this.statement(
+      'SELECT b.name AS bucket, s.value FROM buckets b LEFT JOIN bucket_settings s ON s.bucket = b.name AND s.name = $2 WHERE b.name = $1',
+      [bucket, name],
+      'bucketSetting',
+    );
+    const row = rows[0] as { bucket: string; value: string | null } | undefined;
+    if (row === undefined) throw new MetaError('NoSuchBucket', bucket);
+    return row.value;
+  }
+
+  async putBucketSetting(bucket: string, name: BucketSettingName, value: string | null): Promise<void> {
+    if (value === null) {
+      const { rows } = await this.statement(
+        'WITH d AS (DELETE FROM bucket_settings WHERE bucket = $1 AND name = $2) SELECT 1 FROM buckets WHERE name = $1',
+        [bucket, name],
+      );
+      if (rows.length === 0) throw new MetaError('NoSuchBucket', bucket);
+      return;
+    }
+    try {
+      await this.statement(
+        'INSERT INTO bucket_settings (bucket, name, value) VALUES ($1, $2, $3) ON CONFLICT (bucket, name) DO UPDATE SET value = excluded.value',
+        [bucket, name, value],
+      );
+    } catch (err) {
+      if (sqlState(err) === '23503') throw new MetaError('NoSuchBucket', bucket);
+      throw err;
+    }
+  }
+
+  async bucketSettings(bucket: string): Promise<Record<string, string>> {
+    const { rows } = await this.statement('SELECT name, value FROM bucket_settings WHERE bucket = $1 ORDER BY name', [bucket]);
+    return Object.fromEntries((rows as Array<{ name: string; value: string }>).map((r) => [r.name, r.value]));
   }
 
   // ---- Objects

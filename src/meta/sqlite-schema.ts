@@ -14,6 +14,9 @@ const LISTING_INDEX_SQL = `CREATE INDEX IF NOT EXISTS objects_listing ON objects
 /** Cluster-wide leases (acquireLease); IF NOT EXISTS, like the listing index, so older databases get it on open. */
 const LEASES_SQL = `CREATE TABLE IF NOT EXISTS leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at INTEGER NOT NULL);`;
 
+/** A bucket's configurations (tagging, and the S3 sub-resources to come), one document each; gone with the bucket. */
+const BUCKET_SETTINGS_SQL = `CREATE TABLE IF NOT EXISTS bucket_settings (bucket TEXT NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (bucket, name)) WITHOUT ROWID;`;
+
 /**
  * Keys are BLOBs of UTF-8 so that index order is byte order (see sqlite-listing.ts). Objects and parts are rowid
  * tables rather than WITHOUT ROWID because their manifest JSON can be large; listing reads the summary columns through
@@ -111,11 +114,13 @@ export function ensureSchema(db: Database.Database): void {
       db.exec(LISTING_INDEX_SQL);
       db.exec(LEASES_SQL);
       db.exec(CLUSTER_SCHEMA_SQL);
+      db.exec(BUCKET_SETTINGS_SQL);
       return;
     }
     if (version !== 0) throw new Error(`metadata store schema version ${version} is not supported (expected ${SCHEMA_VERSION})`);
     db.exec(SCHEMA_SQL);
     db.exec(CLUSTER_SCHEMA_SQL);
+    db.exec(BUCKET_SETTINGS_SQL);
     db.pragma(`user_version = ${SCHEMA_VERSION}`);
   }).immediate();
 }

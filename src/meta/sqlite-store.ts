@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import type { ObjectManifest } from '../model/manifest.js';
 import { failedWriteCondition } from '../model/write-condition.js';
 import { MetaError } from './errors.js';
-import type { MetaStore } from './store.js';
+import type { BucketSettingName, MetaStore } from './store.js';
 import type {
   BucketRecord,
   GarbageItem,
@@ -135,12 +135,32 @@ export class SqliteMetaStore implements MetaStore {
       if (this.s.anyObjectInBucket.get(name) !== undefined) throw new MetaError('BucketNotEmpty', name);
       const notBefore = this.now() + DEFAULT_GARBAGE_GRACE_MS;
       for (const { upload_id } of this.s.uploadIdsInBucket.all(name)) this.dropUpload(upload_id, notBefore);
+      this.db.prepare('DELETE FROM bucket_settings WHERE bucket = ?').run(name);
       this.s.deleteBucket.run(name);
     });
   }
 
   async listBuckets(): Promise<BucketRecord[]> {
     return this.s.allBuckets.all().map(bucketFromRow);
+  }
+
+  async getBucketSetting(bucket: string, name: BucketSettingName): Promise<string | null> {
+    this.requireBucket(bucket);
+    const row = this.db.prepare<[string, string], { value: string }>('SELECT value FROM bucket_settings WHERE bucket = ? AND name = ?').get(bucket, name);
+    return row?.value ?? null;
+  }
+
+  async putBucketSetting(bucket: string, name: BucketSettingName, value: string | null): Promise<void> {
+    this.write(() => {
+      this.requireBucket(bucket);
+      if (value === null) this.db.prepare('DELETE FROM bucket_settings WHERE bucket = ? AND name = ?').run(bucket, name);
+      else this.db.prepare('INSERT INTO bucket_settings (bucket, name, value) VALUES (?, ?, ?) ON CONFLICT (bucket, name) DO UPDATE SET value = excluded.value').run(bucket, name, value);
+    });
+  }
+
+  async bucketSettings(bucket: string): Promise<Record<string, string>> {
+    const rows = this.db.prepare<[string], { name: string; value: string }>('SELECT name, value FROM bucket_settings WHERE bucket = ? ORDER BY name').all(bucket);
+    return Object.fromEntries(rows.map((r) => [r.name, r.value]));
   }
 
   // ---- Objects

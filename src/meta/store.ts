@@ -16,6 +16,9 @@ import type { ObjectManifest } from '../model/manifest.js';
  * update), so several gateways can share one store (PostgreSQL later): no in-memory locks carry correctness.
  * Failing conditions throw MetaError (src/meta/errors.ts: PreconditionFailed, NoSuchBucket, NoSuchUpload, ...).
  */
+/** The bucket configurations kept as documents. */
+export type BucketSettingName = 'tagging';
+
 export interface MetaStore {
   // Buckets
   /** Throws MetaError BucketExists when it exists. */
@@ -24,6 +27,12 @@ export interface MetaStore {
   /** Throws NoSuchBucket or BucketNotEmpty. In-progress multipart uploads are aborted and their parts queued as garbage. */
   deleteBucket(name: string): Promise<void>;
   listBuckets(): Promise<BucketRecord[]>;
+  /** A bucket configuration document by name (e.g. 'tagging'); null when unset. Throws NoSuchBucket. */
+  getBucketSetting(bucket: string, name: BucketSettingName): Promise<string | null>;
+  /** Sets (or with null removes) a bucket configuration document. Throws NoSuchBucket. Removed with the bucket. */
+  putBucketSetting(bucket: string, name: BucketSettingName, value: string | null): Promise<void>;
+  /** Every configuration document of a bucket (for `tessera meta copy`). */
+  bucketSettings(bucket: string): Promise<Record<string, string>>;
 
   // Objects
   getObject(bucket: string, key: string): Promise<ObjectRecord | null>;

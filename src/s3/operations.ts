@@ -25,13 +25,11 @@ import { getObject, headObject } from './handlers/object-read.js';
 import { getObjectAttributes } from './handlers/object-attributes.js';
 import {
   deleteObject,
-  deleteObjectTagging,
   deleteObjects,
-  getObjectTagging,
   putObject,
-  putObjectTagging,
   restoreObject,
 } from './handlers/object-write.js';
+import { deleteBucketTagging, deleteObjectTagging, getBucketTagging, getObjectTagging, putBucketTagging, putObjectTagging } from './handlers/tagging.js';
 import type { OpName } from './routing.js';
 
 export type Handler = (ctx: RequestContext) => Promise<void>;
@@ -60,6 +58,9 @@ export const HANDLERS: Record<OpName, Handler> = {
   PutObjectAcl: putAcl,
   GetObjectTagging: getObjectTagging,
   GetObjectAttributes: getObjectAttributes,
+  GetBucketTagging: getBucketTagging,
+  PutBucketTagging: putBucketTagging,
+  DeleteBucketTagging: deleteBucketTagging,
   PutObjectTagging: putObjectTagging,
   DeleteObjectTagging: deleteObjectTagging,
   CreateMultipartUpload: createMultipartUpload,

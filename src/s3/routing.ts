@@ -25,6 +25,9 @@ export type OpName =
   | 'PutObjectAcl'
   | 'GetObjectTagging'
   | 'GetObjectAttributes'
+  | 'GetBucketTagging'
+  | 'PutBucketTagging'
+  | 'DeleteBucketTagging'
   | 'PutObjectTagging'
   | 'DeleteObjectTagging'
   | 'CreateMultipartUpload'
@@ -61,6 +64,9 @@ export const OP_NEEDS: Record<OpName, Need> = {
   PutObjectAcl: 'write',
   GetObjectTagging: 'read',
   GetObjectAttributes: 'read',
+  GetBucketTagging: 'read',
+  PutBucketTagging: 'admin',
+  DeleteBucketTagging: 'admin',
   PutObjectTagging: 'write',
   DeleteObjectTagging: 'write',
   CreateMultipartUpload: 'write',
@@ -121,7 +127,6 @@ export const UNCONFIGURED_BUCKET_GETS: Record<string, { code: string; message: s
   cors: { code: 'NoSuchCORSConfiguration', message: 'The CORS configuration does not exist' },
   lifecycle: { code: 'NoSuchLifecycleConfiguration', message: 'The lifecycle configuration does not exist' },
   policy: { code: 'NoSuchBucketPolicy', message: 'The bucket policy does not exist' },
-  tagging: { code: 'NoSuchTagSet', message: 'The TagSet does not exist' },
   website: { code: 'NoSuchWebsiteConfiguration', message: 'The specified bucket does not have a website configuration' },
   replication: { code: 'ReplicationConfigurationNotFoundError', message: 'The replication configuration was not found' },
   encryption: { code: 'ServerSideEncryptionConfigurationNotFoundError', message: 'The server side encryption configuration was not found' },
@@ -214,6 +219,7 @@ function resolveBucketOperation(method: string, _bucket: string, query: URLSearc
       if (has('versioning')) return 'GetBucketVersioning';
       if (has('acl')) return 'GetBucketAcl';
       if (has('uploads')) return 'ListMultipartUploads';
+      if (has('tagging')) return 'GetBucketTagging';
       for (const name of Object.keys(UNCONFIGURED_BUCKET_GETS)) if (has(name)) return 'GetBucketUnconfigured';
       for (const name of UNIMPLEMENTED_SUBRESOURCES) if (has(name)) throw Errors.notImplemented(`?${name}`);
       if (query.get('list-type') === '2') return 'ListObjectsV2';
@@ -223,10 +229,12 @@ function resolveBucketOperation(method: string, _bucket: string, query: URLSearc
       return 'HeadBucket';
     case 'PUT':
       if (has('acl')) return 'PutBucketAcl';
-      for (const name of [...UNIMPLEMENTED_SUBRESOURCES, 'versioning', 'tagging']) if (has(name)) throw Errors.notImplemented(`?${name}`);
+      if (has('tagging')) return 'PutBucketTagging';
+      for (const name of [...UNIMPLEMENTED_SUBRESOURCES, 'versioning']) if (has(name)) throw Errors.notImplemented(`?${name}`);
       return 'CreateBucket';
     case 'DELETE':
-      for (const name of [...UNIMPLEMENTED_SUBRESOURCES, 'tagging']) if (has(name)) throw Errors.notImplemented(`?${name}`);
+      if (has('tagging')) return 'DeleteBucketTagging';
+      for (const name of UNIMPLEMENTED_SUBRESOURCES) if (has(name)) throw Errors.notImplemented(`?${name}`);
       return 'DeleteBucket';
     case 'POST':
       if (has('delete')) return 'DeleteObjects';

@@ -61,14 +61,15 @@ export function assertMetadataSize(userMeta: Record<string, string>): void {
 }
 
 export const MAX_TAGS = 10;
+export const MAX_BUCKET_TAGS = 50;
 export const MAX_TAG_KEY = 128;
 export const MAX_TAG_VALUE = 256;
 
 const codePoints = (s: string) => [...s].length;
 
 /** Validates a tag set given as ordered pairs (duplicates are an error, so pairs rather than a record). */
-export function validateTags(pairs: Array<[string, string]>): Record<string, string> {
-  if (pairs.length > MAX_TAGS) throw ProtocolErrors.invalidTag('Object tags cannot be greater than 10');
+export function validateTags(pairs: Array<[string, string]>, max = MAX_TAGS, what = 'Object'): Record<string, string> {
+  if (pairs.length > max) throw ProtocolErrors.invalidTag(`${what} tags cannot be greater than ${max}`);
   const tags: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const [key, value] of pairs) {
     if (codePoints(key) < 1 || codePoints(key) > MAX_TAG_KEY) throw ProtocolErrors.invalidTag('The TagKey you have provided is invalid');

@@ -7,7 +7,7 @@ import { header, send, sendXml, type RequestContext } from '../context.js';
 import { toProtocolError } from '../error-mapping.js';
 import { ProtocolErrors } from '../errors.js';
 import { digestBase64 } from '../small-digests.js';
-import { assertKey, parseContentMd5, parseTaggingHeader, validateTags } from '../validation.js';
+import { assertKey, parseContentMd5, parseTaggingHeader } from '../validation.js';
 import { childList, childText, el, parseXmlBody, textEl, xmlDocument } from '../xml.js';
 import { assertNoSseC, assertPrivateAcl, bucketOf, keyOf, objectHeadersFromRequest } from './common.js';
 
@@ -90,40 +90,6 @@ export async function deleteObjects(ctx: RequestContext): Promise<void> {
     }
   }
   sendXml(ctx, xmlDocument('DeleteResult', results));
-}
-
-async function readTagSet(ctx: RequestContext): Promise<Record<string, string>> {
-  const body = await readSmallBody(ctx);
-  const root = parseXmlBody(body.toString('utf8'), 'Tagging');
-  const tagSet = root.TagSet;
-  if (tagSet === undefined || Array.isArray(tagSet)) throw Errors.malformedXML();
-  const pairs = childList(tagSet, 'Tag').map((t): [string, string] => {
-    const key = childText(t, 'Key');
-    const value = childText(t, 'Value');
-    if (key === undefined || value === undefined) throw Errors.malformedXML();
-    return [key, value];
-  });
-  return validateTags(pairs);
-}
-
-export async function getObjectTagging(ctx: RequestContext): Promise<void> {
-  const record = await ctx.deps.service.headObject(bucketOf(ctx), keyOf(ctx));
-  // In key order, as S3 returns them (not in the order they were given).
-  const tags = Object.entries(record.tags)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([k, v]) => el('Tag', [textEl('Key', k), textEl('Value', v)]));
-  sendXml(ctx, xmlDocument('Tagging', [el('TagSet', tags)]));
-}
-
-export async function putObjectTagging(ctx: RequestContext): Promise<void> {
-  const tags = await readTagSet(ctx);
-  await ctx.deps.service.putTags(bucketOf(ctx), keyOf(ctx), tags);
-  send(ctx, 200, {});
-}
-
-export async function deleteObjectTagging(ctx: RequestContext): Promise<void> {
-  await ctx.deps.service.putTags(bucketOf(ctx), keyOf(ctx), {});
-  send(ctx, 204, {});
 }
 
 export async function restoreObject(ctx: RequestContext): Promise<void> {

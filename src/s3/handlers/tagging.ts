@@ -1,0 +1,65 @@
+import { send, sendXml, type RequestContext } from '../context.js';
+import { ProtocolErrors } from '../errors.js';
+import { Errors } from '../s3-error.js';
+import { MAX_BUCKET_TAGS, MAX_TAGS, validateTags } from '../validation.js';
+import { childList, childText, el, parseXmlBody, textEl, xmlDocument } from '../xml.js';
+import { readSmallBody } from '../body.js';
+import { bucketOf, keyOf } from './common.js';
+
+/** Object and bucket tagging: one TagSet document, validated in one place. */
+
+/** In key order, as S3 returns them (not in the order they were given). */
+function tagSetXml(tags: Record<string, string>): string {
+  const sorted = Object.entries(tags).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return xmlDocument('Tagging', [el('TagSet', sorted.map(([k, v]) => el('Tag', [textEl('Key', k), textEl('Value', v)])))]);
+}
+
+/** A Tagging document's TagSet, validated (at most `max` tags). */
+async function readTagSet(ctx: RequestContext, max: number, what: string): Promise<Record<string, string>> {
+  const body = await readSmallBody(ctx);
+  const root = parseXmlBody(body.toString('utf8'), 'Tagging');
+  const tagSet = root.TagSet;
+  if (tagSet === undefined || Array.isArray(tagSet)) throw Errors.malformedXML();
+  const pairs = childList(tagSet, 'Tag').map((t): [string, string] => {
+    const key = childText(t, 'Key');
+    const value = childText(t, 'Value');
+    if (key === undefined || value === undefined) throw Errors.malformedXML();
+    return [key, value];
+  });
+  return validateTags(pairs, max, what);
+}
+
+export async function getObjectTagging(ctx: RequestContext): Promise<void> {
+  const record = await ctx.deps.service.headObject(bucketOf(ctx), keyOf(ctx));
+  sendXml(ctx, tagSetXml(record.tags));
+}
+
+export async function putObjectTagging(ctx: RequestContext): Promise<void> {
+  const tags = await readTagSet(ctx, MAX_TAGS, 'Object');
+  await ctx.deps.service.putTags(bucketOf(ctx), keyOf(ctx), tags);
+  send(ctx, 200, {});
+}
+
+export async function deleteObjectTagging(ctx: RequestContext): Promise<void> {
+  await ctx.deps.service.putTags(bucketOf(ctx), keyOf(ctx), {});
+  send(ctx, 204, {});
+}
+
+
+export async function getBucketTagging(ctx: RequestContext): Promise<void> {
+  const bucket = bucketOf(ctx);
+  const tags = await ctx.deps.service.getBucketTags(bucket);
+  if (tags === null) throw ProtocolErrors.notConfigured('NoSuchTagSet', 'The TagSet does not exist', bucket);
+  sendXml(ctx, tagSetXml(tags));
+}
+
+export async function putBucketTagging(ctx: RequestContext): Promise<void> {
+  const tags = await readTagSet(ctx, MAX_BUCKET_TAGS, 'Bucket');
+  await ctx.deps.service.putBucketTags(bucketOf(ctx), tags);
+  send(ctx, 204, {});
+}
+
+export async function deleteBucketTagging(ctx: RequestContext): Promise<void> {
+  await ctx.deps.service.putBucketTags(bucketOf(ctx), null);
+  send(ctx, 204, {});
+}
