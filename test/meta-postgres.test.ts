@@ -293,7 +293,7 @@ describe.runIf(postgresAvailable())('PostgreSQL store', () => {
       for (const [key, body] of bodies) await putBytes(g1, 'b', key, body);
       await putBytes(g1, 'b', 'small', bodies.get('small')!); // a replaced version: one garbage item
       const records = await Promise.all([...bodies.keys()].map((k) => g1.meta.getObject('b', k)));
-      await g1.service.putBucketTags('b', { team: 'vision' });
+      await g1.service.putBucketConfig('b', 'tagging', JSON.stringify({ team: 'vision' }));
       await g1.close();
 
       const url = await server.createDatabase();
@@ -313,7 +313,7 @@ describe.runIf(postgresAvailable())('PostgreSQL store', () => {
         expect((await bytesOf(g2, key)).equals(bodies.get(key)!)).toBe(true);
       }
       expect((await g2.meta.dueGarbage(Number.MAX_SAFE_INTEGER, 10)).length).toBe(1);
-      expect(await g2.service.getBucketTags('b')).toEqual({ team: 'vision' });
+      expect(await g2.service.getBucketConfig('b', 'tagging')).toBe(JSON.stringify({ team: 'vision' }));
       await g2.close();
 
       // And back, into a new SQLite file.
@@ -321,7 +321,7 @@ describe.runIf(postgresAvailable())('PostgreSQL store', () => {
       await run(process.execPath, [CLI, 'meta', 'copy', '--from', url, '--to', back], { env: cliEnv });
       const g3 = await open({ ...sqliteConfig, meta: { driver: 'sqlite', path: back } });
       for (const [i, key] of [...bodies.keys()].entries()) expect(await g3.meta.getObject('b', key)).toEqual(records[i]);
-      expect(await g3.service.getBucketTags('b')).toEqual({ team: 'vision' });
+      expect(await g3.service.getBucketConfig('b', 'tagging')).toBe(JSON.stringify({ team: 'vision' }));
       await g3.close();
 
       // recover-index into an empty PostgreSQL database, from the nodes and the master key alone.

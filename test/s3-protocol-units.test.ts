@@ -114,7 +114,8 @@ describe('routing: operation table', () => {
     expect([op('GET', '/b', 'tagging'), op('PUT', '/b', 'tagging'), op('DELETE', '/b', 'tagging')]).toEqual(['GetBucketTagging', 'PutBucketTagging', 'DeleteBucketTagging']);
     expect(codeOf(() => op('PUT', '/b/k', 'retention'))).toBe('NotImplemented');
     expect(codeOf(() => op('POST', '/b/k', 'select&select-type=2'))).toBe('NotImplemented');
-    expect(codeOf(() => op('DELETE', '/b', 'policy'))).toBe('NotImplemented');
+    expect(codeOf(() => op('DELETE', '/b', 'lifecycle'))).toBe('NotImplemented');
+    expect(op('DELETE', '/b', 'policy')).toBe('DeleteBucketPolicy');
     expect(codeOf(() => op('POST', '/b', ''))).toBe('NotImplemented');
     expect(codeOf(() => op('PATCH', '/b/k'))).toBe('MethodNotAllowed');
     expect(codeOf(() => op('PUT', '/'))).toBe('MethodNotAllowed');

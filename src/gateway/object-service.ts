@@ -5,6 +5,7 @@ import type { ObjectManifest } from '../model/manifest.js';
 import type { Keyring } from '../cold/keys.js';
 import type { MetaStore } from '../meta/store.js';
 import type {
+  BucketConfigName,
   BucketRecord,
   ListQuery,
   ListResult,
@@ -223,13 +224,16 @@ export class TesseraObjectService implements ObjectService {
     if (!(await this.meta.setTags(bucket, key, tags, record.objectId))) throw new GatewayError('NoSuchKey', key);
   }
 
-  async getBucketTags(bucket: string): Promise<Record<string, string> | null> {
-    const doc = await this.meta.getBucketSetting(bucket, 'tagging');
-    return doc === null ? null : (JSON.parse(doc) as Record<string, string>);
+  getBucketConfig(bucket: string, name: BucketConfigName): Promise<string | null> {
+    return this.meta.getBucketSetting(bucket, name);
   }
 
-  async putBucketTags(bucket: string, tags: Record<string, string> | null): Promise<void> {
-    await this.meta.putBucketSetting(bucket, 'tagging', tags === null ? null : JSON.stringify(tags));
+  getBucketConfigs(bucket: string): Promise<Partial<Record<BucketConfigName, string>>> {
+    return this.meta.bucketSettings(bucket);
+  }
+
+  putBucketConfig(bucket: string, name: BucketConfigName, doc: string | null): Promise<void> {
+    return this.meta.putBucketSetting(bucket, name, doc);
   }
 
   async createUpload(input: Parameters<ObjectService['createUpload']>[0]): Promise<UploadRecord> {

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import type {
+  BucketConfigName,
   BucketRecord,
   ChecksumAlgorithm,
   ListQuery,
@@ -81,10 +82,12 @@ export interface ObjectService {
   /** Returns the deleted record or null (S3 answers 204 either way). */
   deleteObject(bucket: string, key: string): Promise<ObjectRecord | null>;
   putTags(bucket: string, key: string, tags: Record<string, string>): Promise<void>;
-  /** A bucket's tag set; null when it has none. NoSuchBucket for a missing bucket. */
-  getBucketTags(bucket: string): Promise<Record<string, string> | null>;
-  /** Replaces (or with null removes) a bucket's tag set. */
-  putBucketTags(bucket: string, tags: Record<string, string> | null): Promise<void>;
+  /** A bucket configuration document (tagging, policy, acl, public-access-block); null when unset. NoSuchBucket. */
+  getBucketConfig(bucket: string, name: BucketConfigName): Promise<string | null>;
+  /** Every configuration document of a bucket, by name (one read; for the access decision's cache). */
+  getBucketConfigs(bucket: string): Promise<Partial<Record<BucketConfigName, string>>>;
+  /** Replaces (or with null removes) a bucket configuration document. */
+  putBucketConfig(bucket: string, name: BucketConfigName, doc: string | null): Promise<void>;
 
   createUpload(input: {
     bucket: string;

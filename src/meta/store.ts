@@ -1,3 +1,4 @@
+import type { BucketConfigName } from '../model/records.js';
 import type {
   BucketRecord,
   GarbageItem,
@@ -17,7 +18,7 @@ import type { ObjectManifest } from '../model/manifest.js';
  * Failing conditions throw MetaError (src/meta/errors.ts: PreconditionFailed, NoSuchBucket, NoSuchUpload, ...).
  */
 /** The bucket configurations kept as documents. */
-export type BucketSettingName = 'tagging';
+export type BucketSettingName = BucketConfigName;
 
 export interface MetaStore {
   // Buckets

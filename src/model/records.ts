@@ -125,3 +125,6 @@ export interface GarbageItem {
   /** ms since epoch; not collected before this, so in-flight reads of a replaced object can finish. */
   notBefore: number;
 }
+
+/** A bucket's configuration documents, stored by name (the S3 sub-resource each belongs to). */
+export type BucketConfigName = 'tagging' | 'policy' | 'acl' | 'public-access-block';

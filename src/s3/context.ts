@@ -5,6 +5,7 @@ import type { Logger } from '../util/logger.js';
 import type { Metrics } from '../util/metrics.js';
 import type { AuthContext } from './auth/types.js';
 import type { OpName } from './routing.js';
+import type { BucketAccessCache } from './access/bucket-access.js';
 
 export interface S3Deps {
   service: ObjectService;
@@ -31,7 +32,14 @@ export interface RequestContext {
   key?: string;
   op?: OpName;
   auth?: AuthContext;
+  /** Absent for an anonymous request (no signature at all). */
   user?: UserConfig;
+  /** Bucket owners, ACLs, policies: the access decision's per-process cache. */
+  access: BucketAccessCache;
+  /** The client's address (the last hop a trusted proxy recorded), for policies' aws:SourceIp. */
+  sourceAddress: string;
+  /** Whether the client reached us over TLS (or a trusted proxy says it did), for aws:SecureTransport. */
+  secure: boolean;
   bytesIn: number;
   bytesOut: number;
   /** Set once the request body has started to flow (100 Continue sent or body piped). */

@@ -12,6 +12,15 @@ import {
   putAcl,
 } from './handlers/bucket.js';
 import { copyObject } from './handlers/copy.js';
+import {
+  deleteBucketPolicy,
+  deletePublicAccessBlock,
+  getBucketPolicy,
+  getBucketPolicyStatus,
+  getPublicAccessBlock,
+  putBucketPolicy,
+  putPublicAccessBlock,
+} from './handlers/access.js';
 import { listMultipartUploads, listObjectsV1, listObjectsV2 } from './handlers/list.js';
 import {
   abortMultipartUpload,
@@ -61,6 +70,13 @@ export const HANDLERS: Record<OpName, Handler> = {
   GetBucketTagging: getBucketTagging,
   PutBucketTagging: putBucketTagging,
   DeleteBucketTagging: deleteBucketTagging,
+  GetBucketPolicy: getBucketPolicy,
+  PutBucketPolicy: putBucketPolicy,
+  DeleteBucketPolicy: deleteBucketPolicy,
+  GetBucketPolicyStatus: getBucketPolicyStatus,
+  GetPublicAccessBlock: getPublicAccessBlock,
+  PutPublicAccessBlock: putPublicAccessBlock,
+  DeletePublicAccessBlock: deletePublicAccessBlock,
   PutObjectTagging: putObjectTagging,
   DeleteObjectTagging: deleteObjectTagging,
   CreateMultipartUpload: createMultipartUpload,

@@ -28,6 +28,13 @@ export type OpName =
   | 'GetBucketTagging'
   | 'PutBucketTagging'
   | 'DeleteBucketTagging'
+  | 'GetBucketPolicy'
+  | 'PutBucketPolicy'
+  | 'DeleteBucketPolicy'
+  | 'GetBucketPolicyStatus'
+  | 'GetPublicAccessBlock'
+  | 'PutPublicAccessBlock'
+  | 'DeletePublicAccessBlock'
   | 'PutObjectTagging'
   | 'DeleteObjectTagging'
   | 'CreateMultipartUpload'
@@ -67,6 +74,13 @@ export const OP_NEEDS: Record<OpName, Need> = {
   GetBucketTagging: 'read',
   PutBucketTagging: 'admin',
   DeleteBucketTagging: 'admin',
+  GetBucketPolicy: 'admin',
+  PutBucketPolicy: 'admin',
+  DeleteBucketPolicy: 'admin',
+  GetBucketPolicyStatus: 'admin',
+  GetPublicAccessBlock: 'admin',
+  PutPublicAccessBlock: 'admin',
+  DeletePublicAccessBlock: 'admin',
   PutObjectTagging: 'write',
   DeleteObjectTagging: 'write',
   CreateMultipartUpload: 'write',
@@ -126,13 +140,11 @@ export function resolveTarget(rawPath: string, host: string, baseDomain: string 
 export const UNCONFIGURED_BUCKET_GETS: Record<string, { code: string; message: string }> = {
   cors: { code: 'NoSuchCORSConfiguration', message: 'The CORS configuration does not exist' },
   lifecycle: { code: 'NoSuchLifecycleConfiguration', message: 'The lifecycle configuration does not exist' },
-  policy: { code: 'NoSuchBucketPolicy', message: 'The bucket policy does not exist' },
   website: { code: 'NoSuchWebsiteConfiguration', message: 'The specified bucket does not have a website configuration' },
   replication: { code: 'ReplicationConfigurationNotFoundError', message: 'The replication configuration was not found' },
   encryption: { code: 'ServerSideEncryptionConfigurationNotFoundError', message: 'The server side encryption configuration was not found' },
   'object-lock': { code: 'ObjectLockConfigurationNotFoundError', message: 'Object Lock configuration does not exist for this bucket' },
   ownershipControls: { code: 'OwnershipControlsNotFoundError', message: 'The bucket ownership controls were not found' },
-  publicAccessBlock: { code: 'NoSuchPublicAccessBlockConfiguration', message: 'The public access block configuration was not found' },
 };
 
 /** S3 subresources we recognise but do not implement: any of them in a query -> 501 rather than a wrong success. */
@@ -152,9 +164,6 @@ const UNIMPLEMENTED_SUBRESOURCES = [
   'notification',
   'object-lock',
   'ownershipControls',
-  'policy',
-  'policyStatus',
-  'publicAccessBlock',
   'replication',
   'requestPayment',
   'retention',
@@ -220,6 +229,9 @@ function resolveBucketOperation(method: string, _bucket: string, query: URLSearc
       if (has('acl')) return 'GetBucketAcl';
       if (has('uploads')) return 'ListMultipartUploads';
       if (has('tagging')) return 'GetBucketTagging';
+      if (has('policy')) return 'GetBucketPolicy';
+      if (has('policyStatus')) return 'GetBucketPolicyStatus';
+      if (has('publicAccessBlock')) return 'GetPublicAccessBlock';
       for (const name of Object.keys(UNCONFIGURED_BUCKET_GETS)) if (has(name)) return 'GetBucketUnconfigured';
       for (const name of UNIMPLEMENTED_SUBRESOURCES) if (has(name)) throw Errors.notImplemented(`?${name}`);
       if (query.get('list-type') === '2') return 'ListObjectsV2';
@@ -230,10 +242,14 @@ function resolveBucketOperation(method: string, _bucket: string, query: URLSearc
     case 'PUT':
       if (has('acl')) return 'PutBucketAcl';
       if (has('tagging')) return 'PutBucketTagging';
+      if (has('policy')) return 'PutBucketPolicy';
+      if (has('publicAccessBlock')) return 'PutPublicAccessBlock';
       for (const name of [...UNIMPLEMENTED_SUBRESOURCES, 'versioning']) if (has(name)) throw Errors.notImplemented(`?${name}`);
       return 'CreateBucket';
     case 'DELETE':
       if (has('tagging')) return 'DeleteBucketTagging';
+      if (has('policy')) return 'DeleteBucketPolicy';
+      if (has('publicAccessBlock')) return 'DeletePublicAccessBlock';
       for (const name of UNIMPLEMENTED_SUBRESOURCES) if (has(name)) throw Errors.notImplemented(`?${name}`);
       return 'DeleteBucket';
     case 'POST':

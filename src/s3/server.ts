@@ -5,13 +5,14 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { UserConfig } from '../config/types.js';
 import { Errors } from './s3-error.js';
-import { authenticate } from './auth/index.js';
-import { authorize } from './authorize.js';
+import { anonymousAuth, authenticate, isAnonymous } from './auth/index.js';
+import { BucketAccessCache } from './access/bucket-access.js';
+import { authorizeRequest } from './access/decide.js';
 import { setCommonHeaders, type RequestContext, type S3Deps } from './context.js';
 import { sendError } from './error-response.js';
 import { serveOperational } from './operational.js';
 import { HANDLERS } from './operations.js';
-import { OP_NEEDS, resolveOperation, resolveTarget } from './routing.js';
+import { resolveOperation, resolveTarget } from './routing.js';
 import { assertBucketName, assertKey } from './validation.js';
 import { FairShare } from './fair-share.js';
 
@@ -72,6 +73,7 @@ export function createS3Handler(deps: S3Deps, state: HandlerState = { inflight: 
   const users = new Map<string, UserConfig>(deps.config.users.map((u) => [u.accessKey, u]));
   const lookup = (accessKey: string) => users.get(accessKey)?.secretKey;
   const { config, metrics, logger } = deps;
+  const access = new BucketAccessCache(deps.service);
   const shares: Shares = {
     byKey: new FairShare(config.server.maxConcurrentRequestsPerKey),
     byAddress: new FairShare(config.server.maxConcurrentRequestsPerAddress),
@@ -81,6 +83,7 @@ export function createS3Handler(deps: S3Deps, state: HandlerState = { inflight: 
     const started = process.hrtime.bigint();
     const { rawPath, rawQuery } = splitUrl(req.url ?? '/');
     const trustedHost = config.server.trustForwardedHeaders ? firstValue(req.headers['x-forwarded-host']) : undefined;
+    const forwardedProto = config.server.trustForwardedHeaders ? firstValue(req.headers['x-forwarded-proto']) : undefined;
     const ctx: RequestContext = {
       deps,
       req,
@@ -95,6 +98,9 @@ export function createS3Handler(deps: S3Deps, state: HandlerState = { inflight: 
       bytesIn: 0,
       bytesOut: 0,
       bodyStarted: false,
+      access,
+      sourceAddress: sourceAddress(req, config.server.trustForwardedHeaders),
+      secure: forwardedProto !== undefined ? forwardedProto === 'https' : config.server.tls !== undefined,
     };
     setCommonHeaders(ctx);
     if (state.closing) res.setHeader('connection', 'close');
@@ -137,7 +143,7 @@ export function createS3Handler(deps: S3Deps, state: HandlerState = { inflight: 
       sendError(ctx, Errors.slowDown());
       return;
     }
-    const address = sourceAddress(req, config.server.trustForwardedHeaders);
+    const address = ctx.sourceAddress;
     if (!shares.byAddress.tryTake(address)) {
       metrics.fairShareRefusals.inc({ by: 'address' });
       sendError(ctx, Errors.slowDown());
@@ -161,25 +167,34 @@ async function serve(
   // Known before authentication, so even an auth error names the resource it was about.
   if (target.bucket !== undefined) ctx.bucket = target.bucket;
   if (target.key !== undefined) ctx.key = target.key;
-  const auth = authenticate(
-    { method: ctx.method, rawPath: ctx.rawPath, rawQuery: ctx.rawQuery, headers: ctx.req.headers, host: ctx.host },
-    lookup,
-    { region: config.server.region, now: new Date(), maxSkewMs: MAX_SKEW_MS },
-  );
+  // No signature at all: an anonymous request, served only where a bucket policy or ACL grants everyone.
+  const anonymous = isAnonymous({ headers: ctx.req.headers, rawQuery: ctx.rawQuery });
+  const auth = anonymous
+    ? anonymousAuth(ctx.req.headers)
+    : authenticate({ method: ctx.method, rawPath: ctx.rawPath, rawQuery: ctx.rawQuery, headers: ctx.req.headers, host: ctx.host }, lookup, {
+        region: config.server.region,
+        now: new Date(),
+        maxSkewMs: MAX_SKEW_MS,
+      });
   ctx.auth = auth;
-  ctx.user = users.get(auth.accessKey);
-  // Counted once the signature holds, so nobody can use up another user's share by naming its key.
-  const key = auth.accessKey;
-  if (!byKey.tryTake(key)) {
-    ctx.deps.metrics.fairShareRefusals.inc({ by: 'key' });
-    throw Errors.slowDown();
+  const user = anonymous ? undefined : users.get(auth.accessKey);
+  if (user) ctx.user = user;
+  if (!anonymous) {
+    // Counted once the signature holds, so nobody can use up another user's share by naming its key.
+    const key = auth.accessKey;
+    if (!byKey.tryTake(key)) {
+      ctx.deps.metrics.fairShareRefusals.inc({ by: 'key' });
+      throw Errors.slowDown();
+    }
+    held.key = key;
   }
-  held.key = key;
   const op = resolveOperation(ctx.method, target, ctx.query, ctx.req.headers);
   ctx.op = op;
   if (target.bucket !== undefined) {
     assertBucketName(target.bucket);
-    authorize(ctx.user, target.bucket, OP_NEEDS[op]);
+    await authorizeRequest(ctx, target.bucket, target.key, op);
+  } else if (!user) {
+    throw Errors.accessDenied();
   }
   if (target.key !== undefined) assertKey(target.key);
   await HANDLERS[op](ctx);

@@ -16,6 +16,18 @@ const HEADER_NAME = /^[a-z0-9!#$%&'*+.^_`|~-]+$/;
  * Verifies a SigV4 request signed either in the Authorization header or as a presigned URL. Throws S3Error on every
  * failure; the returned context carries what the body decoder needs to keep verifying an aws-chunked payload.
  */
+/** A request with no signature at all (no Authorization header, no presigned query): an anonymous request. */
+export function isAnonymous(req: Pick<AuthRequest, 'headers' | 'rawQuery'>): boolean {
+  if (req.headers.authorization !== undefined) return false;
+  return !parseQuery(req.rawQuery).some((p) => p.name === 'X-Amz-Algorithm' || p.name === 'X-Amz-Credential' || p.name === 'X-Amz-Signature' || p.name === 'AWSAccessKeyId' || p.name === 'Signature');
+}
+
+/** The auth context of an anonymous request: no key, an unverified payload (aws-chunked needs a signature). */
+export function anonymousAuth(headers: AuthRequest['headers']): AuthContext {
+  if (String(headers['x-amz-content-sha256'] ?? '').startsWith('STREAMING-')) throw AuthErrors.missingAuth();
+  return { accessKey: '', payload: { kind: 'unsigned' }, presigned: false, signing: { signature: '', signingKey: Buffer.alloc(0), scope: '', amzDate: '' } };
+}
+
 export function authenticate(req: AuthRequest, lookup: SecretLookup, opts: AuthOptions): AuthContext {
   const authorization = singleHeader(req.headers.authorization);
   const query = parseQuery(req.rawQuery);

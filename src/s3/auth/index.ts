@@ -1,4 +1,4 @@
-export { authenticate, MAX_PRESIGN_EXPIRES_SECONDS } from './authenticate.js';
+export { anonymousAuth, authenticate, isAnonymous, MAX_PRESIGN_EXPIRES_SECONDS } from './authenticate.js';
 export { decodeBody } from './decode-body.js';
 export { AwsChunkedDecoder, MAX_CHUNK_LINE_BYTES, type AwsChunkedOptions } from './aws-chunked.js';
 export { PayloadVerifier, type PayloadVerifierOptions } from './payload-verifier.js';

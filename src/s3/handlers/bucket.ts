@@ -7,22 +7,37 @@ import { ownerXml, ownerId } from '../owner.js';
 import { UNCONFIGURED_BUCKET_GETS } from '../routing.js';
 import { childText, el, escapeXml, isoDate, parseXmlBody, textEl, xmlDocument, S3_XMLNS } from '../xml.js';
 import { assertPrivateAcl, bucketOf } from './common.js';
+import { bucketCannedAcl, cannedGrants, isPublicAcl, type CannedBucketAcl } from '../access/acl.js';
+import { assertAclAllowedByBlock } from './access.js';
+import { parseIntParam } from '../validation.js';
 
+const MAX_BUCKETS_PAGE = 10_000;
+
+/** ListBuckets: the buckets the user owns or the config lets it read; prefix, max-buckets and continuation-token. */
 export async function listBuckets(ctx: RequestContext): Promise<void> {
   const user = ctx.user;
   if (!user) throw Errors.accessDenied();
-  const buckets = (await ctx.deps.service.listBuckets()).filter((b) => may(user, b.name, 'read')).sort((a, b) => (a.name < b.name ? -1 : 1));
   const prefix = ctx.query.get('prefix') ?? '';
+  const maxBuckets = parseIntParam(ctx.query.get('max-buckets'), 'max-buckets', 1, MAX_BUCKETS_PAGE, MAX_BUCKETS_PAGE);
+  const token = ctx.query.get('continuation-token');
+  let after = '';
+  if (token !== null && token !== '') {
+    after = Buffer.from(token, 'base64url').toString('utf8');
+    if (Buffer.from(after, 'utf8').toString('base64url') !== token) throw Errors.invalidArgument('The continuation token provided is incorrect', 'continuation-token', token);
+  }
+  const visible = (await ctx.deps.service.listBuckets())
+    .filter((b) => b.owner === user.accessKey || may(user, b.name, 'read'))
+    .filter((b) => b.name.startsWith(prefix) && b.name > after)
+    .sort((a, b) => (a.name < b.name ? -1 : 1));
+  const page = visible.slice(0, maxBuckets);
+  const last = page[page.length - 1];
+  const truncated = visible.length > page.length && last !== undefined;
   sendXml(
     ctx,
     xmlDocument('ListAllMyBucketsResult', [
       ownerXml(user.accessKey),
-      el(
-        'Buckets',
-        buckets
-          .filter((b) => b.name.startsWith(prefix))
-          .map((b) => el('Bucket', [textEl('Name', b.name), textEl('CreationDate', isoDate(b.createdAt)), textEl('BucketRegion', b.region)])),
-      ),
+      el('Buckets', page.map((b) => el('Bucket', [textEl('Name', b.name), textEl('CreationDate', isoDate(b.createdAt)), textEl('BucketRegion', b.region)]))),
+      truncated ? textEl('ContinuationToken', Buffer.from(last.name, 'utf8').toString('base64url')) : undefined,
       prefix !== '' ? textEl('Prefix', prefix) : undefined,
     ]),
   );
@@ -30,7 +45,7 @@ export async function listBuckets(ctx: RequestContext): Promise<void> {
 
 export async function createBucket(ctx: RequestContext): Promise<void> {
   const bucket = bucketOf(ctx);
-  assertPrivateAcl(ctx);
+  const acl = bucketCannedAcl(ctx.req.headers);
   if ((header(ctx, 'x-amz-bucket-object-lock-enabled') ?? '').toLowerCase() === 'true') throw Errors.notImplemented('object lock');
   const body = await readSmallBody(ctx);
   const region = ctx.deps.config.server.region;
@@ -40,7 +55,19 @@ export async function createBucket(ctx: RequestContext): Promise<void> {
     // us-east-1 is spelled as no constraint; any other value must name our region.
     if (constraint !== undefined && constraint !== '' && constraint !== region) throw ProtocolErrors.illegalLocationConstraint(constraint);
   }
-  await ctx.deps.service.createBucket(bucket, ctx.user?.accessKey ?? '');
+  const owner = ctx.user?.accessKey ?? '';
+  const existing = await ctx.deps.service.getBucket(bucket);
+  if (existing) {
+    // S3: another account's bucket is BucketAlreadyExists; your own is a success in us-east-1 (contents untouched)
+    // and BucketAlreadyOwnedByYou in every other region.
+    if (existing.owner !== owner) throw Errors.bucketAlreadyExists(bucket);
+    if (region !== 'us-east-1') throw Errors.bucketAlreadyOwnedByYou(bucket);
+    send(ctx, 200, { location: `/${bucket}` });
+    return;
+  }
+  await ctx.deps.service.createBucket(bucket, owner);
+  if (acl !== undefined && acl !== 'private') await ctx.deps.service.putBucketConfig(bucket, 'acl', acl);
+  ctx.access.invalidate(bucket);
   send(ctx, 200, { location: `/${bucket}` });
 }
 
@@ -74,34 +101,49 @@ export async function getBucketVersioning(ctx: RequestContext): Promise<void> {
   sendXml(ctx, xmlDocument('VersioningConfiguration', []));
 }
 
-/** The only ACL that is true here: the owner has FULL_CONTROL and nobody else has anything. */
-function privateAclXml(owner: string): string {
+const GROUP_URI = { AllUsers: 'http://acs.amazonaws.com/groups/global/AllUsers', AuthenticatedUsers: 'http://acs.amazonaws.com/groups/global/AuthenticatedUsers' } as const;
+
+/** The owner's FULL_CONTROL, plus the group grants of the bucket's canned ACL. */
+function aclXml(owner: string, acl: CannedBucketAcl): string {
+  const xsi = 'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"';
   return xmlDocument('AccessControlPolicy', [
     ownerXml(owner),
     el('AccessControlList', [
-      `<Grant><Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="CanonicalUser"><ID>${ownerId(owner)}</ID><DisplayName>${escapeXml(owner)}</DisplayName></Grantee><Permission>FULL_CONTROL</Permission></Grant>`,
+      `<Grant><Grantee ${xsi} xsi:type="CanonicalUser"><ID>${ownerId(owner)}</ID><DisplayName>${escapeXml(owner)}</DisplayName></Grantee><Permission>FULL_CONTROL</Permission></Grant>`,
+      ...cannedGrants(acl).map((g) => `<Grant><Grantee ${xsi} xsi:type="Group"><URI>${GROUP_URI[g.group]}</URI></Grantee><Permission>${g.permission}</Permission></Grant>`),
     ]),
   ]);
 }
 
 export async function getBucketAcl(ctx: RequestContext): Promise<void> {
   const record = await existingBucket(ctx);
-  sendXml(ctx, privateAclXml(record.owner));
+  const access = await ctx.access.get(record.name);
+  sendXml(ctx, aclXml(record.owner, access?.acl ?? 'private'));
 }
 
 export async function getObjectAcl(ctx: RequestContext): Promise<void> {
   const bucket = await existingBucket(ctx);
   await ctx.deps.service.headObject(bucket.name, ctx.key ?? '');
-  sendXml(ctx, privateAclXml(bucket.owner));
+  sendXml(ctx, aclXml(bucket.owner, 'private'));
 }
 
-/** PUT ?acl: a canned "private" (header, or no body at all) is a no-op that is already true; anything else is 501. */
+/**
+ * PUT ?acl with a canned ACL: on a bucket private, public-read, public-read-write or authenticated-read; on an object
+ * only the owner-only ones. ACL documents (grants to single users) are 501.
+ */
 export async function putAcl(ctx: RequestContext): Promise<void> {
-  assertPrivateAcl(ctx);
+  const bucketAcl = ctx.key === undefined ? bucketCannedAcl(ctx.req.headers) : undefined;
+  if (ctx.key !== undefined) assertPrivateAcl(ctx);
   const body = await readSmallBody(ctx);
-  if (body.length > 0) throw Errors.notImplemented('ACL documents (only the canned private ACL is supported)');
+  if (body.length > 0) throw Errors.notImplemented('ACL documents (only canned ACLs are supported: x-amz-acl)');
   const bucket = await existingBucket(ctx);
-  if (ctx.key !== undefined) await ctx.deps.service.headObject(bucket.name, ctx.key);
+  if (ctx.key !== undefined) {
+    await ctx.deps.service.headObject(bucket.name, ctx.key);
+  } else if (bucketAcl !== undefined) {
+    await assertAclAllowedByBlock(ctx, bucket.name, isPublicAcl(bucketAcl));
+    await ctx.deps.service.putBucketConfig(bucket.name, 'acl', bucketAcl === 'private' ? null : bucketAcl);
+    ctx.access.invalidate(bucket.name);
+  }
   send(ctx, 200, {});
 }
 

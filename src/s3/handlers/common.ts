@@ -1,3 +1,4 @@
+import { assertObjectAclSupported } from '../access/acl.js';
 import type { ObjectHeaders, ObjectRecord } from '../../model/records.js';
 import { Errors } from '../s3-error.js';
 import { httpDate } from '../conditionals.js';
@@ -65,13 +66,9 @@ export function objectHeadersFromRequest(ctx: RequestContext): ObjectHeaders {
   return headers;
 }
 
-/** Canned ACLs we can honour: everything is private to its owner. Others would be a silent lie, so 501. */
+/** Object writes take only owner-only canned ACLs (src/s3/access/acl.ts says why). */
 export function assertPrivateAcl(ctx: RequestContext): void {
-  const acl = header(ctx, 'x-amz-acl');
-  if (acl !== undefined && acl !== 'private' && acl !== 'bucket-owner-full-control') throw Errors.notImplemented(`x-amz-acl: ${acl}`);
-  for (const grant of ['x-amz-grant-read', 'x-amz-grant-write', 'x-amz-grant-read-acp', 'x-amz-grant-write-acp', 'x-amz-grant-full-control']) {
-    if (header(ctx, grant) !== undefined) throw Errors.notImplemented(grant);
-  }
+  assertObjectAclSupported(ctx.req.headers);
 }
 
 /** Server-side encryption requests: we always encrypt with our own keys; customer-provided keys are not supported. */

@@ -1,6 +1,6 @@
 import type { ObjectHeaders, ObjectRecord } from '../../model/records.js';
 import { Errors } from '../s3-error.js';
-import { authorize } from '../authorize.js';
+import { authorizeRequest } from '../access/decide.js';
 import { checksumElementName, parseAlgorithm } from '../checksum-headers.js';
 import { evaluateCopySourceConditions, parseWriteCondition } from '../conditionals.js';
 import { header, sendXml, type RequestContext } from '../context.js';
@@ -30,7 +30,7 @@ export function parseCopySource(raw: string): { bucket: string; key: string } {
 /** Resolves, authorizes (read on the source bucket) and condition-checks the copy source. */
 export async function loadCopySource(ctx: RequestContext): Promise<ObjectRecord> {
   const source = parseCopySource(header(ctx, 'x-amz-copy-source') ?? '');
-  authorize(ctx.user, source.bucket, 'read');
+  await authorizeRequest(ctx, source.bucket, source.key, 'GetObject', true);
   const record = await ctx.deps.service.headObject(source.bucket, source.key);
   evaluateCopySourceConditions(
     {

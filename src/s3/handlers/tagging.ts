@@ -48,18 +48,18 @@ export async function deleteObjectTagging(ctx: RequestContext): Promise<void> {
 
 export async function getBucketTagging(ctx: RequestContext): Promise<void> {
   const bucket = bucketOf(ctx);
-  const tags = await ctx.deps.service.getBucketTags(bucket);
-  if (tags === null) throw ProtocolErrors.notConfigured('NoSuchTagSet', 'The TagSet does not exist', bucket);
-  sendXml(ctx, tagSetXml(tags));
+  const doc = await ctx.deps.service.getBucketConfig(bucket, 'tagging');
+  if (doc === null) throw ProtocolErrors.notConfigured('NoSuchTagSet', 'The TagSet does not exist', bucket);
+  sendXml(ctx, tagSetXml(JSON.parse(doc) as Record<string, string>));
 }
 
 export async function putBucketTagging(ctx: RequestContext): Promise<void> {
   const tags = await readTagSet(ctx, MAX_BUCKET_TAGS, 'Bucket');
-  await ctx.deps.service.putBucketTags(bucketOf(ctx), tags);
+  await ctx.deps.service.putBucketConfig(bucketOf(ctx), 'tagging', JSON.stringify(tags));
   send(ctx, 204, {});
 }
 
 export async function deleteBucketTagging(ctx: RequestContext): Promise<void> {
-  await ctx.deps.service.putBucketTags(bucketOf(ctx), null);
+  await ctx.deps.service.putBucketConfig(bucketOf(ctx), 'tagging', null);
   send(ctx, 204, {});
 }

@@ -1,0 +1,62 @@
+import type { ObjectService } from '../../gateway/types.js';
+import { type CannedBucketAcl } from './acl.js';
+import { parsePolicy, type BucketPolicy } from './policy.js';
+import { NO_BLOCK, type PublicAccessBlock } from './public-access-block.js';
+
+/** What decides access to a bucket besides the config's grants: its owner, canned ACL, policy and public access block. */
+export interface BucketAccess {
+  owner: string;
+  acl: CannedBucketAcl;
+  policy: BucketPolicy | undefined;
+  block: PublicAccessBlock;
+}
+
+/**
+ * Every request needs its bucket's access settings: kept per process for `ttlMs` (one store read per bucket and
+ * interval). A change made through this gateway applies at once (invalidate); one made through another gateway
+ * within the interval, as S3's own policy changes are eventually consistent.
+ */
+export class BucketAccessCache {
+  private readonly entries = new Map<string, { at: number; value: Promise<BucketAccess | null> }>();
+
+  constructor(
+    private readonly service: ObjectService,
+    private readonly ttlMs = 1000,
+  ) {}
+
+  get(bucket: string): Promise<BucketAccess | null> {
+    const now = Date.now();
+    const hit = this.entries.get(bucket);
+    if (hit && now - hit.at < this.ttlMs) return hit.value;
+    const value = this.load(bucket);
+    this.entries.set(bucket, { at: now, value });
+    value.catch(() => this.entries.delete(bucket));
+    if (this.entries.size > 10_000) this.entries.delete(this.entries.keys().next().value ?? bucket);
+    return value;
+  }
+
+  invalidate(bucket: string): void {
+    this.entries.delete(bucket);
+  }
+
+  private async load(bucket: string): Promise<BucketAccess | null> {
+    const record = await this.service.getBucket(bucket);
+    if (!record) return null;
+    const docs = await this.service.getBucketConfigs(bucket);
+    return {
+      owner: record.owner,
+      acl: (docs.acl as CannedBucketAcl | undefined) ?? 'private',
+      // Stored only after it parsed: a document that no longer parses (a newer version wrote it) grants nothing.
+      policy: docs.policy !== undefined ? safeParse(docs.policy, bucket) : undefined,
+      block: docs['public-access-block'] !== undefined ? { ...NO_BLOCK, ...(JSON.parse(docs['public-access-block']) as Partial<PublicAccessBlock>) } : NO_BLOCK,
+    };
+  }
+}
+
+function safeParse(text: string, bucket: string): BucketPolicy | undefined {
+  try {
+    return parsePolicy(text, bucket);
+  } catch {
+    return { statements: [], isPublic: false };
+  }
+}

@@ -1,0 +1,70 @@
+import type { UserConfig } from '../../config/types.js';
+import { may } from '../authorize.js';
+import { header, type RequestContext } from '../context.js';
+import { OP_NEEDS, type OpName } from '../routing.js';
+import { Errors } from '../s3-error.js';
+import { ownerId } from '../owner.js';
+import { aclAllows, isPublicAcl } from './acl.js';
+import { OP_ACTIONS, resourceArn } from './actions.js';
+import type { BucketAccess } from './bucket-access.js';
+import { evaluatePolicy } from './policy.js';
+
+export interface AccessQuestion {
+  user: UserConfig | undefined;
+  op: OpName;
+  bucket: string;
+  key: string | undefined;
+  context: Readonly<Record<string, string | undefined>>;
+}
+
+/**
+ * The one access decision, in S3's order: an explicit Deny in the bucket policy wins; then the operator's grants in
+ * the config (the IAM side) and the bucket owner's full control; then an Allow in the policy; then the bucket's ACL.
+ * PublicAccessBlock's IgnorePublicAcls and RestrictPublicBuckets take away what ACLs and public policies give
+ * to everyone.
+ */
+export function allowed(q: AccessQuestion, access: BucketAccess): boolean {
+  const action = OP_ACTIONS[q.op];
+  const verdict = access.policy ? evaluatePolicy(access.policy, { accessKey: q.user?.accessKey, action, resource: resourceArn(q.bucket, q.key), context: q.context }) : undefined;
+  if (verdict === 'Deny') return false;
+  if (q.user && (may(q.user, q.bucket, OP_NEEDS[q.op]) || access.owner === q.user.accessKey)) return true;
+  if (verdict === 'Allow' && !(access.block.RestrictPublicBuckets && access.policy?.isPublic === true && !q.user)) return true;
+  if (isPublicAcl(access.acl) && !access.block.IgnorePublicAcls && aclAllows(access.acl, q.user !== undefined, action)) return true;
+  return false;
+}
+
+/** The condition keys of this request that policies may test. */
+export function requestContext(ctx: RequestContext, sourceIp: string, secure: boolean): Record<string, string | undefined> {
+  const q = ctx.query;
+  return {
+    'aws:sourceip': sourceIp.startsWith('::ffff:') ? sourceIp.slice(7) : sourceIp,
+    'aws:securetransport': String(secure),
+    'aws:useragent': header(ctx, 'user-agent'),
+    'aws:referer': header(ctx, 'referer'),
+    'aws:username': ctx.user?.accessKey,
+    's3:prefix': q.get('prefix') ?? undefined,
+    's3:delimiter': q.get('delimiter') ?? undefined,
+    's3:max-keys': q.get('max-keys') ?? undefined,
+    's3:x-amz-acl': header(ctx, 'x-amz-acl'),
+  };
+}
+
+/**
+ * Authorizes an operation on a bucket: the request's own, or GetObject for a copy's read of its source. Creating a
+ * bucket is the config's grant alone (there is no bucket to hold a policy yet). A bucket that does not exist passes,
+ * so the handler answers NoSuchBucket, as S3 does.
+ */
+export async function authorizeRequest(ctx: RequestContext, bucket: string, key: string | undefined, op: OpName, source = false): Promise<void> {
+  const user = ctx.user;
+  if (op === 'CreateBucket') {
+    if (user === undefined || !may(user, bucket, 'admin')) throw Errors.accessDenied();
+    return;
+  }
+  const access = await ctx.access.get(bucket);
+  if (access === null) return;
+  // x-amz-expected-bucket-owner (x-amz-source-expected-bucket-owner for a copy's source): the owner's canonical id
+  // or access key, else 403, whatever else would allow the request.
+  const expected = header(ctx, source ? 'x-amz-source-expected-bucket-owner' : 'x-amz-expected-bucket-owner');
+  if (expected !== undefined && expected !== access.owner && expected !== ownerId(access.owner)) throw Errors.accessDenied();
+  if (!allowed({ user, op, bucket, key, context: requestContext(ctx, ctx.sourceAddress, ctx.secure) }, access)) throw Errors.accessDenied();
+}
