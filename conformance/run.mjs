@@ -51,6 +51,7 @@ function suiteTable() {
     { client: 'pyarrow', cmd: [PY.exe, path.join(SUITES, 'pyarrow_suite.py')], pip: { module: 'pyarrow', pkg: 'pyarrow' } },
     { client: 'polars', cmd: [PY.exe, path.join(SUITES, 'polars_suite.py')], pip: { module: 'polars', pkg: 'polars' } },
     { client: 'sdk-js-v3', cmd: [process.execPath, path.join(SUITES, 'sdk-js.mjs')] },
+    { client: 'public-dataset', cmd: [PY.exe, path.join(SUITES, 'public_dataset_suite.py')], apt: { bin: '/usr/bin/aws', pkg: 'awscli' } },
     { client: 'training', cmd: [PY.exe, path.join(SUITES, 'training_suite.py')], pip: { module: 'torch', pkg: 'torch' } },
   ].filter((s) => !args.only || args.only.includes(s.client));
 }
