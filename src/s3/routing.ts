@@ -148,7 +148,7 @@ export const UNCONFIGURED_BUCKET_GETS: Record<string, { code: string; message: s
 };
 
 /** S3 subresources we recognise but do not implement: any of them in a query -> 501 rather than a wrong success. */
-const UNIMPLEMENTED_SUBRESOURCES = [
+export const UNIMPLEMENTED_SUBRESOURCES = [
   'accelerate',
   'analytics',
   'cors',
