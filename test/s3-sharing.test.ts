@@ -114,6 +114,9 @@ describe('anonymous requests', () => {
     expect(await failure(anon.send(new GetObjectCommand({ Bucket: 'private-data', Key: 'x' })))).toBe('403 AccessDenied');
     expect(await failure(anon.send(new ListObjectsV2Command({ Bucket: 'private-data' })))).toBe('403 AccessDenied');
     expect(await failure(anon.send(new ListBucketsCommand({})))).toBe('403 AccessDenied');
+    // A bucket that does not exist is NoSuchBucket for anyone, as S3 answers; nothing reaches a handler.
+    expect(await failure(anon.send(new PutObjectCommand({ Bucket: 'no-such-bucket', Key: 'k', Body: 'x' })))).toBe('404 NoSuchBucket');
+    expect(await failure(client(BOB).send(new GetObjectCommand({ Bucket: 'no-such-bucket', Key: 'k' })))).toBe('404 NoSuchBucket');
     const r = await curlStatus(`${server.url}/private-data/x`);
     expect(r.status).toBe(403);
     expect(r.body).toContain('<Code>AccessDenied</Code>');

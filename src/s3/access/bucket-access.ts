@@ -30,7 +30,13 @@ export class BucketAccessCache {
     if (hit && now - hit.at < this.ttlMs) return hit.value;
     const value = this.load(bucket);
     this.entries.set(bucket, { at: now, value });
-    value.catch(() => this.entries.delete(bucket));
+    // A missing bucket is not remembered: one created a moment later (here or by another gateway) counts at once.
+    value.then(
+      (v) => {
+        if (v === null && this.entries.get(bucket)?.value === value) this.entries.delete(bucket);
+      },
+      () => this.entries.delete(bucket),
+    );
     if (this.entries.size > 10_000) this.entries.delete(this.entries.keys().next().value ?? bucket);
     return value;
   }

@@ -51,8 +51,8 @@ export function requestContext(ctx: RequestContext, sourceIp: string, secure: bo
 
 /**
  * Authorizes an operation on a bucket: the request's own, or GetObject for a copy's read of its source. Creating a
- * bucket is the config's grant alone (there is no bucket to hold a policy yet). A bucket that does not exist passes,
- * so the handler answers NoSuchBucket, as S3 does.
+ * bucket is the config's grant alone (there is no bucket to hold a policy yet). A bucket that does not exist is
+ * NoSuchBucket, as S3 answers.
  */
 export async function authorizeRequest(ctx: RequestContext, bucket: string, key: string | undefined, op: OpName, source = false): Promise<void> {
   const user = ctx.user;
@@ -61,7 +61,12 @@ export async function authorizeRequest(ctx: RequestContext, bucket: string, key:
     return;
   }
   const access = await ctx.access.get(bucket);
-  if (access === null) return;
+  if (access === null) {
+    // No such bucket. Only the config's grants can let a request on to its handler (which answers NoSuchBucket, or
+    // serves a bucket another gateway created a moment ago); anyone else learns only that it does not exist.
+    if (user !== undefined && may(user, bucket, OP_NEEDS[op])) return;
+    throw Errors.noSuchBucket(bucket);
+  }
   // x-amz-expected-bucket-owner (x-amz-source-expected-bucket-owner for a copy's source): the owner's canonical id
   // or access key, else 403, whatever else would allow the request.
   const expected = header(ctx, source ? 'x-amz-source-expected-bucket-owner' : 'x-amz-expected-bucket-owner');
