@@ -3,6 +3,7 @@ import { costReport, type CostLine } from '../maintenance/cost.js';
 import { takeInventory, type Inventory } from '../maintenance/inventory.js';
 import { createLogger } from '../util/logger.js';
 import { createMetrics } from '../util/metrics.js';
+import { formatBytes } from '../util/format-bytes.js';
 import { Progress, parseCommand } from './args.js';
 
 export interface NodeStatus {
@@ -15,16 +16,6 @@ export interface NodeStatus {
   freeBytes?: number;
 }
 
-function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
-  let v = n;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return u === 0 ? `${n} B` : `${v.toFixed(1)} ${units[u]}`;
-}
 
 function table(rows: string[][]): string {
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];

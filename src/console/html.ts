@@ -29,16 +29,6 @@ export function h(strings: TemplateStringsArray, ...values: Array<string | numbe
   return raw(out);
 }
 
-export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
-  let v = n;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return u === 0 ? `${n} B` : `${v.toFixed(1)} ${units[u]}`;
-}
 
 export function formatAge(ms: number): string {
   const s = Math.round(ms / 1000);

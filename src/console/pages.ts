@@ -3,7 +3,8 @@ import type { CostReport } from '../maintenance/cost.js';
 import type { ScrubRecord } from '../maintenance/scrub-record.js';
 import { barChart, COLORS, lineChart, stackedBar, type Series } from './charts.js';
 import type { InventoryFigure, NodeFigure } from './figures.js';
-import { formatAge, formatBytes, h, raw, type Html } from './html.js';
+import { formatBytes } from '../util/format-bytes.js';
+import { formatAge, h, raw, type Html } from './html.js';
 import type { Job } from './jobs.js';
 import type { Sample } from './sampler.js';
 
