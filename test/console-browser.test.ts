@@ -1,5 +1,5 @@
 /**
- * The console in a real browser (Debian's headless Chromium driven by puppeteer-core): sign in, every page shows live
+ * The console in real browsers (Debian's headless Chromium and Firefox ESR, driven by puppeteer-core): sign in, every page shows live
  * figures of a gateway with real data, a warm started from the tiers page moves bytes into the hot tier, a stopped
  * node shows on the nodes page and in durability, sign out. TESSERA_CONSOLE_SCREENSHOTS=DIR saves every page (the
  * pictures in docs/console/ come from this run: `npm run build && TESSERA_CONSOLE_SCREENSHOTS=docs/console npx vitest
@@ -14,10 +14,15 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ADMIN, getDigest, putPattern, startCluster, type Cluster } from './helpers/cluster.js';
 import { eventually } from './helpers/wait.js';
 
-const CHROMIUM = process.env.TESSERA_CHROMIUM ?? '/usr/bin/chromium';
+/** Current Chromium and Firefox, as Debian packages them (puppeteer-core drives Chromium over CDP, Firefox over BiDi). */
+const BROWSERS = [
+  { name: 'chromium', product: 'chrome' as const, executablePath: process.env.TESSERA_CHROMIUM ?? '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'], shots: true },
+  { name: 'firefox', product: 'firefox' as const, executablePath: process.env.TESSERA_FIREFOX ?? '/usr/bin/firefox-esr', args: [], shots: false },
+];
 const SHOTS = process.env.TESSERA_CONSOLE_SCREENSHOTS;
-const available = existsSync(CHROMIUM);
-if (!available && process.env.CI === 'true') throw new Error(`${CHROMIUM} is missing: .ci/run installs Debian's chromium package`);
+for (const b of BROWSERS) {
+  if (!existsSync(b.executablePath) && process.env.CI === 'true') throw new Error(`${b.executablePath} is missing: .ci/run installs Debian's chromium and firefox-esr packages`);
+}
 
 const DATASET = Array.from({ length: 8 }, (_, i) => ({ key: `shard-${String(i).padStart(4, '0')}.tar`, size: 300_000 + i * 1000 }));
 const MODELS = [
@@ -41,19 +46,21 @@ async function untilShown(page: Page, check: () => Promise<boolean>, what: strin
   }, what, 30_000);
 }
 
-describe.skipIf(!available)('console in Chromium', () => {
+describe.each(BROWSERS)('console in $name', (browserSpec) => {
+  const available = existsSync(browserSpec.executablePath);
   let cluster: Cluster;
   let browser: Browser;
   let page: Page;
   let base: string;
 
   const shot = async (name: string): Promise<void> => {
-    if (SHOTS === undefined) return;
+    if (SHOTS === undefined || !browserSpec.shots) return;
     await mkdir(SHOTS, { recursive: true });
     await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
   };
 
   beforeAll(async () => {
+    if (!available) return;
     cluster = await startCluster({ nodes: 6, cold: { k: 4, m: 2, segmentSize: '1MiB', chunkSize: '64KiB' }, console: { port: 0, sampleInterval: '500ms' } });
     base = cluster.gateway.consoleUrl;
     const s3 = cluster.s3();
@@ -62,7 +69,7 @@ describe.skipIf(!available)('console in Chromium', () => {
     for (const o of DATASET) await putPattern(s3, 'datasets', o.key, o.key, o.size);
     for (const o of MODELS) await putPattern(s3, 'models', o.key, o.key, o.size);
     expect((await cluster.cli(['evict', 'models'])).code).toBe(0);
-    browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
+    browser = await puppeteer.launch({ browser: browserSpec.product, executablePath: browserSpec.executablePath, headless: true, args: browserSpec.args });
     page = await browser.newPage();
     await page.setViewport({ width: 1280, height: 900 });
   }, 120_000);
@@ -72,7 +79,7 @@ describe.skipIf(!available)('console in Chromium', () => {
     await cluster?.stop();
   });
 
-  test('signs in, sees every page with live figures, warms a bucket, sees a node stop, signs out', async () => {
+  test.skipIf(!available)('signs in, sees every page with live figures, warms a bucket, sees a node stop, signs out', async () => {
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(String(e)));
     page.on('console', (m) => {
