@@ -79,7 +79,7 @@ describe('routing: operation table', () => {
     ['GET', '/b', 'uploads', 'ListMultipartUploads'],
     ['GET', '/b', 'list-type=2&prefix=a', 'ListObjectsV2'],
     ['GET', '/b', 'prefix=a&marker=b', 'ListObjects'],
-    ['GET', '/b', 'cors', 'GetBucketUnconfigured'],
+    ['GET', '/b', 'cors', 'GetBucketCors'],
     ['GET', '/b', 'lifecycle', 'GetBucketUnconfigured'],
     ['POST', '/b', 'delete', 'DeleteObjects'],
     ['PUT', '/b/k', '', 'PutObject'],

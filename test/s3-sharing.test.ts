@@ -272,3 +272,55 @@ describe('owners', () => {
     expect(bobs).toEqual(['shared']);
   });
 });
+
+describe('CORS', () => {
+  const rules = {
+    CORSRules: [
+      { AllowedOrigins: ['https://app.example.com'], AllowedMethods: ['GET', 'PUT'], AllowedHeaders: ['content-type', 'x-amz-*'], ExposeHeaders: ['ETag'], MaxAgeSeconds: 600 },
+      { AllowedOrigins: ['*'], AllowedMethods: ['GET'] },
+    ],
+  };
+  const preflight = (bucket: string, origin: string, method: string, headers?: string) =>
+    fetch(`${server.url}/${bucket}/open/a.txt`, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': method, ...(headers ? { 'access-control-request-headers': headers } : {}) } });
+
+  it('Put/Get/DeleteBucketCors round-trip; an unsupported method is refused', async () => {
+    const { PutBucketCorsCommand, GetBucketCorsCommand, DeleteBucketCorsCommand } = await import('@aws-sdk/client-s3');
+    const admin = client(ADMIN);
+    expect(await failure(admin.send(new GetBucketCorsCommand({ Bucket: 'public-data' })))).toBe('404 NoSuchCORSConfiguration');
+    expect(await failure(admin.send(new PutBucketCorsCommand({ Bucket: 'public-data', CORSConfiguration: { CORSRules: [{ AllowedOrigins: ['*'], AllowedMethods: ['PATCH'] }] } })))).toBe('400 InvalidRequest');
+    await admin.send(new PutBucketCorsCommand({ Bucket: 'public-data', CORSConfiguration: rules }));
+    const back = await admin.send(new GetBucketCorsCommand({ Bucket: 'public-data' }));
+    expect(back.CORSRules?.map((r) => [r.AllowedOrigins, r.AllowedMethods, r.AllowedHeaders ?? [], r.ExposeHeaders ?? [], r.MaxAgeSeconds])).toEqual([
+      [['https://app.example.com'], ['GET', 'PUT'], ['content-type', 'x-amz-*'], ['ETag'], 600],
+      [['*'], ['GET'], [], [], undefined],
+    ]);
+    await admin.send(new DeleteBucketCorsCommand({ Bucket: 'public-data' }));
+    expect((await preflight('public-data', 'https://app.example.com', 'GET')).status).toBe(403);
+  });
+
+  it('preflights are answered from the rules, unsigned; actual requests carry the CORS headers, errors too', async () => {
+    const { PutBucketCorsCommand } = await import('@aws-sdk/client-s3');
+    await client(ADMIN).send(new PutBucketCorsCommand({ Bucket: 'public-data', CORSConfiguration: rules }));
+    const ok = await preflight('public-data', 'https://app.example.com', 'PUT', 'Content-Type, X-Amz-Date');
+    expect(ok.status).toBe(200);
+    expect(ok.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
+    expect(ok.headers.get('access-control-allow-methods')).toBe('GET, PUT');
+    expect(ok.headers.get('access-control-allow-headers')).toBe('Content-Type, X-Amz-Date');
+    expect(ok.headers.get('access-control-max-age')).toBe('600');
+    const any = await preflight('public-data', 'https://other.example', 'GET');
+    expect([any.status, any.headers.get('access-control-allow-origin')]).toEqual([200, '*']);
+    const refused = await preflight('public-data', 'https://other.example', 'PUT');
+    expect(refused.status).toBe(403);
+    expect(await refused.text()).toContain('<Code>AccessForbidden</Code>');
+    expect((await preflight('public-data', 'https://app.example.com', 'PUT', 'x-forbidden-header')).status).toBe(403);
+    expect((await preflight('private-data', 'https://app.example.com', 'GET')).status).toBe(403);
+    expect((await preflight('no-such-bucket-cors', 'https://app.example.com', 'GET')).status).toBe(404);
+    // An actual (anonymous, here refused) GET from the app's origin: the browser may read the 403 thanks to the headers.
+    const denied = await fetch(`${server.url}/public-data/open/a.txt`, { headers: { origin: 'https://app.example.com' } });
+    expect(denied.status).toBe(403);
+    expect(denied.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
+    expect(denied.headers.get('access-control-expose-headers')).toBe('ETag');
+    const noOrigin = await fetch(`${server.url}/public-data/open/a.txt`);
+    expect(noOrigin.headers.get('access-control-allow-origin')).toBeNull();
+  });
+});

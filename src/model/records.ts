@@ -127,4 +127,4 @@ export interface GarbageItem {
 }
 
 /** A bucket's configuration documents, stored by name (the S3 sub-resource each belongs to). */
-export type BucketConfigName = 'tagging' | 'policy' | 'acl' | 'public-access-block';
+export type BucketConfigName = 'tagging' | 'policy' | 'acl' | 'public-access-block' | 'cors';

@@ -36,7 +36,8 @@ export function sendError(ctx: RequestContext, err: unknown): void {
     return;
   }
   for (const name of res.getHeaderNames()) {
-    if (name !== 'x-amz-request-id' && name !== 'x-amz-id-2' && name !== 'server') res.removeHeader(name);
+    // The handler's headers go; the request's identity and its CORS answer stay (a browser must be able to read errors).
+    if (name !== 'x-amz-request-id' && name !== 'x-amz-id-2' && name !== 'server' && !name.startsWith('access-control-') && name !== 'vary') res.removeHeader(name);
   }
   for (const [name, value] of Object.entries(s3.headers)) res.setHeader(name, value);
   if (!req.complete) res.setHeader('connection', 'close');

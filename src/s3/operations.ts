@@ -12,6 +12,7 @@ import {
   putAcl,
 } from './handlers/bucket.js';
 import { copyObject } from './handlers/copy.js';
+import { deleteBucketCors, getBucketCors, preflightRequest, putBucketCors } from './handlers/cors.js';
 import {
   deleteBucketPolicy,
   deletePublicAccessBlock,
@@ -77,6 +78,10 @@ export const HANDLERS: Record<OpName, Handler> = {
   GetPublicAccessBlock: getPublicAccessBlock,
   PutPublicAccessBlock: putPublicAccessBlock,
   DeletePublicAccessBlock: deletePublicAccessBlock,
+  GetBucketCors: getBucketCors,
+  PutBucketCors: putBucketCors,
+  DeleteBucketCors: deleteBucketCors,
+  PreflightRequest: preflightRequest,
   PutObjectTagging: putObjectTagging,
   DeleteObjectTagging: deleteObjectTagging,
   CreateMultipartUpload: createMultipartUpload,

@@ -35,6 +35,10 @@ export type OpName =
   | 'GetPublicAccessBlock'
   | 'PutPublicAccessBlock'
   | 'DeletePublicAccessBlock'
+  | 'GetBucketCors'
+  | 'PutBucketCors'
+  | 'DeleteBucketCors'
+  | 'PreflightRequest'
   | 'PutObjectTagging'
   | 'DeleteObjectTagging'
   | 'CreateMultipartUpload'
@@ -81,6 +85,10 @@ export const OP_NEEDS: Record<OpName, Need> = {
   GetPublicAccessBlock: 'admin',
   PutPublicAccessBlock: 'admin',
   DeletePublicAccessBlock: 'admin',
+  GetBucketCors: 'read',
+  PutBucketCors: 'admin',
+  DeleteBucketCors: 'admin',
+  PreflightRequest: 'none',
   PutObjectTagging: 'write',
   DeleteObjectTagging: 'write',
   CreateMultipartUpload: 'write',
@@ -138,7 +146,6 @@ export function resolveTarget(rawPath: string, host: string, baseDomain: string 
 
 /** Bucket GET subresources we have no configuration for: AWS answers these with a specific 404, not a success. */
 export const UNCONFIGURED_BUCKET_GETS: Record<string, { code: string; message: string }> = {
-  cors: { code: 'NoSuchCORSConfiguration', message: 'The CORS configuration does not exist' },
   lifecycle: { code: 'NoSuchLifecycleConfiguration', message: 'The lifecycle configuration does not exist' },
   website: { code: 'NoSuchWebsiteConfiguration', message: 'The specified bucket does not have a website configuration' },
   replication: { code: 'ReplicationConfigurationNotFoundError', message: 'The replication configuration was not found' },
@@ -151,7 +158,6 @@ export const UNCONFIGURED_BUCKET_GETS: Record<string, { code: string; message: s
 export const UNIMPLEMENTED_SUBRESOURCES = [
   'accelerate',
   'analytics',
-  'cors',
   'encryption',
   'intelligent-tiering',
   'inventory',
@@ -230,6 +236,7 @@ function resolveBucketOperation(method: string, _bucket: string, query: URLSearc
       if (has('uploads')) return 'ListMultipartUploads';
       if (has('tagging')) return 'GetBucketTagging';
       if (has('policy')) return 'GetBucketPolicy';
+      if (has('cors')) return 'GetBucketCors';
       if (has('policyStatus')) return 'GetBucketPolicyStatus';
       if (has('publicAccessBlock')) return 'GetPublicAccessBlock';
       for (const name of Object.keys(UNCONFIGURED_BUCKET_GETS)) if (has(name)) return 'GetBucketUnconfigured';
@@ -243,12 +250,14 @@ function resolveBucketOperation(method: string, _bucket: string, query: URLSearc
       if (has('acl')) return 'PutBucketAcl';
       if (has('tagging')) return 'PutBucketTagging';
       if (has('policy')) return 'PutBucketPolicy';
+      if (has('cors')) return 'PutBucketCors';
       if (has('publicAccessBlock')) return 'PutPublicAccessBlock';
       for (const name of [...UNIMPLEMENTED_SUBRESOURCES, 'versioning']) if (has(name)) throw Errors.notImplemented(`?${name}`);
       return 'CreateBucket';
     case 'DELETE':
       if (has('tagging')) return 'DeleteBucketTagging';
       if (has('policy')) return 'DeleteBucketPolicy';
+      if (has('cors')) return 'DeleteBucketCors';
       if (has('publicAccessBlock')) return 'DeletePublicAccessBlock';
       for (const name of UNIMPLEMENTED_SUBRESOURCES) if (has(name)) throw Errors.notImplemented(`?${name}`);
       return 'DeleteBucket';

@@ -12,6 +12,7 @@ import { setCommonHeaders, type RequestContext, type S3Deps } from './context.js
 import { sendError } from './error-response.js';
 import { serveOperational } from './operational.js';
 import { HANDLERS } from './operations.js';
+import { applyCorsHeaders } from './handlers/cors.js';
 import { resolveOperation, resolveTarget } from './routing.js';
 import { assertBucketName, assertKey } from './validation.js';
 import { FairShare } from './fair-share.js';
@@ -167,6 +168,15 @@ async function serve(
   // Known before authentication, so even an auth error names the resource it was about.
   if (target.bucket !== undefined) ctx.bucket = target.bucket;
   if (target.key !== undefined) ctx.key = target.key;
+  // A browser's preflight carries no signature; it is answered from the bucket's CORS rules alone.
+  if (ctx.method === 'OPTIONS') {
+    ctx.op = 'PreflightRequest';
+    if (target.bucket !== undefined) assertBucketName(target.bucket);
+    await HANDLERS.PreflightRequest(ctx);
+    return;
+  }
+  // CORS headers first, so that a browser can read the error too, not only the success.
+  if (target.bucket !== undefined && ctx.req.headers.origin !== undefined) await applyCorsHeaders(ctx, target.bucket);
   // No signature at all: an anonymous request, served only where a bucket policy or ACL grants everyone.
   const anonymous = isAnonymous({ headers: ctx.req.headers, rawQuery: ctx.rawQuery });
   const auth = anonymous

@@ -1,5 +1,6 @@
 import type { ObjectService } from '../../gateway/types.js';
 import { type CannedBucketAcl } from './acl.js';
+import type { CorsRule } from './cors.js';
 import { parsePolicy, type BucketPolicy } from './policy.js';
 import { NO_BLOCK, type PublicAccessBlock } from './public-access-block.js';
 
@@ -9,6 +10,8 @@ export interface BucketAccess {
   acl: CannedBucketAcl;
   policy: BucketPolicy | undefined;
   block: PublicAccessBlock;
+  /** CORS rules; undefined when the bucket has none. */
+  cors: CorsRule[] | undefined;
 }
 
 /**
@@ -55,6 +58,7 @@ export class BucketAccessCache {
       // Stored only after it parsed: a document that no longer parses (a newer version wrote it) grants nothing.
       policy: docs.policy !== undefined ? safeParse(docs.policy, bucket) : undefined,
       block: docs['public-access-block'] !== undefined ? { ...NO_BLOCK, ...(JSON.parse(docs['public-access-block']) as Partial<PublicAccessBlock>) } : NO_BLOCK,
+      cors: docs.cors !== undefined ? (JSON.parse(docs.cors) as CorsRule[]) : undefined,
     };
   }
 }
