@@ -8,6 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { crc32 } from 'node:zlib';
 import {
   CreateBucketCommand,
   CompleteMultipartUploadCommand,
@@ -240,5 +241,49 @@ describe('bucket tagging', () => {
     await s3.send(new DeleteBucketCommand({ Bucket: 'short-lived' }));
     await s3.send(new CreateBucketCommand({ Bucket: 'short-lived' }));
     expect((await errorOf(s3.send(new GetBucketTaggingCommand({ Bucket: 'short-lived' })))).name).toBe('NoSuchTagSet');
+  });
+});
+
+describe('multipart checksums of both types', () => {
+  const b64 = (n: number) => {
+    const o = Buffer.alloc(4);
+    o.writeUInt32BE(n >>> 0);
+    return o.toString('base64');
+  };
+  it('FULL_OBJECT: the object carries the CRC of all its bytes (from the parts, combined); a wrong one at Complete is BadDigest', async () => {
+    const s3 = api.client();
+    const bodies = [randomBytes(5 * 1024 * 1024), randomBytes(5 * 1024 * 1024 + 3), randomBytes(777)];
+    const whole = b64(crc32(Buffer.concat(bodies)));
+    for (const wrong of [true, false]) {
+      const key = wrong ? 'full-wrong' : 'full';
+      const up = await s3.send(new CreateMultipartUploadCommand({ Bucket: 'edges', Key: key, ChecksumAlgorithm: 'CRC32', ChecksumType: 'FULL_OBJECT' }));
+      const parts = [];
+      for (const [i, body] of bodies.entries()) {
+        const p = await s3.send(new UploadPartCommand({ Bucket: 'edges', Key: key, UploadId: up.UploadId, PartNumber: i + 1, Body: body, ChecksumCRC32: b64(crc32(body)) }));
+        parts.push({ PartNumber: i + 1, ETag: p.ETag, ChecksumCRC32: p.ChecksumCRC32 });
+      }
+      const complete = s3.send(
+        new CompleteMultipartUploadCommand({ Bucket: 'edges', Key: key, UploadId: up.UploadId, MultipartUpload: { Parts: parts }, ChecksumCRC32: wrong ? b64(crc32(Buffer.from('nope'))) : whole, ChecksumType: 'FULL_OBJECT' }),
+      );
+      if (wrong) {
+        expect((await errorOf(complete)).name).toBe('BadDigest');
+        continue;
+      }
+      const done = await complete;
+      expect([done.ChecksumCRC32, done.ChecksumType]).toEqual([whole, 'FULL_OBJECT']);
+      const head = await s3.send(new HeadObjectCommand({ Bucket: 'edges', Key: key, ChecksumMode: 'ENABLED' }));
+      expect([head.ChecksumCRC32, head.ChecksumType]).toEqual([whole, 'FULL_OBJECT']);
+    }
+  });
+
+  it('COMPOSITE stays the checksum of the part checksums with the -N suffix; FULL_OBJECT with SHA256 is refused', async () => {
+    const s3 = api.client();
+    const up = await s3.send(new CreateMultipartUploadCommand({ Bucket: 'edges', Key: 'composite', ChecksumAlgorithm: 'CRC32', ChecksumType: 'COMPOSITE' }));
+    const body = randomBytes(1000);
+    const p = await s3.send(new UploadPartCommand({ Bucket: 'edges', Key: 'composite', UploadId: up.UploadId, PartNumber: 1, Body: body, ChecksumCRC32: b64(crc32(body)) }));
+    const done = await s3.send(new CompleteMultipartUploadCommand({ Bucket: 'edges', Key: 'composite', UploadId: up.UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: p.ETag, ChecksumCRC32: p.ChecksumCRC32 }] } }));
+    expect(done.ChecksumCRC32).toBe(`${b64(crc32(Buffer.from(p.ChecksumCRC32!, 'base64')))}-1`);
+    expect(done.ChecksumType).toBe('COMPOSITE');
+    expect((await errorOf(s3.send(new CreateMultipartUploadCommand({ Bucket: 'edges', Key: 'x', ChecksumAlgorithm: 'SHA256', ChecksumType: 'FULL_OBJECT' })))).name).toBe('InvalidRequest');
   });
 });

@@ -18,6 +18,7 @@ import type {
 import type { Logger } from '../util/logger.js';
 import type { Metrics } from '../util/metrics.js';
 import { GatewayError } from './errors.js';
+import { fullObjectChecksum, supportsFullObject } from './crc-combine.js';
 import { quoteEtag, unquoteEtag } from '../model/etag.js';
 import { MAX_PART_NUMBER, MIN_PART_NUMBER } from '../model/limits.js';
 import { failedWriteCondition, hasWriteCondition } from '../model/write-condition.js';
@@ -321,7 +322,7 @@ export class TesseraObjectService implements ObjectService {
     return this.meta.listParts(upload.uploadId, afterPartNumber, maxParts);
   }
 
-  async completeUpload(upload: UploadRecord, parts: CompletePart[], condition?: WriteCondition): Promise<ObjectRecord> {
+  async completeUpload(upload: UploadRecord, parts: CompletePart[], condition?: WriteCondition, expectedChecksum?: string): Promise<ObjectRecord> {
     const stored = new Map((await this.meta.getParts(upload.uploadId, parts.map((p) => p.partNumber))).map((p) => [p.partNumber, p]));
     // Parts first, then the condition: a list naming a missing part is InvalidPart whatever the key's state.
     const used = checkCompletionParts(parts, stored);
@@ -331,9 +332,14 @@ export class TesseraObjectService implements ObjectService {
     let checksum: StoredChecksum | undefined;
     const algorithm = upload.checksumAlgorithm;
     if (algorithm && used.every((p) => p.checksum?.algorithm === algorithm)) {
-      // Full-object CRCs of multipart uploads would need CRC combination; we store S3's composite form.
-      checksum = { algorithm, value: compositeChecksum(algorithm, used.map((p) => p.checksum!.value)), type: 'COMPOSITE' };
+      checksum =
+        upload.checksumType === 'FULL_OBJECT' && supportsFullObject(algorithm)
+          ? { algorithm, value: fullObjectChecksum(algorithm, used.map((p) => ({ value: p.checksum!.value, size: p.size }))), type: 'FULL_OBJECT' }
+          : { algorithm, value: compositeChecksum(algorithm, used.map((p) => p.checksum!.value)), type: 'COMPOSITE' };
     }
+    // The whole object's checksum the client sent with the completion must be the one its parts make.
+    const bare = (v: string | undefined): string | undefined => v?.replace(/-\d+$/, '');
+    if (expectedChecksum !== undefined && algorithm && bare(expectedChecksum) !== bare(checksum?.value)) throw new GatewayError('DigestMismatch', algorithm);
     const now = Date.now();
     const record: ObjectRecord = {
       bucket: upload.bucket,

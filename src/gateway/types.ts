@@ -107,7 +107,8 @@ export interface ObjectService {
   completedUpload(bucket: string, key: string, uploadId: string, parts: CompletePart[]): Promise<ObjectRecord | null>;
   uploadPart(input: UploadPartInput): Promise<{ etag: string; checksum?: StoredChecksum }>;
   listParts(upload: UploadRecord, afterPartNumber: number, maxParts: number): Promise<{ parts: PartRecord[]; isTruncated: boolean }>;
-  completeUpload(upload: UploadRecord, parts: CompletePart[], condition?: WriteCondition): Promise<ObjectRecord>;
+  /** `expectedChecksum`: the whole object's checksum (the upload's algorithm) sent with the completion; DigestMismatch if it differs. */
+  completeUpload(upload: UploadRecord, parts: CompletePart[], condition?: WriteCondition, expectedChecksum?: string): Promise<ObjectRecord>;
   abortUpload(bucket: string, key: string, uploadId: string): Promise<void>;
   listUploads(
     bucket: string,

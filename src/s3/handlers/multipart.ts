@@ -41,6 +41,9 @@ export async function createMultipartUpload(ctx: RequestContext): Promise<void> 
   const typeHeader = header(ctx, 'x-amz-checksum-type')?.toUpperCase();
   if (typeHeader !== undefined && typeHeader !== 'FULL_OBJECT' && typeHeader !== 'COMPOSITE') throw Errors.invalidRequest('Value for x-amz-checksum-type header is invalid.');
   if (typeHeader !== undefined && checksumAlgorithm === undefined) throw Errors.invalidRequest('The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header.');
+  if (typeHeader === 'FULL_OBJECT' && (checksumAlgorithm === 'SHA1' || checksumAlgorithm === 'SHA256')) {
+    throw Errors.invalidRequest(`The FULL_OBJECT checksum type cannot be used with the ${checksumAlgorithm.toLowerCase()} checksum algorithm.`);
+  }
   const upload = await ctx.deps.service.createUpload({
     bucket,
     key,
@@ -150,7 +153,8 @@ export async function completeMultipartUpload(ctx: RequestContext): Promise<void
     if (done === null) throw Errors.noSuchUpload(uploadId);
     record = done;
   } else {
-    record = await ctx.deps.service.completeUpload(upload, parts, condition);
+    const expected = upload.checksumAlgorithm ? header(ctx, `x-amz-checksum-${upload.checksumAlgorithm.toLowerCase()}`) : undefined;
+    record = await ctx.deps.service.completeUpload(upload, parts, condition, expected);
   }
   const checksumXml = record.checksum
     ? [textEl(checksumElementName(record.checksum.algorithm), record.checksum.value), textEl('ChecksumType', record.checksum.type)]
