@@ -1,5 +1,4 @@
 import type { Permission, UserConfig } from '../config/types.js';
-import { Errors } from './s3-error.js';
 import type { Need } from './routing.js';
 
 const RANK: Record<Permission, number> = { read: 1, write: 2, admin: 3 };
@@ -17,8 +16,4 @@ export function permissionOn(user: UserConfig, bucket: string): number {
 
 export function may(user: UserConfig, bucket: string, need: Need): boolean {
   return permissionOn(user, bucket) >= NEED_RANK[need];
-}
-
-export function authorize(user: UserConfig | undefined, bucket: string, need: Need): void {
-  if (!user || !may(user, bucket, need)) throw Errors.accessDenied();
 }

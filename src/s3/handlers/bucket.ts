@@ -9,6 +9,7 @@ import { childText, el, escapeXml, isoDate, parseXmlBody, textEl, xmlDocument, S
 import { assertPrivateAcl, bucketOf } from './common.js';
 import { bucketCannedAcl, cannedGrants, isPublicAcl, type CannedBucketAcl } from '../access/acl.js';
 import { assertAclAllowedByBlock } from './access.js';
+import { storeBucketConfig } from './bucket-config.js';
 import { parseIntParam } from '../validation.js';
 
 const MAX_BUCKETS_PAGE = 10_000;
@@ -66,8 +67,8 @@ export async function createBucket(ctx: RequestContext): Promise<void> {
     return;
   }
   await ctx.deps.service.createBucket(bucket, owner);
-  if (acl !== undefined && acl !== 'private') await ctx.deps.service.putBucketConfig(bucket, 'acl', acl);
-  ctx.access.invalidate(bucket);
+  if (acl !== undefined && acl !== 'private') await storeBucketConfig(ctx, bucket, 'acl', acl);
+  else ctx.access.invalidate(bucket);
   send(ctx, 200, { location: `/${bucket}` });
 }
 
@@ -80,6 +81,7 @@ export async function headBucket(ctx: RequestContext): Promise<void> {
 
 export async function deleteBucket(ctx: RequestContext): Promise<void> {
   await ctx.deps.service.deleteBucket(bucketOf(ctx));
+  ctx.access.invalidate(bucketOf(ctx));
   send(ctx, 204, {});
 }
 
@@ -141,8 +143,7 @@ export async function putAcl(ctx: RequestContext): Promise<void> {
     await ctx.deps.service.headObject(bucket.name, ctx.key);
   } else if (bucketAcl !== undefined) {
     await assertAclAllowedByBlock(ctx, bucket.name, isPublicAcl(bucketAcl));
-    await ctx.deps.service.putBucketConfig(bucket.name, 'acl', bucketAcl === 'private' ? null : bucketAcl);
-    ctx.access.invalidate(bucket.name);
+    await storeBucketConfig(ctx, bucket.name, 'acl', bucketAcl === 'private' ? null : bucketAcl);
   }
   send(ctx, 200, {});
 }

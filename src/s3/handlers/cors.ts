@@ -3,27 +3,21 @@ import { header, send, sendXml, type RequestContext } from '../context.js';
 import { ProtocolErrors } from '../errors.js';
 import { corsHeaders, corsXml, matchCors, parseCors, type CorsRule } from '../access/cors.js';
 import { S3Error, Errors } from '../s3-error.js';
+import { requireBucketConfig, storeBucketConfig } from './bucket-config.js';
 import { bucketOf } from './common.js';
 
 export async function getBucketCors(ctx: RequestContext): Promise<void> {
-  const bucket = bucketOf(ctx);
-  const doc = await ctx.deps.service.getBucketConfig(bucket, 'cors');
-  if (doc === null) throw ProtocolErrors.notConfigured('NoSuchCORSConfiguration', 'The CORS configuration does not exist', bucket);
-  sendXml(ctx, corsXml(JSON.parse(doc) as CorsRule[]));
+  sendXml(ctx, corsXml(JSON.parse(await requireBucketConfig(ctx, bucketOf(ctx), 'cors')) as CorsRule[]));
 }
 
 export async function putBucketCors(ctx: RequestContext): Promise<void> {
-  const bucket = bucketOf(ctx);
   const rules = parseCors((await readSmallBody(ctx)).toString('utf8'));
-  await ctx.deps.service.putBucketConfig(bucket, 'cors', JSON.stringify(rules));
-  ctx.access.invalidate(bucket);
+  await storeBucketConfig(ctx, bucketOf(ctx), 'cors', JSON.stringify(rules));
   send(ctx, 200, {});
 }
 
 export async function deleteBucketCors(ctx: RequestContext): Promise<void> {
-  const bucket = bucketOf(ctx);
-  await ctx.deps.service.putBucketConfig(bucket, 'cors', null);
-  ctx.access.invalidate(bucket);
+  await storeBucketConfig(ctx, bucketOf(ctx), 'cors', null);
   send(ctx, 204, {});
 }
 

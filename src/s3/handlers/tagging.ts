@@ -1,9 +1,9 @@
 import { send, sendXml, type RequestContext } from '../context.js';
-import { ProtocolErrors } from '../errors.js';
 import { Errors } from '../s3-error.js';
 import { MAX_BUCKET_TAGS, MAX_TAGS, validateTags } from '../validation.js';
 import { childList, childText, el, parseXmlBody, textEl, xmlDocument } from '../xml.js';
 import { readSmallBody } from '../body.js';
+import { requireBucketConfig, storeBucketConfig } from './bucket-config.js';
 import { bucketOf, keyOf } from './common.js';
 
 /** Object and bucket tagging: one TagSet document, validated in one place. */
@@ -47,19 +47,16 @@ export async function deleteObjectTagging(ctx: RequestContext): Promise<void> {
 
 
 export async function getBucketTagging(ctx: RequestContext): Promise<void> {
-  const bucket = bucketOf(ctx);
-  const doc = await ctx.deps.service.getBucketConfig(bucket, 'tagging');
-  if (doc === null) throw ProtocolErrors.notConfigured('NoSuchTagSet', 'The TagSet does not exist', bucket);
-  sendXml(ctx, tagSetXml(JSON.parse(doc) as Record<string, string>));
+  sendXml(ctx, tagSetXml(JSON.parse(await requireBucketConfig(ctx, bucketOf(ctx), 'tagging')) as Record<string, string>));
 }
 
 export async function putBucketTagging(ctx: RequestContext): Promise<void> {
   const tags = await readTagSet(ctx, MAX_BUCKET_TAGS, 'Bucket');
-  await ctx.deps.service.putBucketConfig(bucketOf(ctx), 'tagging', JSON.stringify(tags));
+  await storeBucketConfig(ctx, bucketOf(ctx), 'tagging', JSON.stringify(tags));
   send(ctx, 204, {});
 }
 
 export async function deleteBucketTagging(ctx: RequestContext): Promise<void> {
-  await ctx.deps.service.putBucketConfig(bucketOf(ctx), 'tagging', null);
+  await storeBucketConfig(ctx, bucketOf(ctx), 'tagging', null);
   send(ctx, 204, {});
 }
