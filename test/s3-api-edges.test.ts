@@ -63,12 +63,14 @@ describe('authentication and addressing', () => {
     expectError(await raw(api, { method: 'GET', path: '/edge?policy' }), 404, 'NoSuchBucketPolicy');
     expectError(await raw(api, { method: 'GET', path: '/edge/keep?torrent' }), 501, 'NotImplemented');
   });
-  it('canned private ACL reads and writes; other ACLs are refused', async () => {
+  it('canned ACLs read and write; ones with no grantee here are 501, unknown ones 400', async () => {
     const acl = await raw(api, { method: 'GET', path: '/edge?acl' });
     expect(acl.status).toBe(200);
     expect(acl.text).toContain('<Permission>FULL_CONTROL</Permission>');
     expect((await raw(api, { method: 'PUT', path: '/edge/keep?acl', headers: { 'x-amz-acl': 'private' } })).status).toBe(200);
-    expectError(await raw(api, { method: 'PUT', path: '/edge/keep?acl', headers: { 'x-amz-acl': 'public-read' } }), 501, 'NotImplemented');
+    expectError(await raw(api, { method: 'PUT', path: '/edge/keep?acl', headers: { 'x-amz-acl': 'log-delivery-write' } }), 501, 'NotImplemented');
+    expectError(await raw(api, { method: 'PUT', path: '/edge/keep?acl', headers: { 'x-amz-acl': 'publicread' } }), 400, 'InvalidArgument');
+    expectError(await raw(api, { method: 'PUT', path: '/edge/keep?acl' }), 400, 'MalformedACLError');
   });
 });
 
@@ -97,7 +99,10 @@ describe('PutObject validation leaves stored data unchanged', () => {
     ['bad checksum value', { 'x-amz-checksum-crc32': 'AAAA' }, 400, 'InvalidRequest'],
     ['two checksum headers', { 'x-amz-checksum-crc32': 'AAAAAA==', 'x-amz-checksum-sha1': Buffer.alloc(20).toString('base64') }, 400, 'InvalidRequest'],
     ['wrong checksum', { 'x-amz-checksum-crc32': 'AAAAAA==' }, 400, 'BadDigest'],
-    ['public ACL', { 'x-amz-acl': 'public-read' }, 501, 'NotImplemented'],
+    ['unknown canned ACL', { 'x-amz-acl': 'public' }, 400, 'InvalidArgument'],
+    ['ACL for an unknown user', { 'x-amz-grant-read': 'id="0000"' }, 400, 'InvalidArgument'],
+    ['ACL for an e-mail address', { 'x-amz-grant-read': 'emailAddress="a@example.com"' }, 400, 'UnresolvableGrantByEmailAddress'],
+    ['canned ACL and grant headers', { 'x-amz-acl': 'private', 'x-amz-grant-read': 'uri="http://acs.amazonaws.com/groups/global/AllUsers"' }, 400, 'InvalidRequest'],
   ] as Array<[string, Record<string, string>, number, string]>)('%s', async (_name, headers, status, code) => {
     expectError(await raw(api, { method: 'PUT', path: '/edge/keep', body: 'replaced', headers }), status, code);
     await expectKeepUnchanged();

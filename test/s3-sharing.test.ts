@@ -227,11 +227,11 @@ describe('canned bucket ACLs', () => {
     expect(await failure(client(BOB).send(new ListObjectsV2Command({ Bucket: 'private-data' })))).toBe('403 AccessDenied');
   });
 
-  it('an unknown canned ACL is 400; grants S3 would give to single objects or users are 501, never ignored', async () => {
+  it('an unknown canned ACL is 400; one whose grantee does not exist here (LogDelivery, EC2) is 501, never ignored', async () => {
     const admin = client(ADMIN);
     expect(await failure(admin.send(new PutBucketAclCommand({ Bucket: 'private-data', ACL: 'public-rw' as 'private' })))).toBe('400 InvalidArgument');
-    expect(await failure(admin.send(new PutObjectCommand({ Bucket: 'private-data', Key: 'y', Body: 'x', ACL: 'public-read' })))).toBe('501 NotImplemented');
-    expect(await failure(admin.send(new PutBucketAclCommand({ Bucket: 'private-data', GrantRead: `id=${ownerId(BOB.accessKey)}` })))).toBe('501 NotImplemented');
+    expect(await failure(admin.send(new PutObjectCommand({ Bucket: 'private-data', Key: 'y', Body: 'x', ACL: 'aws-exec-read' })))).toBe('501 NotImplemented');
+    expect(await failure(admin.send(new PutBucketAclCommand({ Bucket: 'private-data', GrantWrite: 'uri="http://acs.amazonaws.com/groups/s3/LogDelivery"' })))).toBe('501 NotImplemented');
     expect(await failure(admin.send(new HeadObjectCommand({ Bucket: 'private-data', Key: 'y' })))).toBe('404 NotFound');
   });
 

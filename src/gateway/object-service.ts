@@ -5,6 +5,7 @@ import type { ObjectManifest } from '../model/manifest.js';
 import type { Keyring } from '../cold/keys.js';
 import type { MetaStore } from '../meta/store.js';
 import type {
+  AclGrant,
   BucketConfigName,
   BucketRecord,
   ListQuery,
@@ -173,6 +174,8 @@ export class TesseraObjectService implements ObjectService {
       hotBytes: 0,
       pinned: false,
       lastAccess: now,
+      ...(input.owner !== undefined ? { owner: input.owner } : {}),
+      ...(input.grants !== undefined ? { grants: input.grants } : {}),
     };
     return this.commit(record, input.condition, hotSink);
   }
@@ -204,6 +207,10 @@ export class TesseraObjectService implements ObjectService {
     return record;
   }
 
+  findObject(bucket: string, key: string): Promise<ObjectRecord | null> {
+    return this.meta.getObject(bucket, key);
+  }
+
   async headObject(bucket: string, key: string): Promise<ObjectRecord> {
     const record = await this.meta.getObject(bucket, key);
     if (record) return record;
@@ -223,6 +230,11 @@ export class TesseraObjectService implements ObjectService {
   async putTags(bucket: string, key: string, tags: Record<string, string>): Promise<void> {
     const record = await this.headObject(bucket, key);
     if (!(await this.meta.setTags(bucket, key, tags, record.objectId))) throw new GatewayError('NoSuchKey', key);
+  }
+
+  async putObjectAcl(bucket: string, key: string, grants: AclGrant[] | null): Promise<void> {
+    const record = await this.headObject(bucket, key);
+    if (!(await this.meta.setGrants(bucket, key, record.objectId, grants))) throw new GatewayError('NoSuchKey', key);
   }
 
   getBucketConfig(bucket: string, name: BucketConfigName): Promise<string | null> {
@@ -256,6 +268,8 @@ export class TesseraObjectService implements ObjectService {
       objectId,
       wrappedKey,
       keyId,
+      ...(input.objectOwner !== undefined ? { objectOwner: input.objectOwner } : {}),
+      ...(input.grants !== undefined ? { grants: input.grants } : {}),
     };
     await this.meta.createUpload(upload);
     return upload;
@@ -364,6 +378,8 @@ export class TesseraObjectService implements ObjectService {
       hotBytes: 0,
       pinned: false,
       lastAccess: now,
+      ...(upload.objectOwner !== undefined ? { owner: upload.objectOwner } : {}),
+      ...(upload.grants !== undefined ? { grants: upload.grants } : {}),
     };
     return this.commit(record, condition, undefined, { uploadId: upload.uploadId, usedParts: used.map((p) => p.partNumber) });
   }

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import type {
+  AclGrant,
   BucketConfigName,
   BucketRecord,
   ChecksumAlgorithm,
@@ -32,6 +33,9 @@ export interface PutObjectInput {
   contentMd5?: string;
   checksum?: ExpectedChecksum;
   condition?: WriteCondition;
+  /** The new object's owner and ACL (absent: the bucket owner's, private). */
+  owner?: string;
+  grants?: AclGrant[];
 }
 
 export interface UploadPartInput {
@@ -73,6 +77,8 @@ export interface ObjectService {
   putObject(input: PutObjectInput): Promise<ObjectRecord>;
   /** The committed record, or throws NoSuchBucket / NoSuchKey. */
   headObject(bucket: string, key: string): Promise<ObjectRecord>;
+  /** The key's record, or null (no NoSuchKey / NoSuchBucket): for the access decision's look at an object's ACL. */
+  findObject(bucket: string, key: string): Promise<ObjectRecord | null>;
   /**
    * Plaintext bytes of a committed object (hot tier first, else reconstruction from the cold tier). The stream errors
    * (never ends early silently) if the bytes cannot be produced; throws ServiceUnavailable before the first byte when
@@ -82,6 +88,8 @@ export interface ObjectService {
   /** Returns the deleted record or null (S3 answers 204 either way). */
   deleteObject(bucket: string, key: string): Promise<ObjectRecord | null>;
   putTags(bucket: string, key: string, tags: Record<string, string>): Promise<void>;
+  /** Replaces an object's ACL (null: its owner's FULL_CONTROL alone). NoSuchKey / NoSuchBucket. */
+  putObjectAcl(bucket: string, key: string, grants: AclGrant[] | null): Promise<void>;
   /** A bucket configuration document (tagging, policy, acl, public-access-block); null when unset. NoSuchBucket. */
   getBucketConfig(bucket: string, name: BucketConfigName): Promise<string | null>;
   /** Every configuration document of a bucket, by name (one read; for the access decision's cache). */
@@ -97,6 +105,8 @@ export interface ObjectService {
     tags: Record<string, string>;
     checksumAlgorithm?: ChecksumAlgorithm;
     checksumType?: 'FULL_OBJECT' | 'COMPOSITE';
+    objectOwner?: string;
+    grants?: AclGrant[];
   }): Promise<UploadRecord>;
   getUpload(bucket: string, key: string, uploadId: string): Promise<UploadRecord>;
   /**

@@ -13,7 +13,7 @@ import { encodeKey, immediateSuccessor, prefixSuccessor } from './sqlite-listing
 import type { ListQuery, ListResult, ObjectSummary, StoredChecksum } from '../model/records.js';
 
 /** Column order of the raw listing statements (sqlite-statements.ts). */
-export type RawSummaryRow = [key: string, size: number, etag: string, lastModified: number, checksum: string | null, storageClass: string | null];
+export type RawSummaryRow = [key: string, size: number, etag: string, lastModified: number, checksum: string | null, storageClass: string | null, owner: string | null];
 
 export interface ObjectListingSource {
   /** Up to `limit` rows with lower <= key < upper (no upper bound when null), in key order. */
@@ -27,6 +27,7 @@ export function summaryOf(row: RawSummaryRow): ObjectSummary {
   // The checksum JSON is written only by the store from a typed record.
   if (row[4] !== null) summary.checksum = JSON.parse(row[4]) as StoredChecksum;
   if (row[5] !== null) summary.storageClass = row[5];
+  if (row[6] !== null) summary.owner = row[6];
   return summary;
 }
 

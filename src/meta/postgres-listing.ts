@@ -16,7 +16,7 @@ import { objectListingBounds, summaryOf, type RawSummaryRow } from './listing-ob
 export const KEY_CEILING = Buffer.from([0xff]);
 
 // Keys come back as bytea and are decoded here: PostgreSQL text cannot hold U+0000, which S3 keys may contain.
-const SUMMARY = `o.key, o.size, o.etag, o.last_modified, o.checksum, o.storage_class`;
+const SUMMARY = `o.key, o.size, o.etag, o.last_modified, o.checksum, o.storage_class, o.owner`;
 
 export const FLAT_PAGE_SQL = `SELECT ${SUMMARY} FROM objects o WHERE o.bucket = $1 AND o.key >= $2 AND o.key < $3 ORDER BY o.key LIMIT $4`;
 
@@ -24,10 +24,10 @@ export const FLAT_PAGE_SQL = `SELECT ${SUMMARY} FROM objects o WHERE o.bucket = 
 // Each step reads up to k keys from its cursor and keeps them up to the first one that rolls up into a common prefix
 // (that one becomes the prefix). k grows fourfold while steps find only objects (a directory of files costs a handful
 // of seeks, not one per key) and drops back to 1 after a common prefix (so keys grouped away are not read).
-export const DELIMITER_PAGE_SQL = `WITH RECURSIVE walk (n, key, size, etag, last_modified, checksum, storage_class, cut, next, last, k) AS (
-  SELECT 0::bigint, NULL::bytea, NULL::bigint, NULL::text, NULL::bigint, NULL::text, NULL::text, 0, $2::bytea, true, 1
+export const DELIMITER_PAGE_SQL = `WITH RECURSIVE walk (n, key, size, etag, last_modified, checksum, storage_class, owner, cut, next, last, k) AS (
+  SELECT 0::bigint, NULL::bytea, NULL::bigint, NULL::text, NULL::bigint, NULL::text, NULL::text, NULL::text, 0, $2::bytea, true, 1
   UNION ALL
-  SELECT w.n + b.i, b.key, b.size, b.etag, b.last_modified, b.checksum, b.storage_class, b.cut,
+  SELECT w.n + b.i, b.key, b.size, b.etag, b.last_modified, b.checksum, b.storage_class, b.owner, b.cut,
     CASE WHEN b.cut = 0 THEN b.key || '\\x00'::bytea
       ELSE substring(b.key FROM 1 FOR b.cut - 1) || set_byte('\\x00'::bytea, 0, get_byte(b.key, b.cut - 1) + 1) END,
     b.i = b.stop,
@@ -35,7 +35,7 @@ export const DELIMITER_PAGE_SQL = `WITH RECURSIVE walk (n, key, size, etag, last
   FROM walk w CROSS JOIN LATERAL (
     SELECT c.*, coalesce(c.first_group, c.cnt) AS stop FROM (
       SELECT r.*, min(CASE WHEN r.cut > 0 THEN r.i END) OVER () AS first_group, count(*) OVER () AS cnt FROM (
-        SELECT o.key, o.size, o.etag, o.last_modified, o.checksum, o.storage_class,
+        SELECT o.key, o.size, o.etag, o.last_modified, o.checksum, o.storage_class, o.owner,
           CASE WHEN position($5::bytea IN substring(o.key FROM $4::int + 1)) = 0 THEN 0
             ELSE $4::int + position($5::bytea IN substring(o.key FROM $4::int + 1)) + length($5::bytea) - 1 END AS cut,
           row_number() OVER (ORDER BY o.key) AS i
@@ -46,7 +46,7 @@ export const DELIMITER_PAGE_SQL = `WITH RECURSIVE walk (n, key, size, etag, last
   WHERE w.last AND w.n < $6 AND b.i <= b.stop
 )
 SELECT CASE WHEN cut = 0 THEN key ELSE substring(key FROM 1 FOR cut) END, size, etag, last_modified,
-  checksum, storage_class, cut FROM walk WHERE n > 0 AND n <= $6 ORDER BY n`;
+  checksum, storage_class, owner, cut FROM walk WHERE n > 0 AND n <= $6 ORDER BY n`;
 
 function textKey(row: unknown[]): unknown[] {
   row[0] = (row[0] as Buffer).toString('utf8');
@@ -80,7 +80,7 @@ export async function listObjectPagePg(bucket: string, query: ListQuery, run: Pa
   const count = Math.min(rows.length, maxKeys);
   for (let i = 0; i < count; i++) {
     const row = textKey(rows[i] as unknown[]) as [...RawSummaryRow, number];
-    if (row[6] === 0) objects.push(summaryOf(row.slice(0, 6) as RawSummaryRow));
+    if (row[7] === 0) objects.push(summaryOf(row.slice(0, 7) as RawSummaryRow));
     else commonPrefixes.push(row[0]);
     result.lastReturned = row[0];
   }

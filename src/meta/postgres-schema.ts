@@ -121,6 +121,16 @@ CREATE TABLE bucket_settings (
 );
 `,
   },
+  {
+    version: 4,
+    name: 'object owners and ACLs (NULL: the bucket owner, private); the listing index covers the owner',
+    sql: `
+ALTER TABLE objects ADD COLUMN owner text, ADD COLUMN grants text;
+ALTER TABLE uploads ADD COLUMN object_owner text, ADD COLUMN grants text;
+DROP INDEX objects_bucket_key;
+CREATE UNIQUE INDEX objects_bucket_key ON objects (bucket, key) INCLUDE (size, etag, last_modified, checksum, storage_class, owner);
+`,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

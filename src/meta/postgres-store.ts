@@ -4,6 +4,7 @@ import type { ObjectManifest } from '../model/manifest.js';
 import { MetaError } from './errors.js';
 import type { BucketSettingName, MetaStore } from './store.js';
 import type {
+  AclGrant,
   BucketRecord,
   GarbageItem,
   HotState,
@@ -38,7 +39,7 @@ import { redactUrl } from './postgres-url.js';
 import { canonicalJson } from './sqlite-cluster.js';
 
 const ITERATION_BATCH = 512;
-/** Rows per INSERT of a bulk load (16 parameters each, well under the protocol's 65535). */
+/** Rows per INSERT of a bulk load (18 parameters each, well under the protocol's 65535). */
 const BULK_BATCH = 500;
 const MAX_ATTEMPTS = 8;
 
@@ -94,26 +95,28 @@ function sslOption(options: PostgresMetaStoreOptions): pg.PoolConfig['ssl'] | un
 type Query = (text: string, values?: unknown[], name?: string) => Promise<pg.QueryResult>;
 
 const OBJECT_SELECT = OBJECT_COLUMNS;
-const OBJECT_VALUES = Array.from({ length: 16 }, (_, i) => `$${i + 1}`).join(', ');
-/** `column = $n` for every column but bucket and key, numbered as in objectValues ($3..$16). */
+const OBJECT_COLUMN_COUNT = OBJECT_COLUMNS.split(', ').length;
+const GARBAGE_PARAM = OBJECT_COLUMN_COUNT + 1;
+const OBJECT_VALUES = Array.from({ length: OBJECT_COLUMN_COUNT }, (_, i) => `$${i + 1}`).join(', ');
+/** `column = $n` for every column but bucket and key, numbered as in objectValues ($3..$18). */
 const OBJECT_REPLACE_SET = OBJECT_COLUMNS.split(', ')
   .slice(2)
   .map((column, i) => `${column} = $${i + 3}`)
   .join(', ');
 
 /**
- * Unconditional replacement in one statement ($1..$16 as objectValues, $17 the garbage notBefore). `old` locks the
+ * Unconditional replacement in one statement ($1..$18 as objectValues, $19 the garbage notBefore). `old` locks the
  * row (under READ COMMITTED a concurrent writer's newer version is re-read once its lock is released); the garbage
  * insert and the update run after it and use the locked version. No row: nothing happens and the caller inserts.
  */
 const REPLACE_OBJECT_SQL = `WITH old AS (SELECT ${OBJECT_COLUMNS} FROM objects WHERE bucket = $1 AND key = $2 FOR UPDATE),
-  g AS (INSERT INTO garbage (manifest, not_before) SELECT manifest, $17 FROM old WHERE object_id <> $8),
+  g AS (INSERT INTO garbage (manifest, not_before) SELECT manifest, $${GARBAGE_PARAM} FROM old WHERE object_id <> $8),
   u AS (UPDATE objects SET ${OBJECT_REPLACE_SET}, id = DEFAULT WHERE bucket = $1 AND key = $2 AND EXISTS (SELECT 1 FROM old))
 SELECT * FROM old`;
 
 function objectValues(record: ObjectRecord): unknown[] {
   const p = objectParams(record);
-  return [p.bucket, p.key, p.size, p.etag, p.last_modified, p.checksum, p.storage_class, p.object_id, p.headers, p.tags, p.parts, p.manifest, p.hot_state, p.hot_bytes, p.pinned, p.last_access];
+  return [p.bucket, p.key, p.size, p.etag, p.last_modified, p.checksum, p.storage_class, p.object_id, p.headers, p.tags, p.parts, p.manifest, p.hot_state, p.hot_bytes, p.pinned, p.last_access, p.owner, p.grants];
 }
 
 /**
@@ -308,6 +311,12 @@ export class PostgresMetaStore implements MetaStore {
     return (result.rowCount ?? 0) > 0;
   }
 
+  async setGrants(bucket: string, key: string, objectId: string, grants: AclGrant[] | null): Promise<boolean> {
+    const json = grants === null ? null : JSON.stringify(grants);
+    const result = await this.statement('UPDATE objects SET grants = $1 WHERE bucket = $2 AND key = $3 AND object_id = $4', [json, bucket, encodeKey(key), objectId]);
+    return (result.rowCount ?? 0) > 0;
+  }
+
   async updateManifest(objectId: string, manifest: ObjectManifest, expected?: ObjectManifest): Promise<boolean> {
     if (manifest.objectId !== objectId) throw new Error(`manifest of object ${manifest.objectId} given for object ${objectId}`);
     if (expected === undefined) {
@@ -471,8 +480,8 @@ export class PostgresMetaStore implements MetaStore {
   async createUpload(upload: UploadRecord): Promise<void> {
     const p = uploadParams(upload);
     await this.guardBucket(upload.bucket, () =>
-      this.statement(`INSERT INTO uploads (${UPLOAD_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`, [
-        p.upload_id, p.bucket, p.key, p.initiated, p.owner, p.headers, p.tags, p.checksum_algorithm, p.checksum_type, p.object_id, p.wrapped_key, p.key_id,
+      this.statement(`INSERT INTO uploads (${UPLOAD_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`, [
+        p.upload_id, p.bucket, p.key, p.initiated, p.owner, p.headers, p.tags, p.checksum_algorithm, p.checksum_type, p.object_id, p.wrapped_key, p.key_id, p.object_owner, p.grants,
       ]),
     );
   }
@@ -799,7 +808,7 @@ export class PostgresMetaStore implements MetaStore {
       let rows = 0;
       const flush = async (): Promise<void> => {
         if (rows === 0) return;
-        const tuples = Array.from({ length: rows }, (_, r) => `(${Array.from({ length: 16 }, (_, c) => `$${r * 16 + c + 1}`).join(', ')})`);
+        const tuples = Array.from({ length: rows }, (_, r) => `(${Array.from({ length: OBJECT_COLUMN_COUNT }, (_, c) => `$${r * OBJECT_COLUMN_COUNT + c + 1}`).join(', ')})`);
         await q(`INSERT INTO objects (${OBJECT_COLUMNS}) VALUES ${tuples.join(', ')}`, batch);
         count += rows;
         batch = [];
@@ -857,7 +866,7 @@ export class PostgresMetaStore implements MetaStore {
     }
     // Re-committing the same object (a retried request) must not send its own live shards to the collector.
     await q(
-      `WITH g AS (INSERT INTO garbage (manifest, not_before) SELECT manifest, $17 FROM objects WHERE bucket = $1 AND key = $2 AND object_id <> $8)
+      `WITH g AS (INSERT INTO garbage (manifest, not_before) SELECT manifest, $${GARBAGE_PARAM} FROM objects WHERE bucket = $1 AND key = $2 AND object_id <> $8)
       UPDATE objects SET ${OBJECT_REPLACE_SET}, id = DEFAULT
       WHERE bucket = $1 AND key = $2`,
       [...values, notBefore],

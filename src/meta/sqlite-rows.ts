@@ -1,12 +1,12 @@
 /** Row shapes of the SQLite schema and their mapping to the store's record types. */
 import type { ObjectManifest } from '../model/manifest.js';
 import type {
+  AclGrant,
   BucketRecord,
   ChecksumAlgorithm,
   HotState,
   ObjectHeaders,
   ObjectRecord,
-  ObjectSummary,
   PartRecord,
   PartSummary,
   StoredChecksum,
@@ -32,6 +32,8 @@ export interface ObjectSummaryRow {
 }
 
 export interface ObjectRow extends ObjectSummaryRow {
+  owner: string | null;
+  grants: string | null;
   bucket: string;
   object_id: string;
   headers: string;
@@ -57,6 +59,8 @@ export interface UploadRow {
   object_id: string;
   wrapped_key: string;
   key_id: string;
+  object_owner: string | null;
+  grants: string | null;
 }
 
 export interface PartRow {
@@ -71,8 +75,8 @@ export interface PartRow {
 
 /** Column lists kept next to the row types so SELECTs and interfaces cannot drift apart. */
 export const OBJECT_SUMMARY_COLUMNS = 'key, size, etag, last_modified, checksum, storage_class';
-export const OBJECT_COLUMNS = `bucket, ${OBJECT_SUMMARY_COLUMNS}, object_id, headers, tags, parts, manifest, hot_state, hot_bytes, pinned, last_access`;
-export const UPLOAD_COLUMNS = 'upload_id, bucket, key, initiated, owner, headers, tags, checksum_algorithm, checksum_type, object_id, wrapped_key, key_id';
+export const OBJECT_COLUMNS = `bucket, ${OBJECT_SUMMARY_COLUMNS}, object_id, headers, tags, parts, manifest, hot_state, hot_bytes, pinned, last_access, owner, grants`;
+export const UPLOAD_COLUMNS = 'upload_id, bucket, key, initiated, owner, headers, tags, checksum_algorithm, checksum_type, object_id, wrapped_key, key_id, object_owner, grants';
 export const PART_COLUMNS = 'upload_id, part_number, size, etag, checksum, last_modified, manifest';
 
 // The JSON columns are written only by this store from typed records, so parsing trusts their shape.
@@ -109,18 +113,6 @@ export function bucketParams(bucket: BucketRecord): BucketRow {
   };
 }
 
-export function summaryFromRow(row: ObjectSummaryRow): ObjectSummary {
-  const checksum = parseOptionalJson<StoredChecksum>(row.checksum);
-  return {
-    key: decodeKey(row.key),
-    size: row.size,
-    etag: row.etag,
-    lastModified: row.last_modified,
-    ...(checksum !== undefined ? { checksum } : {}),
-    ...(row.storage_class !== null ? { storageClass: row.storage_class } : {}),
-  };
-}
-
 export function objectFromRow(row: ObjectRow): ObjectRecord {
   const checksum = parseOptionalJson<StoredChecksum>(row.checksum);
   const parts = parseOptionalJson<PartSummary[]>(row.parts);
@@ -140,6 +132,8 @@ export function objectFromRow(row: ObjectRow): ObjectRecord {
     hotBytes: row.hot_bytes,
     pinned: row.pinned !== 0,
     lastAccess: row.last_access,
+    ...(row.owner !== null ? { owner: row.owner } : {}),
+    ...(row.grants !== null ? { grants: parseJson<AclGrant[]>(row.grants) } : {}),
   };
 }
 
@@ -161,6 +155,8 @@ export function objectParams(record: ObjectRecord): ObjectRow {
     hot_bytes: record.hotBytes,
     pinned: record.pinned ? 1 : 0,
     last_access: record.lastAccess,
+    owner: record.owner ?? null,
+    grants: optionalJson(record.grants),
   };
 }
 
@@ -178,6 +174,8 @@ export function uploadFromRow(row: UploadRow): UploadRecord {
     objectId: row.object_id,
     wrappedKey: row.wrapped_key,
     keyId: row.key_id,
+    ...(row.object_owner !== null ? { objectOwner: row.object_owner } : {}),
+    ...(row.grants !== null ? { grants: parseJson<AclGrant[]>(row.grants) } : {}),
   };
 }
 
@@ -195,6 +193,8 @@ export function uploadParams(upload: UploadRecord): UploadRow {
     object_id: upload.objectId,
     wrapped_key: upload.wrappedKey,
     key_id: upload.keyId,
+    object_owner: upload.objectOwner ?? null,
+    grants: optionalJson(upload.grants),
   };
 }
 

@@ -9,7 +9,26 @@ export const SCHEMA_VERSION = 1;
  * insert and delete; tag, manifest and hot-tier updates leave it alone. IF NOT EXISTS: databases created before it
  * get it when first opened by this version (a few seconds per million objects, once).
  */
-const LISTING_INDEX_SQL = `CREATE INDEX IF NOT EXISTS objects_listing ON objects (bucket, key, size, etag, last_modified, checksum, storage_class);`;
+const LISTING_INDEX_SQL = `CREATE INDEX IF NOT EXISTS objects_listing_owner ON objects (bucket, key, size, etag, last_modified, checksum, storage_class, owner);`;
+
+/**
+ * Columns added after the first release, with the ALTER that adds each to an older database on open. Object owner
+ * and ACL (issue 17): NULL is the bucket owner and S3's private. The listing index moved to one that covers the owner.
+ */
+const ADDED_COLUMNS: ReadonlyArray<{ table: string; column: string; sql: string }> = [
+  { table: 'objects', column: 'owner', sql: 'ALTER TABLE objects ADD COLUMN owner TEXT' },
+  { table: 'objects', column: 'grants', sql: 'ALTER TABLE objects ADD COLUMN grants TEXT' },
+  { table: 'uploads', column: 'object_owner', sql: 'ALTER TABLE uploads ADD COLUMN object_owner TEXT' },
+  { table: 'uploads', column: 'grants', sql: 'ALTER TABLE uploads ADD COLUMN grants TEXT' },
+];
+
+function addMissingColumns(db: Database.Database): void {
+  for (const { table, column, sql } of ADDED_COLUMNS) {
+    const columns = db.prepare<[], { name: string }>(`SELECT name FROM pragma_table_info('${table}')`).all();
+    if (!columns.some((c) => c.name === column)) db.exec(sql);
+  }
+  db.exec('DROP INDEX IF EXISTS objects_listing');
+}
 
 /** Cluster-wide leases (acquireLease); IF NOT EXISTS, like the listing index, so older databases get it on open. */
 const LEASES_SQL = `CREATE TABLE IF NOT EXISTS leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at INTEGER NOT NULL);`;
@@ -50,6 +69,8 @@ CREATE TABLE objects (
   hot_bytes     INTEGER NOT NULL DEFAULT 0,
   pinned        INTEGER NOT NULL DEFAULT 0,
   last_access   INTEGER NOT NULL DEFAULT 0,
+  owner         TEXT,
+  grants        TEXT,
   UNIQUE (bucket, key)
 );
 -- hot_bytes rides along so hotBytesTotal sums the index alone; touch and setHotState rewrite this entry anyway.
@@ -72,7 +93,9 @@ CREATE TABLE uploads (
   checksum_type      TEXT,
   object_id          TEXT NOT NULL,
   wrapped_key        TEXT NOT NULL,
-  key_id             TEXT NOT NULL
+  key_id             TEXT NOT NULL,
+  object_owner       TEXT,
+  grants             TEXT
 );
 CREATE INDEX uploads_by_key ON uploads (bucket, key, initiated, upload_id);
 
@@ -111,6 +134,7 @@ export function ensureSchema(db: Database.Database): void {
   db.transaction(() => {
     const version = db.pragma('user_version', { simple: true }) as number;
     if (version === SCHEMA_VERSION) {
+      addMissingColumns(db);
       db.exec(LISTING_INDEX_SQL);
       db.exec(LEASES_SQL);
       db.exec(CLUSTER_SCHEMA_SQL);

@@ -11,7 +11,7 @@ import {
 import type { RawSummaryRow } from './listing-objects.js';
 
 /** Key as TEXT: SQLite hands the UTF-8 bytes to V8 directly, with no Buffer per row and no decode in JS. */
-const RAW_SUMMARY_COLUMNS = 'CAST(key AS TEXT), size, etag, last_modified, checksum, storage_class';
+const RAW_SUMMARY_COLUMNS = 'CAST(key AS TEXT), size, etag, last_modified, checksum, storage_class, owner';
 
 /** Every statement the store runs, prepared once per connection. */
 export function prepareStatements(db: Database.Database) {
@@ -33,10 +33,10 @@ export function prepareStatements(db: Database.Database) {
     objectById: db.prepare<[string], ObjectRow>(`SELECT ${OBJECT_COLUMNS} FROM objects WHERE object_id = ?`),
     insertObject: db.prepare<ObjectRow>(
       `INSERT INTO objects (${OBJECT_COLUMNS}) VALUES (@bucket, @key, @size, @etag, @last_modified, @checksum, @storage_class,
-        @object_id, @headers, @tags, @parts, @manifest, @hot_state, @hot_bytes, @pinned, @last_access)`,
+        @object_id, @headers, @tags, @parts, @manifest, @hot_state, @hot_bytes, @pinned, @last_access, @owner, @grants)`,
     ),
     deleteObjectByKey: db.prepare<[string, Buffer]>('DELETE FROM objects WHERE bucket = ? AND key = ?'),
-    // Listing: raw rows with the key as text, read from the covering index objects_listing (see listing-objects.ts).
+    // Listing: raw rows with the key as text, read from the covering index objects_listing_owner (see listing-objects.ts).
     summaryPageFrom: db
       .prepare<[string, Buffer, number], RawSummaryRow>(`SELECT ${RAW_SUMMARY_COLUMNS} FROM objects WHERE bucket = ? AND key >= ? ORDER BY key LIMIT ?`)
       .raw(true),
@@ -53,6 +53,7 @@ export function prepareStatements(db: Database.Database) {
       .raw(true),
     setTags: db.prepare<[string, string, Buffer]>('UPDATE objects SET tags = ? WHERE bucket = ? AND key = ?'),
     setTagsIfId: db.prepare<[string, string, Buffer, string]>('UPDATE objects SET tags = ? WHERE bucket = ? AND key = ? AND object_id = ?'),
+    setGrantsIfId: db.prepare<[string | null, string, Buffer, string]>('UPDATE objects SET grants = ? WHERE bucket = ? AND key = ? AND object_id = ?'),
     updateManifest: db.prepare<[string, string]>('UPDATE objects SET manifest = ? WHERE object_id = ?'),
     objectManifestsAfter: db.prepare<[number, number], { id: number; object_id: string; bucket: string; key: Buffer; manifest: string }>(
       'SELECT id, object_id, bucket, key, manifest FROM objects WHERE id > ? ORDER BY id LIMIT ?',
@@ -80,7 +81,7 @@ export function prepareStatements(db: Database.Database) {
     // Multipart
     insertUpload: db.prepare<UploadRow>(
       `INSERT INTO uploads (${UPLOAD_COLUMNS}) VALUES (@upload_id, @bucket, @key, @initiated, @owner, @headers, @tags,
-        @checksum_algorithm, @checksum_type, @object_id, @wrapped_key, @key_id)`,
+        @checksum_algorithm, @checksum_type, @object_id, @wrapped_key, @key_id, @object_owner, @grants)`,
     ),
     uploadById: db.prepare<[string], UploadRow>(`SELECT ${UPLOAD_COLUMNS} FROM uploads WHERE upload_id = ?`),
     deleteUpload: db.prepare<[string]>('DELETE FROM uploads WHERE upload_id = ?'),

@@ -7,6 +7,7 @@ import { failedWriteCondition } from '../model/write-condition.js';
 import { MetaError } from './errors.js';
 import type { BucketSettingName, MetaStore } from './store.js';
 import type {
+  AclGrant,
   BucketRecord,
   GarbageItem,
   HotState,
@@ -241,6 +242,11 @@ export class SqliteMetaStore implements MetaStore {
         ? this.guard(() => this.s.setTags.run(tagsJson, bucket, keyBytes))
         : this.guard(() => this.s.setTagsIfId.run(tagsJson, bucket, keyBytes, objectId));
     return result.changes > 0;
+  }
+
+  async setGrants(bucket: string, key: string, objectId: string, grants: AclGrant[] | null): Promise<boolean> {
+    const json = grants === null ? null : JSON.stringify(grants);
+    return this.guard(() => this.s.setGrantsIfId.run(json, bucket, encodeKey(key), objectId)).changes > 0;
   }
 
   async updateManifest(objectId: string, manifest: ObjectManifest, expected?: ObjectManifest): Promise<boolean> {

@@ -1,4 +1,4 @@
-import type { BucketConfigName } from '../model/records.js';
+import type { AclGrant, BucketConfigName } from '../model/records.js';
 import type {
   BucketRecord,
   GarbageItem,
@@ -49,6 +49,8 @@ export interface MetaStore {
   listObjects(bucket: string, query: ListQuery): Promise<ListResult>;
   /** Replace the tag set; false when the object (with this objectId, if given) is gone. */
   setTags(bucket: string, key: string, tags: Record<string, string>, objectId?: string): Promise<boolean>;
+  /** Replace the ACL of the object at the key while it is still `objectId` (null: the owner's alone); false otherwise. */
+  setGrants(bucket: string, key: string, objectId: string, grants: AclGrant[] | null): Promise<boolean>;
   /**
    * Replace the manifest of an existing object (after repair moved shards); false when the object was replaced
    * meanwhile. With `expected`: compare-and-set, atomically, only when the stored manifest still equals `expected`

@@ -33,6 +33,14 @@ export interface ObjectHeaders {
   storageClass?: string;
 }
 
+/** An ACL grant as S3 models it. Canonical users are named by canonical id (ownerId of an access key). */
+export type AclPermission = 'FULL_CONTROL' | 'READ' | 'WRITE' | 'READ_ACP' | 'WRITE_ACP';
+export type AclGrantee = { type: 'CanonicalUser'; id: string } | { type: 'Group'; group: 'AllUsers' | 'AuthenticatedUsers' };
+export interface AclGrant {
+  grantee: AclGrantee;
+  permission: AclPermission;
+}
+
 export interface PartSummary {
   partNumber: number;
   size: number;
@@ -64,6 +72,10 @@ export interface ObjectRecord {
   pinned: boolean;
   /** ms since epoch of the last read, for LRU. */
   lastAccess: number;
+  /** Access key of the object's owner; absent: the bucket's owner. */
+  owner?: string;
+  /** The object's ACL; absent: the owner's FULL_CONTROL alone (S3's private). */
+  grants?: AclGrant[];
 }
 
 /** What listings return per object: no manifest, so listing stays cheap. */
@@ -101,6 +113,9 @@ export interface UploadRecord {
   objectId: string;
   wrappedKey: string;
   keyId: string;
+  /** Owner and ACL the completed object takes (decided at CreateMultipartUpload); absent as on ObjectRecord. */
+  objectOwner?: string;
+  grants?: AclGrant[];
 }
 
 export interface PartRecord extends PartSummary {
@@ -127,4 +142,4 @@ export interface GarbageItem {
 }
 
 /** A bucket's configuration documents, stored by name (the S3 sub-resource each belongs to). */
-export type BucketConfigName = 'tagging' | 'policy' | 'acl' | 'public-access-block' | 'cors';
+export type BucketConfigName = 'tagging' | 'policy' | 'acl' | 'public-access-block' | 'cors' | 'ownership';

@@ -18,5 +18,11 @@ export const ProtocolErrors = {
   missingSecurityHeader: () => new S3Error('InvalidRequest', 'Missing required header for this request: Content-MD5', 400),
   requestHeaderTooLarge: () => new S3Error('RequestHeaderSectionTooLarge', 'Your request header section exceeds the maximum allowed size.', 400),
   invalidEncodingType: () => new S3Error('InvalidArgument', 'Invalid Encoding Method specified in Request', 400, { ArgumentName: 'encoding-type' }),
+  malformedAcl: () => new S3Error('MalformedACLError', 'The XML you provided was not well-formed or did not validate against our published schema', 400),
+  unresolvableGrantByEmailAddress: (email: string) =>
+    new S3Error('UnresolvableGrantByEmailAddress', 'The e-mail address you provided does not match any account on record.', 400, { EmailAddress: email }),
+  accessControlListNotSupported: () => new S3Error('AccessControlListNotSupported', 'The bucket does not allow ACLs', 400),
+  invalidBucketAclWithObjectOwnership: () =>
+    new S3Error('InvalidBucketAclWithObjectOwnership', 'Bucket cannot have ACLs set with ObjectOwnership\'s BucketOwnerEnforced setting', 400),
   notModified: (headers: Record<string, string>) => new S3Error('NotModified', 'Not Modified', 304, {}, headers),
 } as const;

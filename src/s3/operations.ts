@@ -2,15 +2,21 @@ import type { RequestContext } from './context.js';
 import {
   createBucket,
   deleteBucket,
-  getBucketAcl,
   getBucketLocation,
   getBucketUnconfigured,
   getBucketVersioning,
-  getObjectAcl,
   headBucket,
   listBuckets,
-  putAcl,
 } from './handlers/bucket.js';
+import {
+  deleteBucketOwnershipControls,
+  getBucketAcl,
+  getBucketOwnershipControls,
+  getObjectAcl,
+  putBucketAcl,
+  putBucketOwnershipControls,
+  putObjectAcl,
+} from './handlers/acl.js';
 import { copyObject } from './handlers/copy.js';
 import { deleteBucketCors, getBucketCors, preflightRequest, putBucketCors } from './handlers/cors.js';
 import {
@@ -53,7 +59,7 @@ export const HANDLERS: Record<OpName, Handler> = {
   GetBucketLocation: getBucketLocation,
   GetBucketVersioning: getBucketVersioning,
   GetBucketAcl: getBucketAcl,
-  PutBucketAcl: putAcl,
+  PutBucketAcl: putBucketAcl,
   GetBucketUnconfigured: getBucketUnconfigured,
   ListObjects: listObjectsV1,
   ListObjectsV2: listObjectsV2,
@@ -65,7 +71,7 @@ export const HANDLERS: Record<OpName, Handler> = {
   HeadObject: headObject,
   DeleteObject: deleteObject,
   GetObjectAcl: getObjectAcl,
-  PutObjectAcl: putAcl,
+  PutObjectAcl: putObjectAcl,
   GetObjectTagging: getObjectTagging,
   GetObjectAttributes: getObjectAttributes,
   GetBucketTagging: getBucketTagging,
@@ -82,6 +88,9 @@ export const HANDLERS: Record<OpName, Handler> = {
   PutBucketCors: putBucketCors,
   DeleteBucketCors: deleteBucketCors,
   PreflightRequest: preflightRequest,
+  GetBucketOwnershipControls: getBucketOwnershipControls,
+  PutBucketOwnershipControls: putBucketOwnershipControls,
+  DeleteBucketOwnershipControls: deleteBucketOwnershipControls,
   PutObjectTagging: putObjectTagging,
   DeleteObjectTagging: deleteObjectTagging,
   CreateMultipartUpload: createMultipartUpload,

@@ -39,6 +39,9 @@ export type OpName =
   | 'PutBucketCors'
   | 'DeleteBucketCors'
   | 'PreflightRequest'
+  | 'GetBucketOwnershipControls'
+  | 'PutBucketOwnershipControls'
+  | 'DeleteBucketOwnershipControls'
   | 'PutObjectTagging'
   | 'DeleteObjectTagging'
   | 'CreateMultipartUpload'
@@ -89,6 +92,9 @@ export const OP_NEEDS: Record<OpName, Need> = {
   PutBucketCors: 'admin',
   DeleteBucketCors: 'admin',
   PreflightRequest: 'none',
+  GetBucketOwnershipControls: 'admin',
+  PutBucketOwnershipControls: 'admin',
+  DeleteBucketOwnershipControls: 'admin',
   PutObjectTagging: 'write',
   DeleteObjectTagging: 'write',
   CreateMultipartUpload: 'write',
@@ -151,7 +157,6 @@ export const UNCONFIGURED_BUCKET_GETS: Record<string, { code: string; message: s
   replication: { code: 'ReplicationConfigurationNotFoundError', message: 'The replication configuration was not found' },
   encryption: { code: 'ServerSideEncryptionConfigurationNotFoundError', message: 'The server side encryption configuration was not found' },
   'object-lock': { code: 'ObjectLockConfigurationNotFoundError', message: 'Object Lock configuration does not exist for this bucket' },
-  ownershipControls: { code: 'OwnershipControlsNotFoundError', message: 'The bucket ownership controls were not found' },
 };
 
 /** S3 subresources we recognise but do not implement: any of them in a query -> 501 rather than a wrong success. */
@@ -169,7 +174,6 @@ export const UNIMPLEMENTED_SUBRESOURCES = [
   'metrics',
   'notification',
   'object-lock',
-  'ownershipControls',
   'replication',
   'requestPayment',
   'retention',
@@ -239,6 +243,7 @@ function resolveBucketOperation(method: string, _bucket: string, query: URLSearc
       if (has('cors')) return 'GetBucketCors';
       if (has('policyStatus')) return 'GetBucketPolicyStatus';
       if (has('publicAccessBlock')) return 'GetPublicAccessBlock';
+      if (has('ownershipControls')) return 'GetBucketOwnershipControls';
       for (const name of Object.keys(UNCONFIGURED_BUCKET_GETS)) if (has(name)) return 'GetBucketUnconfigured';
       for (const name of UNIMPLEMENTED_SUBRESOURCES) if (has(name)) throw Errors.notImplemented(`?${name}`);
       if (query.get('list-type') === '2') return 'ListObjectsV2';
@@ -252,6 +257,7 @@ function resolveBucketOperation(method: string, _bucket: string, query: URLSearc
       if (has('policy')) return 'PutBucketPolicy';
       if (has('cors')) return 'PutBucketCors';
       if (has('publicAccessBlock')) return 'PutPublicAccessBlock';
+      if (has('ownershipControls')) return 'PutBucketOwnershipControls';
       for (const name of [...UNIMPLEMENTED_SUBRESOURCES, 'versioning']) if (has(name)) throw Errors.notImplemented(`?${name}`);
       return 'CreateBucket';
     case 'DELETE':
@@ -259,6 +265,7 @@ function resolveBucketOperation(method: string, _bucket: string, query: URLSearc
       if (has('policy')) return 'DeleteBucketPolicy';
       if (has('cors')) return 'DeleteBucketCors';
       if (has('publicAccessBlock')) return 'DeletePublicAccessBlock';
+      if (has('ownershipControls')) return 'DeleteBucketOwnershipControls';
       for (const name of UNIMPLEMENTED_SUBRESOURCES) if (has(name)) throw Errors.notImplemented(`?${name}`);
       return 'DeleteBucket';
     case 'POST':

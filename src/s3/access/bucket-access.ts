@@ -1,13 +1,19 @@
 import type { ObjectService } from '../../gateway/types.js';
-import { type CannedBucketAcl } from './acl.js';
+import type { AclGrant } from '../../model/records.js';
+import { storedBucketAcl } from './acl.js';
 import type { CorsRule } from './cors.js';
 import { parsePolicy, type BucketPolicy } from './policy.js';
 import { NO_BLOCK, type PublicAccessBlock } from './public-access-block.js';
 
-/** What decides access to a bucket besides the config's grants: its owner, canned ACL, policy and public access block. */
+/** S3's Object Ownership settings; a bucket without ownership controls behaves as ObjectWriter. */
+export type ObjectOwnership = 'BucketOwnerEnforced' | 'BucketOwnerPreferred' | 'ObjectWriter';
+
+/** What decides access to a bucket besides the config's grants: its owner, ACL, policy and public access block. */
 export interface BucketAccess {
   owner: string;
-  acl: CannedBucketAcl;
+  acl: AclGrant[];
+  /** undefined: no ownership controls (ACLs apply, the writer owns what it writes). */
+  ownership: ObjectOwnership | undefined;
   policy: BucketPolicy | undefined;
   block: PublicAccessBlock;
   /** CORS rules; undefined when the bucket has none. */
@@ -54,7 +60,8 @@ export class BucketAccessCache {
     const docs = await this.service.getBucketConfigs(bucket);
     return {
       owner: record.owner,
-      acl: (docs.acl as CannedBucketAcl | undefined) ?? 'private',
+      acl: storedBucketAcl(docs.acl, record.owner),
+      ownership: docs.ownership as ObjectOwnership | undefined,
       // Stored only after it parsed: a document that no longer parses (a newer version wrote it) grants nothing.
       policy: docs.policy !== undefined ? safeParse(docs.policy, bucket) : undefined,
       block: docs['public-access-block'] !== undefined ? { ...NO_BLOCK, ...(JSON.parse(docs['public-access-block']) as Partial<PublicAccessBlock>) } : NO_BLOCK,

@@ -4,7 +4,7 @@ import { header, type RequestContext } from '../context.js';
 import { OP_NEEDS, type OpName } from '../routing.js';
 import { Errors } from '../s3-error.js';
 import { ownerId } from '../owner.js';
-import { aclAllows, isPublicAcl } from './acl.js';
+import { aclAllows, objectAclCanGrant } from './acl.js';
 import { OP_ACTIONS, resourceArn } from './actions.js';
 import type { BucketAccess } from './bucket-access.js';
 import { evaluatePolicy } from './policy.js';
@@ -21,16 +21,27 @@ export interface AccessQuestion {
  * The one access decision, in S3's order: an explicit Deny in the bucket policy wins; then the operator's grants in
  * the config (the IAM side) and the bucket owner's full control; then an Allow in the policy; then the bucket's ACL.
  * PublicAccessBlock's IgnorePublicAcls and RestrictPublicBuckets take away what ACLs and public policies give
- * to everyone.
+ * to everyone; BucketOwnerEnforced turns ACLs off. 'object-acl': only the object's own ACL can still allow it.
  */
-export function allowed(q: AccessQuestion, access: BucketAccess): boolean {
+export function allowed(q: AccessQuestion, access: BucketAccess): 'allow' | 'deny' | 'object-acl' {
   const action = OP_ACTIONS[q.op];
   const verdict = access.policy ? evaluatePolicy(access.policy, { accessKey: q.user?.accessKey, action, resource: resourceArn(q.bucket, q.key), context: q.context }) : undefined;
-  if (verdict === 'Deny') return false;
-  if (q.user && (may(q.user, q.bucket, OP_NEEDS[q.op]) || access.owner === q.user.accessKey)) return true;
-  if (verdict === 'Allow' && !(access.block.RestrictPublicBuckets && access.policy?.isPublic === true && !q.user)) return true;
-  if (isPublicAcl(access.acl) && !access.block.IgnorePublicAcls && aclAllows(access.acl, q.user !== undefined, action)) return true;
-  return false;
+  if (verdict === 'Deny') return 'deny';
+  if (q.user && (may(q.user, q.bucket, OP_NEEDS[q.op]) || access.owner === q.user.accessKey)) return 'allow';
+  if (verdict === 'Allow' && !(access.block.RestrictPublicBuckets && access.policy?.isPublic === true && !q.user)) return 'allow';
+  if (access.ownership === 'BucketOwnerEnforced') return 'deny';
+  if (aclAllows(access.acl, 'bucket', { accessKey: q.user?.accessKey }, action, access.block.IgnorePublicAcls)) return 'allow';
+  return q.key !== undefined && objectAclCanGrant(action) ? 'object-acl' : 'deny';
+}
+
+/** The object's ACL (its owner's FULL_CONTROL when it has none); a missing object allows nothing (403, as S3). */
+async function objectAclAllows(ctx: RequestContext, q: AccessQuestion, access: BucketAccess): Promise<boolean> {
+  if (q.key === undefined) return false;
+  const record = await ctx.deps.service.findObject(q.bucket, q.key);
+  if (record === null) return false;
+  const owner = record.owner ?? access.owner;
+  const grants = record.grants ?? [{ grantee: { type: 'CanonicalUser' as const, id: ownerId(owner) }, permission: 'FULL_CONTROL' as const }];
+  return aclAllows(grants, 'object', { accessKey: q.user?.accessKey }, OP_ACTIONS[q.op], access.block.IgnorePublicAcls);
 }
 
 /** The condition keys of this request that policies may test. */
@@ -73,5 +84,9 @@ export async function authorizeRequest(ctx: RequestContext, bucket: string, key:
   if (expected !== undefined && expected !== access.owner && expected !== ownerId(access.owner)) throw Errors.accessDenied();
   // Condition keys matter only to a policy: most buckets have none, and most requests skip building them.
   const context = access.policy ? requestContext(ctx, ctx.sourceAddress, ctx.secure) : {};
-  if (!allowed({ user, op, bucket, key, context }, access)) throw Errors.accessDenied();
+  const question = { user, op, bucket, key, context };
+  const decision = allowed(question, access);
+  if (decision === 'allow') return;
+  if (decision === 'object-acl' && (await objectAclAllows(ctx, question, access))) return;
+  throw Errors.accessDenied();
 }

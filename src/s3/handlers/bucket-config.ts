@@ -11,6 +11,7 @@ const NOT_CONFIGURED: Record<OptionalConfig, { code: string; message: string }> 
   policy: { code: 'NoSuchBucketPolicy', message: 'The bucket policy does not exist' },
   'public-access-block': { code: 'NoSuchPublicAccessBlockConfiguration', message: 'The public access block configuration was not found' },
   cors: { code: 'NoSuchCORSConfiguration', message: 'The CORS configuration does not exist' },
+  ownership: { code: 'OwnershipControlsNotFoundError', message: 'The bucket ownership controls were not found' },
 };
 
 /** A bucket configuration document, or the bucket's "not configured" 404. */

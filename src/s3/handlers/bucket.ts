@@ -3,13 +3,11 @@ import { may } from '../authorize.js';
 import { readSmallBody } from '../body.js';
 import { send, sendXml, header, type RequestContext } from '../context.js';
 import { ProtocolErrors } from '../errors.js';
-import { ownerXml, ownerId } from '../owner.js';
+import { ownerXml } from '../owner.js';
 import { UNCONFIGURED_BUCKET_GETS } from '../routing.js';
 import { childText, el, escapeXml, isoDate, parseXmlBody, textEl, xmlDocument, S3_XMLNS } from '../xml.js';
-import { assertPrivateAcl, bucketOf } from './common.js';
-import { bucketCannedAcl, cannedGrants, isPublicAcl, type CannedBucketAcl } from '../access/acl.js';
-import { assertAclAllowedByBlock } from './access.js';
-import { storeBucketConfig } from './bucket-config.js';
+import { bucketOf } from './common.js';
+import { aclOfNewBucket } from './acl.js';
 import { parseIntParam } from '../validation.js';
 
 const MAX_BUCKETS_PAGE = 10_000;
@@ -46,7 +44,8 @@ export async function listBuckets(ctx: RequestContext): Promise<void> {
 
 export async function createBucket(ctx: RequestContext): Promise<void> {
   const bucket = bucketOf(ctx);
-  const acl = bucketCannedAcl(ctx.req.headers);
+  const owner = ctx.user?.accessKey ?? '';
+  const { acl, ownership } = aclOfNewBucket(ctx, owner);
   if ((header(ctx, 'x-amz-bucket-object-lock-enabled') ?? '').toLowerCase() === 'true') throw Errors.notImplemented('object lock');
   const body = await readSmallBody(ctx);
   const region = ctx.deps.config.server.region;
@@ -56,7 +55,6 @@ export async function createBucket(ctx: RequestContext): Promise<void> {
     // us-east-1 is spelled as no constraint; any other value must name our region.
     if (constraint !== undefined && constraint !== '' && constraint !== region) throw ProtocolErrors.illegalLocationConstraint(constraint);
   }
-  const owner = ctx.user?.accessKey ?? '';
   const existing = await ctx.deps.service.getBucket(bucket);
   if (existing) {
     // S3: another account's bucket is BucketAlreadyExists; your own is a success in us-east-1 (contents untouched)
@@ -67,8 +65,9 @@ export async function createBucket(ctx: RequestContext): Promise<void> {
     return;
   }
   await ctx.deps.service.createBucket(bucket, owner);
-  if (acl !== undefined && acl !== 'private') await storeBucketConfig(ctx, bucket, 'acl', acl);
-  else ctx.access.invalidate(bucket);
+  if (acl !== undefined) await ctx.deps.service.putBucketConfig(bucket, 'acl', JSON.stringify(acl));
+  if (ownership !== undefined) await ctx.deps.service.putBucketConfig(bucket, 'ownership', ownership);
+  ctx.access.invalidate(bucket);
   send(ctx, 200, { location: `/${bucket}` });
 }
 
@@ -101,51 +100,6 @@ export async function getBucketLocation(ctx: RequestContext): Promise<void> {
 export async function getBucketVersioning(ctx: RequestContext): Promise<void> {
   await existingBucket(ctx);
   sendXml(ctx, xmlDocument('VersioningConfiguration', []));
-}
-
-const GROUP_URI = { AllUsers: 'http://acs.amazonaws.com/groups/global/AllUsers', AuthenticatedUsers: 'http://acs.amazonaws.com/groups/global/AuthenticatedUsers' } as const;
-
-/** The owner's FULL_CONTROL, plus the group grants of the bucket's canned ACL. */
-function aclXml(owner: string, acl: CannedBucketAcl): string {
-  const xsi = 'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"';
-  return xmlDocument('AccessControlPolicy', [
-    ownerXml(owner),
-    el('AccessControlList', [
-      `<Grant><Grantee ${xsi} xsi:type="CanonicalUser"><ID>${ownerId(owner)}</ID><DisplayName>${escapeXml(owner)}</DisplayName></Grantee><Permission>FULL_CONTROL</Permission></Grant>`,
-      ...cannedGrants(acl).map((g) => `<Grant><Grantee ${xsi} xsi:type="Group"><URI>${GROUP_URI[g.group]}</URI></Grantee><Permission>${g.permission}</Permission></Grant>`),
-    ]),
-  ]);
-}
-
-export async function getBucketAcl(ctx: RequestContext): Promise<void> {
-  const record = await existingBucket(ctx);
-  const access = await ctx.access.get(record.name);
-  sendXml(ctx, aclXml(record.owner, access?.acl ?? 'private'));
-}
-
-export async function getObjectAcl(ctx: RequestContext): Promise<void> {
-  const bucket = await existingBucket(ctx);
-  await ctx.deps.service.headObject(bucket.name, ctx.key ?? '');
-  sendXml(ctx, aclXml(bucket.owner, 'private'));
-}
-
-/**
- * PUT ?acl with a canned ACL: on a bucket private, public-read, public-read-write or authenticated-read; on an object
- * only the owner-only ones. ACL documents (grants to single users) are 501.
- */
-export async function putAcl(ctx: RequestContext): Promise<void> {
-  const bucketAcl = ctx.key === undefined ? bucketCannedAcl(ctx.req.headers) : undefined;
-  if (ctx.key !== undefined) assertPrivateAcl(ctx);
-  const body = await readSmallBody(ctx);
-  if (body.length > 0) throw Errors.notImplemented('ACL documents (only canned ACLs are supported: x-amz-acl)');
-  const bucket = await existingBucket(ctx);
-  if (ctx.key !== undefined) {
-    await ctx.deps.service.headObject(bucket.name, ctx.key);
-  } else if (bucketAcl !== undefined) {
-    await assertAclAllowedByBlock(ctx, bucket.name, isPublicAcl(bucketAcl));
-    await storeBucketConfig(ctx, bucket.name, 'acl', bucketAcl === 'private' ? null : bucketAcl);
-  }
-  send(ctx, 200, {});
 }
 
 /** GET of bucket configuration we never have (cors, lifecycle, policy...): the specific 404 AWS gives. */

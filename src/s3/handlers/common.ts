@@ -1,4 +1,3 @@
-import { assertObjectAclSupported } from '../access/acl.js';
 import type { ObjectHeaders, ObjectRecord } from '../../model/records.js';
 import { Errors } from '../s3-error.js';
 import { httpDate } from '../conditionals.js';
@@ -64,11 +63,6 @@ export function objectHeadersFromRequest(ctx: RequestContext): ObjectHeaders {
   const headers: ObjectHeaders = { userMeta };
   for (const [name, value] of Object.entries(optional)) if (value !== undefined) (headers as unknown as Record<string, string>)[name] = value;
   return headers;
-}
-
-/** Object writes take only owner-only canned ACLs (src/s3/access/acl.ts says why). */
-export function assertPrivateAcl(ctx: RequestContext): void {
-  assertObjectAclSupported(ctx.req.headers);
 }
 
 /** Server-side encryption requests: we always encrypt with our own keys; customer-provided keys are not supported. */

@@ -7,7 +7,8 @@ import { header, sendXml, type RequestContext } from '../context.js';
 import { decodePathComponent } from '../routing.js';
 import { assertBucketName, assertKey, parseStorageClass, parseTaggingHeader } from '../validation.js';
 import { isoDate, textEl, xmlDocument } from '../xml.js';
-import { assertNoSseC, assertPrivateAcl, bucketOf, keyOf, objectHeadersFromRequest } from './common.js';
+import { assertNoSseC, bucketOf, keyOf, objectHeadersFromRequest } from './common.js';
+import { aclOfWrite } from './acl.js';
 
 /** AWS's limit for a single CopyObject / UploadPartCopy source. */
 export const MAX_COPY_SOURCE_BYTES = 5 * 1024 ** 3;
@@ -53,8 +54,8 @@ function directive(ctx: RequestContext, name: string): 'COPY' | 'REPLACE' {
 export async function copyObject(ctx: RequestContext): Promise<void> {
   const bucket = bucketOf(ctx);
   const key = keyOf(ctx);
-  assertPrivateAcl(ctx);
   assertNoSseC(ctx);
+  const acl = await aclOfWrite(ctx, bucket);
   const metadataDirective = directive(ctx, 'x-amz-metadata-directive');
   const taggingDirective = directive(ctx, 'x-amz-tagging-directive');
   const storageClass = parseStorageClass(header(ctx, 'x-amz-storage-class'));
@@ -91,6 +92,7 @@ export async function copyObject(ctx: RequestContext): Promise<void> {
       tags,
       ...(algorithm ? { checksum: { algorithm, value: () => sourceChecksum } } : {}),
       ...(condition ? { condition } : {}),
+      ...acl,
     })
     .finally(() => body.destroy());
   const checksumXml = record.checksum ? textEl(checksumElementName(record.checksum.algorithm), record.checksum.value) : undefined;

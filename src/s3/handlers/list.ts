@@ -37,22 +37,34 @@ function etagXml(etag: string): string {
  * One <Contents> per object, concatenated directly: a page is up to 1000 of them, and the generic el/textEl path
  * (arrays, filters, an escape per field) cost more than the SQL behind the page. Same bytes as el/textEl would write.
  */
-function contentsXml(objects: ObjectSummary[], enc: (s: string) => string, owner: boolean): string {
+function contentsXml(objects: ObjectSummary[], enc: (s: string) => string, owners: ObjectOwners | undefined): string {
   // Owner XML hashes the access key; a page usually has one owner.
-  const owners = new Map<string, string>();
+  const ownerXmls = new Map<string, string>();
   let xml = '';
   for (const o of objects) {
     xml += `<Contents><Key>${escapeXml(enc(o.key))}</Key><LastModified>${isoDate(o.lastModified)}</LastModified><ETag>${etagXml(o.etag)}</ETag>`;
     if (o.checksum) xml += textEl('ChecksumAlgorithm', o.checksum.algorithm) + textEl('ChecksumType', o.checksum.type);
     xml += `<Size>${o.size}</Size>`;
-    if (owner && o.owner !== undefined) {
-      let ownerText = owners.get(o.owner);
-      if (ownerText === undefined) owners.set(o.owner, (ownerText = ownerXml(o.owner)));
+    if (owners !== undefined) {
+      const owner = owners.enforced ? owners.bucketOwner : (o.owner ?? owners.bucketOwner);
+      let ownerText = ownerXmls.get(owner);
+      if (ownerText === undefined) ownerXmls.set(owner, (ownerText = ownerXml(owner)));
       xml += ownerText;
     }
     xml += `<StorageClass>${escapeXml(o.storageClass ?? 'STANDARD')}</StorageClass></Contents>`;
   }
   return xml;
+}
+
+/** Whose objects a page shows: a summary without an owner is the bucket owner's; under BucketOwnerEnforced all are. */
+interface ObjectOwners {
+  bucketOwner: string;
+  enforced: boolean;
+}
+
+async function ownersOf(ctx: RequestContext, bucket: string): Promise<ObjectOwners | undefined> {
+  const access = await ctx.access.get(bucket);
+  return access === null ? undefined : { bucketOwner: access.owner, enforced: access.ownership === 'BucketOwnerEnforced' };
 }
 
 const prefixesXml = (prefixes: string[], enc: (s: string) => string) =>
@@ -81,7 +93,7 @@ export async function listObjectsV1(ctx: RequestContext): Promise<void> {
       delimiter !== undefined ? textEl('Delimiter', enc(delimiter)) : undefined,
       textEl('IsTruncated', result.isTruncated),
       enc.url ? textEl('EncodingType', 'url') : undefined,
-      contentsXml(result.objects, enc, true),
+      contentsXml(result.objects, enc, await ownersOf(ctx, bucket)),
       prefixesXml(result.commonPrefixes, enc),
     ]),
   );
@@ -135,7 +147,7 @@ export async function listObjectsV2(ctx: RequestContext): Promise<void> {
       next !== undefined ? textEl('NextContinuationToken', next) : undefined,
       startAfter !== undefined ? textEl('StartAfter', enc(startAfter)) : undefined,
       enc.url ? textEl('EncodingType', 'url') : undefined,
-      contentsXml(result.objects, enc, fetchOwner),
+      contentsXml(result.objects, enc, fetchOwner ? await ownersOf(ctx, bucket) : undefined),
       prefixesXml(result.commonPrefixes, enc),
     ]),
   );

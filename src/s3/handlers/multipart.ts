@@ -13,7 +13,8 @@ import { ownerXml } from '../owner.js';
 import { parseCopySourceRange } from '../range.js';
 import { parseContentMd5, parseIntParam, parseTaggingHeader } from '../validation.js';
 import { childList, childText, el, isoDate, parseXmlBody, textEl, xmlDocument } from '../xml.js';
-import { assertNoSseC, assertPrivateAcl, bucketOf, keyOf, objectHeadersFromRequest } from './common.js';
+import { assertNoSseC, bucketOf, keyOf, objectHeadersFromRequest } from './common.js';
+import { aclOfWrite } from './acl.js';
 import { MAX_COPY_SOURCE_BYTES, loadCopySource } from './copy.js';
 
 function uploadIdOf(ctx: RequestContext): string {
@@ -33,8 +34,8 @@ function partNumberOf(ctx: RequestContext): number {
 export async function createMultipartUpload(ctx: RequestContext): Promise<void> {
   const bucket = bucketOf(ctx);
   const key = keyOf(ctx);
-  assertPrivateAcl(ctx);
   assertNoSseC(ctx);
+  const acl = await aclOfWrite(ctx, bucket);
   const headers = objectHeadersFromRequest(ctx);
   const tags = parseTaggingHeader(header(ctx, 'x-amz-tagging'));
   const checksumAlgorithm = parseAlgorithm(header(ctx, 'x-amz-checksum-algorithm'), 'x-amz-checksum-algorithm');
@@ -52,6 +53,8 @@ export async function createMultipartUpload(ctx: RequestContext): Promise<void> 
     tags,
     ...(checksumAlgorithm ? { checksumAlgorithm } : {}),
     ...(typeHeader ? { checksumType: typeHeader as 'FULL_OBJECT' | 'COMPOSITE' } : {}),
+    ...(acl.owner !== undefined ? { objectOwner: acl.owner } : {}),
+    ...(acl.grants !== undefined ? { grants: acl.grants } : {}),
   });
   const responseHeaders: Record<string, string> = { 'x-amz-server-side-encryption': 'AES256' };
   if (upload.checksumAlgorithm) responseHeaders['x-amz-checksum-algorithm'] = upload.checksumAlgorithm;

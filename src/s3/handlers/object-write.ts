@@ -9,7 +9,8 @@ import { ProtocolErrors } from '../errors.js';
 import { digestBase64 } from '../small-digests.js';
 import { assertKey, parseContentMd5, parseTaggingHeader } from '../validation.js';
 import { childList, childText, el, parseXmlBody, textEl, xmlDocument } from '../xml.js';
-import { assertNoSseC, assertPrivateAcl, bucketOf, keyOf, objectHeadersFromRequest } from './common.js';
+import { assertNoSseC, bucketOf, keyOf, objectHeadersFromRequest } from './common.js';
+import { aclOfWrite } from './acl.js';
 
 export async function putObject(ctx: RequestContext): Promise<void> {
   const bucket = bucketOf(ctx);
@@ -18,8 +19,8 @@ export async function putObject(ctx: RequestContext): Promise<void> {
   const declared = unknownLength ? 0 : declaredPayloadSize(ctx);
   const max = ctx.deps.config.server.maxSinglePutBytes;
   if (declared > max) throw Errors.entityTooLarge(max);
-  assertPrivateAcl(ctx);
   assertNoSseC(ctx);
+  const acl = await aclOfWrite(ctx, bucket);
   const headers = objectHeadersFromRequest(ctx);
   const tags = parseTaggingHeader(header(ctx, 'x-amz-tagging'));
   const contentMd5 = parseContentMd5(header(ctx, 'content-md5'));
@@ -38,6 +39,7 @@ export async function putObject(ctx: RequestContext): Promise<void> {
     ...(contentMd5 !== undefined ? { contentMd5 } : {}),
     ...(checksum ? { checksum } : {}),
     ...(condition ? { condition } : {}),
+    ...acl,
   });
   send(ctx, 200, { etag: record.etag, 'x-amz-server-side-encryption': 'AES256', ...checksumResponseHeaders(record.checksum) });
 }
