@@ -38,7 +38,6 @@ const WORDS: Record<string, string> = {
   metadataConfiguration: 'metadata tables',
   metadataTable: 'metadata tables',
   'object-lock': 'object lock',
-  ownershipControls: 'ownership controls',
   requestPayment: 'request payment',
   select: 'selectobjectcontent',
   'select-type': 'selectobjectcontent',

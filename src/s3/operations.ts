@@ -18,6 +18,7 @@ import {
   putObjectAcl,
 } from './handlers/acl.js';
 import { copyObject } from './handlers/copy.js';
+import { postObject } from './handlers/post-object.js';
 import { deleteBucketCors, getBucketCors, preflightRequest, putBucketCors } from './handlers/cors.js';
 import {
   deleteBucketPolicy,
@@ -88,6 +89,7 @@ export const HANDLERS: Record<OpName, Handler> = {
   PutBucketCors: putBucketCors,
   DeleteBucketCors: deleteBucketCors,
   PreflightRequest: preflightRequest,
+  PostObject: postObject,
   GetBucketOwnershipControls: getBucketOwnershipControls,
   PutBucketOwnershipControls: putBucketOwnershipControls,
   DeleteBucketOwnershipControls: deleteBucketOwnershipControls,

@@ -39,6 +39,7 @@ export type OpName =
   | 'PutBucketCors'
   | 'DeleteBucketCors'
   | 'PreflightRequest'
+  | 'PostObject'
   | 'GetBucketOwnershipControls'
   | 'PutBucketOwnershipControls'
   | 'DeleteBucketOwnershipControls'
@@ -92,6 +93,7 @@ export const OP_NEEDS: Record<OpName, Need> = {
   PutBucketCors: 'admin',
   DeleteBucketCors: 'admin',
   PreflightRequest: 'none',
+  PostObject: 'write',
   GetBucketOwnershipControls: 'admin',
   PutBucketOwnershipControls: 'admin',
   DeleteBucketOwnershipControls: 'admin',
@@ -270,7 +272,8 @@ function resolveBucketOperation(method: string, _bucket: string, query: URLSearc
       return 'DeleteBucket';
     case 'POST':
       if (has('delete')) return 'DeleteObjects';
-      throw Errors.notImplemented('POST object (browser form upload)');
+      // A form upload (multipart/form-data) is PostObject, recognised before authentication (server.ts).
+      throw Errors.invalidRequest('A POST to a bucket must be a multipart/form-data upload or ?delete');
     default:
       throw ProtocolErrors.methodNotAllowed(method);
   }

@@ -8,6 +8,7 @@ import { Errors } from './s3-error.js';
 import { anonymousAuth, authenticate, isAnonymous } from './auth/index.js';
 import { BucketAccessCache } from './access/bucket-access.js';
 import { authorizeRequest } from './access/decide.js';
+import { isFormUpload } from './handlers/post-object.js';
 import { setCommonHeaders, type RequestContext, type S3Deps } from './context.js';
 import { sendError } from './error-response.js';
 import { serveOperational } from './operational.js';
@@ -177,6 +178,13 @@ async function serve(
   }
   // CORS headers first, so that a browser can read the error too, not only the success.
   if (target.bucket !== undefined && ctx.req.headers.origin !== undefined) await applyCorsHeaders(ctx, target.bucket);
+  // A browser form upload is signed inside the form (its policy), not in headers: the handler authenticates it.
+  if (ctx.method === 'POST' && target.bucket !== undefined && target.key === undefined && !ctx.query.has('delete') && isFormUpload(ctx.req.headers)) {
+    ctx.op = 'PostObject';
+    assertBucketName(target.bucket);
+    await HANDLERS.PostObject(ctx);
+    return;
+  }
   // No signature at all: an anonymous request, served only where a bucket policy or ACL grants everyone.
   const anonymous = isAnonymous({ headers: ctx.req.headers, rawQuery: ctx.rawQuery });
   const auth = anonymous

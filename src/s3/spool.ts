@@ -20,6 +20,36 @@ import { S3Error, Errors } from './s3-error.js';
 export async function spoolPayload(ctx: RequestContext, max: number): Promise<PayloadStream> {
   if (!ctx.auth) throw Errors.accessDenied();
   const decoded = decodeBody(ctx.auth, ctx.req.headers);
+  const { req } = ctx;
+  const { minBodyRate, bodyRateWindowMs } = ctx.deps.config.server;
+  const stopGuard = guardBodyRate(req, { minBytesPerSecond: minBodyRate, windowMs: bodyRateWindowMs }, () => {
+    ctx.deps.metrics.slowBodies.inc();
+    decoded.stream.destroy(Errors.requestTimeout());
+  });
+  // Not piped through pipeline(): that would destroy the request, and the client must still receive the XML error.
+  const cut = (): void => {
+    if (!req.complete) decoded.stream.destroy(Errors.incompleteBody());
+  };
+  req.on('close', cut);
+  allowBody(ctx);
+  req.pipe(decoded.stream);
+  try {
+    const spooled = await spoolStream(ctx, decoded.stream, max);
+    return { ...spooled, trailers: decoded.trailers };
+  } catch (err) {
+    req.unpipe(decoded.stream);
+    throw err;
+  } finally {
+    stopGuard();
+    req.off('close', cut);
+  }
+}
+
+/**
+ * Spools any body stream of unknown length (at most `max` bytes, else EntityTooLarge) to an encrypted file in the
+ * data dir and gives it back with its size. Shared by chunked PUTs and POST form uploads.
+ */
+export async function spoolStream(ctx: RequestContext, body: Readable, max: number): Promise<{ stream: Readable; size: number }> {
   const dir = path.join(ctx.deps.config.dataDir, 'spool');
   makePrivateDir(dir);
   const file = path.join(dir, `${randomBytes(16).toString('hex')}.spool`);
@@ -35,28 +65,11 @@ export async function spoolPayload(ctx: RequestContext, max: number): Promise<Pa
       done(null, chunk);
     },
   });
-  const { req } = ctx;
-  const { minBodyRate, bodyRateWindowMs } = ctx.deps.config.server;
-  const stopGuard = guardBodyRate(req, { minBytesPerSecond: minBodyRate, windowMs: bodyRateWindowMs }, () => {
-    ctx.deps.metrics.slowBodies.inc();
-    decoded.stream.destroy(Errors.requestTimeout());
-  });
-  // Not piped through pipeline(): that would destroy the request, and the client must still receive the XML error.
-  const cut = (): void => {
-    if (!req.complete) decoded.stream.destroy(Errors.incompleteBody());
-  };
-  req.on('close', cut);
-  allowBody(ctx);
-  req.pipe(decoded.stream);
   try {
-    await pipeline(decoded.stream, counter, createCipheriv('aes-256-ctr', key, iv), createWriteStream(file, { mode: PRIVATE_FILE_MODE }));
+    await pipeline(body, counter, createCipheriv('aes-256-ctr', key, iv), createWriteStream(file, { mode: PRIVATE_FILE_MODE }));
   } catch (err) {
-    req.unpipe(decoded.stream);
     await rm(file, { force: true });
     throw err instanceof S3Error ? err : Errors.incompleteBody();
-  } finally {
-    stopGuard();
-    req.off('close', cut);
   }
   const source = createReadStream(file);
   const back: Readable = source.pipe(createDecipheriv('aes-256-ctr', key, iv));
@@ -65,5 +78,5 @@ export async function spoolPayload(ctx: RequestContext, max: number): Promise<Pa
     source.destroy();
     void rm(file, { force: true });
   });
-  return { stream: back, size, trailers: decoded.trailers };
+  return { stream: back, size };
 }

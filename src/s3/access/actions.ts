@@ -22,6 +22,7 @@ export const OP_ACTIONS: Record<OpName, string> = {
   PutBucketCors: 's3:PutBucketCORS',
   DeleteBucketCors: 's3:PutBucketCORS',
   PreflightRequest: 's3:GetObject',
+  PostObject: 's3:PutObject',
   GetBucketOwnershipControls: 's3:GetBucketOwnershipControls',
   PutBucketOwnershipControls: 's3:PutBucketOwnershipControls',
   DeleteBucketOwnershipControls: 's3:PutBucketOwnershipControls',

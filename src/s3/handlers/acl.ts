@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import type { AclGrant } from '../../model/records.js';
 import { aclFromHeaders, aclFromXml, aclXmlGrants, isOwnerOnly, isPublicGrants, type AclParties } from '../access/acl.js';
 import type { BucketAccess, ObjectOwnership } from '../access/bucket-access.js';
@@ -119,16 +120,17 @@ export async function putObjectAcl(ctx: RequestContext): Promise<void> {
  * x-amz-grant-* and the bucket's Object Ownership: the writer owns it, except under BucketOwnerEnforced, and under
  * BucketOwnerPreferred when written with bucket-owner-full-control. Absent fields: the bucket owner's, private.
  */
-export async function aclOfWrite(ctx: RequestContext, bucket: string): Promise<{ owner?: string; grants?: AclGrant[] }> {
+export async function aclOfWrite(ctx: RequestContext, bucket: string, headers: IncomingHttpHeaders = ctx.req.headers): Promise<{ owner?: string; grants?: AclGrant[] }> {
   const access = await ctx.access.get(bucket);
   if (access === null) return {};
   const writer = ctx.user?.accessKey ?? access.owner;
-  const canned = header(ctx, 'x-amz-acl')?.trim();
+  const cannedRaw = headers['x-amz-acl'];
+  const canned = (Array.isArray(cannedRaw) ? cannedRaw.join(',') : cannedRaw)?.trim();
   const bucketOwned =
     access.ownership === 'BucketOwnerEnforced' || (access.ownership === 'BucketOwnerPreferred' && canned === 'bucket-owner-full-control');
   const owner = bucketOwned ? access.owner : writer;
   const p = parties(ctx, 'object', owner, access.owner);
-  const grants = aclFromHeaders(ctx.req.headers, p);
+  const grants = aclFromHeaders(headers, p);
   if (grants === undefined) return owner === access.owner ? {} : { owner };
   assertAclsEnabled(access, grants, p);
   await assertAclAllowedByBlock(ctx, bucket, isPublicGrants(grants));

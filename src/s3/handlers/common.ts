@@ -1,7 +1,8 @@
 import type { ObjectHeaders, ObjectRecord } from '../../model/records.js';
 import { Errors } from '../s3-error.js';
 import { httpDate } from '../conditionals.js';
-import { header, type RequestContext } from '../context.js';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { RequestContext } from '../context.js';
 import { assertMetadataSize, parseStorageClass } from '../validation.js';
 
 export function bucketOf(ctx: RequestContext): string {
@@ -42,22 +43,29 @@ function metadataHeaderValue(value: string): string {
   return /[^\x20-\x7e]/.test(value) ? `=?UTF-8?B?${Buffer.from(value, 'utf8').toString('base64')}?=` : value;
 }
 
-/** Stored headers from a PUT / CreateMultipartUpload / CopyObject(REPLACE) request, validated. */
-export function objectHeadersFromRequest(ctx: RequestContext): ObjectHeaders {
+/**
+ * Stored headers from a PUT / CreateMultipartUpload / CopyObject(REPLACE) request (or a POST form's fields, given
+ * as headers), validated.
+ */
+export function objectHeadersFromRequest(ctx: RequestContext, source: IncomingHttpHeaders = ctx.req.headers): ObjectHeaders {
+  const get = (name: string): string | undefined => {
+    const v = source[name];
+    return Array.isArray(v) ? v.join(',') : v;
+  };
   const userMeta: Record<string, string> = {};
-  for (const [name, value] of Object.entries(ctx.req.headers)) {
+  for (const [name, value] of Object.entries(source)) {
     if (!name.startsWith('x-amz-meta-') || value === undefined) continue;
     userMeta[name.slice('x-amz-meta-'.length)] = decodeEncodedWords(headerText(Array.isArray(value) ? value.join(',') : value));
   }
   assertMetadataSize(userMeta);
-  const storageClass = parseStorageClass(header(ctx, 'x-amz-storage-class'));
+  const storageClass = parseStorageClass(get('x-amz-storage-class'));
   const optional = {
-    contentType: header(ctx, 'content-type'),
-    contentEncoding: storedContentEncoding(header(ctx, 'content-encoding')),
-    contentDisposition: header(ctx, 'content-disposition'),
-    contentLanguage: header(ctx, 'content-language'),
-    cacheControl: header(ctx, 'cache-control'),
-    expires: header(ctx, 'expires'),
+    contentType: get('content-type'),
+    contentEncoding: storedContentEncoding(get('content-encoding')),
+    contentDisposition: get('content-disposition'),
+    contentLanguage: get('content-language'),
+    cacheControl: get('cache-control'),
+    expires: get('expires'),
     storageClass,
   };
   const headers: ObjectHeaders = { userMeta };
@@ -66,9 +74,10 @@ export function objectHeadersFromRequest(ctx: RequestContext): ObjectHeaders {
 }
 
 /** Server-side encryption requests: we always encrypt with our own keys; customer-provided keys are not supported. */
-export function assertNoSseC(ctx: RequestContext): void {
-  if (header(ctx, 'x-amz-server-side-encryption-customer-algorithm') !== undefined) throw Errors.notImplemented('SSE-C');
-  const sse = header(ctx, 'x-amz-server-side-encryption');
+export function assertNoSseC(ctx: RequestContext, source: IncomingHttpHeaders = ctx.req.headers): void {
+  if (source['x-amz-server-side-encryption-customer-algorithm'] !== undefined) throw Errors.notImplemented('SSE-C');
+  const raw = source['x-amz-server-side-encryption'];
+  const sse = Array.isArray(raw) ? raw.join(',') : raw;
   if (sse !== undefined && sse !== 'AES256') throw Errors.notImplemented(`x-amz-server-side-encryption: ${sse}`);
 }
 

@@ -14,10 +14,14 @@ function tagSetXml(tags: Record<string, string>): string {
   return xmlDocument('Tagging', [el('TagSet', sorted.map(([k, v]) => el('Tag', [textEl('Key', k), textEl('Value', v)])))]);
 }
 
-/** A Tagging document's TagSet, validated (at most `max` tags). */
+/** A Tagging request body's TagSet, validated (at most `max` tags). */
 async function readTagSet(ctx: RequestContext, max: number, what: string): Promise<Record<string, string>> {
-  const body = await readSmallBody(ctx);
-  const root = parseXmlBody(body.toString('utf8'), 'Tagging');
+  return parseTagSet((await readSmallBody(ctx)).toString('utf8'), max, what);
+}
+
+/** A Tagging document's TagSet (a body, or a POST form's tagging field), validated. */
+export function parseTagSet(xml: string, max: number, what: string): Record<string, string> {
+  const root = parseXmlBody(xml, 'Tagging');
   const tagSet = root.TagSet;
   if (tagSet === undefined || Array.isArray(tagSet)) throw Errors.malformedXML();
   const pairs = childList(tagSet, 'Tag').map((t): [string, string] => {
