@@ -7,6 +7,8 @@ import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { crc32 } from 'node:zlib';
 import {
@@ -241,6 +243,33 @@ describe('bucket tagging', () => {
     await s3.send(new DeleteBucketCommand({ Bucket: 'short-lived' }));
     await s3.send(new CreateBucketCommand({ Bucket: 'short-lived' }));
     expect((await errorOf(s3.send(new GetBucketTaggingCommand({ Bucket: 'short-lived' })))).name).toBe('NoSuchTagSet');
+  });
+});
+
+describe('the same part uploaded twice at once', () => {
+  it('the upload that finishes last is the part: Complete with its ETag succeeds and stores its bytes; the other ETag is InvalidPart', async () => {
+    const client = api.client();
+    const { UploadId } = await client.send(new CreateMultipartUploadCommand({ Bucket: 'edges', Key: 'raced' }));
+    const slowBody = randomBytes(5 * 1024 * 1024);
+    const fastBody = randomBytes(5 * 1024 * 1024);
+    let fastDone = false;
+    // The slow upload starts first and holds back its last bytes until the fast one has been answered.
+    async function* slowly(): AsyncGenerator<Buffer> {
+      yield slowBody.subarray(0, 1024 * 1024);
+      while (!fastDone) await sleep(20);
+      await sleep(100);
+      yield slowBody.subarray(1024 * 1024);
+    }
+    const slow = client.send(new UploadPartCommand({ Bucket: 'edges', Key: 'raced', UploadId, PartNumber: 1, Body: Readable.from(slowly()), ContentLength: slowBody.length }));
+    await sleep(100);
+    const fast = await client.send(new UploadPartCommand({ Bucket: 'edges', Key: 'raced', UploadId, PartNumber: 1, Body: fastBody }));
+    fastDone = true;
+    const last = await slow;
+    expect(last.ETag).not.toBe(fast.ETag);
+    const stale = await errorOf(client.send(new CompleteMultipartUploadCommand({ Bucket: 'edges', Key: 'raced', UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: fast.ETag }] } })));
+    expect(stale).toEqual({ name: 'InvalidPart', status: 400 });
+    await client.send(new CompleteMultipartUploadCommand({ Bucket: 'edges', Key: 'raced', UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: last.ETag }] } }));
+    expect((await bytesOf('raced')).equals(slowBody)).toBe(true);
   });
 });
 
