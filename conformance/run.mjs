@@ -51,6 +51,7 @@ function suiteTable() {
     { client: 'pyarrow', cmd: [PY.exe, path.join(SUITES, 'pyarrow_suite.py')], pip: { module: 'pyarrow', pkg: 'pyarrow' } },
     { client: 'polars', cmd: [PY.exe, path.join(SUITES, 'polars_suite.py')], pip: { module: 'polars', pkg: 'polars' } },
     { client: 'sdk-js-v3', cmd: [process.execPath, path.join(SUITES, 'sdk-js.mjs')] },
+    { client: 'sharing', cmd: [PY.exe, path.join(SUITES, 'sharing_suite.py')] },
     { client: 'public-dataset', cmd: [PY.exe, path.join(SUITES, 'public_dataset_suite.py')], apt: { bin: '/usr/bin/aws', pkg: 'awscli' } },
     { client: 'training', cmd: [PY.exe, path.join(SUITES, 'training_suite.py')], pip: { module: 'torch', pkg: 'torch' } },
   ].filter((s) => !args.only || args.only.includes(s.client));
@@ -143,6 +144,12 @@ async function randomFile(file, size) {
   await new Promise((resolve, reject) => out.end((err) => (err ? reject(err) : resolve())));
 }
 
+/** Users besides the admin, for the suites that need several (CONF_USER2_*, CONF_USER3_*). */
+const OTHER_USERS = [
+  { accessKey: 'conf-alice', secretKey: randomBytes(24).toString('hex') },
+  { accessKey: 'conf-bob', secretKey: randomBytes(24).toString('hex') },
+];
+
 async function startGateway(dir, creds) {
   const dataDir = path.join(dir, 'data');
   mkdirSync(dataDir, { recursive: true });
@@ -151,7 +158,10 @@ async function startGateway(dir, creds) {
   // The hot budget is in the file, not the gateway's environment: `tessera warm` (conformance/tier.mjs) reads this file
   // too, and a warm process with a smaller budget than the gateway's evicts what the gateway keeps. The suites run side
   // by side and together warm more than the default 4 GiB (several 1 GiB files).
-  writeFileSync(config, 'server:\n  baseDomain: localhost\nhot:\n  budget: 64GiB\nlog:\n  level: warn\n');
+  // Two more users with no grants of the operator's (a grant on a bucket that never exists): the sharing suite lets
+  // them in through ACLs, policies and POST forms only. The admin comes from TESSERA_ACCESS_KEY.
+  const others = OTHER_USERS.map((u) => `  - accessKey: ${u.accessKey}\n    secretKey: ${u.secretKey}\n    buckets: { no-such-bucket: read }\n`).join('');
+  writeFileSync(config, `server:\n  baseDomain: localhost\nhot:\n  budget: 64GiB\nlog:\n  level: warn\nusers:\n${others}`);
   const port = await freePort();
   const logFile = path.join(dir, 'gateway.log');
   const logStream = createWriteStream(logFile);
@@ -286,6 +296,10 @@ function suiteEnv(gw, mode, work, bigFile, creds, runId) {
     CONF_VHOST_ENDPOINT: `http://localhost:${gw.port}`,
     CONF_ACCESS_KEY: creds.accessKey,
     CONF_SECRET_KEY: creds.secretKey,
+    CONF_USER2_KEY: OTHER_USERS[0].accessKey,
+    CONF_USER2_SECRET: OTHER_USERS[0].secretKey,
+    CONF_USER3_KEY: OTHER_USERS[1].accessKey,
+    CONF_USER3_SECRET: OTHER_USERS[1].secretKey,
     CONF_MODE: mode,
     CONF_RUN_ID: runId,
     CONF_WORK: work,
