@@ -160,7 +160,8 @@ async function startGateway(dir, creds) {
   // by side and together warm more than the default 4 GiB (several 1 GiB files).
   // Two more users with no grants of the operator's (a grant on a bucket that never exists): the sharing suite lets
   // them in through ACLs, policies and POST forms only. The admin comes from TESSERA_ACCESS_KEY.
-  const others = OTHER_USERS.map((u) => `  - accessKey: ${u.accessKey}\n    secretKey: ${u.secretKey}\n    buckets: { no-such-bucket: read }\n`).join('');
+  // The first may create (and so own) one bucket of a fixed name, each gateway being new.
+  const others = OTHER_USERS.map((u, i) => `  - accessKey: ${u.accessKey}\n    secretKey: ${u.secretKey}\n    buckets: { ${i === 0 ? 'conf-alice-own: admin' : 'no-such-bucket: read'} }\n`).join('');
   writeFileSync(config, `server:\n  baseDomain: localhost\nhot:\n  budget: 64GiB\nlog:\n  level: warn\nusers:\n${others}`);
   const port = await freePort();
   const logFile = path.join(dir, 'gateway.log');

@@ -155,4 +155,93 @@ with suite.cell("presigned-post-sigv2-refused"):
     expect_equal(status, 400, "status")
     check(b"<Code>InvalidRequest</Code>" in body and b"AWS4-HMAC-SHA256" in body, "the SigV2 refusal S3 gives")
 
+P = bucket_name("share", "edge")
+
+
+def crc32_b64(data: bytes) -> str:
+    import base64
+    import zlib
+    return base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
+
+
+with suite.cell("bucket-policy-and-deny"):
+    import json
+    admin.create_bucket(Bucket=P)
+    admin.put_object(Bucket=P, Key="open/a", Body=b"open")
+    admin.put_object(Bucket=P, Key="closed/b", Body=b"closed")
+    admin.put_bucket_policy(Bucket=P, Policy=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{P}/*"},
+        {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{P}",
+         "Condition": {"StringLike": {"s3:prefix": "open/*"}}},
+        {"Effect": "Deny", "Principal": "*", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{P}/closed/*"}]}))
+    expect_equal(anon.get_object(Bucket=P, Key="open/a")["Body"].read(), b"open", "anonymous read")
+    expect_equal([o["Key"] for o in anon.list_objects_v2(Bucket=P, Prefix="open/")["Contents"]], ["open/a"], "list under the prefix")
+    refused(lambda: anon.list_objects_v2(Bucket=P), "AccessDenied")
+    refused(lambda: admin.get_object(Bucket=P, Key="closed/b"), "AccessDenied")
+    expect_equal(admin.get_bucket_policy_status(Bucket=P)["PolicyStatus"]["IsPublic"], True, "policy status")
+    refused(lambda: admin.put_bucket_policy(Bucket=P, Policy="{not json"), "MalformedPolicy")
+    admin.delete_bucket_policy(Bucket=P)
+    refused(lambda: anon.get_object(Bucket=P, Key="open/a"), "AccessDenied")
+
+with suite.cell("owners-and-expected-owner"):
+    refused(lambda: alice.create_bucket(Bucket=P), "AccessDenied")  # no grant to create buckets but her own
+    alice.create_bucket(Bucket="conf-alice-own")
+    refused(lambda: admin.create_bucket(Bucket="conf-alice-own"), "BucketAlreadyExists")
+    alice.create_bucket(Bucket="conf-alice-own")  # the owner's own, in us-east-1: 200
+    admin.create_bucket(Bucket=P)
+    admin.head_object(Bucket=P, Key="open/a", ExpectedBucketOwner=ids["admin"])
+    refused(lambda: admin.head_object(Bucket=P, Key="open/a", ExpectedBucketOwner=ids["bob"]), "403")
+    page = admin.list_buckets(MaxBuckets=1, Prefix="share-")
+    expect_equal(len(page["Buckets"]), 1, "one bucket per page")
+    check("ContinuationToken" in page, "a continuation token")
+    rest = admin.list_buckets(MaxBuckets=10, Prefix="share-", ContinuationToken=page["ContinuationToken"])
+    check(page["Buckets"][0]["Name"] not in [b["Name"] for b in rest["Buckets"]], "the next page goes on")
+
+with suite.cell("cors"):
+    admin.put_bucket_cors(Bucket=P, CORSConfiguration={"CORSRules": [{"AllowedOrigins": ["https://app.example"], "AllowedMethods": ["GET", "PUT"], "AllowedHeaders": ["*"], "MaxAgeSeconds": 600}]})
+    expect_equal(admin.get_bucket_cors(Bucket=P)["CORSRules"][0]["AllowedMethods"], ["GET", "PUT"], "rules")
+    req = urllib.request.Request(f"{ENDPOINT}/{P}/open/a", method="OPTIONS", headers={"Origin": "https://app.example", "Access-Control-Request-Method": "PUT"})
+    with urllib.request.urlopen(req) as res:
+        expect_equal(res.headers.get("Access-Control-Allow-Origin"), "https://app.example", "preflight")
+    req = urllib.request.Request(f"{ENDPOINT}/{P}/open/a", method="OPTIONS", headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"})
+    try:
+        urllib.request.urlopen(req)
+        raise AssertionError("a preflight from another origin was allowed")
+    except urllib.error.HTTPError as err:
+        expect_equal(err.code, 403, "other origin")
+    admin.delete_bucket_cors(Bucket=P)
+    refused(lambda: admin.get_bucket_cors(Bucket=P), "NoSuchCORSConfiguration")
+
+with suite.cell("checksums-baddigest-and-full-object"):
+    refused(lambda: admin.put_object(Bucket=P, Key="bad", Body=b"body", ChecksumCRC32=crc32_b64(b"other")), "BadDigest")
+    refused(lambda: admin.head_object(Bucket=P, Key="bad"), "404")
+    parts_data = [os.urandom(5 * 1024 * 1024), os.urandom(1234)]
+    up = admin.create_multipart_upload(Bucket=P, Key="full", ChecksumAlgorithm="CRC32", ChecksumType="FULL_OBJECT")
+    parts = []
+    for i, d in enumerate(parts_data, 1):
+        r = admin.upload_part(Bucket=P, Key="full", UploadId=up["UploadId"], PartNumber=i, Body=d, ChecksumCRC32=crc32_b64(d))
+        parts.append({"PartNumber": i, "ETag": r["ETag"], "ChecksumCRC32": r["ChecksumCRC32"]})
+    refused(lambda: admin.upload_part(Bucket=P, Key="full", UploadId=up["UploadId"], PartNumber=3, Body=b"x", ChecksumCRC32=crc32_b64(b"y")), "BadDigest")
+    done = admin.complete_multipart_upload(Bucket=P, Key="full", UploadId=up["UploadId"], MultipartUpload={"Parts": parts})
+    expect_equal(done.get("ChecksumCRC32"), crc32_b64(b"".join(parts_data)), "whole-object CRC32")
+    again = admin.complete_multipart_upload(Bucket=P, Key="full", UploadId=up["UploadId"], MultipartUpload={"Parts": parts})
+    expect_equal(again["ETag"], done["ETag"], "a retried Complete answers the same ETag")
+    head = admin.head_object(Bucket=P, Key="full", PartNumber=2)
+    expect_equal((head["ContentLength"], head["PartsCount"]), (1234, 2), "HEAD ?partNumber")
+    refused(lambda: admin.get_object(Bucket=P, Key="full", PartNumber=3), "InvalidPartNumber")
+    attrs = admin.get_object_attributes(Bucket=P, Key="full", ObjectAttributes=["ETag", "ObjectParts", "ObjectSize", "Checksum"], MaxParts=1)
+    expect_equal((attrs["ObjectSize"], attrs["ObjectParts"]["TotalPartsCount"], len(attrs["ObjectParts"]["Parts"])), (len(parts_data[0]) + 1234, 2, 1), "attributes")
+
+with suite.cell("tagging-and-metadata-edges"):
+    # (boto3 refuses non-ASCII metadata itself; that edge is checked with curl and the JS SDK in test/s3-edges.test.ts.)
+    admin.put_object(Bucket=P, Key="tagged", Body=b"x", Tagging="zeta=1&alpha=2")
+    expect_equal([t["Key"] for t in admin.get_object_tagging(Bucket=P, Key="tagged")["TagSet"]], ["alpha", "zeta"], "tags in key order")
+    admin.put_bucket_tagging(Bucket=P, Tagging={"TagSet": [{"Key": "team", "Value": "vision"}]})
+    expect_equal(admin.get_bucket_tagging(Bucket=P)["TagSet"], [{"Key": "team", "Value": "vision"}], "bucket tagging")
+    admin.delete_bucket_tagging(Bucket=P)
+    refused(lambda: admin.get_bucket_tagging(Bucket=P), "NoSuchTagSet")
+    expect_equal(admin.list_objects_v2(Bucket=P, ContinuationToken="", MaxKeys=1)["KeyCount"], 1, "empty continuation token is the first page")
+    refused(lambda: admin.upload_part_copy(Bucket=P, Key="cp", UploadId=admin.create_multipart_upload(Bucket=P, Key="cp")["UploadId"], PartNumber=1,
+                                           CopySource={"Bucket": P, "Key": "tagged"}, CopySourceRange="bytes=0-99"), "InvalidRange")
+
 suite.finish()
