@@ -3,9 +3,6 @@
  * x-amz-grant-* headers and AccessControlPolicy documents, on buckets and objects; object owners in listings;
  * BucketOwnerEnforced / BucketOwnerPreferred; PublicAccessBlock against ACLs. (boto3: conformance/suites/sharing_suite.py.)
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
   CompleteMultipartUploadCommand,
   CopyObjectCommand,
@@ -25,18 +22,12 @@ import {
   PutPublicAccessBlockCommand,
   DeletePublicAccessBlockCommand,
   S3Client,
-  S3ServiceException,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { embeddedConfig } from '../src/config/load.js';
-import { openGateway, type Gateway } from '../src/gateway/gateway.js';
+import { failure, sdkClient, startSdkGateway, type Creds, type SdkGateway } from './helpers/sdk.js';
 import { ownerId } from '../src/s3/owner.js';
-import { startS3Server, type RunningS3Server } from '../src/s3/server.js';
-import { createLogger } from '../src/util/logger.js';
-import { createMetrics } from '../src/util/metrics.js';
 
-type Creds = { accessKey: string; secretKey: string };
 const ADMIN: Creds = { accessKey: 'acl-admin', secretKey: 'acl-admin-secret-000000000000' };
 const ALICE: Creds = { accessKey: 'alice', secretKey: 'alice-secret-00000000000000000' };
 const BOB: Creds = { accessKey: 'bob', secretKey: 'bob-secret-0000000000000000000' };
@@ -44,32 +35,13 @@ const CAROL: Creds = { accessKey: 'carol', secretKey: 'carol-secret-000000000000
 const ALL_USERS = 'http://acs.amazonaws.com/groups/global/AllUsers';
 const AUTHENTICATED = 'http://acs.amazonaws.com/groups/global/AuthenticatedUsers';
 
-let dir: string;
-let gateway: Gateway;
-let server: RunningS3Server;
+let gw: SdkGateway;
 const clients: S3Client[] = [];
 
 function client(user: Creds | null): S3Client {
-  const c = new S3Client({
-    endpoint: server.url,
-    region: 'us-east-1',
-    forcePathStyle: true,
-    maxAttempts: 1,
-    ...(user ? { credentials: { accessKeyId: user.accessKey, secretAccessKey: user.secretKey } } : { credentials: { accessKeyId: '', secretAccessKey: '' }, signer: { sign: async (r) => r } }),
-  });
-  clients.push(c);
-  return c;
+  return sdkClient(gw.url, user, clients);
 }
 
-async function failure(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof S3ServiceException) return `${err.$metadata.httpStatusCode} ${err.name}`;
-    throw err;
-  }
-  return 'succeeded';
-}
 
 async function read(c: S3Client, bucket: string, key: string): Promise<string> {
   const res = await c.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
@@ -80,27 +52,19 @@ const grantsOf = (acl: { Grants?: Array<{ Grantee?: { Type?: string; ID?: string
   (acl.Grants ?? []).map((g) => [g.Grantee?.Type, g.Grantee?.ID ?? g.Grantee?.URI, g.Permission]);
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'tessera-acl-'));
-  const config = embeddedConfig(dir, {
-    cold: { segmentSize: '1MiB', chunkSize: '64KiB' },
-    users: [
-      { ...ADMIN, buckets: { '*': 'admin' } },
-      // Alice may create her bucket; Bob and Carol have no grants of the operator's at all: only ACLs let them in.
-      { ...ALICE, buckets: { 'alice-team': 'admin' } },
-      { ...BOB, buckets: { 'no-such-bucket': 'read' } },
-      { ...CAROL, buckets: { 'no-such-bucket': 'read' } },
-    ],
-  });
-  gateway = await openGateway(config, { logger: createLogger('silent'), metrics: createMetrics(), background: false });
-  server = await startS3Server({ service: gateway.service, config, logger: createLogger('silent'), metrics: createMetrics() });
+  gw = await startSdkGateway('tessera-acl-', [
+    { ...ADMIN, buckets: { '*': 'admin' } },
+    // Alice may create her bucket; Bob and Carol have no grants of the operator's at all: only ACLs let them in.
+    { ...ALICE, buckets: { 'alice-team': 'admin' } },
+    { ...BOB, buckets: { 'no-such-bucket': 'read' } },
+    { ...CAROL, buckets: { 'no-such-bucket': 'read' } },
+  ]);
   await client(ALICE).send(new CreateBucketCommand({ Bucket: 'alice-team' }));
 }, 60_000);
 
 afterAll(async () => {
   for (const c of clients) c.destroy();
-  await server?.close();
-  await gateway?.close();
-  if (dir) await rm(dir, { recursive: true, force: true });
+  await gw?.close();
 });
 
 describe('bucket ACL grants to users', () => {

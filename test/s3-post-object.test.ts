@@ -5,29 +5,22 @@
  * generate_presigned_post: conformance/suites/sharing_suite.py.)
  */
 import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CreateBucketCommand, GetObjectCommand, GetObjectTaggingCommand, HeadObjectCommand, PutBucketAclCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { createPresignedPost, type PresignedPostOptions } from '@aws-sdk/s3-presigned-post';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { embeddedConfig } from '../src/config/load.js';
-import { openGateway, type Gateway } from '../src/gateway/gateway.js';
-import { startS3Server, type RunningS3Server } from '../src/s3/server.js';
-import { createLogger } from '../src/util/logger.js';
-import { createMetrics } from '../src/util/metrics.js';
+import { startSdkGateway, type SdkGateway } from './helpers/sdk.js';
 
 const ADMIN = { accessKey: 'post-admin', secretKey: 'post-admin-secret-00000000000' };
 const READER = { accessKey: 'post-reader', secretKey: 'post-reader-secret-0000000000' };
 
-let dir: string;
-let gateway: Gateway;
-let server: RunningS3Server;
+let gw: SdkGateway;
 let s3: S3Client;
 let readerS3: S3Client;
 
 function sdk(user: { accessKey: string; secretKey: string }): S3Client {
-  return new S3Client({ endpoint: server.url, region: 'us-east-1', forcePathStyle: true, maxAttempts: 1, credentials: { accessKeyId: user.accessKey, secretAccessKey: user.secretKey } });
+  return new S3Client({ endpoint: gw.url, region: 'us-east-1', forcePathStyle: true, maxAttempts: 1, credentials: { accessKeyId: user.accessKey, secretAccessKey: user.secretKey } });
 }
 
 async function presign(client: S3Client, options: Partial<PresignedPostOptions> & { Key: string }) {
@@ -62,16 +55,10 @@ async function missing(key: string): Promise<boolean> {
 }
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'tessera-post-'));
-  const config = embeddedConfig(dir, {
-    cold: { segmentSize: '1MiB', chunkSize: '64KiB' },
-    users: [
-      { ...ADMIN, buckets: { '*': 'admin' } },
-      { ...READER, buckets: { forms: 'read' } },
-    ],
-  });
-  gateway = await openGateway(config, { logger: createLogger('silent'), metrics: createMetrics(), background: false });
-  server = await startS3Server({ service: gateway.service, config, logger: createLogger('silent'), metrics: createMetrics() });
+  gw = await startSdkGateway('tessera-post-', [
+    { ...ADMIN, buckets: { '*': 'admin' } },
+    { ...READER, buckets: { forms: 'read' } },
+  ]);
   s3 = sdk(ADMIN);
   readerS3 = sdk(READER);
   await s3.send(new CreateBucketCommand({ Bucket: 'forms' }));
@@ -80,9 +67,7 @@ beforeAll(async () => {
 afterAll(async () => {
   s3?.destroy();
   readerS3?.destroy();
-  await server?.close();
-  await gateway?.close();
-  if (dir) await rm(dir, { recursive: true, force: true });
+  await gw?.close();
 });
 
 describe('POST Object', () => {
@@ -102,7 +87,7 @@ describe('POST Object', () => {
     expect(got.ContentType).toBe('image/png');
     expect(got.Metadata).toEqual({ camera: 'nikon' });
     // Nothing of the spool stays behind.
-    expect(await readdir(join(dir, 'spool'))).toEqual([]);
+    expect(await readdir(join(gw.dir, 'spool'))).toEqual([]);
   });
 
   it('success_action_status 201 answers a PostResponse document; 200 an empty body; success_action_redirect a 303', async () => {
@@ -139,7 +124,7 @@ describe('POST Object', () => {
     expect(await errorOf(await post(prefixed.url, { ...prefixed.fields, 'x-amz-signature': '0'.repeat(64) }, 'x'))).toBe('403 SignatureDoesNotMatch');
     const expired = await presign(s3, { Key: 'late', Expires: -10 });
     expect(await errorOf(await post(expired.url, expired.fields, 'x'))).toBe('403 AccessDenied');
-    const unknownUser = await presign(new S3Client({ endpoint: server.url, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'nobody', secretAccessKey: 'nothing-at-all-000000' } }), { Key: 'x' });
+    const unknownUser = await presign(new S3Client({ endpoint: gw.url, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'nobody', secretAccessKey: 'nothing-at-all-000000' } }), { Key: 'x' });
     expect(await errorOf(await post(unknownUser.url, unknownUser.fields, 'x'))).toBe('403 InvalidAccessKeyId');
     // Fields after the file are ignored (S3's rule), so they can neither break nor change the policy.
     expect((await post(prefixed.url, prefixed.fields, 'kept', 'f', { 'x-amz-meta-after': 'ignored' })).status).toBe(204);
@@ -157,7 +142,7 @@ describe('POST Object', () => {
     const tagging = '<Tagging><TagSet><Tag><Key>split</Key><Value>train</Value></Tag></TagSet></Tagging>';
     const form = await presign(s3, { Key: 'fields/public', Fields: { acl: 'public-read', tagging }, Conditions: [{ acl: 'public-read' }, { tagging }] });
     expect((await post(form.url, form.fields, 'for everyone')).status).toBe(204);
-    expect(await (await fetch(`${server.url}/forms/fields/public`)).text()).toBe('for everyone');
+    expect(await (await fetch(`${gw.url}/forms/fields/public`)).text()).toBe('for everyone');
     expect((await s3.send(new GetObjectTaggingCommand({ Bucket: 'forms', Key: 'fields/public' }))).TagSet).toEqual([{ Key: 'split', Value: 'train' }]);
     const wrong = await presign(s3, { Key: 'fields/checksum', Fields: { 'x-amz-checksum-sha256': createHash('sha256').update('other').digest('base64') }, Conditions: [['starts-with', '$x-amz-checksum-sha256', '']] });
     expect(await errorOf(await post(wrong.url, wrong.fields, 'this'))).toBe('400 BadDigest');
@@ -168,10 +153,10 @@ describe('POST Object', () => {
   });
 
   it('an unsigned form is anonymous: refused unless the bucket lets everyone write; a form without key or file is refused', async () => {
-    expect(await errorOf(await post(`${server.url}/forms`, { key: 'anon/one' }, 'x'))).toBe('403 AccessDenied');
+    expect(await errorOf(await post(`${gw.url}/forms`, { key: 'anon/one' }, 'x'))).toBe('403 AccessDenied');
     await s3.send(new PutBucketAclCommand({ Bucket: 'forms', ACL: 'public-read-write' }));
     try {
-      expect((await post(`${server.url}/forms`, { key: 'anon/one' }, 'anonymous')).status).toBe(204);
+      expect((await post(`${gw.url}/forms`, { key: 'anon/one' }, 'anonymous')).status).toBe(204);
       expect(await read('anon/one')).toBe('anonymous');
     } finally {
       await s3.send(new PutBucketAclCommand({ Bucket: 'forms', ACL: 'private' }));

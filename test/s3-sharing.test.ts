@@ -4,9 +4,6 @@
  * and curl with no credentials at all.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { promisify } from 'node:util';
 import {
   CreateBucketCommand,
@@ -25,48 +22,23 @@ import {
   PutObjectCommand,
   PutPublicAccessBlockCommand,
   S3Client,
-  S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { embeddedConfig } from '../src/config/load.js';
-import { openGateway, type Gateway } from '../src/gateway/gateway.js';
+import { failure, sdkClient, startSdkGateway, type Creds, type SdkGateway } from './helpers/sdk.js';
 import { ownerId } from '../src/s3/owner.js';
-import { startS3Server, type RunningS3Server } from '../src/s3/server.js';
-import { createLogger } from '../src/util/logger.js';
-import { createMetrics } from '../src/util/metrics.js';
 
 const run = promisify(execFile);
 const ADMIN = { accessKey: 'share-admin', secretKey: 'share-admin-secret-0000000000' };
 const ALICE = { accessKey: 'alice', secretKey: 'alice-secret-00000000000000000' };
 const BOB = { accessKey: 'bob', secretKey: 'bob-secret-0000000000000000000' };
 
-let dir: string;
-let gateway: Gateway;
-let server: RunningS3Server;
+let gw: SdkGateway;
 const clients: S3Client[] = [];
 
-function client(user: { accessKey: string; secretKey: string } | null): S3Client {
-  const c = new S3Client({
-    endpoint: server.url,
-    region: 'us-east-1',
-    forcePathStyle: true,
-    maxAttempts: 1,
-    // Unsigned: the SDK's way of sending no signature at all (as boto3's UNSIGNED and `aws --no-sign-request`).
-    ...(user ? { credentials: { accessKeyId: user.accessKey, secretAccessKey: user.secretKey } } : { credentials: { accessKeyId: '', secretAccessKey: '' }, signer: { sign: async (r) => r } }),
-  });
-  clients.push(c);
-  return c;
+function client(user: Creds | null): S3Client {
+  return sdkClient(gw.url, user, clients);
 }
 
-async function failure(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof S3ServiceException) return `${err.$metadata.httpStatusCode} ${err.name}`;
-    throw err;
-  }
-  return 'succeeded';
-}
 
 async function curlStatus(url: string): Promise<{ status: number; body: string }> {
   const { stdout } = await run('curl', ['-s', '-w', '\n%{http_code}', url]);
@@ -81,19 +53,11 @@ const publicRead = (bucket: string) => policy([
 ]);
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'tessera-sharing-'));
-  const config = embeddedConfig(dir, {
-    cold: { segmentSize: '1MiB', chunkSize: '64KiB' },
-    users: [
-      { ...ADMIN, buckets: { '*': 'admin' } },
-      { ...ALICE, buckets: { 'alice-data': 'admin', shared: 'admin' } },
-      { ...BOB, buckets: { shared: 'admin', 'bob-stuff': 'admin' } },
-    ],
-  });
-  const logger = createLogger('silent');
-  const metrics = createMetrics();
-  gateway = await openGateway(config, { logger, metrics, background: false });
-  server = await startS3Server({ service: gateway.service, config, logger, metrics });
+  gw = await startSdkGateway('tessera-sharing-', [
+    { ...ADMIN, buckets: { '*': 'admin' } },
+    { ...ALICE, buckets: { 'alice-data': 'admin', shared: 'admin' } },
+    { ...BOB, buckets: { shared: 'admin', 'bob-stuff': 'admin' } },
+  ]);
   const admin = client(ADMIN);
   await admin.send(new CreateBucketCommand({ Bucket: 'public-data' }));
   for (const key of ['open/a.txt', 'open/b.txt', 'secret/plan.txt']) await admin.send(new PutObjectCommand({ Bucket: 'public-data', Key: key, Body: `body of ${key}` }));
@@ -103,9 +67,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const c of clients) c.destroy();
-  await server?.close();
-  await gateway?.close();
-  if (dir) await rm(dir, { recursive: true, force: true });
+  await gw?.close();
 });
 
 describe('anonymous requests', () => {
@@ -117,7 +79,7 @@ describe('anonymous requests', () => {
     // A bucket that does not exist is NoSuchBucket for anyone, as S3 answers; nothing reaches a handler.
     expect(await failure(anon.send(new PutObjectCommand({ Bucket: 'no-such-bucket', Key: 'k', Body: 'x' })))).toBe('404 NoSuchBucket');
     expect(await failure(client(BOB).send(new GetObjectCommand({ Bucket: 'no-such-bucket', Key: 'k' })))).toBe('404 NoSuchBucket');
-    const r = await curlStatus(`${server.url}/private-data/x`);
+    const r = await curlStatus(`${gw.url}/private-data/x`);
     expect(r.status).toBe(403);
     expect(r.body).toContain('<Code>AccessDenied</Code>');
     expect(r.body).toMatch(/<RequestId>[0-9A-F]{16}<\/RequestId>/);
@@ -133,7 +95,7 @@ describe('bucket policies', () => {
     expect(await got.Body!.transformToString()).toBe('body of open/a.txt');
     expect((await anon.send(new ListObjectsV2Command({ Bucket: 'public-data', Prefix: 'open/' }))).Contents?.map((o) => o.Key)).toEqual(['open/a.txt', 'open/b.txt']);
     expect((await anon.send(new HeadObjectCommand({ Bucket: 'public-data', Key: 'open/b.txt' }))).ContentLength).toBe('body of open/b.txt'.length);
-    expect(await curlStatus(`${server.url}/public-data/open/b.txt`)).toEqual({ status: 200, body: 'body of open/b.txt' });
+    expect(await curlStatus(`${gw.url}/public-data/open/b.txt`)).toEqual({ status: 200, body: 'body of open/b.txt' });
     expect(await failure(anon.send(new PutObjectCommand({ Bucket: 'public-data', Key: 'open/new', Body: 'x' })))).toBe('403 AccessDenied');
     // Bob has no grant on the bucket, but the policy's Principal "*" covers signed users too.
     const bob = client(BOB);
@@ -281,7 +243,7 @@ describe('CORS', () => {
     ],
   };
   const preflight = (bucket: string, origin: string, method: string, headers?: string) =>
-    fetch(`${server.url}/${bucket}/open/a.txt`, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': method, ...(headers ? { 'access-control-request-headers': headers } : {}) } });
+    fetch(`${gw.url}/${bucket}/open/a.txt`, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': method, ...(headers ? { 'access-control-request-headers': headers } : {}) } });
 
   it('Put/Get/DeleteBucketCors round-trip; an unsupported method is refused', async () => {
     const { PutBucketCorsCommand, GetBucketCorsCommand, DeleteBucketCorsCommand } = await import('@aws-sdk/client-s3');
@@ -316,11 +278,11 @@ describe('CORS', () => {
     expect((await preflight('private-data', 'https://app.example.com', 'GET')).status).toBe(403);
     expect((await preflight('no-such-bucket-cors', 'https://app.example.com', 'GET')).status).toBe(404);
     // An actual (anonymous, here refused) GET from the app's origin: the browser may read the 403 thanks to the headers.
-    const denied = await fetch(`${server.url}/public-data/open/a.txt`, { headers: { origin: 'https://app.example.com' } });
+    const denied = await fetch(`${gw.url}/public-data/open/a.txt`, { headers: { origin: 'https://app.example.com' } });
     expect(denied.status).toBe(403);
     expect(denied.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
     expect(denied.headers.get('access-control-expose-headers')).toBe('ETag');
-    const noOrigin = await fetch(`${server.url}/public-data/open/a.txt`);
+    const noOrigin = await fetch(`${gw.url}/public-data/open/a.txt`);
     expect(noOrigin.headers.get('access-control-allow-origin')).toBeNull();
   });
 });
