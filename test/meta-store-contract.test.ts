@@ -197,6 +197,24 @@ describe.each(metaEngines({ serializable: true }))('%s store', (engineName) => {
       expect(await store.setTags('bkt', 'missing', {})).toBe(false);
     });
 
+    it("keeps an object's owner and ACL, lists the owner, replaces the ACL only for the same object id", async () => {
+      const grants = [{ grantee: { type: 'Group' as const, group: 'AllUsers' as const }, permission: 'READ' as const }];
+      await store.putObject(objectRecord('owned', 'o1', { owner: 'alice', grants }));
+      await store.putObject(objectRecord('plain', 'o2'));
+      const got = await store.getObject('bkt', 'owned');
+      expect([got?.owner, got?.grants]).toEqual(['alice', grants]);
+      const plain = await store.getObject('bkt', 'plain');
+      expect([plain?.owner, plain?.grants]).toEqual([undefined, undefined]);
+      expect((await store.listObjects('bkt', { maxKeys: 10 })).objects.map((o) => [o.key, o.owner])).toEqual([
+        ['owned', 'alice'],
+        ['plain', undefined],
+      ]);
+      expect((await store.listObjects('bkt', { maxKeys: 10, delimiter: '/' })).objects.map((o) => o.owner)).toEqual(['alice', undefined]);
+      expect(await store.setGrants('bkt', 'owned', 'o-other', null)).toBe(false);
+      expect(await store.setGrants('bkt', 'owned', 'o1', null)).toBe(true);
+      expect((await store.getObject('bkt', 'owned'))?.grants).toBeUndefined();
+    });
+
     it('updates a manifest only while the object exists', async () => {
       await store.putObject(objectRecord('k', 'o1'));
       const repaired = manifest('o1', ['moved-seg']);
