@@ -116,7 +116,7 @@ describe('routing: operation table', () => {
     expect(codeOf(() => op('POST', '/b/k', 'select&select-type=2'))).toBe('NotImplemented');
     expect(codeOf(() => op('DELETE', '/b', 'lifecycle'))).toBe('NotImplemented');
     expect(op('DELETE', '/b', 'policy')).toBe('DeleteBucketPolicy');
-    expect(codeOf(() => op('POST', '/b', ''))).toBe('NotImplemented');
+    expect(codeOf(() => op('POST', '/b', ''))).toBe('PreconditionFailed');
     expect(codeOf(() => op('PATCH', '/b/k'))).toBe('MethodNotAllowed');
     expect(codeOf(() => op('PUT', '/'))).toBe('MethodNotAllowed');
     expect(codeOf(() => op('GET', '/b', 'list-type=3'))).toBe('InvalidArgument');

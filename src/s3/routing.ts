@@ -272,8 +272,9 @@ function resolveBucketOperation(method: string, _bucket: string, query: URLSearc
       return 'DeleteBucket';
     case 'POST':
       if (has('delete')) return 'DeleteObjects';
-      // A form upload (multipart/form-data) is PostObject, recognised before authentication (server.ts).
-      throw Errors.invalidRequest('A POST to a bucket must be a multipart/form-data upload or ?delete');
+      // A form upload (multipart/form-data) is PostObject, recognised before authentication (server.ts); S3 answers
+      // any other bucket POST with this 412.
+      throw Errors.preconditionFailed('Bucket POST must be of the enclosure-type multipart/form-data');
     default:
       throw ProtocolErrors.methodNotAllowed(method);
   }
