@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeKey, listingEntries, prefixSuccessor, takePage, type KeyedRow } from '../src/meta/sqlite-listing.js';
 import { listObjectPage, type ObjectListingSource, type RawSummaryRow } from '../src/meta/listing-objects.js';
-import { prepareStatements } from '../src/meta/sqlite-statements.js';
+import { prepareStatements, prepareVersionStreams } from '../src/meta/sqlite-statements.js';
 import { SqliteMetaStore } from '../src/meta/sqlite-store.js';
 import type { ObjectRecord } from '../src/model/records.js';
 
@@ -112,13 +112,7 @@ describe('index use', () => {
     expect(seeks).toBe(6);
   });
 
-  it('object listing statements read only the covering index, which older databases get on open', async () => {
-    const path = join(dir, 'covering.db');
-    const first = SqliteMetaStore.open(path);
-    await first.createBucket({ name: 'bkt', createdAt: NOW, owner: 'o', region: 'r' });
-    await first.putObject(objectRecord('a/b', 'id-1'));
-    await first.close();
-    const raw = new Database(path);
+  it('object listing statements read only the covering index of latest versions; a version-1 database is migrated on open', async () => {
     const plans = (db: Database.Database) =>
       ['summaryPageFrom', 'summaryPageBetween', 'summaryScanFrom', 'summaryScanBetween'].map((name) => {
         const statement = (prepareStatements(db) as unknown as Record<string, Database.Statement>)[name];
@@ -126,25 +120,56 @@ describe('index use', () => {
         const params = new Array<null>((statement.source.match(/\?/g) ?? []).length).fill(null);
         return db.prepare<unknown[], { detail: string }>(`EXPLAIN QUERY PLAN ${statement.source}`).all(...params).map((r) => r.detail).join('; ');
       });
+    // A database as the first release wrote it (schema version 1: UNIQUE (bucket, key), no owner / ACL / version
+    // columns), with a deleted row so the AUTOINCREMENT high-water mark is above every id.
+    const path = join(dir, 'v1.db');
+    const v1 = new Database(path);
     try {
-      for (const plan of plans(raw)) expect(plan).toMatch(/COVERING INDEX objects_listing_owner/);
-      // A database written before the index and the owner / ACL columns existed.
-      raw.exec('DROP INDEX objects_listing_owner');
-      raw.exec('ALTER TABLE objects DROP COLUMN grants');
-      raw.exec('ALTER TABLE uploads DROP COLUMN object_owner');
-      raw.exec('ALTER TABLE uploads DROP COLUMN grants');
+      v1.exec(`
+        CREATE TABLE buckets (name TEXT PRIMARY KEY, created_at INTEGER NOT NULL, owner TEXT NOT NULL, region TEXT NOT NULL, erasure TEXT);
+        CREATE TABLE objects (id INTEGER PRIMARY KEY AUTOINCREMENT, bucket TEXT NOT NULL, key BLOB NOT NULL, object_id TEXT NOT NULL UNIQUE,
+          size INTEGER NOT NULL, etag TEXT NOT NULL, last_modified INTEGER NOT NULL, storage_class TEXT, headers TEXT NOT NULL, tags TEXT NOT NULL,
+          checksum TEXT, parts TEXT, manifest TEXT NOT NULL, hot_state TEXT NOT NULL DEFAULT 'cold', hot_bytes INTEGER NOT NULL DEFAULT 0,
+          pinned INTEGER NOT NULL DEFAULT 0, last_access INTEGER NOT NULL DEFAULT 0, UNIQUE (bucket, key));
+        CREATE INDEX objects_eviction ON objects (hot_state, pinned, last_access, hot_bytes);
+        CREATE INDEX objects_not_cold ON objects (object_id) WHERE hot_state <> 'cold';
+        CREATE INDEX objects_listing ON objects (bucket, key, size, etag, last_modified, checksum, storage_class);
+        CREATE TABLE uploads (upload_id TEXT PRIMARY KEY, bucket TEXT NOT NULL, key BLOB NOT NULL, initiated INTEGER NOT NULL, owner TEXT NOT NULL,
+          headers TEXT NOT NULL, tags TEXT NOT NULL, checksum_algorithm TEXT, checksum_type TEXT, object_id TEXT NOT NULL, wrapped_key TEXT NOT NULL, key_id TEXT NOT NULL);
+        CREATE TABLE parts (id INTEGER PRIMARY KEY AUTOINCREMENT, upload_id TEXT NOT NULL, part_number INTEGER NOT NULL, size INTEGER NOT NULL,
+          etag TEXT NOT NULL, checksum TEXT, last_modified INTEGER NOT NULL, manifest TEXT NOT NULL, UNIQUE (upload_id, part_number));
+        CREATE TABLE garbage (id INTEGER PRIMARY KEY AUTOINCREMENT, manifest TEXT NOT NULL, not_before INTEGER NOT NULL);
+        PRAGMA user_version = 1;
+      `);
+      v1.prepare("INSERT INTO buckets VALUES ('bkt', ?, 'o', 'r', NULL)").run(NOW);
+      const insert = v1.prepare("INSERT INTO objects (bucket, key, object_id, size, etag, last_modified, headers, tags, manifest) VALUES ('bkt', ?, ?, 1, '\"e\"', ?, '{\"userMeta\":{}}', '{}', ?)");
+      for (const [key, id] of [['a/b', 'id-1'], ['a/c', 'id-2'], ['gone', 'id-3']] as const) insert.run(Buffer.from(key), id, NOW, JSON.stringify({ ...objectRecord(key, id).manifest }));
+      v1.exec("DELETE FROM objects WHERE object_id = 'id-3'");
     } finally {
-      raw.close();
+      v1.close();
     }
-    const reopened = SqliteMetaStore.open(path);
+    const store = SqliteMetaStore.open(path);
     try {
-      expect((await reopened.listObjects('bkt', { maxKeys: 10 })).objects.map((o) => o.key)).toEqual(['a/b']);
+      expect((await store.listObjects('bkt', { maxKeys: 10 })).objects.map((o) => o.key)).toEqual(['a/b', 'a/c']);
+      expect((await store.getObject('bkt', 'a/b'))?.objectId).toBe('id-1');
+      // One key can hold versions now.
+      await store.putBucketSetting('bkt', 'versioning', 'Enabled');
+      await store.putObject(objectRecord('a/b', 'id-4'));
+      expect((await store.listObjectVersions('bkt', { maxKeys: 10, prefix: 'a/b' })).entries.map((e) => e.versionId)).toHaveLength(2);
     } finally {
-      await reopened.close();
+      await store.close();
     }
     const check = new Database(path, { readonly: true });
     try {
-      for (const plan of plans(check)) expect(plan).toMatch(/COVERING INDEX objects_listing_owner/);
+      expect(check.pragma('user_version', { simple: true })).toBe(2);
+      for (const plan of plans(check)) expect(plan).toMatch(/COVERING INDEX objects_listing_current/);
+      // Ids kept, and the high-water mark: the new row's id is above the deleted one's.
+      const ids = check.prepare<[], { id: number; object_id: string }>('SELECT id, object_id FROM objects ORDER BY id').all();
+      expect(ids.map((r) => [r.id, r.object_id])).toEqual([
+        [1, 'id-1'],
+        [2, 'id-2'],
+        [4, 'id-4'],
+      ]);
     } finally {
       check.close();
     }
@@ -157,7 +182,7 @@ describe('index use', () => {
     try {
       // Whole-table answers by design: listing every bucket, counting every object.
       const fullScanAllowed = new Set(['allBuckets', 'countAll', 'ping']);
-      for (const [name, statement] of Object.entries(prepareStatements(db))) {
+      for (const [name, statement] of Object.entries({ ...prepareStatements(db), ...prepareVersionStreams(db) })) {
         const named = [...statement.source.matchAll(/@(\w+)/g)].map((m) => m[1] ?? '');
         const explain = db.prepare<unknown[], { detail: string }>(`EXPLAIN QUERY PLAN ${statement.source}`);
         const plan = named.length > 0 ? explain.all(Object.fromEntries(named.map((n) => [n, null]))) : explain.all(...new Array<null>((statement.source.match(/\?/g) ?? []).length).fill(null));

@@ -161,9 +161,9 @@ describe.each(metaEngines({ serializable: true }))('%s store', (engineName) => {
     });
 
     it('deleting queues the manifest with the default grace and returns the record', async () => {
-      expect(await store.deleteObject('bkt', 'missing')).toBeNull();
+      expect(await store.deleteObject('bkt', 'missing')).toEqual({ removed: null });
       await store.putObject(objectRecord('k', 'o1'));
-      expect((await store.deleteObject('bkt', 'k'))?.objectId).toBe('o1');
+      expect((await store.deleteObject('bkt', 'k')).removed?.objectId).toBe('o1');
       expect(await store.getObject('bkt', 'k')).toBeNull();
       expect(await store.dueGarbage(NOW + DEFAULT_GARBAGE_GRACE_MS - 1, 10)).toEqual([]);
       expect((await store.dueGarbage(NOW + DEFAULT_GARBAGE_GRACE_MS, 10)).map((g) => g.manifest.objectId)).toEqual(['o1']);

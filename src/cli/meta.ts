@@ -1,6 +1,6 @@
 import { loadConfig } from '../config/load.js';
 import type { MetaConfig } from '../config/types.js';
-import { copyMetaStore, TargetNotEmptyError, type BulkMetaStore } from '../meta/copy.js';
+import { copyMetaStore, TargetNotEmptyError, VersionsNotCopiedError, type BulkMetaStore } from '../meta/copy.js';
 import { openMetaStore } from '../meta/open.js';
 import { redactUrl } from '../meta/postgres-url.js';
 import { SCHEMA_VERSION as SQLITE_SCHEMA_VERSION } from '../meta/sqlite-schema.js';
@@ -83,7 +83,7 @@ export async function metaMain(argv: string[]): Promise<number> {
           await target.close();
         }
       } catch (err) {
-        if (err instanceof TargetNotEmptyError) {
+        if (err instanceof TargetNotEmptyError || err instanceof VersionsNotCopiedError) {
           process.stderr.write(`tessera meta copy: ${err.message}\n`);
           return 1;
         }

@@ -39,8 +39,10 @@ export async function copyMetaStore(source: BulkMetaStore, target: BulkMetaStore
   const garbage = await source.dueGarbage(Number.MAX_SAFE_INTEGER, MAX_GARBAGE + 1);
   if (garbage.length > MAX_GARBAGE) throw new Error(`the source's garbage queue holds more than ${MAX_GARBAGE} items: run \`tessera gc\` first`);
 
+  const buckets = await source.listBuckets();
+  for (const bucket of buckets) await refuseKeptVersions(source, bucket.name);
   const sum: CopySummary = { buckets: 0, objects: 0, uploads: 0, parts: 0, garbage: 0 };
-  for (const bucket of await source.listBuckets()) {
+  for (const bucket of buckets) {
     await target.createBucket(bucket);
     for (const [name, value] of Object.entries(await source.bucketSettings(bucket.name))) await target.putBucketSetting(bucket.name, name as BucketSettingName, value);
     sum.buckets++;
@@ -68,6 +70,25 @@ export async function copyMetaStore(source: BulkMetaStore, target: BulkMetaStore
   }
   onProgress?.(sum);
   return sum;
+}
+
+export class VersionsNotCopiedError extends Error {
+  constructor(bucket: string) {
+    super(`bucket ${bucket} keeps noncurrent versions or delete markers, which the copy does not carry yet; nothing was copied`);
+    this.name = 'VersionsNotCopiedError';
+  }
+}
+
+/** The copy carries latest versions only: a bucket with more is refused before anything is written, never thinned. */
+async function refuseKeptVersions(source: MetaStore, bucket: string): Promise<void> {
+  if ((await source.getBucketSetting(bucket, 'versioning')) === null) return;
+  let marker: { keyMarker?: string; versionIdMarker?: string } = {};
+  for (;;) {
+    const page = await source.listObjectVersions(bucket, { maxKeys: PAGE, ...marker });
+    if (page.entries.some((e) => e.kind === 'marker' || !e.isLatest)) throw new VersionsNotCopiedError(bucket);
+    if (!page.isTruncated || page.last?.versionId === undefined) return;
+    marker = { keyMarker: page.last.key, versionIdMarker: page.last.versionId };
+  }
 }
 
 async function copyUpload(source: MetaStore, target: MetaStore, upload: UploadRecord, sum: CopySummary): Promise<void> {

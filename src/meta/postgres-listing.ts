@@ -18,7 +18,7 @@ export const KEY_CEILING = Buffer.from([0xff]);
 // Keys come back as bytea and are decoded here: PostgreSQL text cannot hold U+0000, which S3 keys may contain.
 const SUMMARY = `o.key, o.size, o.etag, o.last_modified, o.checksum, o.storage_class, o.owner`;
 
-export const FLAT_PAGE_SQL = `SELECT ${SUMMARY} FROM objects o WHERE o.bucket = $1 AND o.key >= $2 AND o.key < $3 ORDER BY o.key LIMIT $4`;
+export const FLAT_PAGE_SQL = `SELECT ${SUMMARY} FROM objects o WHERE o.bucket = $1 AND o.key >= $2 AND o.key < $3 AND o.current = 1 ORDER BY o.key LIMIT $4`;
 
 // $1 bucket, $2 lower, $3 upper, $4 prefix byte length, $5 delimiter, $6 entries wanted (maxKeys + 1).
 // Each step reads up to k keys from its cursor and keeps them up to the first one that rolls up into a common prefix
@@ -39,7 +39,7 @@ export const DELIMITER_PAGE_SQL = `WITH RECURSIVE walk (n, key, size, etag, last
           CASE WHEN position($5::bytea IN substring(o.key FROM $4::int + 1)) = 0 THEN 0
             ELSE $4::int + position($5::bytea IN substring(o.key FROM $4::int + 1)) + length($5::bytea) - 1 END AS cut,
           row_number() OVER (ORDER BY o.key) AS i
-        FROM objects o WHERE o.bucket = $1 AND o.key >= w.next AND o.key < $3 ORDER BY o.key LIMIT least(w.k, $6::int - w.n)
+        FROM objects o WHERE o.bucket = $1 AND o.key >= w.next AND o.key < $3 AND o.current = 1 ORDER BY o.key LIMIT least(w.k, $6::int - w.n)
       ) r
     ) c
   ) b

@@ -2,10 +2,15 @@ import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import type { ObjectManifest } from '../model/manifest.js';
 import { MetaError } from './errors.js';
-import type { BucketSettingName, MetaStore } from './store.js';
+import type { BucketSettingName, CommitOutcome, MetaStore } from './store.js';
 import type {
   AclGrant,
   BucketRecord,
+  DeleteMarkerRecord,
+  DeleteOutcome,
+  VersioningStatus,
+  VersionListQuery,
+  VersionListResult,
   GarbageItem,
   HotState,
   ListQuery,
@@ -15,6 +20,9 @@ import type {
   UploadRecord,
   WriteCondition,
 } from '../model/records.js';
+import { NULL_VERSION_ID } from '../model/records.js';
+import { fetchVersions, listVersionPage, versionStreamQueries, type VersionRow } from './listing-versions.js';
+import { newVersionId } from './version-id.js';
 import { checkWriteCondition, DEFAULT_GARBAGE_GRACE_MS, invalidPart } from './sqlite-store.js';
 import { decodeKey, encodeKey, prefixSuccessor, immediateSuccessor } from './sqlite-listing.js';
 import {
@@ -32,6 +40,9 @@ import {
   type ObjectRow,
   type PartRow,
   type UploadRow,
+  MARKER_COLUMNS,
+  markerFromRow,
+  type MarkerRow,
 } from './sqlite-rows.js';
 import { DELIMITER_PAGE_SQL, FLAT_PAGE_SQL, KEY_CEILING, listObjectPagePg } from './postgres-listing.js';
 import { migrate, SCHEMA_VERSION, sqlState } from './postgres-schema.js';
@@ -39,7 +50,7 @@ import { redactUrl } from './postgres-url.js';
 import { canonicalJson } from './sqlite-cluster.js';
 
 const ITERATION_BATCH = 512;
-/** Rows per INSERT of a bulk load (18 parameters each, well under the protocol's 65535). */
+/** Rows per INSERT of a bulk load (21 parameters each, well under the protocol's 65535). */
 const BULK_BATCH = 500;
 const MAX_ATTEMPTS = 8;
 
@@ -98,7 +109,18 @@ const OBJECT_SELECT = OBJECT_COLUMNS;
 const OBJECT_COLUMN_COUNT = OBJECT_COLUMNS.split(', ').length;
 const GARBAGE_PARAM = OBJECT_COLUMN_COUNT + 1;
 const OBJECT_VALUES = Array.from({ length: OBJECT_COLUMN_COUNT }, (_, i) => `$${i + 1}`).join(', ');
-/** `column = $n` for every column but bucket and key, numbered as in objectValues ($3..$18). */
+/** Where seq sits in objectValues (a versioned commit sets it). */
+const SEQ_INDEX = OBJECT_COLUMNS.split(', ').indexOf('seq');
+/** ListObjectVersions' six statements (listing-versions.ts), numbered placeholders. */
+const VERSION_STREAMS = versionStreamQueries((param, position) => (param === 'key' || param === 'upper' ? `$${position}::bytea` : `$${position}`));
+/**
+ * A version by id ($1 bucket, $2 key, $3 version id): the latest and the noncurrent ones are in two partial indexes,
+ * and a query must name `current` for the planner to use them.
+ */
+const VERSION_BY_ID = (columns: string): string =>
+  `SELECT ${columns} FROM objects WHERE bucket = $1 AND key = $2 AND current = 1 AND version_id = $3
+  UNION ALL SELECT ${columns} FROM objects WHERE bucket = $1 AND key = $2 AND current = 0 AND version_id = $3`;
+/** `column = $n` for every column but bucket and key, numbered as in objectValues ($3..$21). */
 const OBJECT_REPLACE_SET = OBJECT_COLUMNS.split(', ')
   .slice(2)
   .map((column, i) => `${column} = $${i + 3}`)
@@ -109,14 +131,18 @@ const OBJECT_REPLACE_SET = OBJECT_COLUMNS.split(', ')
  * row (under READ COMMITTED a concurrent writer's newer version is re-read once its lock is released); the garbage
  * insert and the update run after it and use the locked version. No row: nothing happens and the caller inserts.
  */
-const REPLACE_OBJECT_SQL = `WITH old AS (SELECT ${OBJECT_COLUMNS} FROM objects WHERE bucket = $1 AND key = $2 FOR UPDATE),
+const REPLACE_OBJECT_SQL = `WITH old AS (SELECT ${OBJECT_COLUMNS} FROM objects WHERE bucket = $1 AND key = $2 AND current = 1 FOR UPDATE),
   g AS (INSERT INTO garbage (manifest, not_before) SELECT manifest, $${GARBAGE_PARAM} FROM old WHERE object_id <> $8),
-  u AS (UPDATE objects SET ${OBJECT_REPLACE_SET}, id = DEFAULT WHERE bucket = $1 AND key = $2 AND EXISTS (SELECT 1 FROM old))
+  u AS (UPDATE objects SET ${OBJECT_REPLACE_SET}, id = DEFAULT WHERE bucket = $1 AND key = $2 AND current = 1 AND EXISTS (SELECT 1 FROM old))
 SELECT * FROM old`;
+
+function markerValues(m: MarkerRow): unknown[] {
+  return [m.bucket, m.key, m.version_id, m.seq, m.last_modified, m.owner, m.latest];
+}
 
 function objectValues(record: ObjectRecord): unknown[] {
   const p = objectParams(record);
-  return [p.bucket, p.key, p.size, p.etag, p.last_modified, p.checksum, p.storage_class, p.object_id, p.headers, p.tags, p.parts, p.manifest, p.hot_state, p.hot_bytes, p.pinned, p.last_access, p.owner, p.grants];
+  return [p.bucket, p.key, p.size, p.etag, p.last_modified, p.checksum, p.storage_class, p.object_id, p.headers, p.tags, p.parts, p.manifest, p.hot_state, p.hot_bytes, p.pinned, p.last_access, p.owner, p.grants, p.version_id, p.seq, p.current];
 }
 
 /**
@@ -185,7 +211,11 @@ export class PostgresMetaStore implements MetaStore {
       await this.transaction(async (q) => {
         // The bucket row lock waits for inserts that reference it (their foreign-key check holds a key-share lock).
         if ((await q('SELECT 1 FROM buckets WHERE name = $1 FOR UPDATE', [name])).rowCount === 0) throw new MetaError('NoSuchBucket', name);
-        if ((await q('SELECT 1 FROM objects WHERE bucket = $1 LIMIT 1', [name])).rowCount !== 0) throw new MetaError('BucketNotEmpty', name);
+        const anyVersion = `SELECT 1 FROM objects WHERE bucket = $1 AND current = 1 UNION ALL SELECT 1 FROM objects WHERE bucket = $1 AND current = 0
+          UNION ALL SELECT 1 FROM delete_markers WHERE bucket = $1 LIMIT 1`;
+        if ((await q(anyVersion, [name])).rowCount !== 0) {
+          throw new MetaError('BucketNotEmpty', name);
+        }
         await q(
           `WITH g AS (INSERT INTO garbage (manifest, not_before)
               SELECT p.manifest, $2 FROM parts p JOIN uploads u ON u.upload_id = p.upload_id WHERE u.bucket = $1),
@@ -247,7 +277,7 @@ export class PostgresMetaStore implements MetaStore {
   // ---- Objects
 
   async getObject(bucket: string, key: string): Promise<ObjectRecord | null> {
-    const { rows } = await this.statement(`SELECT ${OBJECT_SELECT} FROM objects WHERE bucket = $1 AND key = $2`, [bucket, encodeKey(key)], 'objectByKey');
+    const { rows } = await this.statement(`SELECT ${OBJECT_SELECT} FROM objects WHERE bucket = $1 AND key = $2 AND current = 1`, [bucket, encodeKey(key)], 'objectByKey');
     const row = rows[0] as ObjectRow | undefined;
     return row === undefined ? null : objectFromRow(row);
   }
@@ -258,10 +288,11 @@ export class PostgresMetaStore implements MetaStore {
     return row === undefined ? null : objectFromRow(row);
   }
 
-  async putObject(record: ObjectRecord, condition?: WriteCondition, graceMs?: number): Promise<{ replaced: ObjectRecord | null }> {
+  async putObject(record: ObjectRecord, condition?: WriteCondition, graceMs?: number): Promise<CommitOutcome> {
     const values = objectValues(record);
     const notBefore = this.notBefore(graceMs);
-    if (condition?.ifMatch === undefined) {
+    // A bucket with versioning writes in a transaction that re-reads the state (see commitObject).
+    if (condition?.ifMatch === undefined && (await this.versioningOf(record.bucket)) === undefined) {
       // The common cases are one statement each: a new key is a guarded insert; an unconditional replacement locks
       // the row, queues its manifest and rewrites it in one statement. Only If-Match takes a transaction.
       for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
@@ -275,20 +306,123 @@ export class PostgresMetaStore implements MetaStore {
       }
       throw new MetaError('Busy', '', 'The metadata store is busy. Please retry.');
     }
-    const replaced = await this.guardBucket(record.bucket, () => this.transaction((q) => this.commitObject(q, record, values, condition, notBefore)));
-    return { replaced };
+    return this.guardBucket(record.bucket, () => this.transaction((q) => this.commitObject(q, record, values, condition, notBefore)));
   }
 
-  async deleteObject(bucket: string, key: string, graceMs?: number): Promise<ObjectRecord | null> {
-    const { rows } = await this.statement(
-      `WITH d AS (DELETE FROM objects WHERE bucket = $1 AND key = $2 RETURNING ${OBJECT_SELECT}),
-        g AS (INSERT INTO garbage (manifest, not_before) SELECT manifest, $3 FROM d)
-      SELECT * FROM d`,
-      [bucket, encodeKey(key), this.notBefore(graceMs)],
-      'deleteObject',
+  async deleteObject(bucket: string, key: string, graceMs?: number, owner?: string): Promise<DeleteOutcome> {
+    const keyBytes = encodeKey(key);
+    const notBefore = this.notBefore(graceMs);
+    if ((await this.versioningOf(bucket)) === undefined) {
+      const { rows } = await this.statement(
+        `WITH d AS (DELETE FROM objects WHERE bucket = $1 AND key = $2 AND current = 1 RETURNING ${OBJECT_SELECT}),
+          g AS (INSERT INTO garbage (manifest, not_before) SELECT manifest, $3 FROM d)
+        SELECT * FROM d`,
+        [bucket, keyBytes, notBefore],
+        'deleteObject',
+      );
+      const row = rows[0] as ObjectRow | undefined;
+      return { removed: row === undefined ? null : objectFromRow(row) };
+    }
+    return this.guardBucket(bucket, () =>
+      this.transaction(async (q) => {
+        const mode = await this.lockVersionedKey(q, bucket, keyBytes);
+        // Versioning cannot be unset once set; a bucket deleted and re-created meanwhile is written again from the top.
+        if (mode === undefined) throw new RaceLost();
+        const seq = await this.nextSeq(q, bucket, keyBytes);
+        await q('UPDATE objects SET current = 0 WHERE bucket = $1 AND key = $2 AND current = 1', [bucket, keyBytes], 'demoteCurrent');
+        await q('UPDATE delete_markers SET latest = 0 WHERE bucket = $1 AND key = $2 AND latest = 1', [bucket, keyBytes], 'clearLatestMarker');
+        const versionId = mode === 'Enabled' ? newVersionId() : NULL_VERSION_ID;
+        const removed = versionId === NULL_VERSION_ID ? await this.dropNullVersion(q, bucket, keyBytes, notBefore) : null;
+        const marker: MarkerRow = { bucket, key: keyBytes, version_id: versionId, seq, last_modified: this.now(), owner: owner ?? null, latest: 1 };
+        await q(`INSERT INTO delete_markers (${MARKER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)`, markerValues(marker), 'insertMarker');
+        return { removed, marker: markerFromRow(marker) };
+      }),
     );
+  }
+
+  async getVersion(bucket: string, key: string, versionId: string): Promise<{ object: ObjectRecord } | { marker: DeleteMarkerRecord } | null> {
+    const keyBytes = encodeKey(key);
+    const { rows } = await this.statement(VERSION_BY_ID(OBJECT_SELECT), [bucket, keyBytes, versionId], 'objectVersion');
     const row = rows[0] as ObjectRow | undefined;
-    return row === undefined ? null : objectFromRow(row);
+    if (row !== undefined) return { object: objectFromRow(row) };
+    const markers = await this.statement(`SELECT ${MARKER_COLUMNS} FROM delete_markers WHERE bucket = $1 AND key = $2 AND version_id = $3`, [bucket, keyBytes, versionId], 'markerVersion');
+    const marker = markers.rows[0] as MarkerRow | undefined;
+    return marker === undefined ? null : { marker: markerFromRow(marker) };
+  }
+
+  async latestDeleteMarker(bucket: string, key: string): Promise<DeleteMarkerRecord | null> {
+    const { rows } = await this.statement(`SELECT ${MARKER_COLUMNS} FROM delete_markers WHERE bucket = $1 AND key = $2 AND latest = 1`, [bucket, encodeKey(key)], 'latestMarker');
+    const row = rows[0] as MarkerRow | undefined;
+    return row === undefined ? null : markerFromRow(row);
+  }
+
+  async deleteVersion(bucket: string, key: string, versionId: string, graceMs?: number): Promise<DeleteOutcome | null> {
+    const keyBytes = encodeKey(key);
+    const notBefore = this.notBefore(graceMs);
+    return this.transaction(async (q) => {
+      if ((await q('SELECT 1 FROM buckets WHERE name = $1', [bucket], 'bucketExists')).rowCount === 0) throw new MetaError('NoSuchBucket', bucket);
+      await this.lockVersionedKey(q, bucket, keyBytes);
+      const deleted = await q(
+        `WITH d AS (DELETE FROM objects WHERE object_id IN (${VERSION_BY_ID('object_id')}) RETURNING ${OBJECT_SELECT}),
+          g AS (INSERT INTO garbage (manifest, not_before) SELECT manifest, $4 FROM d)
+        SELECT * FROM d`,
+        [bucket, keyBytes, versionId, notBefore],
+        'deleteVersion',
+      );
+      const row = deleted.rows[0] as ObjectRow | undefined;
+      let outcome: DeleteOutcome;
+      let wasLatest: boolean;
+      if (row !== undefined) {
+        outcome = { removed: objectFromRow(row) };
+        wasLatest = row.current === 1;
+      } else {
+        const markers = await q(
+          `DELETE FROM delete_markers WHERE bucket = $1 AND key = $2 AND version_id = $3 RETURNING ${MARKER_COLUMNS}`,
+          [bucket, keyBytes, versionId],
+          'deleteMarker',
+        );
+        const marker = markers.rows[0] as MarkerRow | undefined;
+        if (marker === undefined) return null;
+        outcome = { removed: null, marker: markerFromRow(marker) };
+        wasLatest = marker.latest === 1;
+      }
+      if (wasLatest) {
+        // The newest remaining version (object or marker) is the latest now.
+        const newest = (
+          await q(
+            `SELECT version_id, seq, 0 AS marker FROM objects WHERE bucket = $1 AND key = $2 AND current = 0
+              UNION ALL SELECT version_id, seq, 1 FROM delete_markers WHERE bucket = $1 AND key = $2 ORDER BY seq DESC LIMIT 1`,
+            [bucket, keyBytes],
+            'newestVersion',
+          )
+        ).rows[0] as { version_id: string; marker: number } | undefined;
+        if (newest?.marker === 0) {
+          await q('UPDATE objects SET current = 1 WHERE bucket = $1 AND key = $2 AND current = 0 AND version_id = $3', [bucket, keyBytes, newest.version_id], 'promoteVersion');
+        } else if (newest?.marker === 1) {
+          await q('UPDATE delete_markers SET latest = 1 WHERE bucket = $1 AND key = $2 AND version_id = $3', [bucket, keyBytes, newest.version_id], 'markLatest');
+        }
+      }
+      return outcome;
+    });
+  }
+
+  async listObjectVersions(bucket: string, query: VersionListQuery): Promise<VersionListResult> {
+    if ((await this.getBucket(bucket)) === null) throw new MetaError('NoSuchBucket', bucket);
+    return listVersionPage(
+      query,
+      fetchVersions(bucket, async (stream, values) => {
+        const { sql, params } = VERSION_STREAMS[stream];
+        return (await this.statement(sql, params.map((p) => values[p]), `versions-${stream}`)).rows as VersionRow[];
+      }),
+      async (key, versionId) => {
+        const { rows } = await this.statement(
+          `${VERSION_BY_ID('seq')} UNION ALL SELECT seq FROM delete_markers WHERE bucket = $1 AND key = $2 AND version_id = $3`,
+          [bucket, key, versionId],
+          'versionSeq',
+        );
+        return (rows[0] as { seq: number } | undefined)?.seq ?? null;
+      },
+    );
   }
 
   async listObjects(bucket: string, query: ListQuery): Promise<ListResult> {
@@ -306,7 +440,7 @@ export class PostgresMetaStore implements MetaStore {
   async setTags(bucket: string, key: string, tags: Record<string, string>, objectId?: string): Promise<boolean> {
     const result =
       objectId === undefined
-        ? await this.statement('UPDATE objects SET tags = $1 WHERE bucket = $2 AND key = $3', [JSON.stringify(tags), bucket, encodeKey(key)])
+        ? await this.statement('UPDATE objects SET tags = $1 WHERE bucket = $2 AND key = $3 AND current = 1', [JSON.stringify(tags), bucket, encodeKey(key)])
         : await this.statement('UPDATE objects SET tags = $1 WHERE bucket = $2 AND key = $3 AND object_id = $4', [JSON.stringify(tags), bucket, encodeKey(key), objectId]);
     return (result.rowCount ?? 0) > 0;
   }
@@ -380,8 +514,8 @@ export class PostgresMetaStore implements MetaStore {
   async countObjects(bucket?: string): Promise<number> {
     const { rows } =
       bucket === undefined
-        ? await this.statement('SELECT count(*) AS n FROM objects')
-        : await this.statement('SELECT count(*) AS n FROM objects WHERE bucket = $1', [bucket]);
+        ? await this.statement('SELECT count(*) AS n FROM objects WHERE current = 1')
+        : await this.statement('SELECT count(*) AS n FROM objects WHERE bucket = $1 AND current = 1', [bucket]);
     return (rows[0] as { n: number } | undefined)?.n ?? 0;
   }
 
@@ -546,10 +680,10 @@ export class PostgresMetaStore implements MetaStore {
     usedParts: number[],
     condition?: WriteCondition,
     graceMs?: number,
-  ): Promise<{ replaced: ObjectRecord | null }> {
+  ): Promise<CommitOutcome> {
     const values = objectValues(record);
     const notBefore = this.notBefore(graceMs);
-    const replaced = await this.transaction(async (q) => {
+    return this.transaction(async (q) => {
       const upload = (await q(`SELECT ${UPLOAD_COLUMNS} FROM uploads WHERE upload_id = $1 FOR UPDATE`, [uploadId], 'lockUploadRow')).rows[0] as UploadRow | undefined;
       if (upload === undefined) throw new MetaError('NoSuchUpload', uploadId);
       if (upload.bucket !== record.bucket || !upload.key.equals(encodeKey(record.key)) || upload.object_id !== record.objectId) {
@@ -578,7 +712,6 @@ export class PostgresMetaStore implements MetaStore {
       await q('DELETE FROM uploads WHERE upload_id = $1', [uploadId], 'deleteUpload');
       return previous;
     });
-    return { replaced };
   }
 
   async rewrapUpload(uploadId: string, fromKeyId: string, wrapped: { keyId: string; wrappedKey: string }): Promise<boolean> {
@@ -825,7 +958,7 @@ export class PostgresMetaStore implements MetaStore {
 
   /** Full records of a bucket after `afterKey` (from the start when null), in key order: the bulk copy's reader. */
   async objectsAfter(bucket: string, afterKey: string | null, limit: number): Promise<ObjectRecord[]> {
-    const { rows } = await this.statement(`SELECT ${OBJECT_SELECT} FROM objects WHERE bucket = $1 AND key > $2 ORDER BY key LIMIT $3`, [
+    const { rows } = await this.statement(`SELECT ${OBJECT_SELECT} FROM objects WHERE bucket = $1 AND key > $2 AND current = 1 ORDER BY key LIMIT $3`, [
       bucket,
       afterKey === null ? Buffer.alloc(0) : encodeKey(afterKey),
       limit,
@@ -847,7 +980,7 @@ export class PostgresMetaStore implements MetaStore {
   // ---- Transactions
 
   private insertObjectSql(): string {
-    return `INSERT INTO objects (${OBJECT_COLUMNS}) VALUES (${OBJECT_VALUES}) ON CONFLICT (bucket, key) DO NOTHING`;
+    return `INSERT INTO objects (${OBJECT_COLUMNS}) VALUES (${OBJECT_VALUES}) ON CONFLICT (bucket, key) WHERE current = 1 DO NOTHING`;
   }
 
   /**
@@ -855,24 +988,88 @@ export class PostgresMetaStore implements MetaStore {
    * before the condition is evaluated, so a concurrent writer waits (or, under SERIALIZABLE, one of them is retried).
    * With no row to lock, the insert is guarded: a concurrent insert that won makes this transaction run again.
    */
-  private async commitObject(q: Query, record: ObjectRecord, values: unknown[], condition: WriteCondition | undefined, notBefore: number): Promise<ObjectRecord | null> {
-    const existing = (await q(`SELECT ${OBJECT_SELECT} FROM objects WHERE bucket = $1 AND key = $2 FOR UPDATE`, [values[0], values[1]], 'lockObject')).rows[0] as
+  private async commitObject(q: Query, record: ObjectRecord, values: unknown[], condition: WriteCondition | undefined, notBefore: number): Promise<CommitOutcome> {
+    const keyBytes = values[1] as Buffer;
+    const mode = await this.lockVersionedKey(q, record.bucket, keyBytes);
+    const existing = (await q(`SELECT ${OBJECT_SELECT} FROM objects WHERE bucket = $1 AND key = $2 AND current = 1 FOR UPDATE`, [values[0], keyBytes], 'lockObject')).rows[0] as
       | ObjectRow
       | undefined;
     checkWriteCondition(record.key, existing?.etag, condition);
-    if (existing === undefined) {
-      if ((await q(this.insertObjectSql(), values, 'insertObject')).rowCount !== 1) throw new RaceLost();
-      return null;
+    // Re-committing the same object (a retried request) replaces it in place: no new version, and its own live
+    // shards never go to the collector.
+    if (existing !== undefined && (mode === undefined || existing.object_id === record.objectId)) {
+      const inPlace = objectValues(existing.version_id === NULL_VERSION_ID ? record : { ...record, versionId: existing.version_id });
+      inPlace[SEQ_INDEX] = existing.seq;
+      await q(
+        `WITH g AS (INSERT INTO garbage (manifest, not_before) SELECT manifest, $${GARBAGE_PARAM} FROM objects WHERE bucket = $1 AND key = $2 AND current = 1 AND object_id <> $8)
+        UPDATE objects SET ${OBJECT_REPLACE_SET}, id = DEFAULT
+        WHERE bucket = $1 AND key = $2 AND current = 1`,
+        [...inPlace, notBefore],
+        'replaceObject',
+      );
+      const replaced = objectFromRow(existing);
+      return mode === undefined ? { replaced } : { replaced, versionId: existing.version_id };
     }
-    // Re-committing the same object (a retried request) must not send its own live shards to the collector.
-    await q(
-      `WITH g AS (INSERT INTO garbage (manifest, not_before) SELECT manifest, $${GARBAGE_PARAM} FROM objects WHERE bucket = $1 AND key = $2 AND object_id <> $8)
-      UPDATE objects SET ${OBJECT_REPLACE_SET}, id = DEFAULT
-      WHERE bucket = $1 AND key = $2`,
-      [...values, notBefore],
-      'replaceObject',
+    if (mode === undefined) {
+      if ((await q(this.insertObjectSql(), values, 'insertObject')).rowCount !== 1) throw new RaceLost();
+      return { replaced: null };
+    }
+    const seq = await this.nextSeq(q, record.bucket, keyBytes);
+    await q('UPDATE objects SET current = 0 WHERE bucket = $1 AND key = $2 AND current = 1', [record.bucket, keyBytes], 'demoteCurrent');
+    await q('UPDATE delete_markers SET latest = 0 WHERE bucket = $1 AND key = $2 AND latest = 1', [record.bucket, keyBytes], 'clearLatestMarker');
+    const versionId = mode === 'Enabled' ? newVersionId() : NULL_VERSION_ID;
+    const replaced = versionId === NULL_VERSION_ID ? await this.dropNullVersion(q, record.bucket, keyBytes, notBefore) : null;
+    const versioned = objectValues({ ...record, versionId });
+    versioned[SEQ_INDEX] = seq;
+    if ((await q(this.insertObjectSql(), versioned, 'insertObject')).rowCount !== 1) throw new RaceLost();
+    return { replaced, versionId };
+  }
+
+  /** The bucket's versioning state; undefined when it never had one. */
+  private async versioningOf(bucket: string, q?: Query): Promise<VersioningStatus | undefined> {
+    const sql = "SELECT value FROM bucket_settings WHERE bucket = $1 AND name = 'versioning'";
+    const { rows } = q === undefined ? await this.statement(sql, [bucket], 'versioning') : await q(sql, [bucket], 'versioning');
+    const value = (rows[0] as { value: string } | undefined)?.value;
+    return value === 'Enabled' || value === 'Suspended' ? value : undefined;
+  }
+
+  /**
+   * In a bucket with versioning, serializes the key's writers on its version_heads row (the latest flag spans objects
+   * and delete markers, which no unique index can guard), then reads the state under that lock.
+   */
+  private async lockVersionedKey(q: Query, bucket: string, key: Buffer): Promise<VersioningStatus | undefined> {
+    const mode = await this.versioningOf(bucket, q);
+    if (mode === undefined) return undefined;
+    await q('INSERT INTO version_heads (bucket, key) VALUES ($1, $2) ON CONFLICT (bucket, key) DO UPDATE SET key = EXCLUDED.key', [bucket, key], 'lockHead');
+    return mode;
+  }
+
+  private async nextSeq(q: Query, bucket: string, key: Buffer): Promise<number> {
+    const { rows } = await q(
+      `SELECT coalesce(greatest((SELECT max(seq) FROM objects WHERE bucket = $1 AND key = $2 AND current = 1),
+        (SELECT max(seq) FROM objects WHERE bucket = $1 AND key = $2 AND current = 0),
+        (SELECT max(seq) FROM delete_markers WHERE bucket = $1 AND key = $2)), 0)::bigint AS seq`,
+      [bucket, key],
+      'maxSeq',
     );
-    return objectFromRow(existing);
+    return ((rows[0] as { seq: number } | undefined)?.seq ?? 0) + 1;
+  }
+
+  /**
+   * Remove the key's null version (object or marker) for good: a suspended bucket's write replaces it. Called after
+   * the latest version was demoted, so the null version is a noncurrent one.
+   */
+  private async dropNullVersion(q: Query, bucket: string, key: Buffer, notBefore: number): Promise<ObjectRecord | null> {
+    await q("DELETE FROM delete_markers WHERE bucket = $1 AND key = $2 AND version_id = 'null'", [bucket, key], 'dropNullMarker');
+    const { rows } = await q(
+      `WITH d AS (DELETE FROM objects WHERE bucket = $1 AND key = $2 AND current = 0 AND version_id = 'null' RETURNING ${OBJECT_SELECT}),
+        g AS (INSERT INTO garbage (manifest, not_before) SELECT manifest, $3 FROM d)
+      SELECT * FROM d`,
+      [bucket, key, notBefore],
+      'dropNullVersion',
+    );
+    const row = rows[0] as ObjectRow | undefined;
+    return row === undefined ? null : objectFromRow(row);
   }
 
   private notBefore(graceMs: number | undefined): number {

@@ -4,6 +4,7 @@ import type {
   AclGrant,
   BucketRecord,
   ChecksumAlgorithm,
+  DeleteMarkerRecord,
   HotState,
   ObjectHeaders,
   ObjectRecord,
@@ -12,6 +13,7 @@ import type {
   StoredChecksum,
   UploadRecord,
 } from '../model/records.js';
+import { NULL_VERSION_ID } from '../model/records.js';
 import { decodeKey, encodeKey } from './sqlite-listing.js';
 
 export interface BucketRow {
@@ -44,6 +46,22 @@ export interface ObjectRow extends ObjectSummaryRow {
   hot_bytes: number;
   pinned: number;
   last_access: number;
+  /** 'null' for the null version. */
+  version_id: string;
+  /** Order of the key's versions and delete markers, newest highest. */
+  seq: number;
+  /** 1: the key's latest version (what GET without versionId reads, what listings show). */
+  current: number;
+}
+
+export interface MarkerRow {
+  bucket: string;
+  key: Buffer;
+  version_id: string;
+  seq: number;
+  last_modified: number;
+  owner: string | null;
+  latest: number;
 }
 
 export interface UploadRow {
@@ -75,7 +93,8 @@ export interface PartRow {
 
 /** Column lists kept next to the row types so SELECTs and interfaces cannot drift apart. */
 export const OBJECT_SUMMARY_COLUMNS = 'key, size, etag, last_modified, checksum, storage_class';
-export const OBJECT_COLUMNS = `bucket, ${OBJECT_SUMMARY_COLUMNS}, object_id, headers, tags, parts, manifest, hot_state, hot_bytes, pinned, last_access, owner, grants`;
+export const OBJECT_COLUMNS = `bucket, ${OBJECT_SUMMARY_COLUMNS}, object_id, headers, tags, parts, manifest, hot_state, hot_bytes, pinned, last_access, owner, grants, version_id, seq, current`;
+export const MARKER_COLUMNS = 'bucket, key, version_id, seq, last_modified, owner, latest';
 export const UPLOAD_COLUMNS = 'upload_id, bucket, key, initiated, owner, headers, tags, checksum_algorithm, checksum_type, object_id, wrapped_key, key_id, object_owner, grants';
 export const PART_COLUMNS = 'upload_id, part_number, size, etag, checksum, last_modified, manifest';
 
@@ -134,9 +153,11 @@ export function objectFromRow(row: ObjectRow): ObjectRecord {
     lastAccess: row.last_access,
     ...(row.owner !== null ? { owner: row.owner } : {}),
     ...(row.grants !== null ? { grants: parseJson<AclGrant[]>(row.grants) } : {}),
+    ...(row.version_id !== NULL_VERSION_ID ? { versionId: row.version_id } : {}),
   };
 }
 
+/** Row values of a record; a versioned commit sets version_id, seq and current itself. */
 export function objectParams(record: ObjectRecord): ObjectRow {
   return {
     bucket: record.bucket,
@@ -157,6 +178,9 @@ export function objectParams(record: ObjectRecord): ObjectRow {
     last_access: record.lastAccess,
     owner: record.owner ?? null,
     grants: optionalJson(record.grants),
+    version_id: record.versionId ?? NULL_VERSION_ID,
+    seq: 0,
+    current: 1,
   };
 }
 
@@ -220,5 +244,15 @@ export function partParams(part: PartRecord): PartRow {
     checksum: optionalJson(part.checksum),
     last_modified: part.lastModified,
     manifest: JSON.stringify(part.manifest),
+  };
+}
+
+export function markerFromRow(row: MarkerRow): DeleteMarkerRecord {
+  return {
+    bucket: row.bucket,
+    key: decodeKey(row.key),
+    versionId: row.version_id,
+    lastModified: row.last_modified,
+    ...(row.owner !== null ? { owner: row.owner } : {}),
   };
 }

@@ -7,8 +7,11 @@ import {
   type ObjectRow,
   type PartRow,
   type UploadRow,
+  MARKER_COLUMNS,
+  type MarkerRow,
 } from './sqlite-rows.js';
 import type { RawSummaryRow } from './listing-objects.js';
+import { versionStreamQueries, type VersionRow, type VersionStream } from './listing-versions.js';
 
 /** Key as TEXT: SQLite hands the UTF-8 bytes to V8 directly, with no Buffer per row and no decode in JS. */
 const RAW_SUMMARY_COLUMNS = 'CAST(key AS TEXT), size, etag, last_modified, checksum, storage_class, owner';
@@ -25,41 +28,67 @@ export function prepareStatements(db: Database.Database) {
     bucketByName: db.prepare<[string], BucketRow>('SELECT name, created_at, owner, region, erasure FROM buckets WHERE name = ?'),
     allBuckets: db.prepare<[], BucketRow>('SELECT name, created_at, owner, region, erasure FROM buckets ORDER BY name'),
     deleteBucket: db.prepare<[string]>('DELETE FROM buckets WHERE name = ?'),
-    anyObjectInBucket: db.prepare<[string], { one: number }>('SELECT 1 AS one FROM objects WHERE bucket = ? LIMIT 1'),
+    // Any version or delete marker keeps a bucket from being deleted, as in S3.
+    anyObjectInBucket: db.prepare<{ bucket: string }, { one: number }>(
+      `SELECT 1 AS one FROM objects WHERE bucket = @bucket AND current = 1 UNION ALL SELECT 1 FROM objects WHERE bucket = @bucket AND current = 0
+        UNION ALL SELECT 1 FROM delete_markers WHERE bucket = @bucket LIMIT 1`,
+    ),
 
     // Objects
-    objectByKey: db.prepare<[string, Buffer], ObjectRow>(`SELECT ${OBJECT_COLUMNS} FROM objects WHERE bucket = ? AND key = ?`),
-    objectsAfterKey: db.prepare<[string, Buffer, number], ObjectRow>(`SELECT ${OBJECT_COLUMNS} FROM objects WHERE bucket = ? AND key > ? ORDER BY key LIMIT ?`),
+    objectByKey: db.prepare<[string, Buffer], ObjectRow>(`SELECT ${OBJECT_COLUMNS} FROM objects WHERE bucket = ? AND key = ? AND current = 1`),
+    objectsAfterKey: db.prepare<[string, Buffer, number], ObjectRow>(`SELECT ${OBJECT_COLUMNS} FROM objects WHERE bucket = ? AND key > ? AND current = 1 ORDER BY key LIMIT ?`),
     objectById: db.prepare<[string], ObjectRow>(`SELECT ${OBJECT_COLUMNS} FROM objects WHERE object_id = ?`),
     insertObject: db.prepare<ObjectRow>(
       `INSERT INTO objects (${OBJECT_COLUMNS}) VALUES (@bucket, @key, @size, @etag, @last_modified, @checksum, @storage_class,
-        @object_id, @headers, @tags, @parts, @manifest, @hot_state, @hot_bytes, @pinned, @last_access, @owner, @grants)`,
+        @object_id, @headers, @tags, @parts, @manifest, @hot_state, @hot_bytes, @pinned, @last_access, @owner, @grants, @version_id, @seq, @current)`,
     ),
-    deleteObjectByKey: db.prepare<[string, Buffer]>('DELETE FROM objects WHERE bucket = ? AND key = ?'),
-    // Listing: raw rows with the key as text, read from the covering index objects_listing_owner (see listing-objects.ts).
+    deleteObjectByKey: db.prepare<[string, Buffer]>('DELETE FROM objects WHERE bucket = ? AND key = ? AND current = 1'),
+    // Listing: raw rows with the key as text, read from the covering index objects_listing_current (see listing-objects.ts).
     summaryPageFrom: db
-      .prepare<[string, Buffer, number], RawSummaryRow>(`SELECT ${RAW_SUMMARY_COLUMNS} FROM objects WHERE bucket = ? AND key >= ? ORDER BY key LIMIT ?`)
+      .prepare<[string, Buffer, number], RawSummaryRow>(`SELECT ${RAW_SUMMARY_COLUMNS} FROM objects WHERE bucket = ? AND key >= ? AND current = 1 ORDER BY key LIMIT ?`)
       .raw(true),
     summaryPageBetween: db
       .prepare<[string, Buffer, Buffer, number], RawSummaryRow>(
-        `SELECT ${RAW_SUMMARY_COLUMNS} FROM objects WHERE bucket = ? AND key >= ? AND key < ? ORDER BY key LIMIT ?`,
+        `SELECT ${RAW_SUMMARY_COLUMNS} FROM objects WHERE bucket = ? AND key >= ? AND key < ? AND current = 1 ORDER BY key LIMIT ?`,
       )
       .raw(true),
     summaryScanFrom: db
-      .prepare<[string, Buffer], RawSummaryRow>(`SELECT ${RAW_SUMMARY_COLUMNS} FROM objects WHERE bucket = ? AND key >= ? ORDER BY key`)
+      .prepare<[string, Buffer], RawSummaryRow>(`SELECT ${RAW_SUMMARY_COLUMNS} FROM objects WHERE bucket = ? AND key >= ? AND current = 1 ORDER BY key`)
       .raw(true),
     summaryScanBetween: db
-      .prepare<[string, Buffer, Buffer], RawSummaryRow>(`SELECT ${RAW_SUMMARY_COLUMNS} FROM objects WHERE bucket = ? AND key >= ? AND key < ? ORDER BY key`)
+      .prepare<[string, Buffer, Buffer], RawSummaryRow>(`SELECT ${RAW_SUMMARY_COLUMNS} FROM objects WHERE bucket = ? AND key >= ? AND key < ? AND current = 1 ORDER BY key`)
       .raw(true),
-    setTags: db.prepare<[string, string, Buffer]>('UPDATE objects SET tags = ? WHERE bucket = ? AND key = ?'),
+    setTags: db.prepare<[string, string, Buffer]>('UPDATE objects SET tags = ? WHERE bucket = ? AND key = ? AND current = 1'),
     setTagsIfId: db.prepare<[string, string, Buffer, string]>('UPDATE objects SET tags = ? WHERE bucket = ? AND key = ? AND object_id = ?'),
     setGrantsIfId: db.prepare<[string | null, string, Buffer, string]>('UPDATE objects SET grants = ? WHERE bucket = ? AND key = ? AND object_id = ?'),
     updateManifest: db.prepare<[string, string]>('UPDATE objects SET manifest = ? WHERE object_id = ?'),
     objectManifestsAfter: db.prepare<[number, number], { id: number; object_id: string; bucket: string; key: Buffer; manifest: string }>(
       'SELECT id, object_id, bucket, key, manifest FROM objects WHERE id > ? ORDER BY id LIMIT ?',
     ),
-    countAll: db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM objects'),
-    countInBucket: db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM objects WHERE bucket = ?'),
+    // Versions (issue 13)
+    noncurrentVersion: db.prepare<[string, Buffer, string], ObjectRow>(
+      `SELECT ${OBJECT_COLUMNS} FROM objects WHERE bucket = ? AND key = ? AND current = 0 AND version_id = ?`,
+    ),
+    newestNoncurrent: db.prepare<[string, Buffer], { version_id: string; seq: number }>(
+      'SELECT version_id, seq FROM objects WHERE bucket = ? AND key = ? AND current = 0 ORDER BY seq DESC LIMIT 1',
+    ),
+    newestMarker: db.prepare<[string, Buffer], { version_id: string; seq: number }>(
+      'SELECT version_id, seq FROM delete_markers WHERE bucket = ? AND key = ? ORDER BY seq DESC LIMIT 1',
+    ),
+    markerVersion: db.prepare<[string, Buffer, string], MarkerRow>(`SELECT ${MARKER_COLUMNS} FROM delete_markers WHERE bucket = ? AND key = ? AND version_id = ?`),
+    latestMarker: db.prepare<[string, Buffer], MarkerRow>(`SELECT ${MARKER_COLUMNS} FROM delete_markers WHERE bucket = ? AND key = ? AND latest = 1`),
+    demoteCurrent: db.prepare<[string, Buffer]>('UPDATE objects SET current = 0 WHERE bucket = ? AND key = ? AND current = 1'),
+    promoteVersion: db.prepare<[string]>('UPDATE objects SET current = 1 WHERE object_id = ?'),
+    deleteVersion: db.prepare<[string]>('DELETE FROM objects WHERE object_id = ?'),
+    clearLatestMarker: db.prepare<[string, Buffer]>('UPDATE delete_markers SET latest = 0 WHERE bucket = ? AND key = ? AND latest = 1'),
+    markLatestMarker: db.prepare<[string, Buffer, string]>('UPDATE delete_markers SET latest = 1 WHERE bucket = ? AND key = ? AND version_id = ?'),
+    insertMarker: db.prepare<MarkerRow>(
+      `INSERT INTO delete_markers (${MARKER_COLUMNS}) VALUES (@bucket, @key, @version_id, @seq, @last_modified, @owner, @latest)`,
+    ),
+    deleteMarker: db.prepare<[string, Buffer, string]>('DELETE FROM delete_markers WHERE bucket = ? AND key = ? AND version_id = ?'),
+    versioning: db.prepare<[string], { value: string }>("SELECT value FROM bucket_settings WHERE bucket = ? AND name = 'versioning'"),
+    countAll: db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM objects WHERE current = 1'),
+    countInBucket: db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM objects WHERE bucket = ? AND current = 1'),
 
     // Hot tier bookkeeping
     setHotState: db.prepare<[string, number, string]>('UPDATE objects SET hot_state = ?, hot_bytes = ? WHERE object_id = ?'),
@@ -138,3 +167,12 @@ export function prepareStatements(db: Database.Database) {
 }
 
 export type Statements = ReturnType<typeof prepareStatements>;
+
+/** ListObjectVersions' six statements (listing-versions.ts), with named parameters. */
+export function prepareVersionStreams(db: Database.Database): Record<VersionStream, Database.Statement<Record<string, unknown>, VersionRow>> {
+  const queries = versionStreamQueries((param) => `@${param}`);
+  return Object.fromEntries(Object.entries(queries).map(([name, q]) => [name, db.prepare<Record<string, unknown>, VersionRow>(q.sql)])) as Record<
+    VersionStream,
+    Database.Statement<Record<string, unknown>, VersionRow>
+  >;
+}

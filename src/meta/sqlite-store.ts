@@ -5,10 +5,15 @@ import Database from 'better-sqlite3';
 import type { ObjectManifest } from '../model/manifest.js';
 import { failedWriteCondition } from '../model/write-condition.js';
 import { MetaError } from './errors.js';
-import type { BucketSettingName, MetaStore } from './store.js';
+import type { BucketSettingName, CommitOutcome, MetaStore } from './store.js';
 import type {
   AclGrant,
   BucketRecord,
+  DeleteMarkerRecord,
+  DeleteOutcome,
+  VersioningStatus,
+  VersionListQuery,
+  VersionListResult,
   GarbageItem,
   HotState,
   ListQuery,
@@ -18,8 +23,9 @@ import type {
   UploadRecord,
   WriteCondition,
 } from '../model/records.js';
+import { NULL_VERSION_ID } from '../model/records.js';
 import { configureConnection, ensureSchema } from './sqlite-schema.js';
-import { prepareStatements, type Statements } from './sqlite-statements.js';
+import { prepareStatements, prepareVersionStreams, type Statements } from './sqlite-statements.js';
 import { decodeKey, encodeKey, listingEntries, takePage } from './sqlite-listing.js';
 import { listObjectPage } from './listing-objects.js';
 import { canonicalJson, prepareClusterStatements, type ClusterStatements } from './sqlite-cluster.js';
@@ -34,7 +40,11 @@ import {
   uploadParams,
   type ObjectRow,
   type UploadRow,
+  markerFromRow,
+  type MarkerRow,
 } from './sqlite-rows.js';
+import { fetchVersions, listVersionPage } from './listing-versions.js';
+import { newVersionId } from './version-id.js';
 
 /**
  * Used when a caller passes no grace period: a replaced object's shards stay readable this long, so GETs that
@@ -85,6 +95,7 @@ export class SqliteMetaStore implements MetaStore {
   private readonly db: Database.Database;
   private readonly s: Statements;
   private readonly c: ClusterStatements;
+  private readonly v: ReturnType<typeof prepareVersionStreams>;
   private readonly busyTimeoutMs: number;
   private readonly now: () => number;
   /** One transaction wrapper for every write/read (better-sqlite3 compiles it; creating one per call was ~1% of a small PUT). */
@@ -96,6 +107,7 @@ export class SqliteMetaStore implements MetaStore {
     this.busyTimeoutMs = Math.max(0, Math.floor(options.busyTimeoutMs ?? BUSY_TIMEOUT_MS));
     this.s = prepareStatements(db);
     this.c = prepareClusterStatements(db);
+    this.v = prepareVersionStreams(db);
     this.txn = db.transaction((body: () => unknown) => body());
   }
 
@@ -133,7 +145,7 @@ export class SqliteMetaStore implements MetaStore {
   async deleteBucket(name: string): Promise<void> {
     this.write(() => {
       this.requireBucket(name);
-      if (this.s.anyObjectInBucket.get(name) !== undefined) throw new MetaError('BucketNotEmpty', name);
+      if (this.s.anyObjectInBucket.get({ bucket: name }) !== undefined) throw new MetaError('BucketNotEmpty', name);
       const notBefore = this.now() + DEFAULT_GARBAGE_GRACE_MS;
       for (const { upload_id } of this.s.uploadIdsInBucket.all(name)) this.dropUpload(upload_id, notBefore);
       this.db.prepare('DELETE FROM bucket_settings WHERE bucket = ?').run(name);
@@ -176,9 +188,8 @@ export class SqliteMetaStore implements MetaStore {
     return row === undefined ? null : objectFromRow(row);
   }
 
-  async putObject(record: ObjectRecord, condition?: WriteCondition, graceMs?: number): Promise<{ replaced: ObjectRecord | null }> {
-    const replaced = this.write(() => this.commitObject(record, condition, this.notBefore(graceMs)));
-    return { replaced };
+  async putObject(record: ObjectRecord, condition?: WriteCondition, graceMs?: number): Promise<CommitOutcome> {
+    return this.write(() => this.commitObject(record, condition, this.notBefore(graceMs)));
   }
 
   /**
@@ -197,9 +208,22 @@ export class SqliteMetaStore implements MetaStore {
     });
   }
 
-  /** putObjects for the bulk copy (`tessera meta copy`) and fixtures: the same call on both stores. */
+  /**
+   * Inserts records as they are (version id included) at keys that hold no latest version, in one transaction: the
+   * bulk copy (`tessera meta copy`) and fixtures, as PostgresMetaStore.insertObjects does.
+   */
   async insertObjects(records: Iterable<ObjectRecord>): Promise<number> {
-    return this.putObjects(records);
+    return this.write(() => {
+      let count = 0;
+      for (const record of records) {
+        this.requireBucket(record.bucket);
+        const params = objectParams(record);
+        if (this.s.objectByKey.get(record.bucket, params.key) !== undefined) throw new Error(`insertObjects: ${record.bucket}/${record.key} already exists`);
+        this.s.insertObject.run(params);
+        count++;
+      }
+      return count;
+    });
   }
 
   /** Full records of a bucket after `afterKey` (from the start when null), in key order: the bulk copy's reader. */
@@ -207,15 +231,81 @@ export class SqliteMetaStore implements MetaStore {
     return this.s.objectsAfterKey.all(bucket, afterKey === null ? Buffer.alloc(0) : encodeKey(afterKey), limit).map(objectFromRow);
   }
 
-  async deleteObject(bucket: string, key: string, graceMs?: number): Promise<ObjectRecord | null> {
+  async deleteObject(bucket: string, key: string, graceMs?: number, owner?: string): Promise<DeleteOutcome> {
     return this.write(() => {
       const keyBytes = encodeKey(key);
+      const notBefore = this.notBefore(graceMs);
+      const mode = this.versioning(bucket);
       const row = this.s.objectByKey.get(bucket, keyBytes);
-      if (row === undefined) return null;
-      this.s.deleteObjectByKey.run(bucket, keyBytes);
-      this.s.insertGarbage.run(row.manifest, this.notBefore(graceMs));
-      return objectFromRow(row);
+      if (mode === undefined) {
+        if (row === undefined) return { removed: null };
+        this.s.deleteObjectByKey.run(bucket, keyBytes);
+        this.s.insertGarbage.run(row.manifest, notBefore);
+        return { removed: objectFromRow(row) };
+      }
+      const seq = this.nextSeq(bucket, keyBytes);
+      this.s.demoteCurrent.run(bucket, keyBytes);
+      this.s.clearLatestMarker.run(bucket, keyBytes);
+      const versionId = mode === 'Enabled' ? newVersionId() : NULL_VERSION_ID;
+      const removed = versionId === NULL_VERSION_ID ? this.dropNullVersion(bucket, keyBytes, notBefore) : null;
+      const marker: MarkerRow = { bucket, key: keyBytes, version_id: versionId, seq, last_modified: this.now(), owner: owner ?? null, latest: 1 };
+      this.s.insertMarker.run(marker);
+      return { removed, marker: markerFromRow(marker) };
     });
+  }
+
+  async getVersion(bucket: string, key: string, versionId: string): Promise<{ object: ObjectRecord } | { marker: DeleteMarkerRecord } | null> {
+    const keyBytes = encodeKey(key);
+    return this.read(() => {
+      const row = this.versionRow(bucket, keyBytes, versionId);
+      if (row !== undefined) return { object: objectFromRow(row) };
+      const marker = this.s.markerVersion.get(bucket, keyBytes, versionId);
+      return marker === undefined ? null : { marker: markerFromRow(marker) };
+    });
+  }
+
+  async latestDeleteMarker(bucket: string, key: string): Promise<DeleteMarkerRecord | null> {
+    const row = this.s.latestMarker.get(bucket, encodeKey(key));
+    return row === undefined ? null : markerFromRow(row);
+  }
+
+  async deleteVersion(bucket: string, key: string, versionId: string, graceMs?: number): Promise<DeleteOutcome | null> {
+    const keyBytes = encodeKey(key);
+    return this.write(() => {
+      this.requireBucket(bucket);
+      const row = this.versionRow(bucket, keyBytes, versionId);
+      let outcome: DeleteOutcome;
+      if (row !== undefined) {
+        this.s.deleteVersion.run(row.object_id);
+        this.s.insertGarbage.run(row.manifest, this.notBefore(graceMs));
+        outcome = { removed: objectFromRow(row) };
+      } else {
+        const marker = this.s.markerVersion.get(bucket, keyBytes, versionId);
+        if (marker === undefined) return null;
+        this.s.deleteMarker.run(bucket, keyBytes, versionId);
+        outcome = { removed: null, marker: markerFromRow(marker) };
+      }
+      // The latest went: the newest remaining version (object or marker) is the latest now.
+      if (row?.current === 1 || this.s.latestMarker.get(bucket, keyBytes) === undefined) {
+        if (this.s.objectByKey.get(bucket, keyBytes) === undefined) {
+          const object = this.s.newestNoncurrent.get(bucket, keyBytes);
+          const marker = this.s.newestMarker.get(bucket, keyBytes);
+          if (object !== undefined && (marker === undefined || object.seq > marker.seq)) {
+            this.s.promoteVersion.run(this.s.noncurrentVersion.get(bucket, keyBytes, object.version_id)?.object_id ?? '');
+          } else if (marker !== undefined) this.s.markLatestMarker.run(bucket, keyBytes, marker.version_id);
+        }
+      }
+      return outcome;
+    });
+  }
+
+  async listObjectVersions(bucket: string, query: VersionListQuery): Promise<VersionListResult> {
+    this.read(() => this.requireBucket(bucket));
+    return listVersionPage(
+      query,
+      fetchVersions(bucket, async (stream, values) => this.guard(() => this.v[stream].all(values))),
+      async (key, versionId) => this.guard(() => this.versionRow(bucket, key, versionId)?.seq ?? this.s.markerVersion.get(bucket, key, versionId)?.seq ?? null),
+    );
   }
 
   async listObjects(bucket: string, query: ListQuery): Promise<ListResult> {
@@ -427,8 +517,8 @@ export class SqliteMetaStore implements MetaStore {
     usedParts: number[],
     condition?: WriteCondition,
     graceMs?: number,
-  ): Promise<{ replaced: ObjectRecord | null }> {
-    const replaced = this.write(() => {
+  ): Promise<CommitOutcome> {
+    return this.write(() => {
       const upload = this.requireUpload(uploadId);
       if (upload.bucket !== record.bucket || !upload.key.equals(encodeKey(record.key)) || upload.object_id !== record.objectId) {
         throw new Error(`completeUpload: record ${record.bucket}/${record.objectId} does not belong to upload ${uploadId}`);
@@ -451,7 +541,6 @@ export class SqliteMetaStore implements MetaStore {
       this.s.deleteUpload.run(uploadId);
       return previous;
     });
-    return { replaced };
   }
 
   async rewrapUpload(uploadId: string, fromKeyId: string, wrapped: { keyId: string; wrappedKey: string }): Promise<boolean> {
@@ -631,19 +720,63 @@ export class SqliteMetaStore implements MetaStore {
     return row;
   }
 
-  /** Replace the object at the record's key, queueing the replaced manifest; returns the replaced record. */
-  private commitObject(record: ObjectRecord, condition: WriteCondition | undefined, notBefore: number): ObjectRecord | null {
+  /**
+   * Commit the record as the key's latest version (see MetaStore.putObject for S3's rules per versioning state),
+   * queueing what it replaces for good as garbage.
+   */
+  private commitObject(record: ObjectRecord, condition: WriteCondition | undefined, notBefore: number): CommitOutcome {
     this.requireBucket(record.bucket);
     const params = objectParams(record);
     const existing: ObjectRow | undefined = this.s.objectByKey.get(record.bucket, params.key);
     checkWriteCondition(record.key, existing?.etag, condition);
-    if (existing !== undefined) {
+    const mode = this.versioning(record.bucket);
+    // Re-committing the same object (a retried request) replaces it in place: no new version, and its own live shards
+    // never go to the collector.
+    if (existing !== undefined && (mode === undefined || existing.object_id === record.objectId)) {
       this.s.deleteObjectByKey.run(record.bucket, params.key);
-      // Re-committing the same object (a retried request) must not send its own live shards to the collector.
       if (existing.object_id !== record.objectId) this.s.insertGarbage.run(existing.manifest, notBefore);
+      this.s.insertObject.run({ ...params, version_id: existing.version_id, seq: existing.seq });
+      const versionId = mode === undefined ? {} : { versionId: existing.version_id };
+      return { replaced: objectFromRow(existing), ...versionId };
     }
-    this.s.insertObject.run(params);
-    return existing === undefined ? null : objectFromRow(existing);
+    if (mode === undefined) {
+      this.s.insertObject.run({ ...params, version_id: NULL_VERSION_ID });
+      return { replaced: null };
+    }
+    const seq = this.nextSeq(record.bucket, params.key);
+    this.s.demoteCurrent.run(record.bucket, params.key);
+    this.s.clearLatestMarker.run(record.bucket, params.key);
+    const versionId = mode === 'Enabled' ? newVersionId() : NULL_VERSION_ID;
+    const replaced = versionId === NULL_VERSION_ID ? this.dropNullVersion(record.bucket, params.key, notBefore) : null;
+    this.s.insertObject.run({ ...params, version_id: versionId, seq, current: 1 });
+    return { replaced, versionId };
+  }
+
+  /** The bucket's versioning state inside the caller's transaction; undefined when it never had one. */
+  private versioning(bucket: string): VersioningStatus | undefined {
+    const value = this.s.versioning.get(bucket)?.value;
+    return value === 'Enabled' || value === 'Suspended' ? value : undefined;
+  }
+
+  private nextSeq(bucket: string, key: Buffer): number {
+    const seqs = [this.s.objectByKey.get(bucket, key)?.seq, this.s.newestNoncurrent.get(bucket, key)?.seq, this.s.newestMarker.get(bucket, key)?.seq];
+    return Math.max(0, ...seqs.filter((seq): seq is number => seq !== undefined)) + 1;
+  }
+
+  /** A version of the key by id: the latest or a noncurrent one (each index serves its half). */
+  private versionRow(bucket: string, key: Buffer, versionId: string): ObjectRow | undefined {
+    const current = this.s.objectByKey.get(bucket, key);
+    return current?.version_id === versionId ? current : this.s.noncurrentVersion.get(bucket, key, versionId);
+  }
+
+  /** Remove the key's null version (object or marker) for good: a suspended bucket's write replaces it. */
+  private dropNullVersion(bucket: string, key: Buffer, notBefore: number): ObjectRecord | null {
+    this.s.deleteMarker.run(bucket, key, NULL_VERSION_ID);
+    const row = this.versionRow(bucket, key, NULL_VERSION_ID);
+    if (row === undefined) return null;
+    this.s.deleteVersion.run(row.object_id);
+    this.s.insertGarbage.run(row.manifest, notBefore);
+    return objectFromRow(row);
   }
 
   /** Delete an upload and queue all its parts as garbage. */

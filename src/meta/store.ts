@@ -1,4 +1,4 @@
-import type { AclGrant, BucketConfigName } from '../model/records.js';
+import type { AclGrant, BucketConfigName, DeleteMarkerRecord, DeleteOutcome, VersionListQuery, VersionListResult } from '../model/records.js';
 import type {
   BucketRecord,
   GarbageItem,
@@ -20,6 +20,12 @@ import type { ObjectManifest } from '../model/manifest.js';
 /** The bucket configurations kept as documents. */
 export type BucketSettingName = BucketConfigName;
 
+/** What a commit did: the object removed for good (null when none), and the version id it was given. */
+export interface CommitOutcome {
+  replaced: ObjectRecord | null;
+  versionId?: string;
+}
+
 export interface MetaStore {
   // Buckets
   /** Throws MetaError BucketExists when it exists. */
@@ -39,17 +45,36 @@ export interface MetaStore {
   getObject(bucket: string, key: string): Promise<ObjectRecord | null>;
   getObjectById(objectId: string): Promise<ObjectRecord | null>;
   /**
-   * Commit an object, replacing any object at the same key; the replaced object's manifest is queued as garbage
-   * (notBefore = now + graceMs) in the same transaction. Throws NoSuchBucket, PreconditionFailed.
+   * Commit an object as the key's latest version. In a bucket without versioning it replaces the object at the key;
+   * with versioning Enabled it gets a new version id and the previous latest is kept as a noncurrent version; while
+   * Suspended it is the 'null' version, replacing only an earlier null version (S3's rules). What is replaced has its
+   * manifest queued as garbage (notBefore = now + graceMs) in the same transaction. A retried commit of the same
+   * object id replaces it in place (returned as `replaced`, its shards not queued). `versionId` is the id given
+   * (absent in a bucket that never had versioning). Throws NoSuchBucket, PreconditionFailed.
    */
-  putObject(record: ObjectRecord, condition?: WriteCondition, graceMs?: number): Promise<{ replaced: ObjectRecord | null }>;
-  /** Delete; queues the manifest as garbage. Returns the deleted record, or null when there was none. */
-  deleteObject(bucket: string, key: string, graceMs?: number): Promise<ObjectRecord | null>;
+  putObject(record: ObjectRecord, condition?: WriteCondition, graceMs?: number): Promise<CommitOutcome>;
+  /**
+   * Delete the key's latest version as S3's DeleteObject without a version id does: without versioning the object is
+   * removed (its manifest queued as garbage); with versioning a delete marker by `owner` becomes the latest (while
+   * Suspended it is the null version, and an earlier null version is removed).
+   */
+  deleteObject(bucket: string, key: string, graceMs?: number, owner?: string): Promise<DeleteOutcome>;
+  /** One version (object or delete marker) by id; null when the key has no such version. */
+  getVersion(bucket: string, key: string, versionId: string): Promise<{ object: ObjectRecord } | { marker: DeleteMarkerRecord } | null>;
+  /** The delete marker that is the key's latest version, if it is one (GET answers 404 with x-amz-delete-marker). */
+  latestDeleteMarker(bucket: string, key: string): Promise<DeleteMarkerRecord | null>;
+  /**
+   * Remove one version for good (an object's manifest is queued as garbage); when it was the latest, the newest
+   * remaining version becomes the latest. Null when there is no such version.
+   */
+  deleteVersion(bucket: string, key: string, versionId: string, graceMs?: number): Promise<DeleteOutcome | null>;
+  /** ListObjectVersions: versions and delete markers in key order, newest first within a key. Throws NoSuchBucket. */
+  listObjectVersions(bucket: string, query: VersionListQuery): Promise<VersionListResult>;
   /** Lexicographic (UTF-8 byte order) listing with prefix/delimiter, at index speed (no scan of skipped keys). */
   listObjects(bucket: string, query: ListQuery): Promise<ListResult>;
-  /** Replace the tag set; false when the object (with this objectId, if given) is gone. */
+  /** Replace the tag set of the latest version, or of the version `objectId` names; false when it is gone. */
   setTags(bucket: string, key: string, tags: Record<string, string>, objectId?: string): Promise<boolean>;
-  /** Replace the ACL of the object at the key while it is still `objectId` (null: the owner's alone); false otherwise. */
+  /** Replace the ACL of the version `objectId` of the key (null: the owner's alone); false when it is gone. */
   setGrants(bucket: string, key: string, objectId: string, grants: AclGrant[] | null): Promise<boolean>;
   /**
    * Replace the manifest of an existing object (after repair moved shards); false when the object was replaced
@@ -114,7 +139,7 @@ export interface MetaStore {
    * Atomically: commit `record` (as putObject, with condition), delete the upload, and queue as garbage every part
    * of the upload that the record does not use. Throws NoSuchUpload, PreconditionFailed.
    */
-  completeUpload(uploadId: string, record: ObjectRecord, usedParts: number[], condition?: WriteCondition, graceMs?: number): Promise<{ replaced: ObjectRecord | null }>;
+  completeUpload(uploadId: string, record: ObjectRecord, usedParts: number[], condition?: WriteCondition, graceMs?: number): Promise<CommitOutcome>;
   /** Delete the upload and queue all its parts as garbage. Throws NoSuchUpload. */
   abortUpload(uploadId: string): Promise<void>;
   /**

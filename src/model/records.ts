@@ -76,6 +76,55 @@ export interface ObjectRecord {
   owner?: string;
   /** The object's ACL; absent: the owner's FULL_CONTROL alone (S3's private). */
   grants?: AclGrant[];
+  /** S3's version id, set by the store at commit in a bucket with versioning; absent: the null version. */
+  versionId?: string;
+}
+
+/** A bucket's versioning state once set; a bucket that never had one keeps only the latest bytes of a key. */
+export type VersioningStatus = 'Enabled' | 'Suspended';
+
+/** The version id S3 gives the objects of an unversioned bucket and those written while versioning is suspended. */
+export const NULL_VERSION_ID = 'null';
+
+/** A delete marker: the latest "version" of a key deleted in a versioned bucket (GET answers 404 while it is latest). */
+export interface DeleteMarkerRecord {
+  bucket: string;
+  key: string;
+  /** 'null' for a marker written while versioning was suspended. */
+  versionId: string;
+  /** ms since epoch */
+  lastModified: number;
+  /** Access key of the user that deleted. */
+  owner?: string;
+}
+
+/** What a delete did: the object removed for good (its shards queued as garbage) and/or the delete marker written. */
+export interface DeleteOutcome {
+  removed: ObjectRecord | null;
+  /** Written by a delete without a version id in a versioned bucket, or removed by a delete of the marker's version. */
+  marker?: DeleteMarkerRecord;
+}
+
+/** One row of ListObjectVersions: an object version or a delete marker, newest first within a key. */
+export type VersionEntry =
+  | (ObjectSummary & { kind: 'object'; versionId: string; isLatest: boolean })
+  | { kind: 'marker'; key: string; versionId: string; isLatest: boolean; lastModified: number; owner?: string };
+
+export interface VersionListQuery {
+  prefix?: string;
+  delimiter?: string;
+  /** Start after this key, or, with versionIdMarker, after that version of this key. */
+  keyMarker?: string;
+  versionIdMarker?: string;
+  maxKeys: number;
+}
+
+export interface VersionListResult {
+  entries: VersionEntry[];
+  commonPrefixes: string[];
+  isTruncated: boolean;
+  /** The last entry returned (a version, or a common prefix without versionId): where the next page starts. */
+  last?: { key: string; versionId?: string };
 }
 
 /** What listings return per object: no manifest, so listing stays cheap. */
@@ -142,4 +191,4 @@ export interface GarbageItem {
 }
 
 /** A bucket's configuration documents, stored by name (the S3 sub-resource each belongs to). */
-export type BucketConfigName = 'tagging' | 'policy' | 'acl' | 'public-access-block' | 'cors' | 'ownership';
+export type BucketConfigName = 'tagging' | 'policy' | 'acl' | 'public-access-block' | 'cors' | 'ownership' | 'versioning';
