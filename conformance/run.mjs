@@ -52,6 +52,7 @@ function suiteTable() {
     { client: 'polars', cmd: [PY.exe, path.join(SUITES, 'polars_suite.py')], pip: { module: 'polars', pkg: 'polars' } },
     { client: 'sdk-js-v3', cmd: [process.execPath, path.join(SUITES, 'sdk-js.mjs')] },
     { client: 'sharing', cmd: [PY.exe, path.join(SUITES, 'sharing_suite.py')] },
+    { client: 'versioning', cmd: [PY.exe, path.join(SUITES, 'versioning_suite.py')], apt: { bin: '/usr/bin/aws', pkg: 'awscli' } },
     { client: 'public-dataset', cmd: [PY.exe, path.join(SUITES, 'public_dataset_suite.py')], apt: { bin: '/usr/bin/aws', pkg: 'awscli' } },
     { client: 'training', cmd: [PY.exe, path.join(SUITES, 'training_suite.py')], pip: { module: 'torch', pkg: 'torch' } },
   ].filter((s) => !args.only || args.only.includes(s.client));

@@ -43,10 +43,21 @@ describe('the one mapping from inner error kinds to S3 errors', () => {
     ],
     BodyTooShort: [new GatewayError('BodyTooShort'), { code: 'IncompleteBody', status: 400, fields: {} }],
     BodyTooLong: [new GatewayError('BodyTooLong'), { code: 'InvalidRequest', status: 400, fields: {} }],
+    NoSuchVersion: [new GatewayError('NoSuchVersion', 'k', { versionId: 'v1' }), { code: 'NoSuchVersion', status: 404, fields: { Key: 'k', VersionId: 'v1' } }],
+    DeleteMarker: [
+      new GatewayError('DeleteMarker', 'k', { versionId: 'v2', lastModified: '0', asked: 'by-version' }),
+      { code: 'MethodNotAllowed', status: 405, fields: { Method: 'GET', ResourceType: 'DeleteMarker' } },
+    ],
   };
   for (const [kind, [err, expected]] of Object.entries(gateway) as Array<[GatewayErrorKind, (typeof gateway)[GatewayErrorKind]]>) {
     it(`GatewayError ${kind}`, () => expect(summary(toProtocolError(err))).toEqual(expected));
   }
+  it('a delete marker answers with x-amz-delete-marker and its version id: 404 NoSuchKey as the latest, 405 by version id', () => {
+    const latest = toProtocolError(new GatewayError('DeleteMarker', 'k', { versionId: 'v2', lastModified: '0', asked: 'latest' }));
+    expect([latest?.code, latest?.status, latest?.headers]).toEqual(['NoSuchKey', 404, { 'x-amz-delete-marker': 'true', 'x-amz-version-id': 'v2' }]);
+    const byVersion = toProtocolError(new GatewayError('DeleteMarker', 'k', { versionId: 'v2', lastModified: '0', asked: 'by-version' }));
+    expect(byVersion?.headers).toEqual({ 'x-amz-delete-marker': 'true', 'x-amz-version-id': 'v2', 'last-modified': 'Thu, 01 Jan 1970 00:00:00 GMT' });
+  });
   it('names the checksum algorithm in a checksum mismatch', () => {
     expect(toProtocolError(new GatewayError('DigestMismatch', 'CRC32C'))?.message).toBe('The CRC32C you specified did not match the calculated checksum.');
   });

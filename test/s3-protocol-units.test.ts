@@ -107,8 +107,8 @@ describe('routing: operation table', () => {
   });
   it('known but unimplemented subresources are 501, unknown methods 405, never a wrong success', () => {
     expect(codeOf(() => op('PUT', '/b', 'lifecycle'))).toBe('NotImplemented');
-    expect(codeOf(() => op('PUT', '/b', 'versioning'))).toBe('NotImplemented');
-    expect(codeOf(() => op('GET', '/b', 'versions'))).toBe('NotImplemented');
+    expect(op('PUT', '/b', 'versioning')).toBe('PutBucketVersioning');
+    expect(op('GET', '/b', 'versions')).toBe('ListObjectVersions');
     expect(codeOf(() => op('GET', '/b/k', 'torrent'))).toBe('NotImplemented');
     expect(op('GET', '/b/k', 'attributes')).toBe('GetObjectAttributes');
     expect([op('GET', '/b', 'tagging'), op('PUT', '/b', 'tagging'), op('DELETE', '/b', 'tagging')]).toEqual(['GetBucketTagging', 'PutBucketTagging', 'DeleteBucketTagging']);
@@ -377,7 +377,9 @@ describe('multipart completion checks', () => {
 describe('copy source header', () => {
   it('accepts encoded, leading-slash and versioned forms', () => {
     expect(parseCopySource('/b-1/dir/a%20b')).toEqual({ bucket: 'b-1', key: 'dir/a b' });
-    expect(parseCopySource('b-1/k?versionId=null')).toEqual({ bucket: 'b-1', key: 'k' });
+    expect(parseCopySource('b-1/k?versionId=null')).toEqual({ bucket: 'b-1', key: 'k', versionId: 'null' });
+    expect(parseCopySource('b-1/k?versionId=abc_-DEF')).toEqual({ bucket: 'b-1', key: 'k', versionId: 'abc_-DEF' });
+    expect(codeOf(() => parseCopySource('b-1/k?versionId='))).toBe('InvalidArgument');
     expect(parseCopySource('b-1/a%3Fb')).toEqual({ bucket: 'b-1', key: 'a?b' });
   });
   it('rejects malformed sources', () => {

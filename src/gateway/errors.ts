@@ -18,7 +18,14 @@ export type GatewayErrorKind =
   | 'PartTooSmall'
   /** The body ended (or the client went away) before its declared length. */
   | 'BodyTooShort'
-  | 'BodyTooLong';
+  | 'BodyTooLong'
+  /** The key has no version with this id; subject is the key, detail.versionId the id asked for. */
+  | 'NoSuchVersion'
+  /**
+   * A delete marker stands where an object was asked for; subject is the key, detail carries the marker's versionId
+   * and lastModified (ms), and asked: 'latest' (a read without version id) or 'by-version'.
+   */
+  | 'DeleteMarker';
 
 export class GatewayError extends Error {
   constructor(

@@ -8,6 +8,10 @@ import type {
   AclGrant,
   BucketConfigName,
   BucketRecord,
+  DeleteMarkerRecord,
+  DeleteOutcome,
+  VersionListQuery,
+  VersionListResult,
   ListQuery,
   ListResult,
   ObjectRecord,
@@ -38,6 +42,11 @@ export interface ObjectServiceDeps {
   keyring: Keyring;
   logger: Logger;
   metrics: Metrics;
+}
+
+/** A delete marker where an object was asked for: the latest version (404) or the version named (405). */
+function deleteMarkerError(marker: DeleteMarkerRecord, asked: 'latest' | 'by-version'): GatewayError {
+  return new GatewayError('DeleteMarker', marker.key, { versionId: marker.versionId, lastModified: String(marker.lastModified), asked });
 }
 
 function newId(): string {
@@ -190,8 +199,10 @@ export class TesseraObjectService implements ObjectService {
     try {
       record.manifest.copies = await this.d.cold.writeRecordCopies(record, (await this.erasureFor(record.bucket)).m);
       const grace = this.d.config.cold.gcGraceMs;
-      if (complete) await this.meta.completeUpload(complete.uploadId, record, complete.usedParts, condition, grace);
-      else await this.meta.putObject(record, condition, grace);
+      const outcome = complete
+        ? await this.meta.completeUpload(complete.uploadId, record, complete.usedParts, condition, grace)
+        : await this.meta.putObject(record, condition, grace);
+      if (outcome.versionId !== undefined) record.versionId = outcome.versionId;
     } catch (err) {
       await hotSink?.abort();
       if (!complete) {
@@ -211,10 +222,19 @@ export class TesseraObjectService implements ObjectService {
     return this.meta.getObject(bucket, key);
   }
 
-  async headObject(bucket: string, key: string): Promise<ObjectRecord> {
+  async headObject(bucket: string, key: string, versionId?: string): Promise<ObjectRecord> {
+    if (versionId !== undefined) {
+      const version = await this.meta.getVersion(bucket, key, versionId);
+      if (version !== null && 'object' in version) return version.object;
+      await this.requireBucket(bucket);
+      if (version === null) throw new GatewayError('NoSuchVersion', key, { versionId });
+      throw deleteMarkerError(version.marker, 'by-version');
+    }
     const record = await this.meta.getObject(bucket, key);
     if (record) return record;
     await this.requireBucket(bucket);
+    const marker = await this.meta.latestDeleteMarker(bucket, key);
+    if (marker !== null) throw deleteMarkerError(marker, 'latest');
     throw new GatewayError('NoSuchKey', key);
   }
 
@@ -222,19 +242,28 @@ export class TesseraObjectService implements ObjectService {
     return this.d.reader.open(record, range);
   }
 
-  async deleteObject(bucket: string, key: string): Promise<ObjectRecord | null> {
+  async deleteObject(bucket: string, key: string, options: { versionId?: string; owner?: string } = {}): Promise<DeleteOutcome> {
     await this.requireBucket(bucket);
-    return this.meta.deleteObject(bucket, key, this.d.config.cold.gcGraceMs);
+    const grace = this.d.config.cold.gcGraceMs;
+    if (options.versionId === undefined) return this.meta.deleteObject(bucket, key, grace, options.owner);
+    // S3 answers a delete of a version that does not exist with success.
+    return (await this.meta.deleteVersion(bucket, key, options.versionId, grace)) ?? { removed: null };
   }
 
-  async putTags(bucket: string, key: string, tags: Record<string, string>): Promise<void> {
-    const record = await this.headObject(bucket, key);
+  async listObjectVersions(bucket: string, query: VersionListQuery): Promise<VersionListResult> {
+    return this.meta.listObjectVersions(bucket, query);
+  }
+
+  async putTags(bucket: string, key: string, tags: Record<string, string>, versionId?: string): Promise<ObjectRecord> {
+    const record = await this.headObject(bucket, key, versionId);
     if (!(await this.meta.setTags(bucket, key, tags, record.objectId))) throw new GatewayError('NoSuchKey', key);
+    return record;
   }
 
-  async putObjectAcl(bucket: string, key: string, grants: AclGrant[] | null): Promise<void> {
-    const record = await this.headObject(bucket, key);
+  async putObjectAcl(bucket: string, key: string, grants: AclGrant[] | null, versionId?: string): Promise<ObjectRecord> {
+    const record = await this.headObject(bucket, key, versionId);
     if (!(await this.meta.setGrants(bucket, key, record.objectId, grants))) throw new GatewayError('NoSuchKey', key);
+    return record;
   }
 
   getBucketConfig(bucket: string, name: BucketConfigName): Promise<string | null> {
@@ -277,8 +306,9 @@ export class TesseraObjectService implements ObjectService {
 
   async completedUpload(bucket: string, key: string, uploadId: string, parts: CompletePart[]): Promise<ObjectRecord | null> {
     if (!/^[0-9a-f]{64}$/.test(uploadId)) return null;
-    const record = await this.meta.getObject(bucket, key);
-    if (!record || record.objectId !== uploadId.slice(0, 32) || !record.parts || record.parts.length !== parts.length) return null;
+    // By object id: in a versioned bucket the completed object may no longer be the latest version, and is still it.
+    const record = await this.meta.getObjectById(uploadId.slice(0, 32));
+    if (!record || record.bucket !== bucket || record.key !== key || !record.parts || record.parts.length !== parts.length) return null;
     const same = parts.every((want, i) => {
       const have = record.parts![i]!;
       return have.partNumber === want.partNumber && unquoteEtag(have.etag) === unquoteEtag(want.etag);

@@ -4,6 +4,9 @@ import type {
   BucketConfigName,
   BucketRecord,
   ChecksumAlgorithm,
+  DeleteOutcome,
+  VersionListQuery,
+  VersionListResult,
   ListQuery,
   ListResult,
   ObjectHeaders,
@@ -75,8 +78,11 @@ export interface ObjectService {
 
   /** Streams the body to the cold tier; commits only after every segment is durable and every digest matched. */
   putObject(input: PutObjectInput): Promise<ObjectRecord>;
-  /** The committed record, or throws NoSuchBucket / NoSuchKey. */
-  headObject(bucket: string, key: string): Promise<ObjectRecord>;
+  /**
+   * The committed record (the latest version, or the version named), or throws NoSuchBucket / NoSuchKey /
+   * NoSuchVersion / DeleteMarker.
+   */
+  headObject(bucket: string, key: string, versionId?: string): Promise<ObjectRecord>;
   /** The key's record, or null (no NoSuchKey / NoSuchBucket): for the access decision's look at an object's ACL. */
   findObject(bucket: string, key: string): Promise<ObjectRecord | null>;
   /**
@@ -85,11 +91,16 @@ export interface ObjectService {
    * fewer than k shards of the first needed segment can be had.
    */
   openObject(record: ObjectRecord, range?: ByteRange): Promise<Readable>;
-  /** Returns the deleted record or null (S3 answers 204 either way). */
-  deleteObject(bucket: string, key: string): Promise<ObjectRecord | null>;
-  putTags(bucket: string, key: string, tags: Record<string, string>): Promise<void>;
-  /** Replaces an object's ACL (null: its owner's FULL_CONTROL alone). NoSuchKey / NoSuchBucket. */
-  putObjectAcl(bucket: string, key: string, grants: AclGrant[] | null): Promise<void>;
+  /**
+   * DeleteObject: without versionId, the latest version as S3 does it per versioning state (removed, or hidden by a
+   * new delete marker); with versionId, that version for good (a missing version is no error, as in S3).
+   */
+  deleteObject(bucket: string, key: string, options?: { versionId?: string; owner?: string }): Promise<DeleteOutcome>;
+  listObjectVersions(bucket: string, query: VersionListQuery): Promise<VersionListResult>;
+  /** Replaces the tag set of the latest version or of the one named; returns the version tagged. */
+  putTags(bucket: string, key: string, tags: Record<string, string>, versionId?: string): Promise<ObjectRecord>;
+  /** Replaces a version's ACL (null: its owner's FULL_CONTROL alone). NoSuchKey / NoSuchVersion / NoSuchBucket. */
+  putObjectAcl(bucket: string, key: string, grants: AclGrant[] | null, versionId?: string): Promise<ObjectRecord>;
   /** A bucket configuration document (tagging, policy, acl, public-access-block); null when unset. NoSuchBucket. */
   getBucketConfig(bucket: string, name: BucketConfigName): Promise<string | null>;
   /** Every configuration document of a bucket, by name (one read; for the access decision's cache). */

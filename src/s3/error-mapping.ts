@@ -43,6 +43,17 @@ function fromGateway(err: GatewayError): S3Error {
       return Errors.incompleteBody();
     case 'BodyTooLong':
       return Errors.invalidRequest('The request body is longer than its declared length.');
+    case 'NoSuchVersion':
+      return new S3Error('NoSuchVersion', 'The specified version does not exist.', 404, { Key: err.subject, VersionId: err.detail.versionId ?? '' });
+    case 'DeleteMarker': {
+      const headers = { 'x-amz-delete-marker': 'true', 'x-amz-version-id': err.detail.versionId ?? '' };
+      if (err.detail.asked === 'latest') return new S3Error('NoSuchKey', 'The specified key does not exist.', 404, { Key: err.subject }, headers);
+      const lastModified = new Date(Number(err.detail.lastModified)).toUTCString();
+      return new S3Error('MethodNotAllowed', 'The specified method is not allowed against this resource.', 405, { Method: 'GET', ResourceType: 'DeleteMarker' }, {
+        ...headers,
+        'last-modified': lastModified,
+      });
+    }
   }
 }
 

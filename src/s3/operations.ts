@@ -4,7 +4,6 @@ import {
   deleteBucket,
   getBucketLocation,
   getBucketUnconfigured,
-  getBucketVersioning,
   headBucket,
   listBuckets,
 } from './handlers/bucket.js';
@@ -18,6 +17,7 @@ import {
   putObjectAcl,
 } from './handlers/acl.js';
 import { copyObject } from './handlers/copy.js';
+import { getBucketVersioning, listObjectVersions, putBucketVersioning } from './handlers/versioning.js';
 import { postObject } from './handlers/post-object.js';
 import { deleteBucketCors, getBucketCors, preflightRequest, putBucketCors } from './handlers/cors.js';
 import {
@@ -59,6 +59,8 @@ export const HANDLERS: Record<OpName, Handler> = {
   DeleteBucket: deleteBucket,
   GetBucketLocation: getBucketLocation,
   GetBucketVersioning: getBucketVersioning,
+  PutBucketVersioning: putBucketVersioning,
+  ListObjectVersions: listObjectVersions,
   GetBucketAcl: getBucketAcl,
   PutBucketAcl: putBucketAcl,
   GetBucketUnconfigured: getBucketUnconfigured,

@@ -9,6 +9,8 @@ export type OpName =
   | 'DeleteBucket'
   | 'GetBucketLocation'
   | 'GetBucketVersioning'
+  | 'PutBucketVersioning'
+  | 'ListObjectVersions'
   | 'GetBucketAcl'
   | 'PutBucketAcl'
   | 'GetBucketUnconfigured'
@@ -63,6 +65,8 @@ export const OP_NEEDS: Record<OpName, Need> = {
   DeleteBucket: 'admin',
   GetBucketLocation: 'read',
   GetBucketVersioning: 'read',
+  PutBucketVersioning: 'admin',
+  ListObjectVersions: 'read',
   GetBucketAcl: 'read',
   PutBucketAcl: 'admin',
   GetBucketUnconfigured: 'read',
@@ -184,7 +188,6 @@ export const UNIMPLEMENTED_SUBRESOURCES = [
   'session',
   'renameObject',
   'torrent',
-  'versions',
   'website',
 ];
 
@@ -238,6 +241,7 @@ function resolveBucketOperation(method: string, _bucket: string, query: URLSearc
     case 'GET':
       if (has('location')) return 'GetBucketLocation';
       if (has('versioning')) return 'GetBucketVersioning';
+      if (has('versions')) return 'ListObjectVersions';
       if (has('acl')) return 'GetBucketAcl';
       if (has('uploads')) return 'ListMultipartUploads';
       if (has('tagging')) return 'GetBucketTagging';
@@ -260,7 +264,8 @@ function resolveBucketOperation(method: string, _bucket: string, query: URLSearc
       if (has('cors')) return 'PutBucketCors';
       if (has('publicAccessBlock')) return 'PutPublicAccessBlock';
       if (has('ownershipControls')) return 'PutBucketOwnershipControls';
-      for (const name of [...UNIMPLEMENTED_SUBRESOURCES, 'versioning']) if (has(name)) throw Errors.notImplemented(`?${name}`);
+      if (has('versioning')) return 'PutBucketVersioning';
+      for (const name of UNIMPLEMENTED_SUBRESOURCES) if (has(name)) throw Errors.notImplemented(`?${name}`);
       return 'CreateBucket';
     case 'DELETE':
       if (has('tagging')) return 'DeleteBucketTagging';

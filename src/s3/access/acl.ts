@@ -178,8 +178,8 @@ const BUCKET_PERMISSION_ACTIONS: Record<AclPermission, ReadonlySet<string>> = {
 const OBJECT_PERMISSION_ACTIONS: Record<AclPermission, ReadonlySet<string>> = {
   READ: new Set(['s3:GetObject', 's3:GetObjectVersion']),
   WRITE: new Set(),
-  READ_ACP: new Set(['s3:GetObjectAcl']),
-  WRITE_ACP: new Set(['s3:PutObjectAcl']),
+  READ_ACP: new Set(['s3:GetObjectAcl', 's3:GetObjectVersionAcl']),
+  WRITE_ACP: new Set(['s3:PutObjectAcl', 's3:PutObjectVersionAcl']),
   FULL_CONTROL: new Set(),
 };
 

@@ -8,6 +8,8 @@ export const OP_ACTIONS: Record<OpName, string> = {
   DeleteBucket: 's3:DeleteBucket',
   GetBucketLocation: 's3:GetBucketLocation',
   GetBucketVersioning: 's3:GetBucketVersioning',
+  PutBucketVersioning: 's3:PutBucketVersioning',
+  ListObjectVersions: 's3:ListBucketVersions',
   GetBucketAcl: 's3:GetBucketAcl',
   PutBucketAcl: 's3:PutBucketAcl',
   GetBucketUnconfigured: 's3:GetBucketConfiguration',
@@ -52,6 +54,24 @@ export const OP_ACTIONS: Record<OpName, string> = {
   ListParts: 's3:ListMultipartUploadParts',
   RestoreObject: 's3:RestoreObject',
 };
+
+/** The action of an operation on one version (?versionId=), where IAM names it apart. */
+const VERSION_ACTIONS: Partial<Record<OpName, string>> = {
+  GetObject: 's3:GetObjectVersion',
+  HeadObject: 's3:GetObjectVersion',
+  GetObjectAttributes: 's3:GetObjectVersionAttributes',
+  DeleteObject: 's3:DeleteObjectVersion',
+  GetObjectAcl: 's3:GetObjectVersionAcl',
+  PutObjectAcl: 's3:PutObjectVersionAcl',
+  GetObjectTagging: 's3:GetObjectVersionTagging',
+  PutObjectTagging: 's3:PutObjectVersionTagging',
+  DeleteObjectTagging: 's3:DeleteObjectVersionTagging',
+};
+
+/** The IAM action of a request: the version action when it names a version id. */
+export function actionOf(op: OpName, versionId: string | undefined): string {
+  return (versionId !== undefined ? VERSION_ACTIONS[op] : undefined) ?? OP_ACTIONS[op];
+}
 
 /** The resource a policy statement is matched against: the bucket, or one object in it. */
 export function resourceArn(bucket: string, key: string | undefined): string {

@@ -5,7 +5,7 @@ import { OP_NEEDS, type OpName } from '../routing.js';
 import { Errors } from '../s3-error.js';
 import { ownerId } from '../owner.js';
 import { aclAllows, objectAclCanGrant } from './acl.js';
-import { OP_ACTIONS, resourceArn } from './actions.js';
+import { actionOf, resourceArn } from './actions.js';
 import type { BucketAccess } from './bucket-access.js';
 import { evaluatePolicy } from './policy.js';
 
@@ -24,7 +24,7 @@ export interface AccessQuestion {
  * to everyone; BucketOwnerEnforced turns ACLs off. 'object-acl': only the object's own ACL can still allow it.
  */
 export function allowed(q: AccessQuestion, access: BucketAccess): 'allow' | 'deny' | 'object-acl' {
-  const action = OP_ACTIONS[q.op];
+  const action = actionOf(q.op, q.context['s3:versionid']);
   const verdict = access.policy ? evaluatePolicy(access.policy, { accessKey: q.user?.accessKey, action, resource: resourceArn(q.bucket, q.key), context: q.context }) : undefined;
   if (verdict === 'Deny') return 'deny';
   if (q.user && (may(q.user, q.bucket, OP_NEEDS[q.op]) || access.owner === q.user.accessKey)) return 'allow';
@@ -41,7 +41,7 @@ async function objectAclAllows(ctx: RequestContext, q: AccessQuestion, access: B
   if (record === null) return false;
   const owner = record.owner ?? access.owner;
   const grants = record.grants ?? [{ grantee: { type: 'CanonicalUser' as const, id: ownerId(owner) }, permission: 'FULL_CONTROL' as const }];
-  return aclAllows(grants, 'object', { accessKey: q.user?.accessKey }, OP_ACTIONS[q.op], access.block.IgnorePublicAcls);
+  return aclAllows(grants, 'object', { accessKey: q.user?.accessKey }, actionOf(q.op, q.context['s3:versionid']), access.block.IgnorePublicAcls);
 }
 
 /** The condition keys of this request that policies may test. */
@@ -57,6 +57,7 @@ export function requestContext(ctx: RequestContext, sourceIp: string, secure: bo
     's3:delimiter': q.get('delimiter') ?? undefined,
     's3:max-keys': q.get('max-keys') ?? undefined,
     's3:x-amz-acl': header(ctx, 'x-amz-acl'),
+    's3:versionid': q.get('versionId') ?? undefined,
   };
 }
 

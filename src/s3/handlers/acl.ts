@@ -10,7 +10,7 @@ import { Errors } from '../s3-error.js';
 import { childNode, childText, el, parseXmlBody, textEl, xmlDocument } from '../xml.js';
 import { assertAclAllowedByBlock } from './access.js';
 import { requireBucketConfig, storeBucketConfig } from './bucket-config.js';
-import { bucketOf, keyOf } from './common.js';
+import { bucketOf, keyOf, versionHeaders, versionIdOf } from './common.js';
 
 /** ACLs (Get/PutBucketAcl, Get/PutObjectAcl, the ACL of a write) and Object Ownership controls. */
 
@@ -94,25 +94,26 @@ function effectiveOwner(access: BucketAccess, stored: string | undefined): strin
 export async function getObjectAcl(ctx: RequestContext): Promise<void> {
   const bucket = bucketOf(ctx);
   const access = await accessOf(ctx, bucket);
-  const record = await ctx.deps.service.headObject(bucket, keyOf(ctx));
+  const record = await ctx.deps.service.headObject(bucket, keyOf(ctx), versionIdOf(ctx));
   const owner = effectiveOwner(access, record.owner);
   const grants = access.ownership === 'BucketOwnerEnforced' ? undefined : record.grants;
-  sendXml(ctx, aclDocument(ctx, owner, grants ?? ownerOnlyGrants(owner)));
+  sendXml(ctx, aclDocument(ctx, owner, grants ?? ownerOnlyGrants(owner)), 200, versionHeaders(record.versionId));
 }
 
 export async function putObjectAcl(ctx: RequestContext): Promise<void> {
   const bucket = bucketOf(ctx);
   const key = keyOf(ctx);
   const access = await accessOf(ctx, bucket);
-  const record = await ctx.deps.service.headObject(bucket, key);
+  const versionId = versionIdOf(ctx);
+  const record = await ctx.deps.service.headObject(bucket, key, versionId);
   const owner = effectiveOwner(access, record.owner);
   const p = parties(ctx, 'object', owner, access.owner);
   const grants = await requestedAcl(ctx, p);
   assertAclsEnabled(access, grants, p);
   await assertAclAllowedByBlock(ctx, bucket, isPublicGrants(grants));
   const stored = access.ownership === 'BucketOwnerEnforced' ? undefined : storedForm(grants, owner);
-  await ctx.deps.service.putObjectAcl(bucket, key, stored ?? null);
-  send(ctx, 200, {});
+  await ctx.deps.service.putObjectAcl(bucket, key, stored ?? null, versionId);
+  send(ctx, 200, versionHeaders(record.versionId));
 }
 
 /**

@@ -2,8 +2,8 @@ import type { BucketConfigName } from '../../model/records.js';
 import type { RequestContext } from '../context.js';
 import { ProtocolErrors } from '../errors.js';
 
-/** The configurations S3 can answer "not configured" for (a bucket always has an ACL). */
-type OptionalConfig = Exclude<BucketConfigName, 'acl'>;
+/** The configurations S3 can answer "not configured" for (a bucket always has an ACL and a versioning state). */
+type OptionalConfig = Exclude<BucketConfigName, 'acl' | 'versioning'>;
 
 /** What GET of each bucket configuration answers when the bucket has none (AWS's specific 404s). */
 const NOT_CONFIGURED: Record<OptionalConfig, { code: string; message: string }> = {

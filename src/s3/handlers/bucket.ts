@@ -97,11 +97,6 @@ export async function getBucketLocation(ctx: RequestContext): Promise<void> {
   sendXml(ctx, `<?xml version="1.0" encoding="UTF-8"?>\n<LocationConstraint xmlns="${S3_XMLNS}">${escapeXml(region)}</LocationConstraint>`);
 }
 
-export async function getBucketVersioning(ctx: RequestContext): Promise<void> {
-  await existingBucket(ctx);
-  sendXml(ctx, xmlDocument('VersioningConfiguration', []));
-}
-
 /** GET of bucket configuration we never have (cors, lifecycle, policy...): the specific 404 AWS gives. */
 export async function getBucketUnconfigured(ctx: RequestContext): Promise<void> {
   const bucket = (await existingBucket(ctx)).name;

@@ -15,6 +15,23 @@ export function keyOf(ctx: RequestContext): string {
   return ctx.key;
 }
 
+/** The ?versionId= a request names (absent: the latest version); 'null' names the null version, as in S3. */
+export function versionIdOf(ctx: RequestContext): string | undefined {
+  return parseVersionId(ctx.query.get('versionId'), 'versionId');
+}
+
+export function parseVersionId(value: string | null, name: string): string | undefined {
+  if (value === null) return undefined;
+  if (value === '') throw Errors.invalidArgument('Version id cannot be the empty string', name, '');
+  if (value.length > 1024 || !/^[\x21-\x7e]+$/.test(value)) throw Errors.invalidArgument('Invalid version id specified', name, value);
+  return value;
+}
+
+/** x-amz-version-id for a version that has one (objects of a bucket that never had versioning have none). */
+export function versionHeaders(versionId: string | undefined): Record<string, string> {
+  return versionId === undefined ? {} : { 'x-amz-version-id': versionId };
+}
+
 /** Content-Encoding minus the aws-chunked transfer coding, which describes the request, not the object. */
 function storedContentEncoding(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
@@ -108,5 +125,5 @@ export function objectResponseHeaders(record: ObjectRecord): Record<string, stri
   const tagCount = Object.keys(record.tags).length;
   if (tagCount > 0) out['x-amz-tagging-count'] = String(tagCount);
   out['x-amz-server-side-encryption'] = 'AES256';
-  return { ...out, ...tierHeaders(record) };
+  return { ...out, ...versionHeaders(record.versionId), ...tierHeaders(record) };
 }

@@ -7,16 +7,18 @@ import { header, sendXml, type RequestContext } from '../context.js';
 import { decodePathComponent } from '../routing.js';
 import { assertBucketName, assertKey, parseStorageClass, parseTaggingHeader } from '../validation.js';
 import { isoDate, textEl, xmlDocument } from '../xml.js';
-import { assertNoSseC, bucketOf, keyOf, objectHeadersFromRequest } from './common.js';
+import { assertNoSseC, bucketOf, keyOf, objectHeadersFromRequest, parseVersionId, versionHeaders } from './common.js';
 import { aclOfWrite } from './acl.js';
 
 /** AWS's limit for a single CopyObject / UploadPartCopy source. */
 export const MAX_COPY_SOURCE_BYTES = 5 * 1024 ** 3;
 
-/** x-amz-copy-source: URL-encoded "bucket/key" with an optional leading '/', optional ?versionId (ignored: no versions). */
-export function parseCopySource(raw: string): { bucket: string; key: string } {
+/** x-amz-copy-source: URL-encoded "bucket/key" with an optional leading '/', and optionally ?versionId=ID. */
+export function parseCopySource(raw: string): { bucket: string; key: string; versionId?: string } {
   const q = raw.indexOf('?');
   const path = q >= 0 ? raw.slice(0, q) : raw;
+  const query = q >= 0 ? new URLSearchParams(raw.slice(q + 1)) : undefined;
+  const versionId = parseVersionId(query?.get('versionId') ?? null, 'x-amz-copy-source');
   const decoded = decodePathComponent(path).replace(/^\//, '');
   const slash = decoded.indexOf('/');
   const invalid = () => Errors.invalidArgument('Invalid copy source object key', 'x-amz-copy-source', raw);
@@ -25,14 +27,14 @@ export function parseCopySource(raw: string): { bucket: string; key: string } {
   const key = decoded.slice(slash + 1);
   assertBucketName(bucket);
   assertKey(key);
-  return { bucket, key };
+  return versionId === undefined ? { bucket, key } : { bucket, key, versionId };
 }
 
 /** Resolves, authorizes (read on the source bucket) and condition-checks the copy source. */
 export async function loadCopySource(ctx: RequestContext): Promise<ObjectRecord> {
   const source = parseCopySource(header(ctx, 'x-amz-copy-source') ?? '');
   await authorizeRequest(ctx, source.bucket, source.key, 'GetObject', true);
-  const record = await ctx.deps.service.headObject(source.bucket, source.key);
+  const record = await ctx.deps.service.headObject(source.bucket, source.key, source.versionId);
   evaluateCopySourceConditions(
     {
       ifMatch: header(ctx, 'x-amz-copy-source-if-match'),
@@ -65,7 +67,8 @@ export async function copyObject(ctx: RequestContext): Promise<void> {
   const requestTags = taggingDirective === 'REPLACE' ? parseTaggingHeader(header(ctx, 'x-amz-tagging')) : undefined;
 
   const source = await loadCopySource(ctx);
-  const sameObject = source.bucket === bucket && source.key === key;
+  // Copying a named version onto its own key is how a version is restored: it is not a copy "to itself".
+  const sameObject = source.bucket === bucket && source.key === key && parseCopySource(header(ctx, 'x-amz-copy-source') ?? '').versionId === undefined;
   if (sameObject && metadataDirective !== 'REPLACE' && storageClass === undefined && requestTags === undefined) {
     throw Errors.invalidRequest(
       "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
@@ -98,6 +101,8 @@ export async function copyObject(ctx: RequestContext): Promise<void> {
   const checksumXml = record.checksum ? textEl(checksumElementName(record.checksum.algorithm), record.checksum.value) : undefined;
   sendXml(ctx, xmlDocument('CopyObjectResult', [textEl('ETag', record.etag), textEl('LastModified', isoDate(record.lastModified)), checksumXml]), 200, {
     'x-amz-server-side-encryption': 'AES256',
+    ...versionHeaders(record.versionId),
+    ...(source.versionId !== undefined ? { 'x-amz-copy-source-version-id': source.versionId } : {}),
   });
 }
 

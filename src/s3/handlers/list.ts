@@ -17,7 +17,7 @@ export function s3UrlEncode(value: string): string {
     .replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
-function encodingOf(ctx: RequestContext): ((s: string) => string) & { url: boolean } {
+export function encodingOf(ctx: RequestContext): ((s: string) => string) & { url: boolean } {
   const type = ctx.query.get('encoding-type');
   if (type !== null && type !== 'url') throw ProtocolErrors.invalidEncodingType();
   return Object.assign(type === 'url' ? s3UrlEncode : (s: string) => s, { url: type === 'url' });

@@ -13,7 +13,7 @@ import { ownerXml } from '../owner.js';
 import { parseCopySourceRange } from '../range.js';
 import { parseContentMd5, parseIntParam, parseTaggingHeader } from '../validation.js';
 import { childList, childText, el, isoDate, parseXmlBody, textEl, xmlDocument } from '../xml.js';
-import { assertNoSseC, bucketOf, keyOf, objectHeadersFromRequest } from './common.js';
+import { assertNoSseC, bucketOf, keyOf, objectHeadersFromRequest, versionHeaders } from './common.js';
 import { aclOfWrite } from './acl.js';
 import { MAX_COPY_SOURCE_BYTES, loadCopySource } from './copy.js';
 
@@ -172,7 +172,7 @@ export async function completeMultipartUpload(ctx: RequestContext): Promise<void
       ...checksumXml,
     ]),
     200,
-    { 'x-amz-server-side-encryption': 'AES256' },
+    { 'x-amz-server-side-encryption': 'AES256', ...versionHeaders(record.versionId) },
   );
 }
 

@@ -6,6 +6,7 @@ import { Errors } from '../s3-error.js';
 import { parseIntParam } from '../validation.js';
 import { el, textEl, xmlDocument } from '../xml.js';
 import { loadWithConditions } from './object-read.js';
+import { versionHeaders } from './common.js';
 
 const ATTRIBUTES = ['ETag', 'Checksum', 'ObjectParts', 'StorageClass', 'ObjectSize'] as const;
 type Attribute = (typeof ATTRIBUTES)[number];
@@ -61,5 +62,8 @@ export async function getObjectAttributes(ctx: RequestContext): Promise<void> {
   }
   if (wanted.has('StorageClass')) children.push(textEl('StorageClass', record.headers.storageClass ?? 'STANDARD'));
   if (wanted.has('ObjectSize')) children.push(textEl('ObjectSize', record.size));
-  sendXml(ctx, xmlDocument('GetObjectAttributesResponse', children), 200, { 'last-modified': new Date(record.lastModified).toUTCString() });
+  sendXml(ctx, xmlDocument('GetObjectAttributesResponse', children), 200, {
+    'last-modified': new Date(record.lastModified).toUTCString(),
+    ...versionHeaders(record.versionId),
+  });
 }

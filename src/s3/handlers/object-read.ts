@@ -9,7 +9,7 @@ import { header, type RequestContext } from '../context.js';
 import { ProtocolErrors } from '../errors.js';
 import { contentRange, parseRange } from '../range.js';
 import { parseIntParam } from '../validation.js';
-import { bucketOf, keyOf, objectResponseHeaders } from './common.js';
+import { bucketOf, keyOf, objectResponseHeaders, versionIdOf } from './common.js';
 
 /** response-* query parameters that override stored headers on GET (S3 allows them on signed requests). */
 const RESPONSE_OVERRIDES: Record<string, string> = {
@@ -75,7 +75,7 @@ function planRead(ctx: RequestContext, record: ObjectRecord): ReadPlan {
 
 /** The object, after the read conditions (If-Match, If-None-Match, If-(Un)Modified-Since) held. */
 export async function loadWithConditions(ctx: RequestContext): Promise<ObjectRecord> {
-  const record = await ctx.deps.service.headObject(bucketOf(ctx), keyOf(ctx));
+  const record = await ctx.deps.service.headObject(bucketOf(ctx), keyOf(ctx), versionIdOf(ctx));
   evaluateReadConditions(
     {
       ifMatch: header(ctx, 'if-match'),

@@ -9,7 +9,8 @@ import { ProtocolErrors } from '../errors.js';
 import { digestBase64 } from '../small-digests.js';
 import { assertKey, parseContentMd5, parseTaggingHeader } from '../validation.js';
 import { childList, childText, el, parseXmlBody, textEl, xmlDocument } from '../xml.js';
-import { assertNoSseC, bucketOf, keyOf, objectHeadersFromRequest } from './common.js';
+import type { DeleteOutcome } from '../../model/records.js';
+import { assertNoSseC, bucketOf, keyOf, objectHeadersFromRequest, parseVersionId, versionHeaders, versionIdOf } from './common.js';
 import { aclOfWrite } from './acl.js';
 
 export async function putObject(ctx: RequestContext): Promise<void> {
@@ -41,15 +42,27 @@ export async function putObject(ctx: RequestContext): Promise<void> {
     ...(condition ? { condition } : {}),
     ...acl,
   });
-  send(ctx, 200, { etag: record.etag, 'x-amz-server-side-encryption': 'AES256', ...checksumResponseHeaders(record.checksum) });
+  send(ctx, 200, { etag: record.etag, 'x-amz-server-side-encryption': 'AES256', ...checksumResponseHeaders(record.checksum), ...versionHeaders(record.versionId) });
+}
+
+/** What S3 says of a delete: the version removed, or the delete marker written or removed. */
+function deleteResult(outcome: DeleteOutcome, versionId: string | undefined): { versionId?: string; deleteMarker?: string } {
+  if (outcome.marker !== undefined) return { versionId: versionId ?? outcome.marker.versionId, deleteMarker: outcome.marker.versionId };
+  return versionId !== undefined ? { versionId } : {};
 }
 
 export async function deleteObject(ctx: RequestContext): Promise<void> {
   const bucket = bucketOf(ctx);
+  const versionId = versionIdOf(ctx);
   // S3 answers 204 whether or not the key existed, but a missing bucket is NoSuchBucket.
   if (!(await ctx.deps.service.getBucket(bucket))) throw Errors.noSuchBucket(bucket);
-  await ctx.deps.service.deleteObject(bucket, keyOf(ctx));
-  send(ctx, 204, {});
+  const outcome = await ctx.deps.service.deleteObject(bucket, keyOf(ctx), { ...(versionId !== undefined ? { versionId } : {}), ...ownerOption(ctx) });
+  const result = deleteResult(outcome, versionId);
+  send(ctx, 204, { ...versionHeaders(result.versionId), ...(result.deleteMarker !== undefined ? { 'x-amz-delete-marker': 'true' } : {}) });
+}
+
+function ownerOption(ctx: RequestContext): { owner?: string } {
+  return ctx.user !== undefined ? { owner: ctx.user.accessKey } : {};
 }
 
 export const MAX_DELETE_KEYS = 1000;
@@ -73,22 +86,33 @@ export async function deleteObjects(ctx: RequestContext): Promise<void> {
   const quiet = (childText(root, 'Quiet') ?? 'false').trim().toLowerCase() === 'true';
   const objects = childList(root, 'Object');
   if (objects.length === 0 || objects.length > MAX_DELETE_KEYS) throw Errors.malformedXML();
-  const keys = objects.map((o) => {
+  const targets = objects.map((o) => {
     const key = childText(o, 'Key');
     if (key === undefined) throw Errors.malformedXML();
-    return key;
+    return { key, versionId: childText(o, 'VersionId') };
   });
   if (!(await ctx.deps.service.getBucket(bucket))) throw Errors.noSuchBucket(bucket);
   const results: string[] = [];
-  for (const key of keys) {
+  for (const { key, versionId: given } of targets) {
     try {
       assertKey(key);
-      await ctx.deps.service.deleteObject(bucket, key);
-      if (!quiet) results.push(el('Deleted', [textEl('Key', key)]));
+      const versionId = given === undefined ? undefined : parseVersionId(given, 'VersionId');
+      const outcome = await ctx.deps.service.deleteObject(bucket, key, { ...(versionId !== undefined ? { versionId } : {}), ...ownerOption(ctx) });
+      const result = deleteResult(outcome, versionId);
+      if (!quiet) {
+        results.push(
+          el('Deleted', [
+            textEl('Key', key),
+            versionId !== undefined ? textEl('VersionId', versionId) : undefined,
+            result.deleteMarker !== undefined ? textEl('DeleteMarker', true) : undefined,
+            result.deleteMarker !== undefined ? textEl('DeleteMarkerVersionId', result.deleteMarker) : undefined,
+          ]),
+        );
+      }
     } catch (err) {
       const s3 = toProtocolError(err);
       if (!s3) throw err;
-      results.push(el('Error', [textEl('Key', key), textEl('Code', s3.code), textEl('Message', s3.message)]));
+      results.push(el('Error', [textEl('Key', key), given !== undefined ? textEl('VersionId', given) : undefined, textEl('Code', s3.code), textEl('Message', s3.message)]));
     }
   }
   sendXml(ctx, xmlDocument('DeleteResult', results));
@@ -98,7 +122,7 @@ export async function restoreObject(ctx: RequestContext): Promise<void> {
   // The RestoreRequest body (Days, tier) has no meaning for a cache promotion; it is read and checked for shape only.
   const body = await readSmallBody(ctx);
   if (body.length > 0) parseXmlBody(body.toString('utf8'), 'RestoreRequest');
-  const record = await ctx.deps.service.headObject(bucketOf(ctx), keyOf(ctx));
+  const record = await ctx.deps.service.headObject(bucketOf(ctx), keyOf(ctx), versionIdOf(ctx));
   const outcome = await ctx.deps.service.restoreObject(record);
   if (outcome === 'in-progress') throw ProtocolErrors.restoreInProgress();
   send(ctx, outcome === 'started' ? 202 : 200, {});

@@ -4,7 +4,7 @@ import { MAX_BUCKET_TAGS, MAX_TAGS, validateTags } from '../validation.js';
 import { childList, childText, el, parseXmlBody, textEl, xmlDocument } from '../xml.js';
 import { readSmallBody } from '../body.js';
 import { requireBucketConfig, storeBucketConfig } from './bucket-config.js';
-import { bucketOf, keyOf } from './common.js';
+import { bucketOf, keyOf, versionHeaders, versionIdOf } from './common.js';
 
 /** Object and bucket tagging: one TagSet document, validated in one place. */
 
@@ -34,19 +34,19 @@ export function parseTagSet(xml: string, max: number, what: string): Record<stri
 }
 
 export async function getObjectTagging(ctx: RequestContext): Promise<void> {
-  const record = await ctx.deps.service.headObject(bucketOf(ctx), keyOf(ctx));
-  sendXml(ctx, tagSetXml(record.tags));
+  const record = await ctx.deps.service.headObject(bucketOf(ctx), keyOf(ctx), versionIdOf(ctx));
+  sendXml(ctx, tagSetXml(record.tags), 200, versionHeaders(record.versionId));
 }
 
 export async function putObjectTagging(ctx: RequestContext): Promise<void> {
   const tags = await readTagSet(ctx, MAX_TAGS, 'Object');
-  await ctx.deps.service.putTags(bucketOf(ctx), keyOf(ctx), tags);
-  send(ctx, 200, {});
+  const record = await ctx.deps.service.putTags(bucketOf(ctx), keyOf(ctx), tags, versionIdOf(ctx));
+  send(ctx, 200, versionHeaders(record.versionId));
 }
 
 export async function deleteObjectTagging(ctx: RequestContext): Promise<void> {
-  await ctx.deps.service.putTags(bucketOf(ctx), keyOf(ctx), {});
-  send(ctx, 204, {});
+  const record = await ctx.deps.service.putTags(bucketOf(ctx), keyOf(ctx), {}, versionIdOf(ctx));
+  send(ctx, 204, versionHeaders(record.versionId));
 }
 
 
