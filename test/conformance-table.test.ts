@@ -34,10 +34,8 @@ function rows(): Row[] {
 
 /** Words by which a 501 subresource is named in a "not supported" row. */
 const WORDS: Record<string, string> = {
-  'legal-hold': 'legal hold',
   metadataConfiguration: 'metadata tables',
   metadataTable: 'metadata tables',
-  'object-lock': 'object lock',
   requestPayment: 'request payment',
   select: 'selectobjectcontent',
   'select-type': 'selectobjectcontent',

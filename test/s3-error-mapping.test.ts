@@ -18,6 +18,7 @@ describe('the one mapping from inner error kinds to S3 errors', () => {
     PreconditionFailed: ['If-Match', { code: 'PreconditionFailed', status: 412, fields: { Condition: 'If-Match' } }],
     InvalidPart: ['3', { code: 'InvalidPart', status: 400, fields: { PartNumber: '3' } }],
     InvalidKey: ['a\ud800', { code: 'InvalidArgument', status: 400, fields: { ArgumentName: 'key' } }],
+    ObjectLocked: ['k1', { code: 'AccessDenied', status: 403, fields: {} }],
     Busy: ['', { code: 'ServiceUnavailable', status: 503, fields: {} }],
     Unavailable: ['', { code: 'ServiceUnavailable', status: 503, fields: {} }],
   };
@@ -48,6 +49,8 @@ describe('the one mapping from inner error kinds to S3 errors', () => {
       new GatewayError('DeleteMarker', 'k', { versionId: 'v2', lastModified: '0', asked: 'by-version' }),
       { code: 'MethodNotAllowed', status: 405, fields: { Method: 'GET', ResourceType: 'DeleteMarker' } },
     ],
+    ObjectLockNotEnabled: [new GatewayError('ObjectLockNotEnabled', 'b'), { code: 'InvalidRequest', status: 400, fields: {} }],
+    InvalidBucketState: [new GatewayError('InvalidBucketState', 'b'), { code: 'InvalidBucketState', status: 409, fields: { BucketName: 'b' } }],
   };
   for (const [kind, [err, expected]] of Object.entries(gateway) as Array<[GatewayErrorKind, (typeof gateway)[GatewayErrorKind]]>) {
     it(`GatewayError ${kind}`, () => expect(summary(toProtocolError(err))).toEqual(expected));

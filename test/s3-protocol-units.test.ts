@@ -98,6 +98,9 @@ describe('routing: operation table', () => {
     ['DELETE', '/b/k', 'uploadId=u', 'AbortMultipartUpload'],
     ['GET', '/b/k', 'uploadId=u', 'ListParts'],
     ['POST', '/b/k', 'restore', 'RestoreObject'],
+    ['GET', '/b', 'object-lock', 'GetObjectLockConfiguration'],
+    ['GET', '/b/k', 'retention', 'GetObjectRetention'],
+    ['PUT', '/b/k', 'legal-hold', 'PutObjectLegalHold'],
   ])('%s %s?%s -> %s', (method, path, query, expected) => {
     expect(op(method, path, query)).toBe(expected);
   });
@@ -112,7 +115,7 @@ describe('routing: operation table', () => {
     expect(codeOf(() => op('GET', '/b/k', 'torrent'))).toBe('NotImplemented');
     expect(op('GET', '/b/k', 'attributes')).toBe('GetObjectAttributes');
     expect([op('GET', '/b', 'tagging'), op('PUT', '/b', 'tagging'), op('DELETE', '/b', 'tagging')]).toEqual(['GetBucketTagging', 'PutBucketTagging', 'DeleteBucketTagging']);
-    expect(codeOf(() => op('PUT', '/b/k', 'retention'))).toBe('NotImplemented');
+    expect([op('PUT', '/b/k', 'retention'), op('GET', '/b/k', 'legal-hold'), op('PUT', '/b', 'object-lock')]).toEqual(['PutObjectRetention', 'GetObjectLegalHold', 'PutObjectLockConfiguration']);
     expect(codeOf(() => op('POST', '/b/k', 'select&select-type=2'))).toBe('NotImplemented');
     expect(codeOf(() => op('DELETE', '/b', 'lifecycle'))).toBe('NotImplemented');
     expect(op('DELETE', '/b', 'policy')).toBe('DeleteBucketPolicy');

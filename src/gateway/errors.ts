@@ -25,7 +25,11 @@ export type GatewayErrorKind =
    * A delete marker stands where an object was asked for; subject is the key, detail carries the marker's versionId
    * and lastModified (ms), and asked: 'latest' (a read without version id) or 'by-version'.
    */
-  | 'DeleteMarker';
+  | 'DeleteMarker'
+  /** Object Lock settings were given for a bucket that does not have Object Lock enabled; subject is the bucket. */
+  | 'ObjectLockNotEnabled'
+  /** The change conflicts with the bucket's state (Object Lock needs versioning Enabled, and keeps it); subject is the bucket. */
+  | 'InvalidBucketState';
 
 export class GatewayError extends Error {
   constructor(

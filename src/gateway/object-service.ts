@@ -14,6 +14,9 @@ import type {
   VersionListResult,
   ListQuery,
   ListResult,
+  LockChange,
+  ObjectLock,
+  ObjectLockConfig,
   ObjectRecord,
   PartRecord,
   StoredChecksum,
@@ -33,6 +36,9 @@ import type { ColdStore } from '../cold/cold-store.js';
 import type { ObjectReader } from './object-reader.js';
 import type { ByteRange, CompletePart, ObjectService, PutObjectInput, UploadPartInput } from './types.js';
 import { Ingest } from './ingest.js';
+import { lockOfNewVersion, parseLockConfig } from './object-lock.js';
+import { applyLockChange } from '../meta/object-lock.js';
+import { withObjectLock } from '../maintenance/repair.js';
 
 export interface ObjectServiceDeps {
   config: TesseraConfig;
@@ -66,9 +72,14 @@ export class TesseraObjectService implements ObjectService {
     return this.d.meta;
   }
 
-  async createBucket(name: string, owner: string): Promise<void> {
+  async createBucket(name: string, owner: string, options: { objectLock?: boolean } = {}): Promise<void> {
     const record: BucketRecord = { name, owner, createdAt: Date.now(), region: this.d.config.server.region };
     await this.meta.createBucket(record);
+    if (options.objectLock === true) {
+      // Object Lock needs versioning, and S3 turns it on with the lock.
+      await this.meta.putBucketSetting(name, 'versioning', 'Enabled');
+      await this.meta.putBucketSetting(name, 'object-lock', JSON.stringify({ enabled: true } satisfies ObjectLockConfig));
+    }
   }
 
   getBucket(name: string): Promise<BucketRecord | null> {
@@ -92,6 +103,10 @@ export class TesseraObjectService implements ObjectService {
     const b = await this.meta.getBucket(bucket);
     if (!b) throw new GatewayError('NoSuchBucket', bucket);
     return b;
+  }
+
+  private async lockConfig(bucket: string): Promise<ObjectLockConfig | null> {
+    return parseLockConfig(await this.meta.getBucketSetting(bucket, 'object-lock'));
   }
 
   private async erasureFor(bucket: string): Promise<{ k: number; m: number }> {
@@ -148,8 +163,10 @@ export class TesseraObjectService implements ObjectService {
 
   async putObject(input: PutObjectInput): Promise<ObjectRecord> {
     let erasure: { k: number; m: number };
+    let lock: ObjectLock | undefined;
     try {
       erasure = await this.erasureFor(input.bucket);
+      lock = lockOfNewVersion(input.bucket, await this.lockConfig(input.bucket), input.lock, Date.now());
       await this.precheck(input.bucket, input.key, input.condition);
     } catch (err) {
       // The body will never be read: release it (for CopyObject it is an open source object with files behind it).
@@ -185,6 +202,7 @@ export class TesseraObjectService implements ObjectService {
       lastAccess: now,
       ...(input.owner !== undefined ? { owner: input.owner } : {}),
       ...(input.grants !== undefined ? { grants: input.grants } : {}),
+      ...(lock !== undefined ? { lock } : {}),
     };
     return this.commit(record, input.condition, hotSink);
   }
@@ -242,12 +260,44 @@ export class TesseraObjectService implements ObjectService {
     return this.d.reader.open(record, range);
   }
 
-  async deleteObject(bucket: string, key: string, options: { versionId?: string; owner?: string } = {}): Promise<DeleteOutcome> {
+  async deleteObject(bucket: string, key: string, options: { versionId?: string; owner?: string; bypassGovernance?: boolean } = {}): Promise<DeleteOutcome> {
     await this.requireBucket(bucket);
     const grace = this.d.config.cold.gcGraceMs;
     if (options.versionId === undefined) return this.meta.deleteObject(bucket, key, grace, options.owner);
     // S3 answers a delete of a version that does not exist with success.
-    return (await this.meta.deleteVersion(bucket, key, options.versionId, grace)) ?? { removed: null };
+    return (await this.meta.deleteVersion(bucket, key, options.versionId, grace, { bypassGovernance: options.bypassGovernance === true })) ?? { removed: null };
+  }
+
+  async setObjectLock(bucket: string, key: string, versionId: string | undefined, change: LockChange, bypassGovernance: boolean): Promise<ObjectRecord> {
+    if ((await this.lockConfig(bucket)) === null) {
+      await this.requireBucket(bucket);
+      throw new GatewayError('ObjectLockNotEnabled', bucket);
+    }
+    const { objectId } = await this.headObject(bucket, key, versionId);
+    // One change of an object at a time in this process (repair and key rotation reseal its record copies too).
+    return withObjectLock(objectId, async () => {
+      const current = await this.meta.getObjectById(objectId);
+      if (current === null) throw new GatewayError('NoSuchKey', key);
+      // The store applies the same rule again, atomically; checked here first so a refused change writes nothing.
+      const lock = applyLockChange(key, current.lock, change, Date.now(), bypassGovernance);
+      // The record copies on the nodes carry the lock state, so recover-index restores it: reseal them first.
+      const sealed: ObjectRecord = { ...current, manifest: { ...current.manifest } };
+      delete sealed.manifest.copies;
+      if (lock === undefined) delete sealed.lock;
+      else sealed.lock = lock;
+      const copies = await this.d.cold.writeRecordCopies(sealed, (await this.erasureFor(bucket)).m);
+      let updated: ObjectRecord | null;
+      try {
+        updated = await this.meta.setObjectLock(bucket, key, objectId, change, { bypassGovernance, copies });
+      } catch (err) {
+        await this.meta.enqueueGarbage({ ...current.manifest, segments: [], copies }, Date.now()).catch(() => undefined);
+        throw err;
+      }
+      const stale = updated === null ? copies : (current.manifest.copies ?? []);
+      if (stale.length > 0) await this.meta.enqueueGarbage({ ...current.manifest, segments: [], copies: stale }, Date.now()).catch(() => undefined);
+      if (updated === null) throw new GatewayError('NoSuchKey', key);
+      return updated;
+    });
   }
 
   async listObjectVersions(bucket: string, query: VersionListQuery): Promise<VersionListResult> {
@@ -274,12 +324,23 @@ export class TesseraObjectService implements ObjectService {
     return this.meta.bucketSettings(bucket);
   }
 
-  putBucketConfig(bucket: string, name: BucketConfigName, doc: string | null): Promise<void> {
+  async putBucketConfig(bucket: string, name: BucketConfigName, doc: string | null): Promise<void> {
+    if (name === 'versioning' && doc !== 'Enabled' && (await this.lockConfig(bucket)) !== null) {
+      throw new GatewayError('InvalidBucketState', bucket, {}, 'An Object Lock configuration is present on this bucket, so the versioning state cannot be changed.');
+    }
+    if (name === 'object-lock') {
+      if (doc === null || parseLockConfig(doc) === null) throw new Error('Object Lock cannot be turned off');
+      if ((await this.meta.getBucketSetting(bucket, 'versioning')) !== 'Enabled') {
+        throw new GatewayError('InvalidBucketState', bucket, {}, 'Versioning must be \'Enabled\' on the bucket to apply a Object Lock configuration');
+      }
+    }
     return this.meta.putBucketSetting(bucket, name, doc);
   }
 
   async createUpload(input: Parameters<ObjectService['createUpload']>[0]): Promise<UploadRecord> {
     await this.requireBucket(input.bucket);
+    // Refused now rather than at completion; the bucket's default retention is applied when the object is made.
+    lockOfNewVersion(input.bucket, await this.lockConfig(input.bucket), input.lock, Date.now());
     const objectId = newId();
     const { keyId, wrappedKey } = this.d.keyring.wrap(objectId, randomBytes(32));
     const upload: UploadRecord = {
@@ -299,6 +360,7 @@ export class TesseraObjectService implements ObjectService {
       keyId,
       ...(input.objectOwner !== undefined ? { objectOwner: input.objectOwner } : {}),
       ...(input.grants !== undefined ? { grants: input.grants } : {}),
+      ...(input.lock !== undefined ? { lock: input.lock } : {}),
     };
     await this.meta.createUpload(upload);
     return upload;
@@ -385,6 +447,7 @@ export class TesseraObjectService implements ObjectService {
     const bare = (v: string | undefined): string | undefined => v?.replace(/-\d+$/, '');
     if (expectedChecksum !== undefined && algorithm && bare(expectedChecksum) !== bare(checksum?.value)) throw new GatewayError('DigestMismatch', algorithm);
     const now = Date.now();
+    const lock = lockOfNewVersion(upload.bucket, await this.lockConfig(upload.bucket), upload.lock, now);
     const record: ObjectRecord = {
       bucket: upload.bucket,
       key: upload.key,
@@ -410,6 +473,7 @@ export class TesseraObjectService implements ObjectService {
       lastAccess: now,
       ...(upload.objectOwner !== undefined ? { owner: upload.objectOwner } : {}),
       ...(upload.grants !== undefined ? { grants: upload.grants } : {}),
+      ...(lock !== undefined ? { lock } : {}),
     };
     return this.commit(record, condition, undefined, { uploadId: upload.uploadId, usedParts: used.map((p) => p.partNumber) });
   }

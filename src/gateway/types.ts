@@ -10,12 +10,14 @@ import type {
   ListQuery,
   ListResult,
   ObjectHeaders,
+  ObjectLock,
   ObjectRecord,
   PartRecord,
   StoredChecksum,
   UploadRecord,
   WriteCondition,
 } from '../model/records.js';
+import type { LockChange } from '../model/records.js';
 
 /** A checksum the client asked us to verify: from a header (value known now) or an aws-chunked trailer (known at end). */
 export interface ExpectedChecksum {
@@ -39,6 +41,8 @@ export interface PutObjectInput {
   /** The new object's owner and ACL (absent: the bucket owner's, private). */
   owner?: string;
   grants?: AclGrant[];
+  /** Object Lock asked for by the request (x-amz-object-lock-*); the bucket's default retention fills in the rest. */
+  lock?: ObjectLock;
 }
 
 export interface UploadPartInput {
@@ -70,7 +74,8 @@ export interface ByteRange {
  * tiers and metadata.
  */
 export interface ObjectService {
-  createBucket(name: string, owner: string): Promise<void>;
+  /** With objectLock, the bucket has Object Lock (and so versioning) enabled from the start. */
+  createBucket(name: string, owner: string, options?: { objectLock?: boolean }): Promise<void>;
   getBucket(name: string): Promise<BucketRecord | null>;
   deleteBucket(name: string): Promise<void>;
   listBuckets(): Promise<BucketRecord[]>;
@@ -95,7 +100,12 @@ export interface ObjectService {
    * DeleteObject: without versionId, the latest version as S3 does it per versioning state (removed, or hidden by a
    * new delete marker); with versionId, that version for good (a missing version is no error, as in S3).
    */
-  deleteObject(bucket: string, key: string, options?: { versionId?: string; owner?: string }): Promise<DeleteOutcome>;
+  deleteObject(bucket: string, key: string, options?: { versionId?: string; owner?: string; bypassGovernance?: boolean }): Promise<DeleteOutcome>;
+  /**
+   * Change a version's retention or legal hold by S3's rules (ObjectLocked when they refuse; ObjectLockNotEnabled in
+   * a bucket without Object Lock), resealing its record copies on the nodes with the new state.
+   */
+  setObjectLock(bucket: string, key: string, versionId: string | undefined, change: LockChange, bypassGovernance: boolean): Promise<ObjectRecord>;
   listObjectVersions(bucket: string, query: VersionListQuery): Promise<VersionListResult>;
   /** Replaces the tag set of the latest version or of the one named; returns the version tagged. */
   putTags(bucket: string, key: string, tags: Record<string, string>, versionId?: string): Promise<ObjectRecord>;
@@ -118,6 +128,7 @@ export interface ObjectService {
     checksumType?: 'FULL_OBJECT' | 'COMPOSITE';
     objectOwner?: string;
     grants?: AclGrant[];
+    lock?: ObjectLock;
   }): Promise<UploadRecord>;
   getUpload(bucket: string, key: string, uploadId: string): Promise<UploadRecord>;
   /**

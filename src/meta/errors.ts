@@ -15,6 +15,8 @@ export type MetaErrorKind =
   | 'InvalidPart'
   /** The key has no representation the store can keep (not valid UTF-8). */
   | 'InvalidKey'
+  /** Object Lock protects the version from this deletion or change (src/meta/object-lock.ts); subject is the key. */
+  | 'ObjectLocked'
   /**
    * The store is locked by another writer for longer than its busy timeout, or (PostgreSQL) unreachable, over its
    * statement timeout or out of retries after serialization failures; a retry may succeed.

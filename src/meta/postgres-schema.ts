@@ -159,6 +159,14 @@ CREATE TABLE version_heads (
 );
 `,
   },
+  {
+    version: 6,
+    name: 'Object Lock: retention and legal hold of a version, and of an upload to complete',
+    sql: `
+ALTER TABLE objects ADD COLUMN object_lock text;
+ALTER TABLE uploads ADD COLUMN object_lock text;
+`,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
-import type { ObjectManifest } from '../model/manifest.js';
+import type { ObjectManifest, ShardRef } from '../model/manifest.js';
 import { MetaError } from './errors.js';
 import type { BucketSettingName, CommitOutcome, MetaStore } from './store.js';
 import type {
@@ -23,6 +23,8 @@ import type {
 import { NULL_VERSION_ID } from '../model/records.js';
 import { fetchVersions, listVersionPage, versionStreamQueries, type VersionRow } from './listing-versions.js';
 import { newVersionId } from './version-id.js';
+import { applyLockChange, assertDestroyable } from './object-lock.js';
+import type { LockChange } from '../model/records.js';
 import { checkWriteCondition, DEFAULT_GARBAGE_GRACE_MS, invalidPart } from './sqlite-store.js';
 import { decodeKey, encodeKey, prefixSuccessor, immediateSuccessor } from './sqlite-listing.js';
 import {
@@ -142,7 +144,7 @@ function markerValues(m: MarkerRow): unknown[] {
 
 function objectValues(record: ObjectRecord): unknown[] {
   const p = objectParams(record);
-  return [p.bucket, p.key, p.size, p.etag, p.last_modified, p.checksum, p.storage_class, p.object_id, p.headers, p.tags, p.parts, p.manifest, p.hot_state, p.hot_bytes, p.pinned, p.last_access, p.owner, p.grants, p.version_id, p.seq, p.current];
+  return [p.bucket, p.key, p.size, p.etag, p.last_modified, p.checksum, p.storage_class, p.object_id, p.headers, p.tags, p.parts, p.manifest, p.hot_state, p.hot_bytes, p.pinned, p.last_access, p.owner, p.grants, p.version_id, p.seq, p.current, p.object_lock];
 }
 
 /**
@@ -356,7 +358,7 @@ export class PostgresMetaStore implements MetaStore {
     return row === undefined ? null : markerFromRow(row);
   }
 
-  async deleteVersion(bucket: string, key: string, versionId: string, graceMs?: number): Promise<DeleteOutcome | null> {
+  async deleteVersion(bucket: string, key: string, versionId: string, graceMs?: number, options: { bypassGovernance?: boolean } = {}): Promise<DeleteOutcome | null> {
     const keyBytes = encodeKey(key);
     const notBefore = this.notBefore(graceMs);
     return this.transaction(async (q) => {
@@ -373,6 +375,8 @@ export class PostgresMetaStore implements MetaStore {
       let outcome: DeleteOutcome;
       let wasLatest: boolean;
       if (row !== undefined) {
+        // Refused after the delete: throwing rolls the transaction (and the garbage insert) back.
+        this.assertRowDestroyable(row, options.bypassGovernance === true);
         outcome = { removed: objectFromRow(row) };
         wasLatest = row.current === 1;
       } else {
@@ -449,6 +453,28 @@ export class PostgresMetaStore implements MetaStore {
     const json = grants === null ? null : JSON.stringify(grants);
     const result = await this.statement('UPDATE objects SET grants = $1 WHERE bucket = $2 AND key = $3 AND object_id = $4', [json, bucket, encodeKey(key), objectId]);
     return (result.rowCount ?? 0) > 0;
+  }
+
+  async setObjectLock(
+    bucket: string,
+    key: string,
+    objectId: string,
+    change: LockChange,
+    options: { bypassGovernance: boolean; copies?: ShardRef[] },
+  ): Promise<ObjectRecord | null> {
+    return this.transaction(async (q) => {
+      const { rows } = await q(`SELECT ${OBJECT_SELECT} FROM objects WHERE object_id = $1 FOR UPDATE`, [objectId], 'lockObjectById');
+      const row = rows[0] as ObjectRow | undefined;
+      if (row === undefined || row.bucket !== bucket || decodeKey(row.key) !== key) return null;
+      const record = objectFromRow(row);
+      const lock = applyLockChange(key, record.lock, change, this.now(), options.bypassGovernance);
+      const manifest: ObjectManifest = options.copies ? { ...record.manifest, copies: options.copies } : record.manifest;
+      await q('UPDATE objects SET object_lock = $1, manifest = $2 WHERE object_id = $3', [lock === undefined ? null : JSON.stringify(lock), JSON.stringify(manifest), objectId], 'setObjectLock');
+      const updated: ObjectRecord = { ...record, manifest };
+      if (lock === undefined) delete updated.lock;
+      else updated.lock = lock;
+      return updated;
+    });
   }
 
   async updateManifest(objectId: string, manifest: ObjectManifest, expected?: ObjectManifest): Promise<boolean> {
@@ -614,8 +640,8 @@ export class PostgresMetaStore implements MetaStore {
   async createUpload(upload: UploadRecord): Promise<void> {
     const p = uploadParams(upload);
     await this.guardBucket(upload.bucket, () =>
-      this.statement(`INSERT INTO uploads (${UPLOAD_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`, [
-        p.upload_id, p.bucket, p.key, p.initiated, p.owner, p.headers, p.tags, p.checksum_algorithm, p.checksum_type, p.object_id, p.wrapped_key, p.key_id, p.object_owner, p.grants,
+      this.statement(`INSERT INTO uploads (${UPLOAD_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`, [
+        p.upload_id, p.bucket, p.key, p.initiated, p.owner, p.headers, p.tags, p.checksum_algorithm, p.checksum_type, p.object_id, p.wrapped_key, p.key_id, p.object_owner, p.grants, p.object_lock,
       ]),
     );
   }
@@ -1069,7 +1095,16 @@ export class PostgresMetaStore implements MetaStore {
       'dropNullVersion',
     );
     const row = rows[0] as ObjectRow | undefined;
+    if (row !== undefined) this.assertRowDestroyable(row, false);
     return row === undefined ? null : objectFromRow(row);
+  }
+
+  /**
+   * Object Lock's refusal of a version's permanent removal, inside the transaction that removes it. The one-statement
+   * paths of buckets that never had versioning need none: Object Lock needs versioning, which cannot be unset.
+   */
+  private assertRowDestroyable(row: ObjectRow, bypassGovernance: boolean): void {
+    if (row.object_lock !== null) assertDestroyable(decodeKey(row.key), objectFromRow(row).lock, this.now(), bypassGovernance);
   }
 
   private notBefore(graceMs: number | undefined): number {

@@ -7,6 +7,7 @@ import type {
   DeleteMarkerRecord,
   HotState,
   ObjectHeaders,
+  ObjectLock,
   ObjectRecord,
   PartRecord,
   PartSummary,
@@ -52,6 +53,8 @@ export interface ObjectRow extends ObjectSummaryRow {
   seq: number;
   /** 1: the key's latest version (what GET without versionId reads, what listings show). */
   current: number;
+  /** ObjectLock JSON; null: no retention, no legal hold. */
+  object_lock: string | null;
 }
 
 export interface MarkerRow {
@@ -79,6 +82,7 @@ export interface UploadRow {
   key_id: string;
   object_owner: string | null;
   grants: string | null;
+  object_lock: string | null;
 }
 
 export interface PartRow {
@@ -93,9 +97,9 @@ export interface PartRow {
 
 /** Column lists kept next to the row types so SELECTs and interfaces cannot drift apart. */
 export const OBJECT_SUMMARY_COLUMNS = 'key, size, etag, last_modified, checksum, storage_class';
-export const OBJECT_COLUMNS = `bucket, ${OBJECT_SUMMARY_COLUMNS}, object_id, headers, tags, parts, manifest, hot_state, hot_bytes, pinned, last_access, owner, grants, version_id, seq, current`;
+export const OBJECT_COLUMNS = `bucket, ${OBJECT_SUMMARY_COLUMNS}, object_id, headers, tags, parts, manifest, hot_state, hot_bytes, pinned, last_access, owner, grants, version_id, seq, current, object_lock`;
 export const MARKER_COLUMNS = 'bucket, key, version_id, seq, last_modified, owner, latest';
-export const UPLOAD_COLUMNS = 'upload_id, bucket, key, initiated, owner, headers, tags, checksum_algorithm, checksum_type, object_id, wrapped_key, key_id, object_owner, grants';
+export const UPLOAD_COLUMNS = 'upload_id, bucket, key, initiated, owner, headers, tags, checksum_algorithm, checksum_type, object_id, wrapped_key, key_id, object_owner, grants, object_lock';
 export const PART_COLUMNS = 'upload_id, part_number, size, etag, checksum, last_modified, manifest';
 
 // The JSON columns are written only by this store from typed records, so parsing trusts their shape.
@@ -154,6 +158,7 @@ export function objectFromRow(row: ObjectRow): ObjectRecord {
     ...(row.owner !== null ? { owner: row.owner } : {}),
     ...(row.grants !== null ? { grants: parseJson<AclGrant[]>(row.grants) } : {}),
     ...(row.version_id !== NULL_VERSION_ID ? { versionId: row.version_id } : {}),
+    ...(row.object_lock !== null ? { lock: parseJson<ObjectLock>(row.object_lock) } : {}),
   };
 }
 
@@ -181,6 +186,7 @@ export function objectParams(record: ObjectRecord): ObjectRow {
     version_id: record.versionId ?? NULL_VERSION_ID,
     seq: 0,
     current: 1,
+    object_lock: optionalJson(record.lock),
   };
 }
 
@@ -200,6 +206,7 @@ export function uploadFromRow(row: UploadRow): UploadRecord {
     keyId: row.key_id,
     ...(row.object_owner !== null ? { objectOwner: row.object_owner } : {}),
     ...(row.grants !== null ? { grants: parseJson<AclGrant[]>(row.grants) } : {}),
+    ...(row.object_lock !== null ? { lock: parseJson<ObjectLock>(row.object_lock) } : {}),
   };
 }
 
@@ -219,6 +226,7 @@ export function uploadParams(upload: UploadRecord): UploadRow {
     key_id: upload.keyId,
     object_owner: upload.objectOwner ?? null,
     grants: optionalJson(upload.grants),
+    object_lock: optionalJson(upload.lock),
   };
 }
 

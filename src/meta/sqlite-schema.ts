@@ -20,6 +20,8 @@ const ADDED_COLUMNS: ReadonlyArray<{ table: string; column: string; sql: string 
   { table: 'objects', column: 'grants', sql: 'ALTER TABLE objects ADD COLUMN grants TEXT' },
   { table: 'uploads', column: 'object_owner', sql: 'ALTER TABLE uploads ADD COLUMN object_owner TEXT' },
   { table: 'uploads', column: 'grants', sql: 'ALTER TABLE uploads ADD COLUMN grants TEXT' },
+  { table: 'objects', column: 'object_lock', sql: 'ALTER TABLE objects ADD COLUMN object_lock TEXT' },
+  { table: 'uploads', column: 'object_lock', sql: 'ALTER TABLE uploads ADD COLUMN object_lock TEXT' },
 ];
 
 function addMissingColumns(db: Database.Database): void {
@@ -99,7 +101,9 @@ CREATE TABLE objects (
   -- store's transactions keep that, one writer at a time). An unversioned bucket has one 'null' row per key.
   version_id    TEXT NOT NULL DEFAULT 'null',
   seq           INTEGER NOT NULL DEFAULT 0,
-  current       INTEGER NOT NULL DEFAULT 1
+  current       INTEGER NOT NULL DEFAULT 1,
+  -- Object Lock (issue 13): the version's retention and legal hold as JSON; NULL: neither.
+  object_lock   TEXT
 );
 `;
 
@@ -144,7 +148,8 @@ CREATE TABLE uploads (
   wrapped_key        TEXT NOT NULL,
   key_id             TEXT NOT NULL,
   object_owner       TEXT,
-  grants             TEXT
+  grants             TEXT,
+  object_lock        TEXT
 );
 CREATE INDEX uploads_by_key ON uploads (bucket, key, initiated, upload_id);
 

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { makePrivateDir, makePrivateFile } from '../util/private-files.js';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import type { ObjectManifest } from '../model/manifest.js';
+import type { ObjectManifest, ShardRef } from '../model/manifest.js';
 import { failedWriteCondition } from '../model/write-condition.js';
 import { MetaError } from './errors.js';
 import type { BucketSettingName, CommitOutcome, MetaStore } from './store.js';
@@ -45,6 +45,8 @@ import {
 } from './sqlite-rows.js';
 import { fetchVersions, listVersionPage } from './listing-versions.js';
 import { newVersionId } from './version-id.js';
+import { applyLockChange, assertDestroyable } from './object-lock.js';
+import type { LockChange } from '../model/records.js';
 
 /**
  * Used when a caller passes no grace period: a replaced object's shards stay readable this long, so GETs that
@@ -239,6 +241,7 @@ export class SqliteMetaStore implements MetaStore {
       const row = this.s.objectByKey.get(bucket, keyBytes);
       if (mode === undefined) {
         if (row === undefined) return { removed: null };
+        this.assertRowDestroyable(row, false);
         this.s.deleteObjectByKey.run(bucket, keyBytes);
         this.s.insertGarbage.run(row.manifest, notBefore);
         return { removed: objectFromRow(row) };
@@ -269,13 +272,14 @@ export class SqliteMetaStore implements MetaStore {
     return row === undefined ? null : markerFromRow(row);
   }
 
-  async deleteVersion(bucket: string, key: string, versionId: string, graceMs?: number): Promise<DeleteOutcome | null> {
+  async deleteVersion(bucket: string, key: string, versionId: string, graceMs?: number, options: { bypassGovernance?: boolean } = {}): Promise<DeleteOutcome | null> {
     const keyBytes = encodeKey(key);
     return this.write(() => {
       this.requireBucket(bucket);
       const row = this.versionRow(bucket, keyBytes, versionId);
       let outcome: DeleteOutcome;
       if (row !== undefined) {
+        this.assertRowDestroyable(row, options.bypassGovernance === true);
         this.s.deleteVersion.run(row.object_id);
         this.s.insertGarbage.run(row.manifest, this.notBefore(graceMs));
         outcome = { removed: objectFromRow(row) };
@@ -337,6 +341,27 @@ export class SqliteMetaStore implements MetaStore {
   async setGrants(bucket: string, key: string, objectId: string, grants: AclGrant[] | null): Promise<boolean> {
     const json = grants === null ? null : JSON.stringify(grants);
     return this.guard(() => this.s.setGrantsIfId.run(json, bucket, encodeKey(key), objectId)).changes > 0;
+  }
+
+  async setObjectLock(
+    bucket: string,
+    key: string,
+    objectId: string,
+    change: LockChange,
+    options: { bypassGovernance: boolean; copies?: ShardRef[] },
+  ): Promise<ObjectRecord | null> {
+    return this.write(() => {
+      const row = this.s.objectById.get(objectId);
+      if (row === undefined || row.bucket !== bucket || decodeKey(row.key) !== key) return null;
+      const record = objectFromRow(row);
+      const lock = applyLockChange(key, record.lock, change, this.now(), options.bypassGovernance);
+      const manifest: ObjectManifest = options.copies ? { ...record.manifest, copies: options.copies } : record.manifest;
+      this.s.setLockAndManifest.run(lock === undefined ? null : JSON.stringify(lock), JSON.stringify(manifest), objectId);
+      const updated: ObjectRecord = { ...record, manifest };
+      if (lock === undefined) delete updated.lock;
+      else updated.lock = lock;
+      return updated;
+    });
   }
 
   async updateManifest(objectId: string, manifest: ObjectManifest, expected?: ObjectManifest): Promise<boolean> {
@@ -733,6 +758,7 @@ export class SqliteMetaStore implements MetaStore {
     // Re-committing the same object (a retried request) replaces it in place: no new version, and its own live shards
     // never go to the collector.
     if (existing !== undefined && (mode === undefined || existing.object_id === record.objectId)) {
+      if (existing.object_id !== record.objectId) this.assertRowDestroyable(existing, false);
       this.s.deleteObjectByKey.run(record.bucket, params.key);
       if (existing.object_id !== record.objectId) this.s.insertGarbage.run(existing.manifest, notBefore);
       this.s.insertObject.run({ ...params, version_id: existing.version_id, seq: existing.seq });
@@ -769,10 +795,16 @@ export class SqliteMetaStore implements MetaStore {
     return current?.version_id === versionId ? current : this.s.noncurrentVersion.get(bucket, key, versionId);
   }
 
+  /** Object Lock's refusal of a version's permanent removal (a row without lock state parses nothing). */
+  private assertRowDestroyable(row: ObjectRow, bypassGovernance: boolean): void {
+    if (row.object_lock !== null) assertDestroyable(decodeKey(row.key), objectFromRow(row).lock, this.now(), bypassGovernance);
+  }
+
   /** Remove the key's null version (object or marker) for good: a suspended bucket's write replaces it. */
   private dropNullVersion(bucket: string, key: Buffer, notBefore: number): ObjectRecord | null {
-    this.s.deleteMarker.run(bucket, key, NULL_VERSION_ID);
     const row = this.versionRow(bucket, key, NULL_VERSION_ID);
+    if (row !== undefined) this.assertRowDestroyable(row, false);
+    this.s.deleteMarker.run(bucket, key, NULL_VERSION_ID);
     if (row === undefined) return null;
     this.s.deleteVersion.run(row.object_id);
     this.s.insertGarbage.run(row.manifest, notBefore);

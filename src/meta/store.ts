@@ -10,7 +10,8 @@ import type {
   UploadRecord,
   WriteCondition,
 } from '../model/records.js';
-import type { ObjectManifest } from '../model/manifest.js';
+import type { ObjectManifest, ShardRef } from '../model/manifest.js';
+import type { LockChange } from '../model/records.js';
 
 /**
  * The metadata store. Every method is a single atomic operation in the store (a transaction or a conditional
@@ -65,9 +66,22 @@ export interface MetaStore {
   latestDeleteMarker(bucket: string, key: string): Promise<DeleteMarkerRecord | null>;
   /**
    * Remove one version for good (an object's manifest is queued as garbage); when it was the latest, the newest
-   * remaining version becomes the latest. Null when there is no such version.
+   * remaining version becomes the latest. Null when there is no such version. Throws ObjectLocked when Object Lock
+   * protects it (GOVERNANCE yields to `bypassGovernance`; see object-lock.ts).
    */
-  deleteVersion(bucket: string, key: string, versionId: string, graceMs?: number): Promise<DeleteOutcome | null>;
+  deleteVersion(bucket: string, key: string, versionId: string, graceMs?: number, options?: { bypassGovernance?: boolean }): Promise<DeleteOutcome | null>;
+  /**
+   * Change the Object Lock state of the version `objectId` of the key by S3's rules (object-lock.ts; ObjectLocked when
+   * they refuse), and, when `copies` is given, swap the manifest's record copies for those (resealed with the new
+   * state) in the same transaction. The updated record, or null when the version is gone.
+   */
+  setObjectLock(
+    bucket: string,
+    key: string,
+    objectId: string,
+    change: LockChange,
+    options: { bypassGovernance: boolean; copies?: ShardRef[] },
+  ): Promise<ObjectRecord | null>;
   /** ListObjectVersions: versions and delete markers in key order, newest first within a key. Throws NoSuchBucket. */
   listObjectVersions(bucket: string, query: VersionListQuery): Promise<VersionListResult>;
   /** Lexicographic (UTF-8 byte order) listing with prefix/delimiter, at index speed (no scan of skipped keys). */

@@ -78,6 +78,29 @@ export interface ObjectRecord {
   grants?: AclGrant[];
   /** S3's version id, set by the store at commit in a bucket with versioning; absent: the null version. */
   versionId?: string;
+  /** Object Lock: retention and legal hold of this version (absent: neither). */
+  lock?: ObjectLock;
+}
+
+export type RetentionMode = 'GOVERNANCE' | 'COMPLIANCE';
+
+/** A version's Object Lock state; `until` is ms since epoch. A version is protected while either holds. */
+export interface ObjectLock {
+  retention?: { mode: RetentionMode; until: number };
+  /** true: ON; false: turned OFF (GetObjectLegalHold answers OFF); absent: never set. */
+  legalHold?: boolean;
+}
+
+/** A change of a version's Object Lock state: absent fields stay as they are; retention null removes it. */
+export interface LockChange {
+  retention?: ObjectLock['retention'] | null;
+  legalHold?: boolean;
+}
+
+/** A bucket's Object Lock configuration (stored as the 'object-lock' setting); once enabled it stays enabled. */
+export interface ObjectLockConfig {
+  enabled: true;
+  defaultRetention?: { mode: RetentionMode; days?: number; years?: number };
 }
 
 /** A bucket's versioning state once set; a bucket that never had one keeps only the latest bytes of a key. */
@@ -165,6 +188,8 @@ export interface UploadRecord {
   /** Owner and ACL the completed object takes (decided at CreateMultipartUpload); absent as on ObjectRecord. */
   objectOwner?: string;
   grants?: AclGrant[];
+  /** Object Lock state the completed object takes (from CreateMultipartUpload's headers or the bucket's default). */
+  lock?: ObjectLock;
 }
 
 export interface PartRecord extends PartSummary {
@@ -191,4 +216,4 @@ export interface GarbageItem {
 }
 
 /** A bucket's configuration documents, stored by name (the S3 sub-resource each belongs to). */
-export type BucketConfigName = 'tagging' | 'policy' | 'acl' | 'public-access-block' | 'cors' | 'ownership' | 'versioning';
+export type BucketConfigName = 'tagging' | 'policy' | 'acl' | 'public-access-block' | 'cors' | 'ownership' | 'versioning' | 'object-lock';

@@ -54,6 +54,10 @@ function fromGateway(err: GatewayError): S3Error {
         'last-modified': lastModified,
       });
     }
+    case 'ObjectLockNotEnabled':
+      return Errors.invalidRequest('Bucket is missing Object Lock Configuration');
+    case 'InvalidBucketState':
+      return new S3Error('InvalidBucketState', err.message, 409, { BucketName: err.subject });
   }
 }
 
@@ -75,6 +79,9 @@ function fromMeta(err: MetaError): S3Error {
       return Errors.invalidPart(Number(err.subject));
     case 'InvalidKey':
       return Errors.invalidArgument('Object key is not valid UTF-8.', 'key');
+    case 'ObjectLocked':
+      // S3's answer to destroying (or weakening the lock of) a protected version.
+      return new S3Error('AccessDenied', 'Access Denied because object protected by object lock.', 403);
     case 'Busy':
     case 'Unavailable':
       // Nothing was decided: the client retries, and the gateway answers again by itself once the store is back.

@@ -24,5 +24,6 @@ export const ProtocolErrors = {
   accessControlListNotSupported: () => new S3Error('AccessControlListNotSupported', 'The bucket does not allow ACLs', 400),
   invalidBucketAclWithObjectOwnership: () =>
     new S3Error('InvalidBucketAclWithObjectOwnership', 'Bucket cannot have ACLs set with ObjectOwnership\'s BucketOwnerEnforced setting', 400),
+  noObjectLockState: (key: string) => new S3Error('NoSuchObjectLockConfiguration', 'The specified object does not have a ObjectLock configuration', 404, { Key: key }),
   notModified: (headers: Record<string, string>) => new S3Error('NotModified', 'Not Modified', 304, {}, headers),
 } as const;

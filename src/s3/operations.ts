@@ -17,6 +17,14 @@ import {
   putObjectAcl,
 } from './handlers/acl.js';
 import { copyObject } from './handlers/copy.js';
+import {
+  getObjectLegalHold,
+  getObjectLockConfiguration,
+  getObjectRetention,
+  putObjectLegalHold,
+  putObjectLockConfiguration,
+  putObjectRetention,
+} from './handlers/object-lock.js';
 import { getBucketVersioning, listObjectVersions, putBucketVersioning } from './handlers/versioning.js';
 import { postObject } from './handlers/post-object.js';
 import { deleteBucketCors, getBucketCors, preflightRequest, putBucketCors } from './handlers/cors.js';
@@ -104,4 +112,10 @@ export const HANDLERS: Record<OpName, Handler> = {
   AbortMultipartUpload: abortMultipartUpload,
   ListParts: listParts,
   RestoreObject: restoreObject,
+  GetObjectLockConfiguration: getObjectLockConfiguration,
+  PutObjectLockConfiguration: putObjectLockConfiguration,
+  GetObjectRetention: getObjectRetention,
+  PutObjectRetention: putObjectRetention,
+  GetObjectLegalHold: getObjectLegalHold,
+  PutObjectLegalHold: putObjectLegalHold,
 };

@@ -53,7 +53,13 @@ export type OpName =
   | 'CompleteMultipartUpload'
   | 'AbortMultipartUpload'
   | 'ListParts'
-  | 'RestoreObject';
+  | 'RestoreObject'
+  | 'GetObjectLockConfiguration'
+  | 'PutObjectLockConfiguration'
+  | 'GetObjectRetention'
+  | 'PutObjectRetention'
+  | 'GetObjectLegalHold'
+  | 'PutObjectLegalHold';
 
 /** What an operation needs on its bucket. 'none' = any authenticated user (ListBuckets filters by itself). */
 export type Need = 'none' | 'read' | 'write' | 'admin';
@@ -110,6 +116,12 @@ export const OP_NEEDS: Record<OpName, Need> = {
   AbortMultipartUpload: 'write',
   ListParts: 'read',
   RestoreObject: 'write',
+  GetObjectLockConfiguration: 'read',
+  PutObjectLockConfiguration: 'admin',
+  GetObjectRetention: 'read',
+  PutObjectRetention: 'write',
+  GetObjectLegalHold: 'read',
+  PutObjectLegalHold: 'write',
 };
 
 export interface Target {
@@ -162,7 +174,6 @@ export const UNCONFIGURED_BUCKET_GETS: Record<string, { code: string; message: s
   website: { code: 'NoSuchWebsiteConfiguration', message: 'The specified bucket does not have a website configuration' },
   replication: { code: 'ReplicationConfigurationNotFoundError', message: 'The replication configuration was not found' },
   encryption: { code: 'ServerSideEncryptionConfigurationNotFoundError', message: 'The server side encryption configuration was not found' },
-  'object-lock': { code: 'ObjectLockConfigurationNotFoundError', message: 'Object Lock configuration does not exist for this bucket' },
 };
 
 /** S3 subresources we recognise but do not implement: any of them in a query -> 501 rather than a wrong success. */
@@ -172,17 +183,14 @@ export const UNIMPLEMENTED_SUBRESOURCES = [
   'encryption',
   'intelligent-tiering',
   'inventory',
-  'legal-hold',
   'lifecycle',
   'logging',
   'metadataConfiguration',
   'metadataTable',
   'metrics',
   'notification',
-  'object-lock',
   'replication',
   'requestPayment',
-  'retention',
   'select',
   'select-type',
   'session',
@@ -209,6 +217,8 @@ export function resolveOperation(method: string, target: Target, query: URLSearc
       if (has('tagging')) return 'GetObjectTagging';
       if (has('acl')) return 'GetObjectAcl';
       if (has('attributes')) return 'GetObjectAttributes';
+      if (has('retention')) return 'GetObjectRetention';
+      if (has('legal-hold')) return 'GetObjectLegalHold';
       unimplemented();
       return 'GetObject';
     case 'HEAD':
@@ -217,6 +227,8 @@ export function resolveOperation(method: string, target: Target, query: URLSearc
       if (has('partNumber') || has('uploadId')) return copy ? 'UploadPartCopy' : 'UploadPart';
       if (has('tagging')) return 'PutObjectTagging';
       if (has('acl')) return 'PutObjectAcl';
+      if (has('retention')) return 'PutObjectRetention';
+      if (has('legal-hold')) return 'PutObjectLegalHold';
       unimplemented();
       return copy ? 'CopyObject' : 'PutObject';
     case 'DELETE':
@@ -250,6 +262,7 @@ function resolveBucketOperation(method: string, _bucket: string, query: URLSearc
       if (has('policyStatus')) return 'GetBucketPolicyStatus';
       if (has('publicAccessBlock')) return 'GetPublicAccessBlock';
       if (has('ownershipControls')) return 'GetBucketOwnershipControls';
+      if (has('object-lock')) return 'GetObjectLockConfiguration';
       for (const name of Object.keys(UNCONFIGURED_BUCKET_GETS)) if (has(name)) return 'GetBucketUnconfigured';
       for (const name of UNIMPLEMENTED_SUBRESOURCES) if (has(name)) throw Errors.notImplemented(`?${name}`);
       if (query.get('list-type') === '2') return 'ListObjectsV2';
@@ -265,6 +278,7 @@ function resolveBucketOperation(method: string, _bucket: string, query: URLSearc
       if (has('publicAccessBlock')) return 'PutPublicAccessBlock';
       if (has('ownershipControls')) return 'PutBucketOwnershipControls';
       if (has('versioning')) return 'PutBucketVersioning';
+      if (has('object-lock')) return 'PutObjectLockConfiguration';
       for (const name of UNIMPLEMENTED_SUBRESOURCES) if (has(name)) throw Errors.notImplemented(`?${name}`);
       return 'CreateBucket';
     case 'DELETE':

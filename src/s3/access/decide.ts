@@ -1,7 +1,7 @@
 import type { UserConfig } from '../../config/types.js';
 import { may } from '../authorize.js';
 import { header, type RequestContext } from '../context.js';
-import { OP_NEEDS, type OpName } from '../routing.js';
+import { OP_NEEDS, type Need, type OpName } from '../routing.js';
 import { Errors } from '../s3-error.js';
 import { ownerId } from '../owner.js';
 import { aclAllows, objectAclCanGrant } from './acl.js';
@@ -15,6 +15,8 @@ export interface AccessQuestion {
   bucket: string;
   key: string | undefined;
   context: Readonly<Record<string, string | undefined>>;
+  /** A permission asked apart from the operation's own (s3:BypassGovernanceRetention), with the config grant it needs. */
+  permission?: { action: string; need: Need };
 }
 
 /**
@@ -24,10 +26,10 @@ export interface AccessQuestion {
  * to everyone; BucketOwnerEnforced turns ACLs off. 'object-acl': only the object's own ACL can still allow it.
  */
 export function allowed(q: AccessQuestion, access: BucketAccess): 'allow' | 'deny' | 'object-acl' {
-  const action = actionOf(q.op, q.context['s3:versionid']);
+  const action = q.permission?.action ?? actionOf(q.op, q.context['s3:versionid']);
   const verdict = access.policy ? evaluatePolicy(access.policy, { accessKey: q.user?.accessKey, action, resource: resourceArn(q.bucket, q.key), context: q.context }) : undefined;
   if (verdict === 'Deny') return 'deny';
-  if (q.user && (may(q.user, q.bucket, OP_NEEDS[q.op]) || access.owner === q.user.accessKey)) return 'allow';
+  if (q.user && (may(q.user, q.bucket, q.permission?.need ?? OP_NEEDS[q.op]) || access.owner === q.user.accessKey)) return 'allow';
   if (verdict === 'Allow' && !(access.block.RestrictPublicBuckets && access.policy?.isPublic === true && !q.user)) return 'allow';
   if (access.ownership === 'BucketOwnerEnforced') return 'deny';
   if (aclAllows(access.acl, 'bucket', { accessKey: q.user?.accessKey }, action, access.block.IgnorePublicAcls)) return 'allow';
@@ -90,4 +92,16 @@ export async function authorizeRequest(ctx: RequestContext, bucket: string, key:
   if (decision === 'allow') return;
   if (decision === 'object-acl' && (await objectAclAllows(ctx, question, access))) return;
   throw Errors.accessDenied();
+}
+
+/**
+ * Whether the requester may bypass GOVERNANCE retention (s3:BypassGovernanceRetention): the bucket's owner, an admin
+ * of the bucket in the config, or whom the bucket policy allows it. ACLs never grant it.
+ */
+export async function mayBypassGovernance(ctx: RequestContext, bucket: string, key: string | undefined): Promise<boolean> {
+  const access = await ctx.access.get(bucket);
+  if (access === null || ctx.op === undefined) return false;
+  const context = access.policy ? requestContext(ctx, ctx.sourceAddress, ctx.secure) : {};
+  const question: AccessQuestion = { user: ctx.user, op: ctx.op, bucket, key, context, permission: { action: 's3:BypassGovernanceRetention', need: 'admin' } };
+  return allowed(question, { ...access, acl: [] }) === 'allow';
 }

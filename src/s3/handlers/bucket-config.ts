@@ -12,6 +12,7 @@ const NOT_CONFIGURED: Record<OptionalConfig, { code: string; message: string }> 
   'public-access-block': { code: 'NoSuchPublicAccessBlockConfiguration', message: 'The public access block configuration was not found' },
   cors: { code: 'NoSuchCORSConfiguration', message: 'The CORS configuration does not exist' },
   ownership: { code: 'OwnershipControlsNotFoundError', message: 'The bucket ownership controls were not found' },
+  'object-lock': { code: 'ObjectLockConfigurationNotFoundError', message: 'Object Lock configuration does not exist for this bucket' },
 };
 
 /** A bucket configuration document, or the bucket's "not configured" 404. */

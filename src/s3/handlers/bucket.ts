@@ -46,7 +46,8 @@ export async function createBucket(ctx: RequestContext): Promise<void> {
   const bucket = bucketOf(ctx);
   const owner = ctx.user?.accessKey ?? '';
   const { acl, ownership } = aclOfNewBucket(ctx, owner);
-  if ((header(ctx, 'x-amz-bucket-object-lock-enabled') ?? '').toLowerCase() === 'true') throw Errors.notImplemented('object lock');
+  const lockHeader = header(ctx, 'x-amz-bucket-object-lock-enabled')?.trim().toLowerCase();
+  if (lockHeader !== undefined && lockHeader !== 'true' && lockHeader !== 'false') throw Errors.invalidArgument('Invalid x-amz-bucket-object-lock-enabled', 'x-amz-bucket-object-lock-enabled', lockHeader);
   const body = await readSmallBody(ctx);
   const region = ctx.deps.config.server.region;
   if (body.length > 0 && body.toString('utf8').trim() !== '') {
@@ -64,7 +65,7 @@ export async function createBucket(ctx: RequestContext): Promise<void> {
     send(ctx, 200, { location: `/${bucket}` });
     return;
   }
-  await ctx.deps.service.createBucket(bucket, owner);
+  await ctx.deps.service.createBucket(bucket, owner, { objectLock: lockHeader === 'true' });
   if (acl !== undefined) await ctx.deps.service.putBucketConfig(bucket, 'acl', JSON.stringify(acl));
   if (ownership !== undefined) await ctx.deps.service.putBucketConfig(bucket, 'ownership', ownership);
   ctx.access.invalidate(bucket);

@@ -1,4 +1,4 @@
-import type { ObjectHeaders, ObjectRecord } from '../../model/records.js';
+import type { ObjectHeaders, ObjectLock, ObjectRecord, RetentionMode } from '../../model/records.js';
 import { Errors } from '../s3-error.js';
 import { httpDate } from '../conditionals.js';
 import type { IncomingHttpHeaders } from 'node:http';
@@ -125,5 +125,50 @@ export function objectResponseHeaders(record: ObjectRecord): Record<string, stri
   const tagCount = Object.keys(record.tags).length;
   if (tagCount > 0) out['x-amz-tagging-count'] = String(tagCount);
   out['x-amz-server-side-encryption'] = 'AES256';
-  return { ...out, ...versionHeaders(record.versionId), ...tierHeaders(record) };
+  return { ...out, ...versionHeaders(record.versionId), ...lockHeaders(record.lock), ...tierHeaders(record) };
+}
+
+/** x-amz-object-lock-* of a version (GET, HEAD), as S3 returns them. */
+export function lockHeaders(lock: ObjectLock | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (lock?.retention !== undefined) {
+    out['x-amz-object-lock-mode'] = lock.retention.mode;
+    out['x-amz-object-lock-retain-until-date'] = new Date(lock.retention.until).toISOString();
+  }
+  if (lock?.legalHold !== undefined) out['x-amz-object-lock-legal-hold'] = lock.legalHold ? 'ON' : 'OFF';
+  return out;
+}
+
+export function parseRetentionMode(value: string, name: string): RetentionMode {
+  if (value !== 'GOVERNANCE' && value !== 'COMPLIANCE') throw Errors.invalidArgument('Unknown wormMode directive.', name, value);
+  return value;
+}
+
+/** An Object Lock retain-until date (ISO 8601), which must lie in the future. */
+export function parseRetainUntil(value: string, name: string, now = Date.now()): number {
+  const until = /^\d{4}-\d{2}-\d{2}T/.test(value) ? Date.parse(value) : NaN;
+  if (Number.isNaN(until)) throw Errors.invalidArgument('The retain until date must be provided in ISO 8601 format', name, value);
+  if (until <= now) throw Errors.invalidArgument('The retain until date must be in the future!', name, value);
+  return until;
+}
+
+/** The Object Lock a write asks for (x-amz-object-lock-mode, -retain-until-date, -legal-hold); undefined: none. */
+export function lockFromRequest(source: IncomingHttpHeaders): ObjectLock | undefined {
+  const get = (name: string): string | undefined => {
+    const v = source[name];
+    return Array.isArray(v) ? v.join(',') : v;
+  };
+  const mode = get('x-amz-object-lock-mode');
+  const until = get('x-amz-object-lock-retain-until-date');
+  const hold = get('x-amz-object-lock-legal-hold');
+  if ((mode === undefined) !== (until === undefined)) {
+    throw Errors.invalidArgument('x-amz-object-lock-retain-until-date and x-amz-object-lock-mode must both be supplied', mode === undefined ? 'x-amz-object-lock-mode' : 'x-amz-object-lock-retain-until-date');
+  }
+  if (hold !== undefined && hold !== 'ON' && hold !== 'OFF') throw Errors.invalidArgument("Legal Hold must be either of 'ON' or 'OFF'", 'x-amz-object-lock-legal-hold', hold);
+  const lock: ObjectLock = {};
+  if (mode !== undefined && until !== undefined) {
+    lock.retention = { mode: parseRetentionMode(mode, 'x-amz-object-lock-mode'), until: parseRetainUntil(until, 'x-amz-object-lock-retain-until-date') };
+  }
+  if (hold !== undefined) lock.legalHold = hold === 'ON';
+  return mode === undefined && hold === undefined ? undefined : lock;
 }

@@ -9,6 +9,7 @@ import { assertBucketName, assertKey, parseStorageClass, parseTaggingHeader } fr
 import { isoDate, textEl, xmlDocument } from '../xml.js';
 import { assertNoSseC, bucketOf, keyOf, objectHeadersFromRequest, parseVersionId, versionHeaders } from './common.js';
 import { aclOfWrite } from './acl.js';
+import { requestedLock } from './object-lock.js';
 
 /** AWS's limit for a single CopyObject / UploadPartCopy source. */
 export const MAX_COPY_SOURCE_BYTES = 5 * 1024 ** 3;
@@ -65,6 +66,8 @@ export async function copyObject(ctx: RequestContext): Promise<void> {
   const condition = parseWriteCondition(header(ctx, 'if-none-match'), header(ctx, 'if-match'));
   const requestHeaders = metadataDirective === 'REPLACE' ? objectHeadersFromRequest(ctx) : undefined;
   const requestTags = taggingDirective === 'REPLACE' ? parseTaggingHeader(header(ctx, 'x-amz-tagging')) : undefined;
+  // The copy's lock is the request's (or the bucket default), never the source's, as in S3.
+  const lock = await requestedLock(ctx, bucket, key);
 
   const source = await loadCopySource(ctx);
   // Copying a named version onto its own key is how a version is restored: it is not a copy "to itself".
@@ -95,6 +98,7 @@ export async function copyObject(ctx: RequestContext): Promise<void> {
       tags,
       ...(algorithm ? { checksum: { algorithm, value: () => sourceChecksum } } : {}),
       ...(condition ? { condition } : {}),
+      ...(lock !== undefined ? { lock } : {}),
       ...acl,
     })
     .finally(() => body.destroy());

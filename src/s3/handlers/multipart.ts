@@ -16,6 +16,7 @@ import { childList, childText, el, isoDate, parseXmlBody, textEl, xmlDocument } 
 import { assertNoSseC, bucketOf, keyOf, objectHeadersFromRequest, versionHeaders } from './common.js';
 import { aclOfWrite } from './acl.js';
 import { MAX_COPY_SOURCE_BYTES, loadCopySource } from './copy.js';
+import { requestedLock } from './object-lock.js';
 
 function uploadIdOf(ctx: RequestContext): string {
   const id = ctx.query.get('uploadId');
@@ -38,6 +39,7 @@ export async function createMultipartUpload(ctx: RequestContext): Promise<void> 
   const acl = await aclOfWrite(ctx, bucket);
   const headers = objectHeadersFromRequest(ctx);
   const tags = parseTaggingHeader(header(ctx, 'x-amz-tagging'));
+  const lock = await requestedLock(ctx, bucket, key);
   const checksumAlgorithm = parseAlgorithm(header(ctx, 'x-amz-checksum-algorithm'), 'x-amz-checksum-algorithm');
   const typeHeader = header(ctx, 'x-amz-checksum-type')?.toUpperCase();
   if (typeHeader !== undefined && typeHeader !== 'FULL_OBJECT' && typeHeader !== 'COMPOSITE') throw Errors.invalidRequest('Value for x-amz-checksum-type header is invalid.');
@@ -55,6 +57,7 @@ export async function createMultipartUpload(ctx: RequestContext): Promise<void> 
     ...(typeHeader ? { checksumType: typeHeader as 'FULL_OBJECT' | 'COMPOSITE' } : {}),
     ...(acl.owner !== undefined ? { objectOwner: acl.owner } : {}),
     ...(acl.grants !== undefined ? { grants: acl.grants } : {}),
+    ...(lock !== undefined ? { lock } : {}),
   });
   const responseHeaders: Record<string, string> = { 'x-amz-server-side-encryption': 'AES256' };
   if (upload.checksumAlgorithm) responseHeaders['x-amz-checksum-algorithm'] = upload.checksumAlgorithm;

@@ -12,6 +12,7 @@ import { childList, childText, el, parseXmlBody, textEl, xmlDocument } from '../
 import type { DeleteOutcome } from '../../model/records.js';
 import { assertNoSseC, bucketOf, keyOf, objectHeadersFromRequest, parseVersionId, versionHeaders, versionIdOf } from './common.js';
 import { aclOfWrite } from './acl.js';
+import { bypassOf, requestedLock } from './object-lock.js';
 
 export async function putObject(ctx: RequestContext): Promise<void> {
   const bucket = bucketOf(ctx);
@@ -26,6 +27,7 @@ export async function putObject(ctx: RequestContext): Promise<void> {
   const tags = parseTaggingHeader(header(ctx, 'x-amz-tagging'));
   const contentMd5 = parseContentMd5(header(ctx, 'content-md5'));
   const condition = parseWriteCondition(header(ctx, 'if-none-match'), header(ctx, 'if-match'));
+  const lock = await requestedLock(ctx, bucket, key);
   let trailers: () => Record<string, string> = () => ({});
   const checksum = parseExpectedChecksum(ctx.req.headers, () => trailers());
   const payload = unknownLength ? await spoolPayload(ctx, max) : openPayload(ctx, declared);
@@ -40,6 +42,7 @@ export async function putObject(ctx: RequestContext): Promise<void> {
     ...(contentMd5 !== undefined ? { contentMd5 } : {}),
     ...(checksum ? { checksum } : {}),
     ...(condition ? { condition } : {}),
+    ...(lock !== undefined ? { lock } : {}),
     ...acl,
   });
   send(ctx, 200, { etag: record.etag, 'x-amz-server-side-encryption': 'AES256', ...checksumResponseHeaders(record.checksum), ...versionHeaders(record.versionId) });
@@ -56,7 +59,9 @@ export async function deleteObject(ctx: RequestContext): Promise<void> {
   const versionId = versionIdOf(ctx);
   // S3 answers 204 whether or not the key existed, but a missing bucket is NoSuchBucket.
   if (!(await ctx.deps.service.getBucket(bucket))) throw Errors.noSuchBucket(bucket);
-  const outcome = await ctx.deps.service.deleteObject(bucket, keyOf(ctx), { ...(versionId !== undefined ? { versionId } : {}), ...ownerOption(ctx) });
+  const key = keyOf(ctx);
+  const bypassGovernance = versionId !== undefined && (await bypassOf(ctx, bucket, key));
+  const outcome = await ctx.deps.service.deleteObject(bucket, key, { ...(versionId !== undefined ? { versionId } : {}), ...ownerOption(ctx), bypassGovernance });
   const result = deleteResult(outcome, versionId);
   send(ctx, 204, { ...versionHeaders(result.versionId), ...(result.deleteMarker !== undefined ? { 'x-amz-delete-marker': 'true' } : {}) });
 }
@@ -93,11 +98,13 @@ export async function deleteObjects(ctx: RequestContext): Promise<void> {
   });
   if (!(await ctx.deps.service.getBucket(bucket))) throw Errors.noSuchBucket(bucket);
   const results: string[] = [];
+  // Asked once for the request: S3 grants s3:BypassGovernanceRetention per bucket or policy, and ACLs never do.
+  const bypassGovernance = targets.some((t) => t.versionId !== undefined) && (await bypassOf(ctx, bucket, undefined));
   for (const { key, versionId: given } of targets) {
     try {
       assertKey(key);
       const versionId = given === undefined ? undefined : parseVersionId(given, 'VersionId');
-      const outcome = await ctx.deps.service.deleteObject(bucket, key, { ...(versionId !== undefined ? { versionId } : {}), ...ownerOption(ctx) });
+      const outcome = await ctx.deps.service.deleteObject(bucket, key, { ...(versionId !== undefined ? { versionId } : {}), ...ownerOption(ctx), bypassGovernance });
       const result = deleteResult(outcome, versionId);
       if (!quiet) {
         results.push(

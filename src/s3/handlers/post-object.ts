@@ -12,6 +12,7 @@ import { assertKey, MAX_TAGS } from '../validation.js';
 import { textEl, xmlDocument } from '../xml.js';
 import { aclOfWrite } from './acl.js';
 import { assertNoSseC, bucketOf, objectHeadersFromRequest } from './common.js';
+import { requestedLock } from './object-lock.js';
 import { parseTagSet } from './tagging.js';
 
 /**
@@ -121,6 +122,7 @@ async function storeForm(ctx: RequestContext, bucket: string, form: Form): Promi
   const headers = fieldsAsHeaders(fields);
   assertNoSseC(ctx, headers);
   const objectHeaders = objectHeadersFromRequest(ctx, headers);
+  const lock = await requestedLock(ctx, bucket, key, headers);
   const tagging = fields.get('tagging');
   const tags = tagging !== undefined ? parseTagSet(tagging, MAX_TAGS, 'Object') : {};
   const acl = await aclOfWrite(ctx, bucket, headers);
@@ -133,7 +135,7 @@ async function storeForm(ctx: RequestContext, bucket: string, form: Form): Promi
     spooled.stream.destroy();
     throw Errors.entityTooSmall();
   }
-  const record = await ctx.deps.service.putObject({ bucket, key, body: spooled.stream, size: spooled.size, headers: objectHeaders, tags, ...(checksum ? { checksum } : {}), ...acl });
+  const record = await ctx.deps.service.putObject({ bucket, key, body: spooled.stream, size: spooled.size, headers: objectHeaders, tags, ...(checksum ? { checksum } : {}), ...(lock !== undefined ? { lock } : {}), ...acl });
 
   const location = `${ctx.secure ? 'https' : 'http'}://${ctx.host}/${encodeURIComponent(bucket)}/${key.split('/').map(encodeURIComponent).join('/')}`;
   const answer = { etag: record.etag, location, 'x-amz-server-side-encryption': 'AES256', ...checksumResponseHeaders(record.checksum) };
