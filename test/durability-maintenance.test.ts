@@ -72,7 +72,7 @@ describe('durability maintenance', () => {
     expect(scrub.segments).toBe(keep.manifest.segments.length);
   });
 
-  it('recover-index rebuilds an emptied store from record copies: newest version per key, buckets, lost objects skipped', async () => {
+  it('recover-index rebuilds an emptied store from record copies: newest version per key, buckets, lost objects skipped, deleted ones never', async () => {
     await env.g.service.createBucket('other', 'tessera-admin');
     const v1 = randomBody(200_000);
     await putBytes(env.g, 'b', 'a', v1);
@@ -83,7 +83,9 @@ describe('durability maintenance', () => {
     await putBytes(env.g, 'other', 'dir/big', big);
     const gone = await putBytes(env.g, 'b', 'gone', randomBody(50_000));
     for (const ref of gone.manifest.segments[0]!.shards) await unlink(shardFile(env.config, ref));
-    await env.g.service.deleteObject('b', 'gone');
+    // Deleted: its shards wait for the collector's grace period, but its record leaves the nodes with the delete.
+    await putBytes(env.g, 'b', 'deleted', randomBody(10_000));
+    await env.g.service.deleteObject('b', 'deleted');
     const originals = new Map<string, unknown>();
     for (const [bucket, key] of [
       ['b', 'a'],
@@ -94,7 +96,7 @@ describe('durability maintenance', () => {
 
     // The store refuses to be "recovered" over live data.
     const refused = runDurabilityCommand('recover-index', env.g, env.config);
-    await expect(refused).rejects.toThrow(/already holds 2 objects/);
+    await expect(refused).rejects.toThrow(/already holds 3 objects/);
 
     await env.g.close();
     for (const suffix of ['', '-wal', '-shm']) await rm(env.config.meta.path + suffix, { force: true });
@@ -102,8 +104,10 @@ describe('durability maintenance', () => {
     expect(await g.meta.countObjects()).toBe(0);
 
     const r = await runDurabilityCommand('recover-index', g, env.config);
-    // The deleted object's record copies are still on the nodes (garbage not collected), but its data is gone.
-    expect(r.summary).toMatch(/2 objects restored, 1 older versions ignored, 0 already present, 1 lost/);
+    // The replaced version's copies went with the overwrite (finished by close), the deleted object's with its delete;
+    // the object whose shards were removed under it is lost.
+    expect(r.summary).toMatch(/2 object versions and 0 delete markers restored, 0 deleted versions left out, 0 rewritten null versions ignored, 0 already present, 1 lost/);
+    expect(await g.meta.getObject('b', 'deleted')).toBeNull();
     expect(r.code).toBe(1);
     expect((await g.meta.listBuckets()).map((b) => b.name).sort()).toEqual(['b', 'other']);
     for (const [id, original] of originals) {
@@ -115,7 +119,7 @@ describe('durability maintenance', () => {
 
     // Running again with --force changes nothing: every key is present with the same object.
     const again = await runDurabilityCommand('recover-index', g, env.config, { force: true });
-    expect(again.summary).toMatch(/0 objects restored, 1 older versions ignored, 2 already present/);
+    expect(again.summary).toMatch(/0 object versions and 0 delete markers restored, .* 2 already present, 1 lost/);
   });
 
   it('rotate-key rewraps data keys and reseals record copies; the old master key can then be retired', async () => {
@@ -145,7 +149,7 @@ describe('durability maintenance', () => {
     for (const suffix of ['', '-wal', '-shm']) await rm(env.config.meta.path + suffix, { force: true });
     const g3 = await env.reopen(retired);
     const rec = await runDurabilityCommand('recover-index', g3, retired);
-    expect(rec.summary).toMatch(/2 objects restored.*0 unreadable copies/);
+    expect(rec.summary).toMatch(/2 object versions and 0 delete markers restored.*0 unreadable copies/);
     expect((await bytesOf(g3, 'b', 'k')).equals(body)).toBe(true);
   });
 

@@ -96,7 +96,7 @@ export async function runDurabilityCommand(
       return finish(
         bar,
         problems > 0 ? 1 : 0,
-        `recover-index: ${s.blobs} blobs on ${s.nodes} nodes, ${s.copies} record copies of ${s.records} objects; ${s.recovered} objects restored, ${s.superseded} older versions ignored, ${s.kept} already present, ${s.lost} lost (data gone), ${s.unreadable} unreadable copies${s.bucketsCreated.length ? `; buckets created: ${s.bucketsCreated.join(', ')}` : ''}${s.unlistedNodes.length ? `; nodes not listed: ${s.unlistedNodes.join(', ')}` : ''}`,
+        `recover-index: ${s.blobs} blobs on ${s.nodes} nodes, ${s.copies} record copies of ${s.records} objects; ${s.recovered} object versions and ${s.markers} delete markers restored, ${s.deleted} deleted versions left out, ${s.superseded} rewritten null versions ignored, ${s.kept} already present, ${s.lost} lost (data gone), ${s.unreadable} unreadable copies${s.bucketsCreated.length ? `; buckets created: ${s.bucketsCreated.join(', ')}` : ''}${s.unlistedNodes.length ? `; nodes not listed: ${s.unlistedNodes.join(', ')}` : ''}`,
       );
     }
     case 'rotate-key': {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { ColdConfig } from '../config/types.js';
-import type { ObjectRecord } from '../model/records.js';
+import type { DeleteMarkerRecord, ObjectRecord } from '../model/records.js';
 import type { Logger } from '../util/logger.js';
 import type { Metrics } from '../util/metrics.js';
 import { encodeSegment, type EncodeSummary } from './codec/encoder.js';
@@ -11,7 +11,7 @@ import type { ObjectManifest, SegmentManifest, ShardRef } from '../model/manifes
 import { GuardedNode } from './nodes/breaker.js';
 import type { NodeDriver } from './nodes/driver.js';
 import { placeShards, rankNodes } from './placement.js';
-import { sealRecord } from './record-copy.js';
+import { sealDocument, type SealedDocument, type Tombstone } from './record-copy.js';
 import { openSegmentRange, type ShardProblemReporter } from './segment-reader.js';
 import type { ShardProblemKind } from './codec/decoder.js';
 
@@ -250,10 +250,39 @@ export class ColdStore {
 
   /** Encrypted record copies on m+1 healthy nodes (preferring distinct ones), for recover-index. */
   async writeRecordCopies(record: ObjectRecord, m: number = this.config.m): Promise<ShardRef[]> {
-    const want = m + 1;
-    const blob = sealRecord(record, this.masterKey);
-    const healthy = this.placementView().filter((n) => n.healthy);
-    const ranked = rankNodes(record.objectId, healthy);
+    return this.writeSealed({ kind: 'object', record }, record.objectId, m + 1);
+  }
+
+  /** A delete marker's copies, as an object's (m+1 nodes): recover-index restores the marker. */
+  async writeMarkerCopies(marker: DeleteMarkerRecord, m: number = this.config.m): Promise<ShardRef[]> {
+    return this.writeSealed({ kind: 'marker', marker }, `${marker.bucket}\0${marker.key}\0${marker.versionId}`, m + 1);
+  }
+
+  /**
+   * Deletes the record copies of a version (object or marker) that was just removed for good, so recover-index cannot
+   * bring it back. A copy whose node does not answer now is covered by tombstones on other nodes; the returned
+   * garbage (the copies not deleted, the tombstones) is queued so the collector deletes the copies, then the tombstones.
+   */
+  async forgetCopies(copies: ReadonlyArray<ShardRef>, tombstone: Tombstone): Promise<{ copies: ShardRef[]; tombstones: ShardRef[] } | null> {
+    const results = await Promise.allSettled(copies.map(async (c) => this.nodes.get(c.node)?.delete(c.handle)));
+    const left = copies.filter((_, i) => results[i]!.status === 'rejected');
+    if (left.length === 0) return null;
+    const avoid = new Set(left.map((c) => c.node));
+    let tombstones: ShardRef[] = [];
+    try {
+      // As many as the copies left (at least one per node that failed, on nodes that answered).
+      tombstones = await this.writeSealed({ kind: 'tombstone', tombstone }, tombstone.objectId ?? `${tombstone.bucket}\0${tombstone.key}\0${tombstone.markerVersionId ?? ''}`, left.length, avoid);
+    } catch (err) {
+      this.log.warn({ bucket: tombstone.bucket, err: (err as Error).message }, 'tombstone write failed: recover-index could restore the deleted version until the collector deletes its copies');
+    }
+    return { copies: left, tombstones };
+  }
+
+  /** Seals `doc` once and writes it to `want` healthy nodes ranked by `placementId`, skipping `avoid` when it can. */
+  private async writeSealed(doc: SealedDocument, placementId: string, want: number, avoid: ReadonlySet<string> = new Set()): Promise<ShardRef[]> {
+    const blob = sealDocument(doc, this.masterKey);
+    const healthy = this.placementView().filter((n) => n.healthy && !avoid.has(n.name));
+    const ranked = rankNodes(placementId, healthy);
     const refs: ShardRef[] = [];
     // Write to the best-ranked nodes in parallel; a failed write moves on to the next node in the ranking.
     let next = 0;
@@ -291,14 +320,23 @@ export class ColdStore {
     for (const s of segments) await this.deleteShards(s.shards);
   }
 
-  /** Deletes everything a manifest references on nodes: shards and record copies. Throws if any delete failed. */
+  /**
+   * Deletes everything a manifest references on nodes: shards and record copies, then (only once those are all gone)
+   * the tombstones that stood in for them. Throws if any delete failed.
+   */
   async deleteManifest(manifest: ObjectManifest): Promise<void> {
-    const refs = [...manifest.segments.flatMap((s) => s.shards), ...(manifest.copies ?? [])].filter((r) => r.handle !== '');
+    await this.deleteAll([...manifest.segments.flatMap((s) => s.shards), ...(manifest.copies ?? [])]);
+    if (manifest.tombstones) await this.deleteAll(manifest.tombstones);
+  }
+
+  private async deleteAll(refs: ReadonlyArray<ShardRef>): Promise<void> {
     const results = await Promise.allSettled(
-      refs.map(async (r) => {
-        const node = this.nodes.get(r.node);
-        if (node) await node.delete(r.handle);
-      }),
+      refs
+        .filter((r) => r.handle !== '')
+        .map(async (r) => {
+          const node = this.nodes.get(r.node);
+          if (node) await node.delete(r.handle);
+        }),
     );
     const failed = results.filter((r) => r.status === 'rejected').length;
     if (failed > 0) throw new Error(`${failed} shard deletes failed`);

@@ -125,6 +125,7 @@ export async function openGateway(config: TesseraConfig, opts: OpenOptions): Pro
     holder,
     async close() {
       for (const t of timers) clearInterval(t);
+      await service.close();
       await garbage.stop();
       await repair.stop();
       await gcJob.release();

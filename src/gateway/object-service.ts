@@ -1,7 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { TesseraConfig } from '../config/types.js';
-import type { ObjectManifest } from '../model/manifest.js';
+import type { ObjectManifest, ShardRef } from '../model/manifest.js';
+import type { ProposedMarker } from '../meta/store.js';
+import { newVersionId } from '../meta/version-id.js';
 import type { Keyring } from '../cold/keys.js';
 import type { MetaStore } from '../meta/store.js';
 import type {
@@ -36,6 +38,7 @@ import type { ColdStore } from '../cold/cold-store.js';
 import type { ObjectReader } from './object-reader.js';
 import type { ByteRange, CompletePart, ObjectService, PutObjectInput, UploadPartInput } from './types.js';
 import { Ingest } from './ingest.js';
+import { NULL_VERSION_ID } from '../model/records.js';
 import { lockOfNewVersion, parseLockConfig } from './object-lock.js';
 import { applyLockChange } from '../meta/object-lock.js';
 import { withObjectLock } from '../maintenance/repair.js';
@@ -215,12 +218,17 @@ export class TesseraObjectService implements ObjectService {
     complete?: { uploadId: string; usedParts: number[] },
   ): Promise<ObjectRecord> {
     try {
+      // The version id is chosen before the record copies are sealed, so recover-index restores it.
+      if (record.versionId === undefined && (await this.meta.getBucketSetting(record.bucket, 'versioning')) === 'Enabled') record.versionId = newVersionId();
       record.manifest.copies = await this.d.cold.writeRecordCopies(record, (await this.erasureFor(record.bucket)).m);
       const grace = this.d.config.cold.gcGraceMs;
       const outcome = complete
         ? await this.meta.completeUpload(complete.uploadId, record, complete.usedParts, condition, grace)
         : await this.meta.putObject(record, condition, grace);
       if (outcome.versionId !== undefined) record.versionId = outcome.versionId;
+      else delete record.versionId;
+      // What the write replaced for good leaves the nodes' record too (off the request path: a PUT stays one commit).
+      if (outcome.replaced !== null && outcome.replaced.objectId !== record.objectId) this.inBackground(this.forget({ object: outcome.replaced }));
     } catch (err) {
       await hotSink?.abort();
       if (!complete) {
@@ -261,11 +269,61 @@ export class TesseraObjectService implements ObjectService {
   }
 
   async deleteObject(bucket: string, key: string, options: { versionId?: string; owner?: string; bypassGovernance?: boolean } = {}): Promise<DeleteOutcome> {
-    await this.requireBucket(bucket);
+    const b = await this.requireBucket(bucket);
     const grace = this.d.config.cold.gcGraceMs;
-    if (options.versionId === undefined) return this.meta.deleteObject(bucket, key, grace, options.owner);
-    // S3 answers a delete of a version that does not exist with success.
-    return (await this.meta.deleteVersion(bucket, key, options.versionId, grace, { bypassGovernance: options.bypassGovernance === true })) ?? { removed: null };
+    let outcome: DeleteOutcome;
+    if (options.versionId === undefined) {
+      const mode = await this.meta.getBucketSetting(bucket, 'versioning');
+      // A delete marker is sealed on nodes first, so recover-index restores it (and hides what it hides).
+      const proposed = mode === 'Enabled' || mode === 'Suspended' ? await this.sealMarker(bucket, key, mode, options.owner, b.erasure?.m) : undefined;
+      try {
+        outcome = await this.meta.deleteObject(bucket, key, grace, options.owner, proposed);
+      } catch (err) {
+        if (proposed) await this.meta.enqueueGarbage(loose(proposed.copies), Date.now()).catch(() => undefined);
+        throw err;
+      }
+    } else {
+      // S3 answers a delete of a version that does not exist with success.
+      outcome = (await this.meta.deleteVersion(bucket, key, options.versionId, grace, { bypassGovernance: options.bypassGovernance === true })) ?? { removed: null };
+      if (outcome.marker !== undefined) await this.forget({ marker: outcome.marker });
+    }
+    if (outcome.removed !== null) await this.forget({ object: outcome.removed });
+    return outcome;
+  }
+
+  /** Clean-up the request does not wait for; close() does. */
+  private readonly background = new Set<Promise<void>>();
+
+  private inBackground(work: Promise<void>): void {
+    this.background.add(work);
+    void work.finally(() => this.background.delete(work));
+  }
+
+  private async sealMarker(bucket: string, key: string, mode: string, owner: string | undefined, m: number | undefined): Promise<ProposedMarker> {
+    const marker: DeleteMarkerRecord = { bucket, key, versionId: mode === 'Enabled' ? newVersionId() : NULL_VERSION_ID, lastModified: Date.now(), ...(owner !== undefined ? { owner } : {}) };
+    const copies = await this.d.cold.writeMarkerCopies(marker, m ?? this.d.config.cold.m);
+    return { versionId: marker.versionId, lastModified: marker.lastModified, copies };
+  }
+
+  /**
+   * A version (object or delete marker) is gone for good: its record copies go from the nodes now, so recover-index
+   * cannot bring it back; copies on nodes that do not answer are covered by tombstones until the collector deletes them.
+   */
+  private async forget(what: { object: ObjectRecord } | { marker: DeleteMarkerRecord }): Promise<void> {
+    const copies = 'object' in what ? what.object.manifest.copies : what.marker.copies;
+    if (copies === undefined || copies.length === 0) return;
+    const { bucket, key } = 'object' in what ? what.object : what.marker;
+    try {
+      const left = await this.d.cold.forgetCopies(copies, {
+        bucket,
+        key,
+        deletedAt: Date.now(),
+        ...('object' in what ? { objectId: what.object.objectId } : { markerVersionId: what.marker.versionId }),
+      });
+      if (left !== null) await this.meta.enqueueGarbage({ ...loose(left.copies), tombstones: left.tombstones }, Date.now());
+    } catch (err) {
+      this.d.logger.warn({ bucket, err: (err as Error).message }, 'record copies of a deleted version could not be removed yet');
+    }
   }
 
   async setObjectLock(bucket: string, key: string, versionId: string | undefined, change: LockChange, bypassGovernance: boolean): Promise<ObjectRecord> {
@@ -515,6 +573,13 @@ export class TesseraObjectService implements ObjectService {
   }
 
   async close(): Promise<void> {
-    // Owned and closed by the gateway assembly (src/gateway/gateway.ts).
+    // The stores and tiers are owned and closed by the gateway assembly (src/gateway/gateway.ts); what is this
+    // service's own is the clean-up still running.
+    await Promise.all([...this.background]);
   }
+}
+
+/** A garbage item for blobs that belong to no object (a marker's copies, copies left by a delete): no data, no key. */
+function loose(copies: ShardRef[]): ObjectManifest {
+  return { version: 1, objectId: newId(), wrappedKey: '', keyId: '', size: 0, segments: [], copies };
 }

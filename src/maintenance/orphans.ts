@@ -44,13 +44,14 @@ function refKey(node: string, handle: string): string {
 
 function addManifest(set: Set<string>, manifest: ObjectManifest): void {
   for (const seg of manifest.segments) for (const s of seg.shards) if (s.handle !== '') set.add(refKey(s.node, s.handle));
-  for (const c of manifest.copies ?? []) if (c.handle !== '') set.add(refKey(c.node, c.handle));
+  for (const c of [...(manifest.copies ?? []), ...(manifest.tombstones ?? [])]) if (c.handle !== '') set.add(refKey(c.node, c.handle));
 }
 
-/** Every (node, handle) referenced by committed objects, parts of in-progress uploads and the garbage queue. */
+/** Every (node, handle) referenced by committed objects, delete markers, parts of in-progress uploads and the garbage queue. */
 export async function referencedShards(meta: MetaStore): Promise<Set<string>> {
   const set = new Set<string>();
   for await (const item of meta.iterateManifests()) addManifest(set, item.manifest);
+  for await (const c of meta.iterateMarkerCopies()) set.add(refKey(c.node, c.handle));
   // Queued garbage is collected by the garbage queue after its grace period (in-flight reads may still need it).
   for (const item of await meta.dueGarbage(FAR_FUTURE_MS, 2 ** 31 - 1)) addManifest(set, item.manifest);
   return set;

@@ -10,7 +10,9 @@ import type { Logger } from '../util/logger.js';
 import type { ColdStore } from '../cold/cold-store.js';
 import type { Keyring, MasterKey } from '../cold/keys.js';
 import type { ObjectManifest, ShardRef } from '../model/manifest.js';
-import { openRecord, RECORD_MAGIC } from '../cold/record-copy.js';
+import { openDocument, RECORD_MAGIC } from '../cold/record-copy.js';
+import { isMetaError } from '../meta/errors.js';
+import { NULL_VERSION_ID, type DeleteMarkerRecord } from '../model/records.js';
 import { withObjectLock } from './repair.js';
 
 /** Smallest possible record copy: magic, version, id length, nonce, tag. */
@@ -50,9 +52,13 @@ export interface RecoverSummary {
   unreadable: number;
   /** Distinct objects (by id) found in copies. */
   records: number;
-  /** Objects written to the store. */
+  /** Object versions written to the store. */
   recovered: number;
-  /** Older versions of a key superseded by a newer record. */
+  /** Delete markers written to the store. */
+  markers: number;
+  /** Versions (objects or markers) a tombstone says were deleted for good: not restored. */
+  deleted: number;
+  /** Records of a version that a newer record of the same version replaced (the null version of a key). */
   superseded: number;
   /** Records whose data can no longer be read (a segment has fewer than k shards left). */
   lost: number;
@@ -103,6 +109,8 @@ export async function recoverIndex(meta: MetaStore, cold: ColdStore, masterKeys:
     unreadable: 0,
     records: 0,
     recovered: 0,
+    markers: 0,
+    deleted: 0,
     superseded: 0,
     lost: 0,
     kept: 0,
@@ -110,6 +118,9 @@ export async function recoverIndex(meta: MetaStore, cold: ColdStore, masterKeys:
   };
   const present = new Set<string>();
   const byObject = new Map<string, Found[]>();
+  const markers = new Map<string, { marker: DeleteMarkerRecord; copies: ShardRef[] }>();
+  const deletedObjects = new Set<string>();
+  const deletedMarkers = new Set<string>();
 
   for (const node of cold.nodes.values()) {
     sum.nodes++;
@@ -129,9 +140,24 @@ export async function recoverIndex(meta: MetaStore, cold: ColdStore, masterKeys:
         }
         sum.copies++;
         try {
-          const record = openRecord(blob, masterKeys);
-          if (record === null) continue;
-          const found: Found = { record, json: JSON.stringify(record), ref: { node: node.name, handle: item.handle } };
+          const doc = openDocument(blob, masterKeys);
+          if (doc === null) continue;
+          const ref = { node: node.name, handle: item.handle };
+          if (doc.kind === 'marker') {
+            const id = versionKey(doc.marker.bucket, doc.marker.key, doc.marker.versionId);
+            const known = markers.get(id) ?? { marker: doc.marker, copies: [] };
+            known.copies.push(ref);
+            markers.set(id, known);
+            continue;
+          }
+          if (doc.kind === 'tombstone') {
+            const t = doc.tombstone;
+            if (t.objectId !== undefined) deletedObjects.add(t.objectId);
+            if (t.markerVersionId !== undefined) deletedMarkers.add(versionKey(t.bucket, t.key, t.markerVersionId));
+            continue;
+          }
+          const record = doc.record;
+          const found: Found = { record, json: JSON.stringify(record), ref };
           const list = byObject.get(record.objectId) ?? [];
           list.push(found);
           byObject.set(record.objectId, list);
@@ -149,9 +175,14 @@ export async function recoverIndex(meta: MetaStore, cold: ColdStore, masterKeys:
   sum.records = byObject.size;
   const unlisted = new Set(sum.unlistedNodes);
 
-  // One record per object: copies of the same object differ only when a repair's cleanup of old copies failed; the
-  // variant whose shards are most complete is the current one. Its copies become the manifest's copies.
-  const newest = new Map<string, { record: ObjectRecord; copies: ShardRef[] }>();
+  // One record per object: copies of the same object differ when a repair's or a lock change's cleanup of the old
+  // copies has not run yet; the variant whose shards are most complete is the current one, and among those the most
+  // protective lock state (a lock is only ever strengthened without a bypass). Its copies become the manifest's copies.
+  const histories = new Map<string, Entry[]>();
+  const add = (entry: Entry) => {
+    const id = `${entry.bucket}\0${entry.key}`;
+    histories.set(id, [...(histories.get(id) ?? []), entry]);
+  };
   for (const variants of byObject.values()) {
     const distinct = new Map<string, Found[]>();
     for (const f of variants) distinct.set(f.json, [...(distinct.get(f.json) ?? []), f]);
@@ -159,43 +190,91 @@ export async function recoverIndex(meta: MetaStore, cold: ColdStore, masterKeys:
     let bestLost = Infinity;
     for (const group of distinct.values()) {
       const lost = lostSegments(group[0]!.record.manifest, present, unlisted);
-      if (lost < bestLost) {
+      if (lost < bestLost || (lost === bestLost && best !== undefined && moreProtected(group[0]!.record, best[0]!.record))) {
         best = group;
         bestLost = lost;
       }
     }
     const record = best![0]!.record;
+    if (deletedObjects.has(record.objectId)) {
+      sum.deleted++;
+      continue;
+    }
     if (bestLost > 0) {
       sum.lost++;
       opts.log?.warn({ bucket: record.bucket, key: record.key, objectId: record.objectId, lostSegments: bestLost }, 'record skipped: its data is gone');
       continue;
     }
-    const id = `${record.bucket}\0${record.key}`;
-    const current = newest.get(id);
-    if (current && !newer(record, current.record)) {
-      sum.superseded++;
+    const restored: ObjectRecord = { ...record, hot: 'cold', hotBytes: 0, manifest: { ...record.manifest, copies: best!.map((f) => f.ref) } };
+    add({ bucket: record.bucket, key: record.key, versionId: record.versionId ?? NULL_VERSION_ID, at: record.lastModified, tie: record.objectId, object: restored });
+  }
+  for (const [id, { marker, copies }] of markers) {
+    if (deletedMarkers.has(id)) {
+      sum.deleted++;
       continue;
     }
-    if (current) sum.superseded++;
-    newest.set(id, { record, copies: best!.map((f) => f.ref) });
+    add({ bucket: marker.bucket, key: marker.key, versionId: marker.versionId, at: marker.lastModified, tie: marker.versionId, marker: { ...marker, copies } });
   }
 
-  for (const { record, copies } of newest.values()) {
-    if (!(await meta.getBucket(record.bucket))) {
-      await meta.createBucket({ name: record.bucket, owner: opts.owner, region: opts.region, createdAt: Date.now() });
-      sum.bucketsCreated.push(record.bucket);
+  for (const entries of histories.values()) {
+    // Oldest first; a version id seen twice (the null version, rewritten) keeps its newest record.
+    entries.sort((a, b) => (a.at !== b.at ? a.at - b.at : a.tie < b.tie ? -1 : a.tie > b.tie ? 1 : 0));
+    const byVersion = new Map<string, Entry>();
+    for (const e of entries) {
+      if (byVersion.has(e.versionId)) sum.superseded++;
+      byVersion.delete(e.versionId);
+      byVersion.set(e.versionId, e);
     }
-    const have = await meta.getObject(record.bucket, record.key);
-    // Never replace an object by itself: the replaced manifest would be queued as garbage and its shards deleted.
-    if (have && (have.objectId === record.objectId || !newer(record, have))) {
-      sum.kept++;
-      continue;
+    // Re-inserted at each later record, the map is in the order of each version's newest record: oldest first.
+    const history = [...byVersion.values()];
+    const { bucket, key } = history[0]!;
+    if (!(await meta.getBucket(bucket))) {
+      await meta.createBucket({ name: bucket, owner: opts.owner, region: opts.region, createdAt: Date.now() });
+      sum.bucketsCreated.push(bucket);
     }
-    const restored: ObjectRecord = { ...record, hot: 'cold', hotBytes: 0, manifest: { ...record.manifest, copies } };
-    await meta.putObject(restored);
-    sum.recovered++;
+    try {
+      await meta.restoreKeyHistory(bucket, key, history.map((e) => (e.object ? { object: e.object } : { marker: e.marker! })));
+      for (const e of history) {
+        if (e.object) sum.recovered++;
+        else sum.markers++;
+      }
+    } catch (err) {
+      if (!isMetaError(err, 'BucketNotEmpty')) throw err;
+      // The store has this key already (--force): only a newer latest object than the store's replaces its latest.
+      const latest = history.at(-1)!.object;
+      const have = await meta.getObject(bucket, key);
+      // Never replace an object by itself: the replaced manifest would be queued as garbage and its shards deleted.
+      if (latest === undefined || (have && (have.objectId === latest.objectId || !newer(latest, have)))) {
+        sum.kept++;
+        continue;
+      }
+      await meta.putObject(latest);
+      sum.recovered++;
+    }
   }
   return sum;
+}
+
+/** One version of a key found on the nodes: an object or a delete marker. */
+interface Entry {
+  bucket: string;
+  key: string;
+  versionId: string;
+  at: number;
+  tie: string;
+  object?: ObjectRecord;
+  marker?: DeleteMarkerRecord;
+}
+
+function versionKey(bucket: string, key: string, versionId: string): string {
+  return `${bucket}\0${key}\0${versionId}`;
+}
+
+/** A legal hold, then the later retention, is the more protective lock state. */
+function moreProtected(a: ObjectRecord, b: ObjectRecord): boolean {
+  const hold = (r: ObjectRecord) => (r.lock?.legalHold === true ? 1 : 0);
+  if (hold(a) !== hold(b)) return hold(a) > hold(b);
+  return (a.lock?.retention?.until ?? 0) > (b.lock?.retention?.until ?? 0);
 }
 
 export interface RotateSummary {

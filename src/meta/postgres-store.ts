@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import type { ObjectManifest, ShardRef } from '../model/manifest.js';
 import { MetaError } from './errors.js';
-import type { BucketSettingName, CommitOutcome, MetaStore } from './store.js';
+import type { BucketSettingName, CommitOutcome, MetaStore, ProposedMarker } from './store.js';
 import type {
   AclGrant,
   BucketRecord,
@@ -22,7 +22,7 @@ import type {
 } from '../model/records.js';
 import { NULL_VERSION_ID } from '../model/records.js';
 import { fetchVersions, listVersionPage, versionStreamQueries, type VersionRow } from './listing-versions.js';
-import { newVersionId } from './version-id.js';
+import { chosenVersionId } from './version-id.js';
 import { applyLockChange, assertDestroyable } from './object-lock.js';
 import type { LockChange } from '../model/records.js';
 import { checkWriteCondition, DEFAULT_GARBAGE_GRACE_MS, invalidPart } from './sqlite-store.js';
@@ -113,6 +113,7 @@ const GARBAGE_PARAM = OBJECT_COLUMN_COUNT + 1;
 const OBJECT_VALUES = Array.from({ length: OBJECT_COLUMN_COUNT }, (_, i) => `$${i + 1}`).join(', ');
 /** Where seq sits in objectValues (a versioned commit sets it). */
 const SEQ_INDEX = OBJECT_COLUMNS.split(', ').indexOf('seq');
+const CURRENT_INDEX = OBJECT_COLUMNS.split(', ').indexOf('current');
 /** ListObjectVersions' six statements (listing-versions.ts), numbered placeholders. */
 const VERSION_STREAMS = versionStreamQueries((param, position) => (param === 'key' || param === 'upper' ? `$${position}::bytea` : `$${position}`));
 /**
@@ -139,7 +140,7 @@ const REPLACE_OBJECT_SQL = `WITH old AS (SELECT ${OBJECT_COLUMNS} FROM objects W
 SELECT * FROM old`;
 
 function markerValues(m: MarkerRow): unknown[] {
-  return [m.bucket, m.key, m.version_id, m.seq, m.last_modified, m.owner, m.latest];
+  return [m.bucket, m.key, m.version_id, m.seq, m.last_modified, m.owner, m.latest, m.copies];
 }
 
 function objectValues(record: ObjectRecord): unknown[] {
@@ -311,7 +312,7 @@ export class PostgresMetaStore implements MetaStore {
     return this.guardBucket(record.bucket, () => this.transaction((q) => this.commitObject(q, record, values, condition, notBefore)));
   }
 
-  async deleteObject(bucket: string, key: string, graceMs?: number, owner?: string): Promise<DeleteOutcome> {
+  async deleteObject(bucket: string, key: string, graceMs?: number, owner?: string, proposed?: ProposedMarker): Promise<DeleteOutcome> {
     const keyBytes = encodeKey(key);
     const notBefore = this.notBefore(graceMs);
     if ((await this.versioningOf(bucket)) === undefined) {
@@ -333,13 +334,61 @@ export class PostgresMetaStore implements MetaStore {
         const seq = await this.nextSeq(q, bucket, keyBytes);
         await q('UPDATE objects SET current = 0 WHERE bucket = $1 AND key = $2 AND current = 1', [bucket, keyBytes], 'demoteCurrent');
         await q('UPDATE delete_markers SET latest = 0 WHERE bucket = $1 AND key = $2 AND latest = 1', [bucket, keyBytes], 'clearLatestMarker');
-        const versionId = mode === 'Enabled' ? newVersionId() : NULL_VERSION_ID;
+        const versionId = mode === 'Enabled' ? chosenVersionId(proposed?.versionId) : NULL_VERSION_ID;
         const removed = versionId === NULL_VERSION_ID ? await this.dropNullVersion(q, bucket, keyBytes, notBefore) : null;
-        const marker: MarkerRow = { bucket, key: keyBytes, version_id: versionId, seq, last_modified: this.now(), owner: owner ?? null, latest: 1 };
-        await q(`INSERT INTO delete_markers (${MARKER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)`, markerValues(marker), 'insertMarker');
+        const marker: MarkerRow = {
+          bucket,
+          key: keyBytes,
+          version_id: versionId,
+          seq,
+          last_modified: proposed?.lastModified ?? this.now(),
+          owner: owner ?? null,
+          latest: 1,
+          copies: proposed ? JSON.stringify(proposed.copies) : null,
+        };
+        await q(`INSERT INTO delete_markers (${MARKER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, markerValues(marker), 'insertMarker');
         return { removed, marker: markerFromRow(marker) };
       }),
     );
+  }
+
+  async restoreKeyHistory(bucket: string, key: string, history: ReadonlyArray<{ object: ObjectRecord } | { marker: DeleteMarkerRecord }>): Promise<void> {
+    const keyBytes = encodeKey(key);
+    await this.guardBucket(bucket, () =>
+      this.transaction(async (q) => {
+        await q('INSERT INTO version_heads (bucket, key) VALUES ($1, $2) ON CONFLICT (bucket, key) DO UPDATE SET key = EXCLUDED.key', [bucket, keyBytes], 'lockHead');
+        if ((await this.nextSeq(q, bucket, keyBytes)) !== 1) throw new MetaError('BucketNotEmpty', key);
+        for (const [i, entry] of history.entries()) {
+          const latest = i === history.length - 1 ? 1 : 0;
+          if ('object' in entry) {
+            const values = objectValues(entry.object);
+            values[SEQ_INDEX] = i + 1;
+            values[CURRENT_INDEX] = latest;
+            await q(`INSERT INTO objects (${OBJECT_COLUMNS}) VALUES (${OBJECT_VALUES})`, values, 'restoreObject');
+          } else {
+            const m = entry.marker;
+            const row: MarkerRow = { bucket, key: keyBytes, version_id: m.versionId, seq: i + 1, last_modified: m.lastModified, owner: m.owner ?? null, latest, copies: m.copies ? JSON.stringify(m.copies) : null };
+            await q(`INSERT INTO delete_markers (${MARKER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, markerValues(row), 'insertMarker');
+          }
+        }
+      }),
+    );
+  }
+
+  async *iterateMarkerCopies(): AsyncIterable<ShardRef> {
+    let after: unknown[] = ['', Buffer.alloc(0), ''];
+    for (;;) {
+      const { rows } = await this.statement(
+        'SELECT bucket, key, version_id, copies FROM delete_markers WHERE (bucket, key, version_id) > ($1, $2, $3) AND copies IS NOT NULL ORDER BY bucket, key, version_id LIMIT 1000',
+        after,
+        'markerCopiesAfter',
+      );
+      const batch = rows as Array<{ bucket: string; key: Buffer; version_id: string; copies: string }>;
+      for (const row of batch) for (const ref of JSON.parse(row.copies) as ShardRef[]) yield ref;
+      const last = batch.at(-1);
+      if (last === undefined || batch.length < 1000) return;
+      after = [last.bucket, last.key, last.version_id];
+    }
   }
 
   async getVersion(bucket: string, key: string, versionId: string): Promise<{ object: ObjectRecord } | { marker: DeleteMarkerRecord } | null> {
@@ -1043,7 +1092,7 @@ export class PostgresMetaStore implements MetaStore {
     const seq = await this.nextSeq(q, record.bucket, keyBytes);
     await q('UPDATE objects SET current = 0 WHERE bucket = $1 AND key = $2 AND current = 1', [record.bucket, keyBytes], 'demoteCurrent');
     await q('UPDATE delete_markers SET latest = 0 WHERE bucket = $1 AND key = $2 AND latest = 1', [record.bucket, keyBytes], 'clearLatestMarker');
-    const versionId = mode === 'Enabled' ? newVersionId() : NULL_VERSION_ID;
+    const versionId = mode === 'Enabled' ? chosenVersionId(record.versionId) : NULL_VERSION_ID;
     const replaced = versionId === NULL_VERSION_ID ? await this.dropNullVersion(q, record.bucket, keyBytes, notBefore) : null;
     const versioned = objectValues({ ...record, versionId });
     versioned[SEQ_INDEX] = seq;

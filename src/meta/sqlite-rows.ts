@@ -1,5 +1,5 @@
 /** Row shapes of the SQLite schema and their mapping to the store's record types. */
-import type { ObjectManifest } from '../model/manifest.js';
+import type { ObjectManifest, ShardRef } from '../model/manifest.js';
 import type {
   AclGrant,
   BucketRecord,
@@ -65,6 +65,8 @@ export interface MarkerRow {
   last_modified: number;
   owner: string | null;
   latest: number;
+  /** ShardRef[] JSON of the marker's sealed copies on nodes. */
+  copies: string | null;
 }
 
 export interface UploadRow {
@@ -98,7 +100,7 @@ export interface PartRow {
 /** Column lists kept next to the row types so SELECTs and interfaces cannot drift apart. */
 export const OBJECT_SUMMARY_COLUMNS = 'key, size, etag, last_modified, checksum, storage_class';
 export const OBJECT_COLUMNS = `bucket, ${OBJECT_SUMMARY_COLUMNS}, object_id, headers, tags, parts, manifest, hot_state, hot_bytes, pinned, last_access, owner, grants, version_id, seq, current, object_lock`;
-export const MARKER_COLUMNS = 'bucket, key, version_id, seq, last_modified, owner, latest';
+export const MARKER_COLUMNS = 'bucket, key, version_id, seq, last_modified, owner, latest, copies';
 export const UPLOAD_COLUMNS = 'upload_id, bucket, key, initiated, owner, headers, tags, checksum_algorithm, checksum_type, object_id, wrapped_key, key_id, object_owner, grants, object_lock';
 export const PART_COLUMNS = 'upload_id, part_number, size, etag, checksum, last_modified, manifest';
 
@@ -262,5 +264,6 @@ export function markerFromRow(row: MarkerRow): DeleteMarkerRecord {
     versionId: row.version_id,
     lastModified: row.last_modified,
     ...(row.owner !== null ? { owner: row.owner } : {}),
+    ...(row.copies !== null ? { copies: parseJson<ShardRef[]>(row.copies) } : {}),
   };
 }

@@ -21,13 +21,15 @@ const ADDED_COLUMNS: ReadonlyArray<{ table: string; column: string; sql: string 
   { table: 'uploads', column: 'object_owner', sql: 'ALTER TABLE uploads ADD COLUMN object_owner TEXT' },
   { table: 'uploads', column: 'grants', sql: 'ALTER TABLE uploads ADD COLUMN grants TEXT' },
   { table: 'objects', column: 'object_lock', sql: 'ALTER TABLE objects ADD COLUMN object_lock TEXT' },
+  { table: 'delete_markers', column: 'copies', sql: 'ALTER TABLE delete_markers ADD COLUMN copies TEXT' },
   { table: 'uploads', column: 'object_lock', sql: 'ALTER TABLE uploads ADD COLUMN object_lock TEXT' },
 ];
 
 function addMissingColumns(db: Database.Database): void {
   for (const { table, column, sql } of ADDED_COLUMNS) {
     const columns = db.prepare<[], { name: string }>(`SELECT name FROM pragma_table_info('${table}')`).all();
-    if (!columns.some((c) => c.name === column)) db.exec(sql);
+    // A table that does not exist yet is created later with every column.
+    if (columns.length > 0 && !columns.some((c) => c.name === column)) db.exec(sql);
   }
   db.exec('DROP INDEX IF EXISTS objects_listing');
 }
@@ -47,6 +49,7 @@ CREATE TABLE IF NOT EXISTS delete_markers (
   last_modified INTEGER NOT NULL,
   owner         TEXT,
   latest        INTEGER NOT NULL,
+  copies        TEXT,
   PRIMARY KEY (bucket, key, version_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS delete_markers_order ON delete_markers (bucket, key, seq DESC);

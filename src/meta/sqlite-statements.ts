@@ -76,6 +76,9 @@ export function prepareStatements(db: Database.Database) {
     newestMarker: db.prepare<[string, Buffer], { version_id: string; seq: number }>(
       'SELECT version_id, seq FROM delete_markers WHERE bucket = ? AND key = ? ORDER BY seq DESC LIMIT 1',
     ),
+    markerCopiesAfter: db.prepare<[string, Buffer, string, number], { bucket: string; key: Buffer; version_id: string; copies: string }>(
+      'SELECT bucket, key, version_id, copies FROM delete_markers WHERE (bucket, key, version_id) > (?, ?, ?) AND copies IS NOT NULL ORDER BY bucket, key, version_id LIMIT ?',
+    ),
     markerVersion: db.prepare<[string, Buffer, string], MarkerRow>(`SELECT ${MARKER_COLUMNS} FROM delete_markers WHERE bucket = ? AND key = ? AND version_id = ?`),
     latestMarker: db.prepare<[string, Buffer], MarkerRow>(`SELECT ${MARKER_COLUMNS} FROM delete_markers WHERE bucket = ? AND key = ? AND latest = 1`),
     demoteCurrent: db.prepare<[string, Buffer]>('UPDATE objects SET current = 0 WHERE bucket = ? AND key = ? AND current = 1'),
@@ -84,7 +87,7 @@ export function prepareStatements(db: Database.Database) {
     clearLatestMarker: db.prepare<[string, Buffer]>('UPDATE delete_markers SET latest = 0 WHERE bucket = ? AND key = ? AND latest = 1'),
     markLatestMarker: db.prepare<[string, Buffer, string]>('UPDATE delete_markers SET latest = 1 WHERE bucket = ? AND key = ? AND version_id = ?'),
     insertMarker: db.prepare<MarkerRow>(
-      `INSERT INTO delete_markers (${MARKER_COLUMNS}) VALUES (@bucket, @key, @version_id, @seq, @last_modified, @owner, @latest)`,
+      `INSERT INTO delete_markers (${MARKER_COLUMNS}) VALUES (@bucket, @key, @version_id, @seq, @last_modified, @owner, @latest, @copies)`,
     ),
     deleteMarker: db.prepare<[string, Buffer, string]>('DELETE FROM delete_markers WHERE bucket = ? AND key = ? AND version_id = ?'),
     versioning: db.prepare<[string], { value: string }>("SELECT value FROM bucket_settings WHERE bucket = ? AND name = 'versioning'"),

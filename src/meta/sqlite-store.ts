@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import type { ObjectManifest, ShardRef } from '../model/manifest.js';
 import { failedWriteCondition } from '../model/write-condition.js';
 import { MetaError } from './errors.js';
-import type { BucketSettingName, CommitOutcome, MetaStore } from './store.js';
+import type { BucketSettingName, CommitOutcome, MetaStore, ProposedMarker } from './store.js';
 import type {
   AclGrant,
   BucketRecord,
@@ -44,7 +44,7 @@ import {
   type MarkerRow,
 } from './sqlite-rows.js';
 import { fetchVersions, listVersionPage } from './listing-versions.js';
-import { newVersionId } from './version-id.js';
+import { chosenVersionId } from './version-id.js';
 import { applyLockChange, assertDestroyable } from './object-lock.js';
 import type { LockChange } from '../model/records.js';
 
@@ -233,7 +233,7 @@ export class SqliteMetaStore implements MetaStore {
     return this.s.objectsAfterKey.all(bucket, afterKey === null ? Buffer.alloc(0) : encodeKey(afterKey), limit).map(objectFromRow);
   }
 
-  async deleteObject(bucket: string, key: string, graceMs?: number, owner?: string): Promise<DeleteOutcome> {
+  async deleteObject(bucket: string, key: string, graceMs?: number, owner?: string, proposed?: ProposedMarker): Promise<DeleteOutcome> {
     return this.write(() => {
       const keyBytes = encodeKey(key);
       const notBefore = this.notBefore(graceMs);
@@ -249,12 +249,49 @@ export class SqliteMetaStore implements MetaStore {
       const seq = this.nextSeq(bucket, keyBytes);
       this.s.demoteCurrent.run(bucket, keyBytes);
       this.s.clearLatestMarker.run(bucket, keyBytes);
-      const versionId = mode === 'Enabled' ? newVersionId() : NULL_VERSION_ID;
+      const versionId = mode === 'Enabled' ? chosenVersionId(proposed?.versionId) : NULL_VERSION_ID;
       const removed = versionId === NULL_VERSION_ID ? this.dropNullVersion(bucket, keyBytes, notBefore) : null;
-      const marker: MarkerRow = { bucket, key: keyBytes, version_id: versionId, seq, last_modified: this.now(), owner: owner ?? null, latest: 1 };
+      const marker: MarkerRow = {
+        bucket,
+        key: keyBytes,
+        version_id: versionId,
+        seq,
+        last_modified: proposed?.lastModified ?? this.now(),
+        owner: owner ?? null,
+        latest: 1,
+        copies: proposed ? JSON.stringify(proposed.copies) : null,
+      };
       this.s.insertMarker.run(marker);
       return { removed, marker: markerFromRow(marker) };
     });
+  }
+
+  async restoreKeyHistory(bucket: string, key: string, history: ReadonlyArray<{ object: ObjectRecord } | { marker: DeleteMarkerRecord }>): Promise<void> {
+    const keyBytes = encodeKey(key);
+    this.write(() => {
+      this.requireBucket(bucket);
+      if (this.nextSeq(bucket, keyBytes) !== 1) throw new MetaError('BucketNotEmpty', key);
+      history.forEach((entry, i) => {
+        const latest = i === history.length - 1 ? 1 : 0;
+        if ('object' in entry) {
+          this.s.insertObject.run({ ...objectParams(entry.object), seq: i + 1, current: latest });
+        } else {
+          const m = entry.marker;
+          this.s.insertMarker.run({ bucket, key: keyBytes, version_id: m.versionId, seq: i + 1, last_modified: m.lastModified, owner: m.owner ?? null, latest, copies: m.copies ? JSON.stringify(m.copies) : null });
+        }
+      });
+    });
+  }
+
+  async *iterateMarkerCopies(): AsyncIterable<ShardRef> {
+    let after: { bucket: string; key: Buffer; version_id: string } = { bucket: '', key: Buffer.alloc(0), version_id: '' };
+    for (;;) {
+      const batch = this.s.markerCopiesAfter.all(after.bucket, after.key, after.version_id, ITERATION_BATCH);
+      for (const row of batch) for (const ref of JSON.parse(row.copies) as ShardRef[]) yield ref;
+      const last = batch.at(-1);
+      if (last === undefined || batch.length < ITERATION_BATCH) return;
+      after = last;
+    }
   }
 
   async getVersion(bucket: string, key: string, versionId: string): Promise<{ object: ObjectRecord } | { marker: DeleteMarkerRecord } | null> {
@@ -772,7 +809,7 @@ export class SqliteMetaStore implements MetaStore {
     const seq = this.nextSeq(record.bucket, params.key);
     this.s.demoteCurrent.run(record.bucket, params.key);
     this.s.clearLatestMarker.run(record.bucket, params.key);
-    const versionId = mode === 'Enabled' ? newVersionId() : NULL_VERSION_ID;
+    const versionId = mode === 'Enabled' ? chosenVersionId(record.versionId) : NULL_VERSION_ID;
     const replaced = versionId === NULL_VERSION_ID ? this.dropNullVersion(record.bucket, params.key, notBefore) : null;
     this.s.insertObject.run({ ...params, version_id: versionId, seq, current: 1 });
     return { replaced, versionId };

@@ -22,6 +22,16 @@ import type { LockChange } from '../model/records.js';
 export type BucketSettingName = BucketConfigName;
 
 /** What a commit did: the object removed for good (null when none), and the version id it was given. */
+/**
+ * A delete marker the gateway sealed on nodes before asking for it: its version id (used while versioning is Enabled;
+ * a suspended bucket's marker is always the null version), time and copies.
+ */
+export interface ProposedMarker {
+  versionId: string;
+  lastModified: number;
+  copies: ShardRef[];
+}
+
 export interface CommitOutcome {
   replaced: ObjectRecord | null;
   versionId?: string;
@@ -59,7 +69,14 @@ export interface MetaStore {
    * removed (its manifest queued as garbage); with versioning a delete marker by `owner` becomes the latest (while
    * Suspended it is the null version, and an earlier null version is removed).
    */
-  deleteObject(bucket: string, key: string, graceMs?: number, owner?: string): Promise<DeleteOutcome>;
+  deleteObject(bucket: string, key: string, graceMs?: number, owner?: string, proposed?: ProposedMarker): Promise<DeleteOutcome>;
+  /**
+   * Writes a key's whole history (recover-index) oldest first: objects with their version ids and lock state,
+   * delete markers; the newest is the latest. Throws BucketNotEmpty (subject: the key) when the key has any version.
+   */
+  restoreKeyHistory(bucket: string, key: string, history: ReadonlyArray<{ object: ObjectRecord } | { marker: DeleteMarkerRecord }>): Promise<void>;
+  /** The sealed copies of every delete marker, so the orphan sweep keeps them. */
+  iterateMarkerCopies(): AsyncIterable<ShardRef>;
   /** One version (object or delete marker) by id; null when the key has no such version. */
   getVersion(bucket: string, key: string, versionId: string): Promise<{ object: ObjectRecord } | { marker: DeleteMarkerRecord } | null>;
   /** The delete marker that is the key's latest version, if it is one (GET answers 404 with x-amz-delete-marker). */

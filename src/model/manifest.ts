@@ -43,4 +43,9 @@ export interface ObjectManifest {
   segments: SegmentManifest[];
   /** Where encrypted copies of the object's record live (m+1 nodes), for `tessera recover-index`. */
   copies?: ShardRef[];
+  /**
+   * Garbage only: tombstones standing in for copies that could not be deleted when the version was; collected after
+   * everything else the item names is gone.
+   */
+  tombstones?: ShardRef[];
 }

@@ -1,4 +1,4 @@
-import type { ObjectManifest } from './manifest.js';
+import type { ObjectManifest, ShardRef } from './manifest.js';
 
 export interface BucketRecord {
   name: string;
@@ -119,6 +119,8 @@ export interface DeleteMarkerRecord {
   lastModified: number;
   /** Access key of the user that deleted. */
   owner?: string;
+  /** Where encrypted copies of the marker live on nodes (for recover-index); absent on markers of older versions. */
+  copies?: ShardRef[];
 }
 
 /** What a delete did: the object removed for good (its shards queued as garbage) and/or the delete marker written. */
