@@ -27,6 +27,7 @@ import { startS3Server } from '../src/s3/server.js';
 import { createLogger } from '../src/util/logger.js';
 import { createMetrics } from '../src/util/metrics.js';
 import { runDurabilityCommand } from '../src/cli/durability.js';
+import { runLifecycle } from '../src/gateway/lifecycle.js';
 import { failure, sdkClient } from './helpers/sdk.js';
 
 const ADMIN = { accessKey: 'AKIDCOMPLIANCE00001', secretKey: 'compliance-secret-000000000000000000001' };
@@ -76,10 +77,14 @@ describe('COMPLIANCE retention against every deletion path', () => {
     const multi = await s3.send(new DeleteObjectsCommand({ Bucket: 'evidence', BypassGovernanceRetention: true, Delete: { Objects: [{ Key: version.Key, VersionId: version.VersionId }] } }));
     expect(multi.Errors?.map((e) => e.Code)).toEqual(['AccessDenied']);
     expect(await failure(s3.send(new PutObjectRetentionCommand({ ...version, BypassGovernanceRetention: true, Retention: {} })))).toBe('403 AccessDenied');
-    // Lifecycle rules are not supported: refused, so none can expire the version.
+    // Lifecycle: rules that expire everything, current and noncurrent, a day after; run as if days had passed.
     const rule = { ID: 'expire', Status: 'Enabled' as const, Filter: { Prefix: '' }, Expiration: { Days: 1 }, NoncurrentVersionExpiration: { NoncurrentDays: 1 } };
-    expect(await failure(s3.send(new PutBucketLifecycleConfigurationCommand({ Bucket: 'evidence', LifecycleConfiguration: { Rules: [rule] } })))).toBe('501 NotImplemented');
-    // A plain delete only hides it behind a marker; the bucket still holds it.
+    await s3.send(new PutBucketLifecycleConfigurationCommand({ Bucket: 'evidence', LifecycleConfiguration: { Rules: [rule] } }));
+    // The current version expires as S3 expires it in a versioned bucket: a delete marker on top.
+    expect((await runLifecycle(gateway.service, Date.now() + 3 * 86_400_000)).expired).toBe(1);
+    const later = await runLifecycle(gateway.service, Date.now() + 6 * 86_400_000);
+    expect([later.noncurrentDeleted, later.locked]).toEqual([0, 1]);
+    // A plain delete only adds a marker; the bucket still holds the version.
     await s3.send(new DeleteObjectCommand({ Bucket: 'evidence', Key: version.Key }));
     expect(await failure(s3.send(new DeleteBucketCommand({ Bucket: 'evidence' })))).toBe('409 BucketNotEmpty');
     await readable();

@@ -80,7 +80,8 @@ describe('routing: operation table', () => {
     ['GET', '/b', 'list-type=2&prefix=a', 'ListObjectsV2'],
     ['GET', '/b', 'prefix=a&marker=b', 'ListObjects'],
     ['GET', '/b', 'cors', 'GetBucketCors'],
-    ['GET', '/b', 'lifecycle', 'GetBucketUnconfigured'],
+    ['GET', '/b', 'lifecycle', 'GetBucketLifecycleConfiguration'],
+    ['GET', '/b', 'website', 'GetBucketUnconfigured'],
     ['POST', '/b', 'delete', 'DeleteObjects'],
     ['PUT', '/b/k', '', 'PutObject'],
     ['GET', '/b/k', '', 'GetObject'],
@@ -109,7 +110,8 @@ describe('routing: operation table', () => {
     expect(op('PUT', '/b/k', 'partNumber=1&uploadId=u', { 'x-amz-copy-source': 'a/b' })).toBe('UploadPartCopy');
   });
   it('known but unimplemented subresources are 501, unknown methods 405, never a wrong success', () => {
-    expect(codeOf(() => op('PUT', '/b', 'lifecycle'))).toBe('NotImplemented');
+    expect(codeOf(() => op('PUT', '/b', 'website'))).toBe('NotImplemented');
+    expect(op('PUT', '/b', 'lifecycle')).toBe('PutBucketLifecycleConfiguration');
     expect(op('PUT', '/b', 'versioning')).toBe('PutBucketVersioning');
     expect(op('GET', '/b', 'versions')).toBe('ListObjectVersions');
     expect(codeOf(() => op('GET', '/b/k', 'torrent'))).toBe('NotImplemented');
@@ -117,7 +119,8 @@ describe('routing: operation table', () => {
     expect([op('GET', '/b', 'tagging'), op('PUT', '/b', 'tagging'), op('DELETE', '/b', 'tagging')]).toEqual(['GetBucketTagging', 'PutBucketTagging', 'DeleteBucketTagging']);
     expect([op('PUT', '/b/k', 'retention'), op('GET', '/b/k', 'legal-hold'), op('PUT', '/b', 'object-lock')]).toEqual(['PutObjectRetention', 'GetObjectLegalHold', 'PutObjectLockConfiguration']);
     expect(codeOf(() => op('POST', '/b/k', 'select&select-type=2'))).toBe('NotImplemented');
-    expect(codeOf(() => op('DELETE', '/b', 'lifecycle'))).toBe('NotImplemented');
+    expect(op('DELETE', '/b', 'lifecycle')).toBe('DeleteBucketLifecycle');
+    expect(codeOf(() => op('DELETE', '/b', 'website'))).toBe('NotImplemented');
     expect(op('DELETE', '/b', 'policy')).toBe('DeleteBucketPolicy');
     expect(codeOf(() => op('POST', '/b', ''))).toBe('PreconditionFailed');
     expect(codeOf(() => op('PATCH', '/b/k'))).toBe('MethodNotAllowed');

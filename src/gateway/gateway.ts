@@ -14,6 +14,7 @@ import { GarbageCollector } from './garbage.js';
 import { HotCache } from './hot-cache.js';
 import { ObjectReader } from './object-reader.js';
 import { TesseraObjectService } from './object-service.js';
+import { runLifecycle } from './lifecycle.js';
 
 /** Everything one gateway process runs, for the S3 server and the CLI's maintenance commands. */
 export interface Gateway {
@@ -37,9 +38,11 @@ export interface JobIntervals {
   hotBudgetMs: number;
   /** Hot tier / store reconciliation (lists the whole hot tier). */
   hotReconcileMs: number;
+  /** Buckets' lifecycle rules. */
+  lifecycleMs: number;
 }
 
-const DEFAULT_JOB_INTERVALS: JobIntervals = { gcMs: 5_000, hotBudgetMs: 30_000, hotReconcileMs: 5 * 60_000 };
+const DEFAULT_JOB_INTERVALS: JobIntervals = { gcMs: 5_000, hotBudgetMs: 30_000, hotReconcileMs: 5 * 60_000, lifecycleMs: 15 * 60_000 };
 
 export async function openHotTier(config: TesseraConfig): Promise<HotTier> {
   if (config.hot.driver === 's3') {
@@ -113,6 +116,17 @@ export async function openGateway(config: TesseraConfig, opts: OpenOptions): Pro
     timers.push(t);
   }
   const service = new TesseraObjectService({ config, meta, cold, reader, keyring, logger, metrics });
+  const lifecycleJob = new LeasedJob(meta, 'lifecycle', holder, logger);
+  if (opts.background !== false) {
+    const tick = (): Promise<unknown> =>
+      lifecycleJob.run(async (signal) => {
+        const s = await runLifecycle(service, Date.now(), logger, signal);
+        if (s.expired + s.noncurrentDeleted + s.markersRemoved + s.uploadsAborted + s.locked + s.failed > 0) logger.info(s, 'lifecycle rules applied');
+      });
+    const t = setInterval(() => void tick().catch((err: Error) => logger.warn({ err: err.message }, 'lifecycle job failed')), intervals.lifecycleMs);
+    t.unref();
+    timers.push(t);
+  }
   return {
     service,
     meta,
@@ -130,6 +144,7 @@ export async function openGateway(config: TesseraConfig, opts: OpenOptions): Pro
       await repair.stop();
       await gcJob.release();
       await hotJob.release();
+      await lifecycleJob.release();
       await reader.drain();
       await hot.close();
       await tier.close();

@@ -218,4 +218,18 @@ export interface GarbageItem {
 }
 
 /** A bucket's configuration documents, stored by name (the S3 sub-resource each belongs to). */
-export type BucketConfigName = 'tagging' | 'policy' | 'acl' | 'public-access-block' | 'cors' | 'ownership' | 'versioning' | 'object-lock';
+export type BucketConfigName = 'tagging' | 'policy' | 'acl' | 'public-access-block' | 'cors' | 'ownership' | 'versioning' | 'object-lock' | 'lifecycle';
+
+/**
+ * One lifecycle rule (stored as JSON, the 'lifecycle' setting holds the list): what S3 calls Expiration,
+ * NoncurrentVersionExpiration and AbortIncompleteMultipartUpload, for the keys under a prefix. Days count as S3
+ * counts them: from the event, rounded up to the next midnight UTC.
+ */
+export interface LifecycleRule {
+  id: string;
+  prefix: string;
+  enabled: boolean;
+  expiration?: { days: number } | { date: number } | { expiredObjectDeleteMarker: true };
+  noncurrentExpiration?: { days: number; newerNoncurrentVersions?: number };
+  abortIncompleteUploadDays?: number;
+}

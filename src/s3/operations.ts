@@ -17,6 +17,7 @@ import {
   putObjectAcl,
 } from './handlers/acl.js';
 import { copyObject } from './handlers/copy.js';
+import { deleteBucketLifecycle, getBucketLifecycle, putBucketLifecycle } from './handlers/lifecycle.js';
 import {
   getObjectLegalHold,
   getObjectLockConfiguration,
@@ -118,4 +119,7 @@ export const HANDLERS: Record<OpName, Handler> = {
   PutObjectRetention: putObjectRetention,
   GetObjectLegalHold: getObjectLegalHold,
   PutObjectLegalHold: putObjectLegalHold,
+  GetBucketLifecycleConfiguration: getBucketLifecycle,
+  PutBucketLifecycleConfiguration: putBucketLifecycle,
+  DeleteBucketLifecycle: deleteBucketLifecycle,
 };

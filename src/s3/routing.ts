@@ -59,7 +59,10 @@ export type OpName =
   | 'GetObjectRetention'
   | 'PutObjectRetention'
   | 'GetObjectLegalHold'
-  | 'PutObjectLegalHold';
+  | 'PutObjectLegalHold'
+  | 'GetBucketLifecycleConfiguration'
+  | 'PutBucketLifecycleConfiguration'
+  | 'DeleteBucketLifecycle';
 
 /** What an operation needs on its bucket. 'none' = any authenticated user (ListBuckets filters by itself). */
 export type Need = 'none' | 'read' | 'write' | 'admin';
@@ -122,6 +125,9 @@ export const OP_NEEDS: Record<OpName, Need> = {
   PutObjectRetention: 'write',
   GetObjectLegalHold: 'read',
   PutObjectLegalHold: 'write',
+  GetBucketLifecycleConfiguration: 'read',
+  PutBucketLifecycleConfiguration: 'admin',
+  DeleteBucketLifecycle: 'admin',
 };
 
 export interface Target {
@@ -170,7 +176,6 @@ export function resolveTarget(rawPath: string, host: string, baseDomain: string 
 
 /** Bucket GET subresources we have no configuration for: AWS answers these with a specific 404, not a success. */
 export const UNCONFIGURED_BUCKET_GETS: Record<string, { code: string; message: string }> = {
-  lifecycle: { code: 'NoSuchLifecycleConfiguration', message: 'The lifecycle configuration does not exist' },
   website: { code: 'NoSuchWebsiteConfiguration', message: 'The specified bucket does not have a website configuration' },
   replication: { code: 'ReplicationConfigurationNotFoundError', message: 'The replication configuration was not found' },
   encryption: { code: 'ServerSideEncryptionConfigurationNotFoundError', message: 'The server side encryption configuration was not found' },
@@ -183,7 +188,6 @@ export const UNIMPLEMENTED_SUBRESOURCES = [
   'encryption',
   'intelligent-tiering',
   'inventory',
-  'lifecycle',
   'logging',
   'metadataConfiguration',
   'metadataTable',
@@ -263,6 +267,7 @@ function resolveBucketOperation(method: string, _bucket: string, query: URLSearc
       if (has('publicAccessBlock')) return 'GetPublicAccessBlock';
       if (has('ownershipControls')) return 'GetBucketOwnershipControls';
       if (has('object-lock')) return 'GetObjectLockConfiguration';
+      if (has('lifecycle')) return 'GetBucketLifecycleConfiguration';
       for (const name of Object.keys(UNCONFIGURED_BUCKET_GETS)) if (has(name)) return 'GetBucketUnconfigured';
       for (const name of UNIMPLEMENTED_SUBRESOURCES) if (has(name)) throw Errors.notImplemented(`?${name}`);
       if (query.get('list-type') === '2') return 'ListObjectsV2';
@@ -279,6 +284,7 @@ function resolveBucketOperation(method: string, _bucket: string, query: URLSearc
       if (has('ownershipControls')) return 'PutBucketOwnershipControls';
       if (has('versioning')) return 'PutBucketVersioning';
       if (has('object-lock')) return 'PutObjectLockConfiguration';
+      if (has('lifecycle')) return 'PutBucketLifecycleConfiguration';
       for (const name of UNIMPLEMENTED_SUBRESOURCES) if (has(name)) throw Errors.notImplemented(`?${name}`);
       return 'CreateBucket';
     case 'DELETE':
@@ -287,6 +293,7 @@ function resolveBucketOperation(method: string, _bucket: string, query: URLSearc
       if (has('cors')) return 'DeleteBucketCors';
       if (has('publicAccessBlock')) return 'DeletePublicAccessBlock';
       if (has('ownershipControls')) return 'DeleteBucketOwnershipControls';
+      if (has('lifecycle')) return 'DeleteBucketLifecycle';
       for (const name of UNIMPLEMENTED_SUBRESOURCES) if (has(name)) throw Errors.notImplemented(`?${name}`);
       return 'DeleteBucket';
     case 'POST':

@@ -59,6 +59,9 @@ export const OP_ACTIONS: Record<OpName, string> = {
   PutObjectRetention: 's3:PutObjectRetention',
   GetObjectLegalHold: 's3:GetObjectLegalHold',
   PutObjectLegalHold: 's3:PutObjectLegalHold',
+  GetBucketLifecycleConfiguration: 's3:GetLifecycleConfiguration',
+  PutBucketLifecycleConfiguration: 's3:PutLifecycleConfiguration',
+  DeleteBucketLifecycle: 's3:PutLifecycleConfiguration',
 };
 
 /** The action of an operation on one version (?versionId=), where IAM names it apart. */

@@ -13,6 +13,7 @@ const NOT_CONFIGURED: Record<OptionalConfig, { code: string; message: string }> 
   cors: { code: 'NoSuchCORSConfiguration', message: 'The CORS configuration does not exist' },
   ownership: { code: 'OwnershipControlsNotFoundError', message: 'The bucket ownership controls were not found' },
   'object-lock': { code: 'ObjectLockConfigurationNotFoundError', message: 'Object Lock configuration does not exist for this bucket' },
+  lifecycle: { code: 'NoSuchLifecycleConfiguration', message: 'The lifecycle configuration does not exist' },
 };
 
 /** A bucket configuration document, or the bucket's "not configured" 404. */
