@@ -1,28 +1,29 @@
 import type { Readable } from 'node:stream';
 import { GatewayError } from './errors.js';
 import { createChecksummer, type Checksummer } from './checksums.js';
-import { createMd5, type Md5 } from './md5-offload.js';
+import { createBodyDigests, type BodyDigests } from './digest-offload.js';
 import type { ChecksumAlgorithm } from '../model/records.js';
 
 /**
- * Pulls a request body exactly once, hashing every byte on the way (MD5 for the ETag, plus the S3 checksum the
- * client asked for) and handing it out in segment-sized slices. The body must hold exactly `size` bytes: fewer is
+ * Pulls a request body exactly once, hashing every byte on the way (MD5 for the ETag, SHA-256 of a whole object's
+ * plaintext, the S3 checksum the client asked for) and handing it out in segment-sized slices. The body must hold exactly `size` bytes: fewer is
  * IncompleteBody, more is an error too, so nothing short or long is ever committed.
  */
 export class Ingest {
   private readonly iterator: AsyncIterator<Buffer>;
   private carry: Buffer | null = null;
   private received = 0;
-  private readonly md5: Md5;
+  private readonly md5: BodyDigests;
   readonly checksummer?: Checksummer;
 
   constructor(
     body: Readable,
     private readonly size: number,
     checksumAlgorithm?: ChecksumAlgorithm,
+    sha256 = false,
   ) {
     this.iterator = (body as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
-    this.md5 = createMd5(size);
+    this.md5 = createBodyDigests(size, sha256);
     if (checksumAlgorithm) this.checksummer = createChecksummer(checksumAlgorithm);
   }
 
@@ -70,7 +71,7 @@ export class Ingest {
   }
 
   /** Reads to the end of the body (which must hold nothing more) and returns the digests. */
-  async finish(): Promise<{ md5: Buffer; checksum?: string }> {
+  async finish(): Promise<{ md5: Buffer; sha256?: Buffer; checksum?: string }> {
     try {
       const extra = await this.next();
       if (extra !== null && extra.length > 0) throw new GatewayError('BodyTooLong');
@@ -79,7 +80,7 @@ export class Ingest {
       this.md5.close();
       throw err;
     }
-    return { md5: await this.md5.digest(), ...(this.checksummer ? { checksum: this.checksummer.digest() } : {}) };
+    return { ...(await this.md5.digest()), ...(this.checksummer ? { checksum: this.checksummer.digest() } : {}) };
   }
 
   /** Stop reading: the caller failed and the rest of the body is not wanted. */

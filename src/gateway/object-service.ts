@@ -140,8 +140,9 @@ export class TesseraObjectService implements ObjectService {
     contentMd5: string | undefined,
     expected: PutObjectInput['checksum'],
     hotSink?: import('./object-reader.js').HotSink,
-  ): Promise<{ manifest: ObjectManifest['segments']; md5: Buffer; checksum?: StoredChecksum }> {
-    const ingest = new Ingest(body, size, expected?.algorithm);
+    wholeObject = false,
+  ): Promise<{ manifest: ObjectManifest['segments']; md5: Buffer; sha256?: Buffer; checksum?: StoredChecksum }> {
+    const ingest = new Ingest(body, size, expected?.algorithm, wholeObject);
     let segments: ObjectManifest['segments'] = [];
     try {
       segments = await this.d.cold.writeData({ objectId, dk, part, size, erasure, source: ingest, ...(hotSink ? { hotSink } : {}) });
@@ -155,7 +156,7 @@ export class TesseraObjectService implements ObjectService {
         }
         checksum = { algorithm: expected.algorithm, value: digests.checksum, type: 'FULL_OBJECT' };
       }
-      return { manifest: segments, md5: digests.md5, ...(checksum ? { checksum } : {}) };
+      return { manifest: segments, md5: digests.md5, ...(digests.sha256 ? { sha256: digests.sha256 } : {}), ...(checksum ? { checksum } : {}) };
     } catch (err) {
       await ingest.abandon();
       // Best effort now; anything left is an orphan for `tessera gc`.
@@ -182,7 +183,7 @@ export class TesseraObjectService implements ObjectService {
     const hotSink = this.d.config.hot.writeThrough ? await this.d.reader.openWriteThrough(objectId, input.size, this.d.config.cold.segmentSize, this.d.config.cold.chunkSize, erasure.k) : undefined;
     let data: Awaited<ReturnType<TesseraObjectService['ingest']>>;
     try {
-      data = await this.ingest(objectId, dk, 1, erasure, input.body, input.size, input.contentMd5, input.checksum, hotSink);
+      data = await this.ingest(objectId, dk, 1, erasure, input.body, input.size, input.contentMd5, input.checksum, hotSink, true);
     } catch (err) {
       await hotSink?.abort();
       throw err;
@@ -206,6 +207,7 @@ export class TesseraObjectService implements ObjectService {
       ...(input.owner !== undefined ? { owner: input.owner } : {}),
       ...(input.grants !== undefined ? { grants: input.grants } : {}),
       ...(lock !== undefined ? { lock } : {}),
+      ...(data.sha256 ? { sha256: data.sha256.toString('hex') } : {}),
     };
     return this.commit(record, input.condition, hotSink);
   }

@@ -163,7 +163,7 @@ CREATE TABLE version_heads (
     version: 6,
     name: 'Object Lock: retention and legal hold of a version, and of an upload to complete; delete markers sealed on nodes',
     sql: `
-ALTER TABLE objects ADD COLUMN object_lock text;
+ALTER TABLE objects ADD COLUMN object_lock text, ADD COLUMN content_sha256 text;
 ALTER TABLE uploads ADD COLUMN object_lock text;
 -- Where the sealed copies of a delete marker live on nodes (recover-index restores markers from them).
 ALTER TABLE delete_markers ADD COLUMN copies text;

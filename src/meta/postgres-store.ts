@@ -145,7 +145,7 @@ function markerValues(m: MarkerRow): unknown[] {
 
 function objectValues(record: ObjectRecord): unknown[] {
   const p = objectParams(record);
-  return [p.bucket, p.key, p.size, p.etag, p.last_modified, p.checksum, p.storage_class, p.object_id, p.headers, p.tags, p.parts, p.manifest, p.hot_state, p.hot_bytes, p.pinned, p.last_access, p.owner, p.grants, p.version_id, p.seq, p.current, p.object_lock];
+  return [p.bucket, p.key, p.size, p.etag, p.last_modified, p.checksum, p.storage_class, p.object_id, p.headers, p.tags, p.parts, p.manifest, p.hot_state, p.hot_bytes, p.pinned, p.last_access, p.owner, p.grants, p.version_id, p.seq, p.current, p.object_lock, p.content_sha256];
 }
 
 /**
@@ -502,6 +502,10 @@ export class PostgresMetaStore implements MetaStore {
     const json = grants === null ? null : JSON.stringify(grants);
     const result = await this.statement('UPDATE objects SET grants = $1 WHERE bucket = $2 AND key = $3 AND object_id = $4', [json, bucket, encodeKey(key), objectId]);
     return (result.rowCount ?? 0) > 0;
+  }
+
+  async setContentSha256(objectId: string, sha256: string): Promise<boolean> {
+    return ((await this.statement('UPDATE objects SET content_sha256 = $1 WHERE object_id = $2', [sha256, objectId], 'setContentSha256')).rowCount ?? 0) > 0;
   }
 
   async setObjectLock(

@@ -55,6 +55,7 @@ export interface ObjectRow extends ObjectSummaryRow {
   current: number;
   /** ObjectLock JSON; null: no retention, no legal hold. */
   object_lock: string | null;
+  content_sha256: string | null;
 }
 
 export interface MarkerRow {
@@ -99,7 +100,7 @@ export interface PartRow {
 
 /** Column lists kept next to the row types so SELECTs and interfaces cannot drift apart. */
 export const OBJECT_SUMMARY_COLUMNS = 'key, size, etag, last_modified, checksum, storage_class';
-export const OBJECT_COLUMNS = `bucket, ${OBJECT_SUMMARY_COLUMNS}, object_id, headers, tags, parts, manifest, hot_state, hot_bytes, pinned, last_access, owner, grants, version_id, seq, current, object_lock`;
+export const OBJECT_COLUMNS = `bucket, ${OBJECT_SUMMARY_COLUMNS}, object_id, headers, tags, parts, manifest, hot_state, hot_bytes, pinned, last_access, owner, grants, version_id, seq, current, object_lock, content_sha256`;
 export const MARKER_COLUMNS = 'bucket, key, version_id, seq, last_modified, owner, latest, copies';
 export const UPLOAD_COLUMNS = 'upload_id, bucket, key, initiated, owner, headers, tags, checksum_algorithm, checksum_type, object_id, wrapped_key, key_id, object_owner, grants, object_lock';
 export const PART_COLUMNS = 'upload_id, part_number, size, etag, checksum, last_modified, manifest';
@@ -161,6 +162,7 @@ export function objectFromRow(row: ObjectRow): ObjectRecord {
     ...(row.grants !== null ? { grants: parseJson<AclGrant[]>(row.grants) } : {}),
     ...(row.version_id !== NULL_VERSION_ID ? { versionId: row.version_id } : {}),
     ...(row.object_lock !== null ? { lock: parseJson<ObjectLock>(row.object_lock) } : {}),
+    ...(row.content_sha256 !== null ? { sha256: row.content_sha256 } : {}),
   };
 }
 
@@ -189,6 +191,7 @@ export function objectParams(record: ObjectRecord): ObjectRow {
     seq: 0,
     current: 1,
     object_lock: optionalJson(record.lock),
+    content_sha256: record.sha256 ?? null,
   };
 }
 

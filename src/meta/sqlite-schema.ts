@@ -21,6 +21,7 @@ const ADDED_COLUMNS: ReadonlyArray<{ table: string; column: string; sql: string 
   { table: 'uploads', column: 'object_owner', sql: 'ALTER TABLE uploads ADD COLUMN object_owner TEXT' },
   { table: 'uploads', column: 'grants', sql: 'ALTER TABLE uploads ADD COLUMN grants TEXT' },
   { table: 'objects', column: 'object_lock', sql: 'ALTER TABLE objects ADD COLUMN object_lock TEXT' },
+  { table: 'objects', column: 'content_sha256', sql: 'ALTER TABLE objects ADD COLUMN content_sha256 TEXT' },
   { table: 'delete_markers', column: 'copies', sql: 'ALTER TABLE delete_markers ADD COLUMN copies TEXT' },
   { table: 'uploads', column: 'object_lock', sql: 'ALTER TABLE uploads ADD COLUMN object_lock TEXT' },
 ];
@@ -106,7 +107,9 @@ CREATE TABLE objects (
   seq           INTEGER NOT NULL DEFAULT 0,
   current       INTEGER NOT NULL DEFAULT 1,
   -- Object Lock (issue 13): the version's retention and legal hold as JSON; NULL: neither.
-  object_lock   TEXT
+  object_lock   TEXT,
+  -- SHA-256 of the plaintext (hex), where known.
+  content_sha256 TEXT
 );
 `;
 

@@ -40,7 +40,7 @@ export function prepareStatements(db: Database.Database) {
     objectById: db.prepare<[string], ObjectRow>(`SELECT ${OBJECT_COLUMNS} FROM objects WHERE object_id = ?`),
     insertObject: db.prepare<ObjectRow>(
       `INSERT INTO objects (${OBJECT_COLUMNS}) VALUES (@bucket, @key, @size, @etag, @last_modified, @checksum, @storage_class,
-        @object_id, @headers, @tags, @parts, @manifest, @hot_state, @hot_bytes, @pinned, @last_access, @owner, @grants, @version_id, @seq, @current, @object_lock)`,
+        @object_id, @headers, @tags, @parts, @manifest, @hot_state, @hot_bytes, @pinned, @last_access, @owner, @grants, @version_id, @seq, @current, @object_lock, @content_sha256)`,
     ),
     deleteObjectByKey: db.prepare<[string, Buffer]>('DELETE FROM objects WHERE bucket = ? AND key = ? AND current = 1'),
     // Listing: raw rows with the key as text, read from the covering index objects_listing_current (see listing-objects.ts).
@@ -60,6 +60,7 @@ export function prepareStatements(db: Database.Database) {
       .raw(true),
     setTags: db.prepare<[string, string, Buffer]>('UPDATE objects SET tags = ? WHERE bucket = ? AND key = ? AND current = 1'),
     setTagsIfId: db.prepare<[string, string, Buffer, string]>('UPDATE objects SET tags = ? WHERE bucket = ? AND key = ? AND object_id = ?'),
+    setContentSha256: db.prepare<[string, string]>('UPDATE objects SET content_sha256 = ? WHERE object_id = ?'),
     setLockAndManifest: db.prepare<[string | null, string, string]>('UPDATE objects SET object_lock = ?, manifest = ? WHERE object_id = ?'),
     setGrantsIfId: db.prepare<[string | null, string, Buffer, string]>('UPDATE objects SET grants = ? WHERE bucket = ? AND key = ? AND object_id = ?'),
     updateManifest: db.prepare<[string, string]>('UPDATE objects SET manifest = ? WHERE object_id = ?'),

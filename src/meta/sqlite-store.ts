@@ -380,6 +380,10 @@ export class SqliteMetaStore implements MetaStore {
     return this.guard(() => this.s.setGrantsIfId.run(json, bucket, encodeKey(key), objectId)).changes > 0;
   }
 
+  async setContentSha256(objectId: string, sha256: string): Promise<boolean> {
+    return this.guard(() => this.s.setContentSha256.run(sha256, objectId)).changes > 0;
+  }
+
   async setObjectLock(
     bucket: string,
     key: string,

@@ -92,6 +92,8 @@ export interface MetaStore {
    * they refuse), and, when `copies` is given, swap the manifest's record copies for those (resealed with the new
    * state) in the same transaction. The updated record, or null when the version is gone.
    */
+  /** Records the plaintext SHA-256 of an object version (computed after the fact); false when it is gone. */
+  setContentSha256(objectId: string, sha256: string): Promise<boolean>;
   setObjectLock(
     bucket: string,
     key: string,

@@ -80,6 +80,11 @@ export interface ObjectRecord {
   versionId?: string;
   /** Object Lock: retention and legal hold of this version (absent: neither). */
   lock?: ObjectLock;
+  /**
+   * SHA-256 of the plaintext (hex): computed at PUT for single-request objects; for a multipart object, when a dataset
+   * snapshot first needed it (the parts cannot be combined into it).
+   */
+  sha256?: string;
 }
 
 export type RetentionMode = 'GOVERNANCE' | 'COMPLIANCE';

@@ -125,6 +125,8 @@ export function objectResponseHeaders(record: ObjectRecord): Record<string, stri
   const tagCount = Object.keys(record.tags).length;
   if (tagCount > 0) out['x-amz-tagging-count'] = String(tagCount);
   out['x-amz-server-side-encryption'] = 'AES256';
+  // The whole object's plaintext SHA-256 (hex), Tessera's own header: a loader can check what it read against it.
+  if (record.sha256 !== undefined) out['x-tessera-content-sha256'] = record.sha256;
   return { ...out, ...versionHeaders(record.versionId), ...lockHeaders(record.lock), ...tierHeaders(record) };
 }
 

@@ -70,6 +70,10 @@ function planRead(ctx: RequestContext, record: ObjectRecord): ReadPlan {
     return { status: 206, range, headers };
   }
   if (wantChecksum && record.checksum) Object.assign(headers, checksumResponseHeaders(record.checksum));
+  // No checksum of the client's: the plaintext SHA-256 computed at PUT, which is what S3's SHA256 would be.
+  else if (wantChecksum && record.sha256 !== undefined) {
+    Object.assign(headers, checksumResponseHeaders({ algorithm: 'SHA256', value: Buffer.from(record.sha256, 'hex').toString('base64'), type: 'FULL_OBJECT' }));
+  }
   return { status: 200, headers };
 }
 

@@ -1,7 +1,8 @@
 /**
- * MD5 of large request bodies on a worker thread. MD5 (the S3 ETag) is the largest per-byte cost of a PUT on the
- * gateway's main thread (~17% of its busy time, bench/results profiles), and it cannot be avoided; on another thread
- * it runs beside the encryption and erasure coding instead of before them.
+ * MD5 (the S3 ETag) and, for whole objects, SHA-256 (the plaintext's content hash, for dataset snapshots) of large
+ * request bodies on a worker thread. MD5 is the largest per-byte cost of a PUT on the gateway's main thread (~17% of
+ * its busy time, bench/results profiles), and neither can be avoided; on another thread they run beside the
+ * encryption and erasure coding instead of before them.
  *
  * The bytes reach the worker through a per-body SharedArrayBuffer ring of fixed slots: the main thread copies each
  * chunk into the current slot (a copy into reused memory is far cheaper than MD5 itself), posts full slots, and waits
@@ -22,23 +23,28 @@ const { createHash } = require('node:crypto');
 const open = new Map();
 parentPort.on('message', (m) => {
   if (m.op === 'open') {
-    open.set(m.id, { hash: createHash('md5'), ring: new Uint8Array(m.ring) });
+    open.set(m.id, { hash: createHash('md5'), sha: m.sha256 ? createHash('sha256') : null, ring: new Uint8Array(m.ring) });
   } else if (m.op === 'update') {
     const h = open.get(m.id);
-    if (h) h.hash.update(h.ring.subarray(m.off, m.off + m.len));
+    if (h) {
+      const bytes = h.ring.subarray(m.off, m.off + m.len);
+      h.hash.update(bytes);
+      if (h.sha) h.sha.update(bytes);
+    }
     parentPort.postMessage({ id: m.id, op: 'freed', slot: m.slot });
   } else if (m.op === 'digest') {
     const h = open.get(m.id);
     open.delete(m.id);
     const d = h ? h.hash.digest() : null;
-    parentPort.postMessage({ id: m.id, op: 'digest', digest: d ? new Uint8Array(d) : null });
+    const sha = h && h.sha ? h.sha.digest() : null;
+    parentPort.postMessage({ id: m.id, op: 'digest', digest: d ? new Uint8Array(d) : null, sha256: sha ? new Uint8Array(sha) : null });
   } else if (m.op === 'drop') {
     open.delete(m.id);
   }
 });
 `;
 
-type Reply = { id: number; op: 'freed'; slot: number } | { id: number; op: 'digest'; digest: Uint8Array | null };
+type Reply = { id: number; op: 'freed'; slot: number } | { id: number; op: 'digest'; digest: Uint8Array | null; sha256: Uint8Array | null };
 
 interface Listener {
   onReply(r: Reply): void;
@@ -53,7 +59,7 @@ const listeners = new Map<number, Listener>();
 function sharedWorker(): Worker | undefined {
   if (broken) return undefined;
   if (worker) return worker;
-  const w = new Worker(WORKER_SOURCE, { eval: true, name: 'tessera-md5' });
+  const w = new Worker(WORKER_SOURCE, { eval: true, name: 'tessera-digests' });
   w.on('message', (r: Reply) => listeners.get(r.id)?.onReply(r));
   const fail = (err: Error): void => {
     // Bodies in progress lose their digest (their PUT fails); later bodies hash inline.
@@ -63,33 +69,44 @@ function sharedWorker(): Worker | undefined {
     listeners.clear();
   };
   w.on('error', fail);
-  w.on('exit', (code) => fail(new Error(`MD5 worker exited (${code})`)));
+  w.on('exit', (code) => fail(new Error(`digest worker exited (${code})`)));
   w.unref();
   worker = w;
   return w;
 }
 
-/** An incremental MD5; update() returns a promise only when the caller must wait (the ring is full). */
-export interface Md5 {
+/** The body's digests: MD5, and SHA-256 when asked for. */
+export interface Digests {
+  md5: Buffer;
+  sha256?: Buffer;
+}
+
+/** Incremental digests; update() returns a promise only when the caller must wait (the ring is full). */
+export interface BodyDigests {
   update(data: Buffer): Promise<void> | undefined;
-  digest(): Promise<Buffer>;
+  digest(): Promise<Digests>;
   /** Forget the body (it was abandoned). */
   close(): void;
 }
 
-class InlineMd5 implements Md5 {
+class InlineDigests implements BodyDigests {
   private readonly hash: Hash = createHash('md5');
+  private readonly sha: Hash | undefined;
+  constructor(sha256: boolean) {
+    if (sha256) this.sha = createHash('sha256');
+  }
   update(data: Buffer): undefined {
     this.hash.update(data);
+    this.sha?.update(data);
     return undefined;
   }
-  digest(): Promise<Buffer> {
-    return Promise.resolve(this.hash.digest());
+  digest(): Promise<Digests> {
+    return Promise.resolve({ md5: this.hash.digest(), ...(this.sha ? { sha256: this.sha.digest() } : {}) });
   }
   close(): void {}
 }
 
-class WorkerMd5 implements Md5 {
+class WorkerDigests implements BodyDigests {
   private readonly id = nextId++;
   private readonly ring = new SharedArrayBuffer(SLOT_BYTES * SLOTS);
   private readonly view = new Uint8Array(this.ring);
@@ -97,14 +114,17 @@ class WorkerMd5 implements Md5 {
   private slot = 0;
   private fill = 0;
   private waiting: { slot: number; resolve: () => void; reject: (e: Error) => void } | null = null;
-  private result: { resolve: (d: Buffer) => void; reject: (e: Error) => void } | null = null;
+  private result: { resolve: (d: Digests) => void; reject: (e: Error) => void } | null = null;
   private failure: Error | null = null;
   private closed = false;
 
-  constructor(private readonly w: Worker) {
+  constructor(
+    private readonly w: Worker,
+    sha256: boolean,
+  ) {
     listeners.set(this.id, this);
     if (listeners.size === 1) w.ref();
-    w.postMessage({ op: 'open', id: this.id, ring: this.ring });
+    w.postMessage({ op: 'open', id: this.id, ring: this.ring, sha256 });
   }
 
   onReply(r: Reply): void {
@@ -119,8 +139,9 @@ class WorkerMd5 implements Md5 {
       const res = this.result;
       this.result = null;
       this.release();
-      if (r.digest === null) res?.reject(new Error('MD5 worker lost the body'));
-      else res?.resolve(Buffer.from(r.digest.buffer, r.digest.byteOffset, r.digest.byteLength));
+      const bytes = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+      if (r.digest === null) res?.reject(new Error('digest worker lost the body'));
+      else res?.resolve({ md5: bytes(r.digest), ...(r.sha256 !== null ? { sha256: bytes(r.sha256) } : {}) });
     }
   }
 
@@ -168,11 +189,11 @@ class WorkerMd5 implements Md5 {
     return undefined;
   }
 
-  async digest(): Promise<Buffer> {
+  async digest(): Promise<Digests> {
     // The slot being filled is free by construction: only a partial slot is left to post.
     this.post();
     if (this.failure) throw this.failure;
-    return new Promise<Buffer>((resolve, reject) => {
+    return new Promise<Digests>((resolve, reject) => {
       this.result = { resolve, reject };
       this.w.postMessage({ op: 'digest', id: this.id });
     });
@@ -186,8 +207,8 @@ class WorkerMd5 implements Md5 {
   }
 }
 
-/** MD5 for a body of `size` bytes: on the shared worker when it is large enough to be worth it. */
-export function createMd5(size: number): Md5 {
+/** Digests of a body of `size` bytes: on the shared worker when it is large enough to be worth it. */
+export function createBodyDigests(size: number, sha256: boolean): BodyDigests {
   const w = size >= OFFLOAD_MIN_BYTES ? sharedWorker() : undefined;
-  return w ? new WorkerMd5(w) : new InlineMd5();
+  return w ? new WorkerDigests(w, sha256) : new InlineDigests(sha256);
 }
