@@ -55,6 +55,8 @@ function suiteTable() {
     { client: 'versioning', cmd: [PY.exe, path.join(SUITES, 'versioning_suite.py')], apt: { bin: '/usr/bin/aws', pkg: 'awscli' } },
     { client: 'public-dataset', cmd: [PY.exe, path.join(SUITES, 'public_dataset_suite.py')], apt: { bin: '/usr/bin/aws', pkg: 'awscli' } },
     { client: 'training', cmd: [PY.exe, path.join(SUITES, 'training_suite.py')], pip: { module: 'torch', pkg: 'torch' } },
+    { client: 'object-lock', cmd: [PY.exe, path.join(SUITES, 'object_lock_suite.py')], apt: { bin: '/usr/bin/aws', pkg: 'awscli' } },
+    { client: 'snapshot-training', cmd: [PY.exe, path.join(SUITES, 'snapshot_suite.py')], apt: { bin: '/usr/bin/aws', pkg: 'awscli' }, pip: { module: 'torch', pkg: 'torch' } },
   ].filter((s) => !args.only || args.only.includes(s.client));
 }
 

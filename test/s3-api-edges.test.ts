@@ -58,7 +58,9 @@ describe('authentication and addressing', () => {
     expect(res.headers['x-amz-request-id']).toMatch(/^[0-9A-F]{16}$/);
   });
   it('unknown subresources are 501, unconfigured bucket features their AWS 404', async () => {
-    expectError(await raw(api, { method: 'PUT', path: '/edge?lifecycle', body: '<LifecycleConfiguration/>' }), 501, 'NotImplemented');
+    expectError(await raw(api, { method: 'PUT', path: '/edge?website', body: '<WebsiteConfiguration/>' }), 501, 'NotImplemented');
+    expectError(await raw(api, { method: 'PUT', path: '/edge?lifecycle', body: '<LifecycleConfiguration/>' }), 400, 'MalformedXML');
+    expectError(await raw(api, { method: 'GET', path: '/edge?lifecycle' }), 404, 'NoSuchLifecycleConfiguration');
     expectError(await raw(api, { method: 'GET', path: '/edge?cors' }), 404, 'NoSuchCORSConfiguration');
     expectError(await raw(api, { method: 'GET', path: '/edge?policy' }), 404, 'NoSuchBucketPolicy');
     expectError(await raw(api, { method: 'GET', path: '/edge/keep?torrent' }), 501, 'NotImplemented');

@@ -19,6 +19,7 @@ describe('the one mapping from inner error kinds to S3 errors', () => {
     InvalidPart: ['3', { code: 'InvalidPart', status: 400, fields: { PartNumber: '3' } }],
     InvalidKey: ['a\ud800', { code: 'InvalidArgument', status: 400, fields: { ArgumentName: 'key' } }],
     ObjectLocked: ['k1', { code: 'AccessDenied', status: 403, fields: {} }],
+    SnapshotExists: ['s1', { code: 'SnapshotAlreadyExists', status: 409, fields: { SnapshotName: 's1' } }],
     Busy: ['', { code: 'ServiceUnavailable', status: 503, fields: {} }],
     Unavailable: ['', { code: 'ServiceUnavailable', status: 503, fields: {} }],
   };
@@ -51,6 +52,10 @@ describe('the one mapping from inner error kinds to S3 errors', () => {
     ],
     ObjectLockNotEnabled: [new GatewayError('ObjectLockNotEnabled', 'b'), { code: 'InvalidRequest', status: 400, fields: {} }],
     InvalidBucketState: [new GatewayError('InvalidBucketState', 'b'), { code: 'InvalidBucketState', status: 409, fields: { BucketName: 'b' } }],
+    NoSuchSnapshot: [new GatewayError('NoSuchSnapshot', 's'), { code: 'NoSuchSnapshot', status: 404, fields: { SnapshotName: 's' } }],
+    InvalidSnapshotName: [new GatewayError('InvalidSnapshotName', 'S'), { code: 'InvalidSnapshotName', status: 400, fields: { SnapshotName: 'S' } }],
+    NameTaken: [new GatewayError('NameTaken', 'n'), { code: 'BucketAlreadyExists', status: 409, fields: { BucketName: 'n' } }],
+    SnapshotReadOnly: [new GatewayError('SnapshotReadOnly', 's'), { code: 'AccessDenied', status: 403, fields: {} }],
   };
   for (const [kind, [err, expected]] of Object.entries(gateway) as Array<[GatewayErrorKind, (typeof gateway)[GatewayErrorKind]]>) {
     it(`GatewayError ${kind}`, () => expect(summary(toProtocolError(err))).toEqual(expected));

@@ -34,6 +34,8 @@ async function main(argv: string[]): Promise<number> {
     case 'recover-index':
     case 'rotate-key':
       return (await import('./durability.js')).durabilityMain(command, rest);
+    case 'snapshot':
+      return (await import('./snapshot.js')).snapshotMain(rest);
     case 'nodes':
       return (await import('./nodes-check.js')).nodesMain(rest);
     case 'meta':

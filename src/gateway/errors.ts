@@ -29,7 +29,15 @@ export type GatewayErrorKind =
   /** Object Lock settings were given for a bucket that does not have Object Lock enabled; subject is the bucket. */
   | 'ObjectLockNotEnabled'
   /** The change conflicts with the bucket's state (Object Lock needs versioning Enabled, and keeps it); subject is the bucket. */
-  | 'InvalidBucketState';
+  | 'InvalidBucketState'
+  /** No (ready) dataset snapshot of this name; subject is the name. */
+  | 'NoSuchSnapshot'
+  /** A snapshot name must be a valid bucket name (it is read as one); subject is the name. */
+  | 'InvalidSnapshotName'
+  /** The name belongs to a bucket or a snapshot already (they share one namespace); subject is the name. */
+  | 'NameTaken'
+  /** A write (or a configuration) was asked of a snapshot, which is read-only; subject is the snapshot. */
+  | 'SnapshotReadOnly';
 
 export class GatewayError extends Error {
   constructor(
@@ -41,4 +49,8 @@ export class GatewayError extends Error {
     super(message);
     this.name = 'GatewayError';
   }
+}
+
+export function isGatewayError(err: unknown, kind?: GatewayErrorKind): err is GatewayError {
+  return err instanceof GatewayError && (kind === undefined || err.kind === kind);
 }

@@ -133,6 +133,12 @@ export class ObjectReader {
     });
   }
 
+  /** The plaintext rebuilt from the cold tier, whatever the hot tier holds, and nothing promoted (snapshot verify). */
+  openFromColdTier(record: ObjectRecord): Promise<Readable> {
+    if (record.size === 0) return Promise.resolve(Readable.from([]));
+    return this.openCold(record, { offset: 0, length: record.size });
+  }
+
   private async openCold(record: ObjectRecord, r: ByteRange): Promise<Readable> {
     this.metrics.reconstructions.inc();
     return this.cold.openRange(record.manifest, this.dataKey(record), r);

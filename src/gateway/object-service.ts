@@ -38,6 +38,7 @@ import type { ColdStore } from '../cold/cold-store.js';
 import type { ObjectReader } from './object-reader.js';
 import type { ByteRange, CompletePart, ObjectService, PutObjectInput, UploadPartInput } from './types.js';
 import { Ingest } from './ingest.js';
+import { Snapshots } from './snapshots.js';
 import { NULL_VERSION_ID } from '../model/records.js';
 import { lockOfNewVersion, parseLockConfig } from './object-lock.js';
 import { applyLockChange } from '../meta/object-lock.js';
@@ -69,13 +70,25 @@ function newId(): string {
  * write that never committed are orphans that `tessera gc` removes.
  */
 export class TesseraObjectService implements ObjectService {
-  constructor(private readonly d: ObjectServiceDeps) {}
+  readonly snapshots: Snapshots;
+
+  constructor(private readonly d: ObjectServiceDeps) {
+    this.snapshots = new Snapshots({
+      meta: d.meta,
+      cold: d.cold,
+      open: (record) => d.reader.open(record),
+      openCold: (record) => d.reader.openFromColdTier(record),
+      log: d.logger,
+    });
+  }
 
   private get meta(): MetaStore {
     return this.d.meta;
   }
 
   async createBucket(name: string, owner: string, options: { objectLock?: boolean } = {}): Promise<void> {
+    // Buckets and snapshots share one namespace: a snapshot is read as a bucket.
+    if ((await this.meta.getSnapshot(name)) !== null) throw new GatewayError('NameTaken', name);
     const record: BucketRecord = { name, owner, createdAt: Date.now(), region: this.d.config.server.region };
     await this.meta.createBucket(record);
     if (options.objectLock === true) {

@@ -18,6 +18,7 @@ import type {
   WriteCondition,
 } from '../model/records.js';
 import type { LockChange } from '../model/records.js';
+import type { Snapshots } from './snapshots.js';
 
 /** A checksum the client asked us to verify: from a header (value known now) or an aws-chunked trailer (known at end). */
 export interface ExpectedChecksum {
@@ -74,6 +75,8 @@ export interface ByteRange {
  * tiers and metadata.
  */
 export interface ObjectService {
+  /** Dataset snapshots: create, list, read, verify, diff, export, delete. */
+  readonly snapshots: Snapshots;
   /** With objectLock, the bucket has Object Lock (and so versioning) enabled from the start. */
   createBucket(name: string, owner: string, options?: { objectLock?: boolean }): Promise<void>;
   getBucket(name: string): Promise<BucketRecord | null>;

@@ -17,6 +17,8 @@ export type MetaErrorKind =
   | 'InvalidKey'
   /** Object Lock protects the version from this deletion or change (src/meta/object-lock.ts); subject is the key. */
   | 'ObjectLocked'
+  /** A snapshot of this name exists (subject: the name). */
+  | 'SnapshotExists'
   /**
    * The store is locked by another writer for longer than its busy timeout, or (PostgreSQL) unreachable, over its
    * statement timeout or out of retries after serialization failures; a retry may succeed.

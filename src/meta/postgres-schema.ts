@@ -161,12 +161,36 @@ CREATE TABLE version_heads (
   },
   {
     version: 6,
-    name: 'Object Lock: retention and legal hold of a version, and of an upload to complete; delete markers sealed on nodes',
+    name: 'Object Lock: retention and legal hold of a version, and of an upload to complete; delete markers sealed on nodes; content SHA-256; dataset snapshots',
     sql: `
 ALTER TABLE objects ADD COLUMN object_lock text, ADD COLUMN content_sha256 text;
 ALTER TABLE uploads ADD COLUMN object_lock text;
 -- Where the sealed copies of a delete marker live on nodes (recover-index restores markers from them).
 ALTER TABLE delete_markers ADD COLUMN copies text;
+-- Dataset snapshots: what they list, and so hold.
+CREATE TABLE snapshots (
+  name       text PRIMARY KEY,
+  bucket     text NOT NULL,
+  prefix     text NOT NULL,
+  created_at bigint NOT NULL,
+  owner      text,
+  state      text NOT NULL,
+  root       text,
+  objects    bigint NOT NULL,
+  bytes      bigint NOT NULL
+);
+CREATE TABLE snapshot_entries (
+  snapshot      text NOT NULL,
+  key           bytea NOT NULL,
+  version_id    text NOT NULL,
+  object_id     text NOT NULL,
+  size          bigint NOT NULL,
+  etag          text NOT NULL,
+  sha256        text NOT NULL,
+  last_modified bigint NOT NULL,
+  PRIMARY KEY (snapshot, key)
+);
+CREATE INDEX snapshot_entries_object ON snapshot_entries (object_id);
 `,
   },
 ];

@@ -16,6 +16,8 @@ import type {
   ListQuery,
   ListResult,
   ObjectRecord,
+  SnapshotEntry,
+  SnapshotRecord,
   PartRecord,
   UploadRecord,
   WriteCondition,
@@ -24,6 +26,7 @@ import { NULL_VERSION_ID } from '../model/records.js';
 import { fetchVersions, listVersionPage, versionStreamQueries, type VersionRow } from './listing-versions.js';
 import { chosenVersionId } from './version-id.js';
 import { applyLockChange, assertDestroyable } from './object-lock.js';
+import { entryRange, snapshotEntryFromRow, snapshotFromRow, type SnapshotEntryRow, type SnapshotRow } from './sqlite-snapshots.js';
 import type { LockChange } from '../model/records.js';
 import { checkWriteCondition, DEFAULT_GARBAGE_GRACE_MS, invalidPart } from './sqlite-store.js';
 import { decodeKey, encodeKey, prefixSuccessor, immediateSuccessor } from './sqlite-listing.js';
@@ -425,7 +428,7 @@ export class PostgresMetaStore implements MetaStore {
       let wasLatest: boolean;
       if (row !== undefined) {
         // Refused after the delete: throwing rolls the transaction (and the garbage insert) back.
-        this.assertRowDestroyable(row, options.bypassGovernance === true);
+        await this.assertRowDestroyable(q, row, options.bypassGovernance === true);
         outcome = { removed: objectFromRow(row) };
         wasLatest = row.current === 1;
       } else {
@@ -1148,7 +1151,7 @@ export class PostgresMetaStore implements MetaStore {
       'dropNullVersion',
     );
     const row = rows[0] as ObjectRow | undefined;
-    if (row !== undefined) this.assertRowDestroyable(row, false);
+    if (row !== undefined) await this.assertRowDestroyable(q, row, false);
     return row === undefined ? null : objectFromRow(row);
   }
 
@@ -1156,8 +1159,86 @@ export class PostgresMetaStore implements MetaStore {
    * Object Lock's refusal of a version's permanent removal, inside the transaction that removes it. The one-statement
    * paths of buckets that never had versioning need none: Object Lock needs versioning, which cannot be unset.
    */
-  private assertRowDestroyable(row: ObjectRow, bypassGovernance: boolean): void {
+  private async assertRowDestroyable(q: Query, row: ObjectRow, bypassGovernance: boolean): Promise<void> {
     if (row.object_lock !== null) assertDestroyable(decodeKey(row.key), objectFromRow(row).lock, this.now(), bypassGovernance);
+    const held = (await q('SELECT snapshot FROM snapshot_entries WHERE object_id = $1 LIMIT 1', [row.object_id], 'snapshotHolding')).rows[0] as { snapshot: string } | undefined;
+    if (held !== undefined) throw new MetaError('ObjectLocked', decodeKey(row.key), `the version is held by snapshot ${held.snapshot}`);
+  }
+
+  // ---- Dataset snapshots
+
+  async createSnapshot(record: SnapshotRecord): Promise<void> {
+    if ((await this.statement('SELECT 1 FROM buckets WHERE name = $1', [record.bucket], 'bucketExists')).rowCount === 0) throw new MetaError('NoSuchBucket', record.bucket);
+    try {
+      await this.statement('INSERT INTO snapshots (name, bucket, prefix, created_at, owner, state, root, objects, bytes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)', [
+        record.name,
+        record.bucket,
+        record.prefix,
+        record.createdAt,
+        record.owner ?? null,
+        record.state,
+        record.root ?? null,
+        record.objects,
+        record.bytes,
+      ]);
+    } catch (err) {
+      if (sqlState(err) === '23505') throw new MetaError('SnapshotExists', record.name);
+      throw err;
+    }
+  }
+
+  async addSnapshotEntries(name: string, entries: ReadonlyArray<SnapshotEntry>): Promise<string[]> {
+    return this.transaction(async (q) => {
+      const gone: string[] = [];
+      for (const e of entries) {
+        // FOR SHARE: a concurrent permanent delete of the version waits for this entry (and then sees it).
+        if ((await q('SELECT 1 FROM objects WHERE object_id = $1 FOR SHARE', [e.objectId], 'objectExistsShare')).rowCount === 0) {
+          gone.push(e.key);
+          continue;
+        }
+        await q(
+          `INSERT INTO snapshot_entries (snapshot, key, version_id, object_id, size, etag, sha256, last_modified) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+            ON CONFLICT (snapshot, key) DO UPDATE SET version_id = EXCLUDED.version_id, object_id = EXCLUDED.object_id, size = EXCLUDED.size,
+            etag = EXCLUDED.etag, sha256 = EXCLUDED.sha256, last_modified = EXCLUDED.last_modified`,
+          [name, encodeKey(e.key), e.versionId, e.objectId, e.size, e.etag, e.sha256, e.lastModified],
+          'insertSnapshotEntry',
+        );
+      }
+      return gone;
+    });
+  }
+
+  async finishSnapshot(name: string, summary: { root: string; objects: number; bytes: number }): Promise<void> {
+    await this.statement("UPDATE snapshots SET state = 'ready', root = $1, objects = $2, bytes = $3 WHERE name = $4", [summary.root, summary.objects, summary.bytes, name]);
+  }
+
+  async getSnapshot(name: string): Promise<SnapshotRecord | null> {
+    const { rows } = await this.statement('SELECT * FROM snapshots WHERE name = $1', [name], 'snapshotByName');
+    const row = rows[0] as SnapshotRow | undefined;
+    return row === undefined ? null : snapshotFromRow(pgSnapshotRow(row));
+  }
+
+  async listSnapshots(): Promise<SnapshotRecord[]> {
+    const { rows } = await this.statement('SELECT * FROM snapshots ORDER BY name');
+    return (rows as SnapshotRow[]).map((r) => snapshotFromRow(pgSnapshotRow(r)));
+  }
+
+  async snapshotEntries(name: string, query: { after?: string; prefix?: string; limit: number }): Promise<SnapshotEntry[]> {
+    const { lower, inclusive, upper } = entryRange(query);
+    const cols = 'key, version_id, object_id, size, etag, sha256, last_modified';
+    const cmp = inclusive ? '>=' : '>';
+    const { rows } =
+      upper === null
+        ? await this.statement(`SELECT ${cols} FROM snapshot_entries WHERE snapshot = $1 AND key ${cmp} $2 ORDER BY key LIMIT $3`, [name, lower, query.limit])
+        : await this.statement(`SELECT ${cols} FROM snapshot_entries WHERE snapshot = $1 AND key ${cmp} $2 AND key < $3 ORDER BY key LIMIT $4`, [name, lower, upper, query.limit]);
+    return (rows as SnapshotEntryRow[]).map((r) => snapshotEntryFromRow({ ...r, size: Number(r.size), last_modified: Number(r.last_modified) }));
+  }
+
+  async deleteSnapshot(name: string): Promise<boolean> {
+    return this.transaction(async (q) => {
+      await q('DELETE FROM snapshot_entries WHERE snapshot = $1', [name]);
+      return ((await q('DELETE FROM snapshots WHERE name = $1', [name])).rowCount ?? 0) > 0;
+    });
   }
 
   private notBefore(graceMs: number | undefined): number {
@@ -1250,4 +1331,9 @@ function unavailable(err: unknown): Error {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** bigint columns arrive as strings from node-postgres. */
+function pgSnapshotRow(r: SnapshotRow): SnapshotRow {
+  return { ...r, created_at: Number(r.created_at), objects: Number(r.objects), bytes: Number(r.bytes) };
 }

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import { CLUSTER_SCHEMA_SQL } from './sqlite-cluster.js';
+import { SNAPSHOTS_SQL } from './sqlite-snapshots.js';
 
 export const SCHEMA_VERSION = 2;
 
@@ -203,12 +204,14 @@ export function ensureSchema(db: Database.Database): void {
       db.exec(LEASES_SQL);
       db.exec(CLUSTER_SCHEMA_SQL);
       db.exec(BUCKET_SETTINGS_SQL);
+      db.exec(SNAPSHOTS_SQL);
       return;
     }
     if (version !== 0) throw new Error(`metadata store schema version ${version} is not supported (expected ${SCHEMA_VERSION})`);
     db.exec(SCHEMA_SQL);
     db.exec(CLUSTER_SCHEMA_SQL);
     db.exec(BUCKET_SETTINGS_SQL);
+    db.exec(SNAPSHOTS_SQL);
     db.pragma(`user_version = ${SCHEMA_VERSION}`);
   }).immediate();
 }

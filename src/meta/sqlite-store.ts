@@ -19,6 +19,8 @@ import type {
   ListQuery,
   ListResult,
   ObjectRecord,
+  SnapshotEntry,
+  SnapshotRecord,
   PartRecord,
   UploadRecord,
   WriteCondition,
@@ -46,6 +48,7 @@ import {
 import { fetchVersions, listVersionPage } from './listing-versions.js';
 import { chosenVersionId } from './version-id.js';
 import { applyLockChange, assertDestroyable } from './object-lock.js';
+import { entryRange, prepareSnapshotStatements, snapshotEntryFromRow, snapshotFromRow, type SnapshotStatements } from './sqlite-snapshots.js';
 import type { LockChange } from '../model/records.js';
 
 /**
@@ -98,6 +101,7 @@ export class SqliteMetaStore implements MetaStore {
   private readonly s: Statements;
   private readonly c: ClusterStatements;
   private readonly v: ReturnType<typeof prepareVersionStreams>;
+  private readonly snap: SnapshotStatements;
   private readonly busyTimeoutMs: number;
   private readonly now: () => number;
   /** One transaction wrapper for every write/read (better-sqlite3 compiles it; creating one per call was ~1% of a small PUT). */
@@ -110,6 +114,7 @@ export class SqliteMetaStore implements MetaStore {
     this.s = prepareStatements(db);
     this.c = prepareClusterStatements(db);
     this.v = prepareVersionStreams(db);
+    this.snap = prepareSnapshotStatements(db);
     this.txn = db.transaction((body: () => unknown) => body());
   }
 
@@ -836,9 +841,74 @@ export class SqliteMetaStore implements MetaStore {
     return current?.version_id === versionId ? current : this.s.noncurrentVersion.get(bucket, key, versionId);
   }
 
-  /** Object Lock's refusal of a version's permanent removal (a row without lock state parses nothing). */
+  /** Object Lock's refusal of a version's permanent removal (a row without lock state parses nothing), and snapshots'. */
   private assertRowDestroyable(row: ObjectRow, bypassGovernance: boolean): void {
     if (row.object_lock !== null) assertDestroyable(decodeKey(row.key), objectFromRow(row).lock, this.now(), bypassGovernance);
+    const held = this.snap.holding.get(row.object_id);
+    if (held !== undefined) throw new MetaError('ObjectLocked', decodeKey(row.key), `the version is held by snapshot ${held.snapshot}`);
+  }
+
+  // ---- Dataset snapshots
+
+  async createSnapshot(record: SnapshotRecord): Promise<void> {
+    this.write(() => {
+      if (this.snap.byName.get(record.name) !== undefined) throw new MetaError('SnapshotExists', record.name);
+      this.requireBucket(record.bucket);
+      this.snap.insert.run({
+        name: record.name,
+        bucket: record.bucket,
+        prefix: record.prefix,
+        created_at: record.createdAt,
+        owner: record.owner ?? null,
+        state: record.state,
+        root: record.root ?? null,
+        objects: record.objects,
+        bytes: record.bytes,
+      });
+    });
+  }
+
+  async addSnapshotEntries(name: string, entries: ReadonlyArray<SnapshotEntry>): Promise<string[]> {
+    return this.write(() => {
+      const gone: string[] = [];
+      for (const e of entries) {
+        if (this.snap.objectExists.get(e.objectId) === undefined) {
+          gone.push(e.key);
+          continue;
+        }
+        this.snap.insertEntry.run(name, encodeKey(e.key), e.versionId, e.objectId, e.size, e.etag, e.sha256, e.lastModified);
+      }
+      return gone;
+    });
+  }
+
+  async finishSnapshot(name: string, summary: { root: string; objects: number; bytes: number }): Promise<void> {
+    this.write(() => this.snap.finish.run(summary.root, summary.objects, summary.bytes, name));
+  }
+
+  async getSnapshot(name: string): Promise<SnapshotRecord | null> {
+    const row = this.snap.byName.get(name);
+    return row === undefined ? null : snapshotFromRow(row);
+  }
+
+  async listSnapshots(): Promise<SnapshotRecord[]> {
+    return this.snap.all.all().map(snapshotFromRow);
+  }
+
+  async snapshotEntries(name: string, query: { after?: string; prefix?: string; limit: number }): Promise<SnapshotEntry[]> {
+    const { lower, inclusive, upper } = entryRange(query);
+    const rows =
+      upper === null
+        ? (inclusive ? this.snap.entriesFrom : this.snap.entriesAfter).all(name, lower, query.limit)
+        : (inclusive ? this.snap.entriesFromBelow : this.snap.entriesAfterBelow).all(name, lower, upper, query.limit);
+    return rows.map(snapshotEntryFromRow);
+  }
+
+  async deleteSnapshot(name: string): Promise<boolean> {
+    return this.write(() => {
+      this.snap.deleteEntries.run(name);
+      return this.snap.delete.run(name).changes > 0;
+    });
   }
 
   /** Remove the key's null version (object or marker) for good: a suspended bucket's write replaces it. */

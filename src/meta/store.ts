@@ -1,4 +1,4 @@
-import type { AclGrant, BucketConfigName, DeleteMarkerRecord, DeleteOutcome, VersionListQuery, VersionListResult } from '../model/records.js';
+import type { AclGrant, BucketConfigName, DeleteMarkerRecord, DeleteOutcome, SnapshotEntry, SnapshotRecord, VersionListQuery, VersionListResult } from '../model/records.js';
 import type {
   BucketRecord,
   GarbageItem,
@@ -92,6 +92,24 @@ export interface MetaStore {
    * they refuse), and, when `copies` is given, swap the manifest's record copies for those (resealed with the new
    * state) in the same transaction. The updated record, or null when the version is gone.
    */
+  // ---- Dataset snapshots (the rules: src/gateway/snapshots.ts)
+
+  /** Registers a snapshot in state 'creating'; throws SnapshotExists. */
+  createSnapshot(record: SnapshotRecord): Promise<void>;
+  /**
+   * Adds entries (their versions are held from now on); returns the keys whose version no longer exists, which are
+   * not added.
+   */
+  addSnapshotEntries(name: string, entries: ReadonlyArray<SnapshotEntry>): Promise<string[]>;
+  /** The snapshot becomes ready with its root and totals. */
+  finishSnapshot(name: string, summary: { root: string; objects: number; bytes: number }): Promise<void>;
+  getSnapshot(name: string): Promise<SnapshotRecord | null>;
+  listSnapshots(): Promise<SnapshotRecord[]>;
+  /** Entries in key order after `after`, under `prefix`. */
+  snapshotEntries(name: string, query: { after?: string; prefix?: string; limit: number }): Promise<SnapshotEntry[]>;
+  /** Removes the snapshot and releases its versions; false when there was none. */
+  deleteSnapshot(name: string): Promise<boolean>;
+
   /** Records the plaintext SHA-256 of an object version (computed after the fact); false when it is gone. */
   setContentSha256(objectId: string, sha256: string): Promise<boolean>;
   setObjectLock(

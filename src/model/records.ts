@@ -238,3 +238,33 @@ export interface LifecycleRule {
   noncurrentExpiration?: { days: number; newerNoncurrentVersions?: number };
   abortIncompleteUploadDays?: number;
 }
+
+/**
+ * A dataset snapshot: an immutable list of the current versions under a bucket prefix at one moment, with a Merkle
+ * root over its entries (the dataset's content hash). While it exists, its versions cannot be deleted.
+ */
+export interface SnapshotRecord {
+  name: string;
+  bucket: string;
+  prefix: string;
+  /** ms since epoch */
+  createdAt: number;
+  owner?: string;
+  /** 'creating' until every entry is in; only a ready snapshot is served or trusted. */
+  state: 'creating' | 'ready';
+  /** Merkle root (hex) over the entries in key order; set when ready. */
+  root?: string;
+  objects: number;
+  bytes: number;
+}
+
+export interface SnapshotEntry {
+  key: string;
+  versionId: string;
+  objectId: string;
+  size: number;
+  etag: string;
+  /** SHA-256 of the plaintext (hex). */
+  sha256: string;
+  lastModified: number;
+}

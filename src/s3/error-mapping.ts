@@ -58,6 +58,14 @@ function fromGateway(err: GatewayError): S3Error {
       return Errors.invalidRequest('Bucket is missing Object Lock Configuration');
     case 'InvalidBucketState':
       return new S3Error('InvalidBucketState', err.message, 409, { BucketName: err.subject });
+    case 'NoSuchSnapshot':
+      return new S3Error('NoSuchSnapshot', 'The specified snapshot does not exist.', 404, { SnapshotName: err.subject });
+    case 'InvalidSnapshotName':
+      return new S3Error('InvalidSnapshotName', 'A snapshot name must be a valid bucket name (it is read as a bucket).', 400, { SnapshotName: err.subject });
+    case 'NameTaken':
+      return Errors.bucketAlreadyExists(err.subject);
+    case 'SnapshotReadOnly':
+      return new S3Error('AccessDenied', 'A snapshot is read-only.', 403);
   }
 }
 
@@ -79,6 +87,8 @@ function fromMeta(err: MetaError): S3Error {
       return Errors.invalidPart(Number(err.subject));
     case 'InvalidKey':
       return Errors.invalidArgument('Object key is not valid UTF-8.', 'key');
+    case 'SnapshotExists':
+      return new S3Error('SnapshotAlreadyExists', `A snapshot named ${err.subject} already exists.`, 409, { SnapshotName: err.subject });
     case 'ObjectLocked':
       // S3's answer to destroying (or weakening the lock of) a protected version.
       return new S3Error('AccessDenied', 'Access Denied because object protected by object lock.', 403);

@@ -12,6 +12,7 @@ import { isFormUpload } from './handlers/post-object.js';
 import { setCommonHeaders, type RequestContext, type S3Deps } from './context.js';
 import { sendError } from './error-response.js';
 import { serveOperational } from './operational.js';
+import { ADMIN_BUCKET, serveSnapshotAdmin, serveSnapshotBucket } from './handlers/snapshots.js';
 import { HANDLERS } from './operations.js';
 import { applyCorsHeaders } from './handlers/cors.js';
 import { resolveOperation, resolveTarget } from './routing.js';
@@ -206,8 +207,15 @@ async function serve(
     }
     held.key = key;
   }
+  // Tessera's own admin API (snapshots): a path no bucket can have, signed like any S3 request.
+  if (target.bucket === ADMIN_BUCKET) {
+    await serveSnapshotAdmin(ctx, target.key);
+    return;
+  }
   const op = resolveOperation(ctx.method, target, ctx.query, ctx.req.headers);
   ctx.op = op;
+  // A dataset snapshot is read as a read-only bucket of its name.
+  if (target.bucket !== undefined && (await serveSnapshotBucket(ctx, target.bucket, target.key, op, HANDLERS[op]))) return;
   if (target.bucket !== undefined) {
     assertBucketName(target.bucket);
     await authorizeRequest(ctx, target.bucket, target.key, op);
