@@ -43,6 +43,8 @@ describe('tessera CLI', () => {
     ['no subcommand', ['nodes'], /^tessera nodes: name the subcommand/],
     ['an unknown subcommand', ['nodes', 'list'], /^tessera nodes: unknown subcommand list/],
     ['meta without its subcommand', ['meta'], /^tessera meta: name the subcommand/],
+    ['snapshot without its subcommand', ['snapshot'], /^tessera snapshot: name a subcommand/],
+    ['snapshot create without a name', ['snapshot', 'create', 'b/p'], /^tessera snapshot create: /],
     ['meta copy without a target', ['meta', 'copy'], /^tessera meta: copy needs --to TARGET/],
     ['a node without its data dir', ['node', '--port', '0'], /^tessera node: --data DIR is required/],
     ['a node with a bad port', ['node', '--data', 'x', '--port', 'http'], /^tessera node: --port must be 0\.\.65535/],

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 
 from conf_common import ACCESS_KEY, ENDPOINT, SECRET_KEY, WORK, Suite, bucket_name, check, expect_equal, run
 
@@ -15,7 +16,7 @@ SNAP = bucket_name("snap", "v1")
 OUT = os.path.join(WORK, "snapshot-training")
 os.makedirs(OUT, exist_ok=True)
 ENV = {**os.environ, "AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY, "AWS_DEFAULT_REGION": "us-east-1",
-       "AWS_ENDPOINT_URL": ENDPOINT, "AWS": "/usr/bin/aws", "AWS_PAGER": "", "BUCKET": B, "SNAP": SNAP, "OUT": OUT, "SHARDS": "4", "WORKERS": "2"}
+       "AWS_ENDPOINT_URL": ENDPOINT, "AWS": "/usr/bin/aws", "AWS_PAGER": "", "PYTHON": sys.executable, "BUCKET": B, "SNAP": SNAP, "OUT": OUT, "SHARDS": "4", "WORKERS": "2"}
 import torch  # noqa: E402,F401 - the training step needs it: a missing torch fails this suite, not a later step
 
 

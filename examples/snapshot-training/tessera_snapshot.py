@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Tessera's snapshot admin API (/_tessera/snapshots on the S3 port), SigV4-signed with botocore.
+"""Tessera's snapshot admin API (/_tessera/snapshots on the S3 port), SigV4-signed with botocore (S3SigV4Auth, which signs the payload hash as S3 requires).
 
     tessera_snapshot.py create BUCKET PREFIX NAME   # JSON summary with the merkle root
     tessera_snapshot.py show NAME
@@ -20,7 +20,7 @@ import sys
 import urllib.error
 import urllib.request
 
-from botocore.auth import SigV4Auth
+from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
@@ -30,7 +30,7 @@ def call(endpoint: str, method: str, path: str, body: dict | None = None) -> tup
     request = AWSRequest(method=method, url=endpoint.rstrip("/") + path, data=data,
                          headers={"content-type": "application/json"} if body is not None else {})
     credentials = Credentials(os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"])
-    SigV4Auth(credentials, "s3", os.environ.get("AWS_DEFAULT_REGION", "us-east-1")).add_auth(request)
+    S3SigV4Auth(credentials, "s3", os.environ.get("AWS_DEFAULT_REGION", "us-east-1")).add_auth(request)
     prepared = urllib.request.Request(request.url, data=data if method in ("POST", "PUT") else None,
                                       headers=dict(request.headers.items()), method=method)
     try:
