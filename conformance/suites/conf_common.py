@@ -93,6 +93,16 @@ def run(cmd: list[str], *, env: dict[str, str] | None = None, check_rc: bool = T
     return proc
 
 
+def refused(call, code: str) -> None:  # type: ignore[no-untyped-def]
+    """call() must fail with this S3 error code (or HTTP status, for HEAD)."""
+    try:
+        call()
+    except Exception as err:  # noqa: BLE001 - botocore raises ClientError subclasses
+        expect_equal(error_code(err)[0], code, "error code")
+        return
+    raise AssertionError(f"succeeded, expected {code}")
+
+
 def one_line(text: str) -> str:
     return " ".join(text.split())[:400]
 

@@ -8,7 +8,7 @@ import hashlib
 import json
 import os
 
-from conf_common import ENDPOINT, Suite, boto3_client, bucket_name, check, error_code, expect_equal, run
+from conf_common import ENDPOINT, Suite, boto3_client, bucket_name, check, error_code, expect_equal, refused, run
 
 suite = Suite("object-lock")
 s3 = boto3_client("path")
@@ -16,15 +16,6 @@ B = bucket_name("lock", "boto3")
 C = bucket_name("lock", "cli")
 now = datetime.datetime.now(datetime.timezone.utc)
 in_days = lambda d: (now + datetime.timedelta(days=d)).replace(microsecond=0)  # noqa: E731
-
-
-def refused(call, code: str) -> None:  # type: ignore[no-untyped-def]
-    try:
-        call()
-    except Exception as err:  # noqa: BLE001 - botocore raises ClientError subclasses
-        expect_equal(error_code(err)[0], code, "error code")
-        return
-    raise AssertionError(f"succeeded, expected {code}")
 
 
 def aws(*args: str) -> bytes:

@@ -14,7 +14,7 @@ import boto3
 from botocore import UNSIGNED
 from botocore.config import Config
 
-from conf_common import ENDPOINT, REGION, Suite, boto3_client, bucket_name, check, error_code, expect_equal
+from conf_common import ENDPOINT, REGION, Suite, boto3_client, bucket_name, check, error_code, expect_equal, refused
 
 suite = Suite("sharing")
 B = bucket_name("share", "acl")
@@ -30,15 +30,6 @@ def client_for(key: str, secret: str):  # type: ignore[no-untyped-def]
 alice = client_for(os.environ["CONF_USER2_KEY"], os.environ["CONF_USER2_SECRET"])
 bob = client_for(os.environ["CONF_USER3_KEY"], os.environ["CONF_USER3_SECRET"])
 anon = boto3.client("s3", endpoint_url=ENDPOINT, region_name=REGION, config=Config(signature_version=UNSIGNED, s3={"addressing_style": "path"}))
-
-
-def refused(call, code: str) -> None:  # type: ignore[no-untyped-def]
-    try:
-        call()
-    except Exception as err:  # noqa: BLE001 - botocore raises ClientError subclasses
-        expect_equal(error_code(err)[0], code, "error code")
-        return
-    raise AssertionError(f"succeeded, expected {code}")
 
 
 def body_of(c, key: str) -> bytes:  # type: ignore[no-untyped-def]

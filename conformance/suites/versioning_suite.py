@@ -7,7 +7,7 @@ import hashlib
 import json
 import os
 
-from conf_common import ENDPOINT, WORK, Suite, boto3_client, bucket_name, check, error_code, expect_equal, run
+from conf_common import ENDPOINT, WORK, Suite, boto3_client, bucket_name, check, error_code, expect_equal, refused, run
 
 suite = Suite("versioning")
 s3 = boto3_client("path")
@@ -22,15 +22,6 @@ def sha(data: bytes) -> str:
 def body(key: str, version: str | None = None, bucket: str = B) -> bytes:
     args = {"Bucket": bucket, "Key": key, **({"VersionId": version} if version else {})}
     return s3.get_object(**args)["Body"].read()
-
-
-def refused(call, code: str) -> None:  # type: ignore[no-untyped-def]
-    try:
-        call()
-    except Exception as err:  # noqa: BLE001 - botocore raises ClientError subclasses
-        expect_equal(error_code(err)[0], code, "error code")
-        return
-    raise AssertionError(f"succeeded, expected {code}")
 
 
 written: dict[str, bytes] = {}

@@ -47,6 +47,8 @@ import {
   type UploadRow,
   MARKER_COLUMNS,
   markerFromRow,
+  markerParams,
+  newMarker,
   type MarkerRow,
 } from './sqlite-rows.js';
 import { DELIMITER_PAGE_SQL, FLAT_PAGE_SQL, KEY_CEILING, listObjectPagePg } from './postgres-listing.js';
@@ -339,18 +341,9 @@ export class PostgresMetaStore implements MetaStore {
         await q('UPDATE delete_markers SET latest = 0 WHERE bucket = $1 AND key = $2 AND latest = 1', [bucket, keyBytes], 'clearLatestMarker');
         const versionId = mode === 'Enabled' ? chosenVersionId(proposed?.versionId) : NULL_VERSION_ID;
         const removed = versionId === NULL_VERSION_ID ? await this.dropNullVersion(q, bucket, keyBytes, notBefore) : null;
-        const marker: MarkerRow = {
-          bucket,
-          key: keyBytes,
-          version_id: versionId,
-          seq,
-          last_modified: proposed?.lastModified ?? this.now(),
-          owner: owner ?? null,
-          latest: 1,
-          copies: proposed ? JSON.stringify(proposed.copies) : null,
-        };
-        await q(`INSERT INTO delete_markers (${MARKER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, markerValues(marker), 'insertMarker');
-        return { removed, marker: markerFromRow(marker) };
+        const marker = newMarker(bucket, key, versionId, proposed?.lastModified ?? this.now(), owner, proposed?.copies);
+        await q(`INSERT INTO delete_markers (${MARKER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, markerValues(markerParams(marker, keyBytes, seq, true)), 'insertMarker');
+        return { removed, marker };
       }),
     );
   }
@@ -369,9 +362,7 @@ export class PostgresMetaStore implements MetaStore {
             values[CURRENT_INDEX] = latest;
             await q(`INSERT INTO objects (${OBJECT_COLUMNS}) VALUES (${OBJECT_VALUES})`, values, 'restoreObject');
           } else {
-            const m = entry.marker;
-            const row: MarkerRow = { bucket, key: keyBytes, version_id: m.versionId, seq: i + 1, last_modified: m.lastModified, owner: m.owner ?? null, latest, copies: m.copies ? JSON.stringify(m.copies) : null };
-            await q(`INSERT INTO delete_markers (${MARKER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, markerValues(row), 'insertMarker');
+            await q(`INSERT INTO delete_markers (${MARKER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, markerValues(markerParams(entry.marker, keyBytes, i + 1, latest === 1)), 'insertMarker');
           }
         }
       }),

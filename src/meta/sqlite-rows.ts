@@ -260,6 +260,16 @@ export function partParams(part: PartRecord): PartRow {
   };
 }
 
+/** A delete marker written now (by a delete without version id). */
+export function newMarker(bucket: string, key: string, versionId: string, lastModified: number, owner: string | undefined, copies: ShardRef[] | undefined): DeleteMarkerRecord {
+  return { bucket, key, versionId, lastModified, ...(owner !== undefined ? { owner } : {}), ...(copies !== undefined ? { copies } : {}) };
+}
+
+/** The row of a marker at position `seq` of its key's history. */
+export function markerParams(m: DeleteMarkerRecord, key: Buffer, seq: number, latest: boolean): MarkerRow {
+  return { bucket: m.bucket, key, version_id: m.versionId, seq, last_modified: m.lastModified, owner: m.owner ?? null, latest: latest ? 1 : 0, copies: m.copies ? JSON.stringify(m.copies) : null };
+}
+
 export function markerFromRow(row: MarkerRow): DeleteMarkerRecord {
   return {
     bucket: row.bucket,

@@ -43,7 +43,8 @@ import {
   type ObjectRow,
   type UploadRow,
   markerFromRow,
-  type MarkerRow,
+  markerParams,
+  newMarker,
 } from './sqlite-rows.js';
 import { fetchVersions, listVersionPage } from './listing-versions.js';
 import { chosenVersionId } from './version-id.js';
@@ -256,18 +257,9 @@ export class SqliteMetaStore implements MetaStore {
       this.s.clearLatestMarker.run(bucket, keyBytes);
       const versionId = mode === 'Enabled' ? chosenVersionId(proposed?.versionId) : NULL_VERSION_ID;
       const removed = versionId === NULL_VERSION_ID ? this.dropNullVersion(bucket, keyBytes, notBefore) : null;
-      const marker: MarkerRow = {
-        bucket,
-        key: keyBytes,
-        version_id: versionId,
-        seq,
-        last_modified: proposed?.lastModified ?? this.now(),
-        owner: owner ?? null,
-        latest: 1,
-        copies: proposed ? JSON.stringify(proposed.copies) : null,
-      };
-      this.s.insertMarker.run(marker);
-      return { removed, marker: markerFromRow(marker) };
+      const marker = newMarker(bucket, key, versionId, proposed?.lastModified ?? this.now(), owner, proposed?.copies);
+      this.s.insertMarker.run(markerParams(marker, keyBytes, seq, true));
+      return { removed, marker };
     });
   }
 
@@ -281,8 +273,7 @@ export class SqliteMetaStore implements MetaStore {
         if ('object' in entry) {
           this.s.insertObject.run({ ...objectParams(entry.object), seq: i + 1, current: latest });
         } else {
-          const m = entry.marker;
-          this.s.insertMarker.run({ bucket, key: keyBytes, version_id: m.versionId, seq: i + 1, last_modified: m.lastModified, owner: m.owner ?? null, latest, copies: m.copies ? JSON.stringify(m.copies) : null });
+          this.s.insertMarker.run(markerParams(entry.marker, keyBytes, i + 1, latest === 1));
         }
       });
     });
