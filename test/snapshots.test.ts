@@ -73,6 +73,16 @@ describe('dataset snapshots', () => {
   const admin = (method: string, path: string, body?: unknown) =>
     raw(api, { method, path, ...(body !== undefined ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } } : {}) });
 
+  it('a multipart object gets its SHA-256 right after completion, in the background', async () => {
+    const want = sha256(bodies.get('train/shard-002.tar')!).toString('hex');
+    let got: string | string[] | undefined;
+    for (let i = 0; i < 100 && got === undefined; i++) {
+      got = (await raw(api, { method: 'HEAD', path: '/data/train/shard-002.tar' })).headers['x-tessera-content-sha256'];
+      if (got === undefined) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(got).toBe(want);
+  });
+
   it('PUT computes the plaintext SHA-256: a header on HEAD, and the S3 checksum under checksum mode', async () => {
     const body = bodies.get('eval/e.tar')!;
     const rawHead = await raw(api, { method: 'HEAD', path: '/data/eval/e.tar' });

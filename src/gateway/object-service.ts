@@ -39,6 +39,7 @@ import type { ObjectReader } from './object-reader.js';
 import type { ByteRange, CompletePart, ObjectService, PutObjectInput, UploadPartInput } from './types.js';
 import { Ingest } from './ingest.js';
 import { Snapshots } from './snapshots.js';
+import { ContentHasher } from './content-hasher.js';
 import { NULL_VERSION_ID } from '../model/records.js';
 import { lockOfNewVersion, parseLockConfig } from './object-lock.js';
 import { applyLockChange } from '../meta/object-lock.js';
@@ -71,8 +72,11 @@ function newId(): string {
  */
 export class TesseraObjectService implements ObjectService {
   readonly snapshots: Snapshots;
+  private readonly hasher: ContentHasher;
 
   constructor(private readonly d: ObjectServiceDeps) {
+    // Hot copies read cheaply; a cold object is rebuilt without being promoted by this read.
+    this.hasher = new ContentHasher((r) => (r.hot === 'hot' ? d.reader.open(r) : d.reader.openFromColdTier(r)), (id, sha) => d.meta.setContentSha256(id, sha), d.logger);
     this.snapshots = new Snapshots({
       meta: d.meta,
       cold: d.cold,
@@ -548,7 +552,9 @@ export class TesseraObjectService implements ObjectService {
       ...(upload.grants !== undefined ? { grants: upload.grants } : {}),
       ...(lock !== undefined ? { lock } : {}),
     };
-    return this.commit(record, condition, undefined, { uploadId: upload.uploadId, usedParts: used.map((p) => p.partNumber) });
+    const committed = await this.commit(record, condition, undefined, { uploadId: upload.uploadId, usedParts: used.map((p) => p.partNumber) });
+    this.hasher.enqueue(committed);
+    return committed;
   }
 
   async abortUpload(bucket: string, key: string, uploadId: string): Promise<void> {
@@ -589,7 +595,8 @@ export class TesseraObjectService implements ObjectService {
 
   async close(): Promise<void> {
     // The stores and tiers are owned and closed by the gateway assembly (src/gateway/gateway.ts); what is this
-    // service's own is the clean-up still running.
+    // service's own is the clean-up still running, and the content hashing (let go: a snapshot computes what is left).
+    await this.hasher.close();
     await Promise.all([...this.background]);
   }
 }

@@ -81,8 +81,8 @@ export interface ObjectRecord {
   /** Object Lock: retention and legal hold of this version (absent: neither). */
   lock?: ObjectLock;
   /**
-   * SHA-256 of the plaintext (hex): computed at PUT for single-request objects; for a multipart object, when a dataset
-   * snapshot first needed it (the parts cannot be combined into it).
+   * SHA-256 of the plaintext (hex): computed at PUT for single-request objects; for a multipart object, by reading it
+   * once in the background after completion (the parts cannot be combined into it), or by the first snapshot of it.
    */
   sha256?: string;
 }
