@@ -88,6 +88,10 @@ describe.each(metaEngines())('%s store: Object Lock', (engineName) => {
 
     await put('g', 'o2', { retention: { mode: 'GOVERNANCE', until: now + DAY } });
     expect(await refusal(store.setObjectLock('bkt', 'g', 'o2', { retention: null }, { bypassGovernance: false }))).toBe('ObjectLocked');
+    // Even toward COMPLIANCE, a GOVERNANCE retention changes mode only with the bypass.
+    const stricter = { retention: { mode: 'COMPLIANCE' as const, until: now + DAY } };
+    expect(await refusal(store.setObjectLock('bkt', 'g', 'o2', stricter, { bypassGovernance: false }))).toBe('ObjectLocked');
+    expect(await refusal(store.setObjectLock('bkt', 'g', 'o2', { retention: { mode: 'GOVERNANCE', until: now + 2 * DAY } }, { bypassGovernance: false }))).toBe('allowed');
     expect((await store.setObjectLock('bkt', 'g', 'o2', { retention: null }, { bypassGovernance: true }))?.lock).toBeUndefined();
     expect((await store.getObjectById('o2'))?.lock).toBeUndefined();
     // Another key's object id is no match.

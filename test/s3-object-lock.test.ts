@@ -64,6 +64,10 @@ describe('S3 Object Lock (AWS JS SDK)', () => {
     // An existing bucket can have Object Lock turned on once versioning is Enabled.
     expect(await failure(s3.send(new PutObjectLockConfigurationCommand({ Bucket: 'lk-plain', ObjectLockConfiguration: rule })))).toBe('409 InvalidBucketState');
     await s3.send(new PutBucketVersioningCommand({ Bucket: 'lk-plain', VersioningConfiguration: { Status: 'Enabled' } }));
+    const badDays = { ObjectLockEnabled: 'Enabled' as const, Rule: { DefaultRetention: { Mode: 'GOVERNANCE' as const, Days: 0 } } };
+    expect(await failure(s3.send(new PutObjectLockConfigurationCommand({ Bucket: 'lk-plain', ObjectLockConfiguration: badDays })))).toBe('400 InvalidRetentionPeriod');
+    const both = { ObjectLockEnabled: 'Enabled' as const, Rule: { DefaultRetention: { Mode: 'GOVERNANCE' as const, Days: 1, Years: 1 } } };
+    expect(await failure(s3.send(new PutObjectLockConfigurationCommand({ Bucket: 'lk-plain', ObjectLockConfiguration: both })))).toBe('400 MalformedXML');
     await s3.send(new PutObjectLockConfigurationCommand({ Bucket: 'lk-plain', ObjectLockConfiguration: rule }));
     expect((await s3.send(new GetObjectLockConfigurationCommand({ Bucket: 'lk-plain' }))).ObjectLockConfiguration).toEqual(rule);
     // Lock settings on a write to a bucket without Object Lock are refused, never ignored.

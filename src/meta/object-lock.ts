@@ -26,7 +26,8 @@ export function assertDestroyable(key: string, lock: ObjectLock | undefined, now
 
 /**
  * The state after `change`, or ObjectLocked: an unexpired retention may be kept or extended by anyone allowed to
- * set retention; shortened, removed, or moved from COMPLIANCE to GOVERNANCE only when GOVERNANCE and bypassed.
+ * set retention; shortened, removed or given another mode only when it is GOVERNANCE and bypassed (as S3 and Ceph do:
+ * even GOVERNANCE to COMPLIANCE takes the bypass).
  */
 export function applyLockChange(key: string, current: ObjectLock | undefined, change: LockChange, now: number, bypassGovernance: boolean): ObjectLock | undefined {
   const next: ObjectLock = { ...current };
@@ -34,8 +35,8 @@ export function applyLockChange(key: string, current: ObjectLock | undefined, ch
     const held = current?.retention;
     const wanted = change.retention;
     if (held !== undefined && held.until > now) {
-      const weakens = wanted === null || wanted.until < held.until || (held.mode === 'COMPLIANCE' && wanted.mode !== 'COMPLIANCE');
-      if (weakens && (held.mode === 'COMPLIANCE' || !bypassGovernance)) {
+      const changes = wanted === null || wanted.until < held.until || wanted.mode !== held.mode;
+      if (changes && (held.mode === 'COMPLIANCE' || !bypassGovernance)) {
         throw new MetaError('ObjectLocked', key, `the version's ${held.mode} retention can only be extended`);
       }
     }

@@ -3,10 +3,10 @@ import type { LockChange, ObjectLock, ObjectLockConfig, RetentionMode } from '..
 import { authorizeRequest, mayBypassGovernance } from '../access/decide.js';
 import { readSmallBody } from '../body.js';
 import { send, sendXml, type RequestContext } from '../context.js';
-import { Errors } from '../s3-error.js';
+import { Errors, S3Error } from '../s3-error.js';
 import { childNode, childText, el, parseXmlBody, textEl, xmlDocument } from '../xml.js';
 import { requireBucketConfig, storeBucketConfig } from './bucket-config.js';
-import { bucketOf, keyOf, lockFromRequest, parseRetainUntil, parseRetentionMode, versionHeaders, versionIdOf } from './common.js';
+import { bucketOf, keyOf, lockFromRequest, parseRetainUntil, versionHeaders, versionIdOf } from './common.js';
 import { ProtocolErrors } from '../errors.js';
 
 /**
@@ -18,7 +18,7 @@ import { ProtocolErrors } from '../errors.js';
 function positiveInt(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   const n = /^\d{1,9}$/.test(text.trim()) ? Number(text.trim()) : NaN;
-  if (!(n > 0)) throw Errors.invalidArgument('Default retention period must be a positive integer value', 'Days/Years', text);
+  if (!(n > 0)) throw new S3Error('InvalidRetentionPeriod', 'Default retention period must be a positive integer value.', 400);
   return n;
 }
 
@@ -87,7 +87,8 @@ export async function putObjectRetention(ctx: RequestContext): Promise<void> {
   // An empty Retention removes it (a GOVERNANCE one, with bypass).
   if ((mode === undefined) !== (until === undefined)) throw Errors.malformedXML();
   let retention: { mode: RetentionMode; until: number } | null = null;
-  if (mode !== undefined && until !== undefined) retention = { mode: parseRetentionMode(mode, 'Mode'), until: parseRetainUntil(until.trim(), 'RetainUntilDate') };
+  if (mode !== undefined && mode !== 'GOVERNANCE' && mode !== 'COMPLIANCE') throw Errors.malformedXML();
+  if (mode !== undefined && until !== undefined) retention = { mode, until: parseRetainUntil(until.trim(), 'RetainUntilDate') };
   const change: LockChange = { retention };
   const record = await ctx.deps.service.setObjectLock(bucket, key, versionId, change, await bypassOf(ctx, bucket, key));
   send(ctx, 200, versionHeaders(record.versionId));
