@@ -65,6 +65,14 @@ describe('bucket lifecycle', () => {
     expect(await refused({ ID: 't', Status: 'Enabled', Filter: { Prefix: '' }, Expiration: { Days: 0 } })).toBe('400 InvalidArgument');
     expect(await refused({ ID: 't', Status: 'Enabled', Filter: { Prefix: '' }, Expiration: { Date: new Date('2030-01-01T12:00:00Z') } })).toBe('400 InvalidArgument');
     expect(await failure(s3.send(new PutBucketLifecycleConfigurationCommand({ Bucket: 'lc-conf', LifecycleConfiguration: { Rules: [rules[0]!, rules[0]!] } })))).toBe('400 InvalidArgument');
+    // A legacy rule-level Prefix and an empty Filter come back as they were put.
+    const legacy: SdkRule[] = [
+      { ID: 'legacy', Status: 'Enabled', Prefix: 'logs/', Expiration: { Days: 31 } },
+      { ID: 'empty', Status: 'Enabled', Filter: {}, Expiration: { Days: 2 } },
+    ];
+    await s3.send(new PutBucketLifecycleConfigurationCommand({ Bucket: 'lc-conf', LifecycleConfiguration: { Rules: legacy } }));
+    expect((await s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: 'lc-conf' }))).Rules).toEqual(legacy);
+    await s3.send(new PutBucketLifecycleConfigurationCommand({ Bucket: 'lc-conf', LifecycleConfiguration: { Rules: rules } }));
     // What was refused left the stored configuration as it was.
     expect((await s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: 'lc-conf' }))).Rules).toEqual(rules);
     await s3.send(new DeleteBucketLifecycleCommand({ Bucket: 'lc-conf' }));

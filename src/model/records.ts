@@ -233,6 +233,8 @@ export type BucketConfigName = 'tagging' | 'policy' | 'acl' | 'public-access-blo
 export interface LifecycleRule {
   id: string;
   prefix: string;
+  /** How the rule named its prefix, so GET answers it as it was put: the legacy rule-level Prefix, or a Filter. */
+  prefixForm?: 'rule' | 'filter' | 'empty-filter' | 'none';
   enabled: boolean;
   expiration?: { days: number } | { date: number } | { expiredObjectDeleteMarker: true };
   noncurrentExpiration?: { days: number; newerNoncurrentVersions?: number };

@@ -35,8 +35,10 @@ function parseRule(node: XmlNode): LifecycleRule {
   const legacyPrefix = childText(node, 'Prefix');
   if (filter !== undefined && legacyPrefix !== undefined) throw Errors.malformedXML();
   for (const unsupported of ['Tag', 'And', 'ObjectSizeGreaterThan', 'ObjectSizeLessThan']) if (has(filter, unsupported)) throw Errors.notImplemented(`lifecycle filter ${unsupported}`);
-  const prefix = legacyPrefix ?? childText(filter, 'Prefix') ?? '';
-  const rule: LifecycleRule = { id, prefix, enabled: status === 'Enabled' };
+  const filterPrefix = childText(filter, 'Prefix');
+  const prefix = legacyPrefix ?? filterPrefix ?? '';
+  const prefixForm = legacyPrefix !== undefined ? 'rule' : filter === undefined ? 'none' : filterPrefix === undefined ? 'empty-filter' : 'filter';
+  const rule: LifecycleRule = { id, prefix, prefixForm, enabled: status === 'Enabled' };
 
   const expiration = childNode(node, 'Expiration');
   if (expiration !== undefined) {
@@ -87,9 +89,11 @@ export function lifecycleXml(rules: readonly LifecycleRule[]): string {
     'LifecycleConfiguration',
     rules.map((r) => {
       const exp = r.expiration;
+      const form = r.prefixForm ?? 'filter';
       return el('Rule', [
         textEl('ID', r.id),
-        el('Filter', [textEl('Prefix', r.prefix)]),
+        form === 'rule' ? textEl('Prefix', r.prefix) : undefined,
+        form === 'filter' ? el('Filter', [textEl('Prefix', r.prefix)]) : form === 'empty-filter' ? el('Filter', []) : undefined,
         textEl('Status', r.enabled ? 'Enabled' : 'Disabled'),
         exp !== undefined
           ? el('Expiration', [
