@@ -182,6 +182,11 @@ describe('S3 versioning (AWS JS SDK)', () => {
       [kept, false],
     ]);
     expect(await text(await s3.send(new GetObjectCommand({ Bucket: 'vsusp', Key: 'k', VersionId: 'null' })))).toBe('null-2');
+    // The null version is named `null` on reads in a bucket with versioning; never-versioned buckets send no id.
+    expect((await s3.send(new HeadObjectCommand({ Bucket: 'vsusp', Key: 'k' }))).VersionId).toBe('null');
+    await s3.send(new CreateBucketCommand({ Bucket: 'vnever' }));
+    await s3.send(new PutObjectCommand({ Bucket: 'vnever', Key: 'k', Body: 'x' }));
+    expect((await s3.send(new HeadObjectCommand({ Bucket: 'vnever', Key: 'k' }))).VersionId).toBeUndefined();
     expect(await text(await s3.send(new GetObjectCommand({ Bucket: 'vsusp', Key: 'k', VersionId: kept })))).toBe('versioned');
   });
 

@@ -18,6 +18,8 @@ export interface BucketAccess {
   block: PublicAccessBlock;
   /** CORS rules; undefined when the bucket has none. */
   cors: CorsRule[] | undefined;
+  /** The bucket has (or had) versioning: its null versions are named `null`. */
+  versioned: boolean;
 }
 
 /**
@@ -66,6 +68,7 @@ export class BucketAccessCache {
       policy: docs.policy !== undefined ? safeParse(docs.policy, bucket) : undefined,
       block: docs['public-access-block'] !== undefined ? { ...NO_BLOCK, ...(JSON.parse(docs['public-access-block']) as Partial<PublicAccessBlock>) } : NO_BLOCK,
       cors: docs.cors !== undefined ? (JSON.parse(docs.cors) as CorsRule[]) : undefined,
+      versioned: docs.versioning !== undefined,
     };
   }
 }

@@ -102,9 +102,18 @@ function applyOverrides(ctx: RequestContext, headers: Record<string, string>): v
   }
 }
 
+/**
+ * The null version of a bucket with versioning (Enabled or Suspended) is named `null` in x-amz-version-id, as S3
+ * does; a bucket that never had versioning sends none. From the access settings this request already loaded.
+ */
+async function withNullVersionHeader(ctx: RequestContext, record: ObjectRecord, plan: ReadPlan): Promise<void> {
+  if (record.versionId === undefined && (await ctx.access.get(record.bucket))?.versioned === true) plan.headers['x-amz-version-id'] = 'null';
+}
+
 export async function headObject(ctx: RequestContext): Promise<void> {
   const record = await loadWithConditions(ctx);
   const plan = planRead(ctx, record);
+  await withNullVersionHeader(ctx, record, plan);
   applyOverrides(ctx, plan.headers);
   const { res } = ctx;
   res.statusCode = plan.status;
@@ -116,6 +125,7 @@ export async function headObject(ctx: RequestContext): Promise<void> {
 export async function getObject(ctx: RequestContext): Promise<void> {
   const record = await loadWithConditions(ctx);
   const plan = planRead(ctx, record);
+  await withNullVersionHeader(ctx, record, plan);
   applyOverrides(ctx, plan.headers);
   const length = plan.range ? plan.range.length : record.size;
   // Before the first byte: a failure here (e.g. not enough shards) is still a proper error response.
