@@ -225,6 +225,16 @@ describe.each(metaEngines({ serializable: true }))('%s store: versioning', (engi
     expect(await empty.listBuckets()).toEqual([]);
   });
 
+  it('meta copy refuses a store with snapshots (they hold versions) rather than drop them', async () => {
+    await enable();
+    const v1 = await store.putObject(record('k', 'o1'));
+    await store.createSnapshot({ name: 'snap', bucket: 'bkt', prefix: '', createdAt: NOW, state: 'creating', objects: 0, bytes: 0 });
+    expect(await store.addSnapshotEntries('snap', [{ key: 'k', versionId: v1.versionId!, objectId: 'o1', size: 10, etag: '"etag-o1"', sha256: 'ab'.repeat(32), lastModified: NOW }])).toEqual([]);
+    const empty = (await engine.fresh({ now: () => NOW })).store;
+    await expect(copyMetaStore(store as BulkMetaStore, empty as BulkMetaStore)).rejects.toThrow(/snapshot snap/);
+    expect(await empty.listBuckets()).toEqual([]);
+  });
+
   it('concurrent writes and deletes of one key keep exactly one latest version', async () => {
     await enable();
     const writes = Array.from({ length: 12 }, (_, i) => (i % 4 === 3 ? store.deleteObject('bkt', 'k') : store.putObject(record('k', `o${i}`))));

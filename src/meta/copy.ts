@@ -41,6 +41,9 @@ export async function copyMetaStore(source: BulkMetaStore, target: BulkMetaStore
 
   const buckets = await source.listBuckets();
   for (const bucket of buckets) await refuseKeptVersions(source, bucket.name);
+  // Snapshots hold versions: a copy without them would silently release what they pin.
+  const snapshots = await source.listSnapshots();
+  if (snapshots.length > 0) throw new VersionsNotCopiedError(snapshots[0]!.bucket, `snapshot ${snapshots[0]!.name}`);
   const sum: CopySummary = { buckets: 0, objects: 0, uploads: 0, parts: 0, garbage: 0 };
   for (const bucket of buckets) {
     await target.createBucket(bucket);
@@ -73,8 +76,8 @@ export async function copyMetaStore(source: BulkMetaStore, target: BulkMetaStore
 }
 
 export class VersionsNotCopiedError extends Error {
-  constructor(bucket: string) {
-    super(`bucket ${bucket} keeps noncurrent versions or delete markers, which the copy does not carry yet; nothing was copied`);
+  constructor(bucket: string, what = 'noncurrent versions or delete markers') {
+    super(`bucket ${bucket} keeps ${what}, which the copy does not carry yet; nothing was copied`);
     this.name = 'VersionsNotCopiedError';
   }
 }
