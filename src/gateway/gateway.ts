@@ -145,7 +145,7 @@ export async function openGateway(config: TesseraConfig, opts: OpenOptions): Pro
       await gcJob.release();
       await hotJob.release();
       await lifecycleJob.release();
-      await reader.stop();
+      await reader.drain();
       await hot.close();
       await tier.close();
       await cold.close();

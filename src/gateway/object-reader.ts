@@ -46,16 +46,6 @@ export class ObjectReader {
   private openSinks = 0;
   /** Readers waiting on each object's promotion: a slow first client is detached only when someone waits. */
   private readonly waiting = new Map<string, number>();
-  /**
-   * Promotions that found every hot-tier writer busy: they run as writers free up, oldest first, instead of being
-   * dropped (many readers at once would otherwise leave most objects cold epoch after epoch). Bounded by the hot
-   * budget in bytes: more than fits would only evict itself.
-   */
-  private readonly deferred = new Map<string, { record: ObjectRecord; bytes: number }>();
-  private deferredBytes = 0;
-  /** Deferred promotions between leaving the queue and entering `promotions` (drain must see them). */
-  private startingDeferred = 0;
-  private closing = false;
 
   constructor(
     private readonly hot: HotCache,
@@ -280,48 +270,10 @@ export class ObjectReader {
     return 'started';
   }
 
-  /**
-   * Admit the object to the hot tier and open a writer for its blob; undefined when it cannot be admitted, or when
-   * every writer is busy (then the promotion is deferred, see `deferred`).
-   */
+  /** Admit the object to the hot tier and open a writer for its blob; undefined when it cannot be admitted. */
   private async openSink(record: ObjectRecord): Promise<HotSink | undefined> {
     if (this.policy.promote === 'never' && !this.policy.writeThrough) return undefined;
-    if (this.openSinks >= MAX_CONCURRENT_HOT_WRITES) {
-      this.defer(record);
-      return undefined;
-    }
     return this.sinkFor(record.objectId, hotBlobSize(record, this.form), 'promotion');
-  }
-
-  private defer(record: ObjectRecord): void {
-    const bytes = hotBlobSize(record, this.form);
-    if (this.closing || this.deferred.has(record.objectId) || this.deferredBytes + bytes > this.hot.budgetBytes) return;
-    this.deferred.set(record.objectId, { record, bytes });
-    this.deferredBytes += bytes;
-    this.metrics.promotions.inc({ result: 'deferred' });
-  }
-
-  /** A writer is free: start the oldest deferred promotion (it defers itself again if the writer was taken meanwhile). */
-  private runDeferred(): void {
-    if (this.closing || this.openSinks >= MAX_CONCURRENT_HOT_WRITES) return;
-    const next = this.deferred.values().next();
-    if (next.done === true) return;
-    const { record, bytes } = next.value;
-    this.deferred.delete(record.objectId);
-    this.deferredBytes -= bytes;
-    this.startingDeferred++;
-    void (async () => {
-      try {
-        // Still this version, still cold, and nobody promoting it already.
-        const fresh = await this.meta.getObjectById(record.objectId);
-        if (fresh !== null && fresh.hot === 'cold' && !this.promotions.has(fresh.objectId)) await this.promoteInBackground(fresh);
-      } catch (err) {
-        this.log.warn({ objectId: record.objectId, err: (err as Error).message }, 'deferred promotion failed');
-      } finally {
-        this.startingDeferred--;
-        this.runDeferred();
-      }
-    })();
   }
 
   /**
@@ -343,10 +295,8 @@ export class ObjectReader {
     this.openSinks++;
     let released = false;
     const release = (): void => {
-      if (released) return;
+      if (!released) this.openSinks--;
       released = true;
-      this.openSinks--;
-      this.runDeferred();
     };
     try {
       if (!admitAtCommit && !(await this.hot.admit(objectId, bytes))) {
@@ -411,17 +361,9 @@ export class ObjectReader {
     return this.hot.tier.health();
   }
 
-  /** Waits until no promotion is in flight or deferred (`tessera warm`, tests). */
+  /** Waits for in-flight promotions (graceful shutdown). */
   async drain(): Promise<void> {
-    while (this.promotions.size > 0 || this.deferred.size > 0 || this.startingDeferred > 0) await sleep(50, undefined, 'resolve');
-  }
-
-  /** Graceful shutdown: deferred promotions are dropped, the ones in flight finish. */
-  async stop(): Promise<void> {
-    this.closing = true;
-    this.deferred.clear();
-    this.deferredBytes = 0;
-    await this.drain();
+    while (this.promotions.size > 0) await sleep(50, undefined, 'resolve');
   }
 }
 
