@@ -125,6 +125,17 @@ export class TesseraObjectService implements ObjectService {
     return b;
   }
 
+  /** What a write needs to know of its bucket, read once (two store reads): erasure, Object Lock, versioning. */
+  private async writeState(bucket: string): Promise<WriteState> {
+    const b = await this.requireBucket(bucket);
+    const settings = await this.meta.bucketSettings(bucket);
+    return {
+      erasure: b.erasure ?? { k: this.d.config.cold.k, m: this.d.config.cold.m },
+      lock: parseLockConfig(settings['object-lock'] ?? null),
+      versioning: settings.versioning,
+    };
+  }
+
   private async lockConfig(bucket: string): Promise<ObjectLockConfig | null> {
     return parseLockConfig(await this.meta.getBucketSetting(bucket, 'object-lock'));
   }
@@ -183,11 +194,11 @@ export class TesseraObjectService implements ObjectService {
   }
 
   async putObject(input: PutObjectInput): Promise<ObjectRecord> {
-    let erasure: { k: number; m: number };
+    let state: WriteState;
     let lock: ObjectLock | undefined;
     try {
-      erasure = await this.erasureFor(input.bucket);
-      lock = lockOfNewVersion(input.bucket, await this.lockConfig(input.bucket), input.lock, Date.now());
+      state = await this.writeState(input.bucket);
+      lock = lockOfNewVersion(input.bucket, state.lock, input.lock, Date.now());
       await this.precheck(input.bucket, input.key, input.condition);
     } catch (err) {
       // The body will never be read: release it (for CopyObject it is an open source object with files behind it).
@@ -197,10 +208,10 @@ export class TesseraObjectService implements ObjectService {
     const objectId = newId();
     const dk = randomBytes(32);
     const { keyId, wrappedKey } = this.d.keyring.wrap(objectId, dk);
-    const hotSink = this.d.config.hot.writeThrough ? await this.d.reader.openWriteThrough(objectId, input.size, this.d.config.cold.segmentSize, this.d.config.cold.chunkSize, erasure.k) : undefined;
+    const hotSink = this.d.config.hot.writeThrough ? await this.d.reader.openWriteThrough(objectId, input.size, this.d.config.cold.segmentSize, this.d.config.cold.chunkSize, state.erasure.k) : undefined;
     let data: Awaited<ReturnType<TesseraObjectService['ingest']>>;
     try {
-      data = await this.ingest(objectId, dk, 1, erasure, input.body, input.size, input.contentMd5, input.checksum, hotSink, true);
+      data = await this.ingest(objectId, dk, 1, state.erasure, input.body, input.size, input.contentMd5, input.checksum, hotSink, true);
     } catch (err) {
       await hotSink?.abort();
       throw err;
@@ -226,20 +237,21 @@ export class TesseraObjectService implements ObjectService {
       ...(lock !== undefined ? { lock } : {}),
       ...(data.sha256 ? { sha256: data.sha256.toString('hex') } : {}),
     };
-    return this.commit(record, input.condition, hotSink);
+    return this.commit(record, input.condition, state, hotSink);
   }
 
   /** Write the recovery copies, then commit in one store transaction; on failure the new shards become garbage. */
   private async commit(
     record: ObjectRecord,
     condition: WriteCondition | undefined,
+    state: WriteState,
     hotSink?: import('./object-reader.js').HotSink,
     complete?: { uploadId: string; usedParts: number[] },
   ): Promise<ObjectRecord> {
     try {
       // The version id is chosen before the record copies are sealed, so recover-index restores it.
-      if (record.versionId === undefined && (await this.meta.getBucketSetting(record.bucket, 'versioning')) === 'Enabled') record.versionId = newVersionId();
-      record.manifest.copies = await this.d.cold.writeRecordCopies(record, (await this.erasureFor(record.bucket)).m);
+      if (record.versionId === undefined && state.versioning === 'Enabled') record.versionId = newVersionId();
+      record.manifest.copies = await this.d.cold.writeRecordCopies(record, state.erasure.m);
       const grace = this.d.config.cold.gcGraceMs;
       const outcome = complete
         ? await this.meta.completeUpload(complete.uploadId, record, complete.usedParts, condition, grace)
@@ -524,7 +536,8 @@ export class TesseraObjectService implements ObjectService {
     const bare = (v: string | undefined): string | undefined => v?.replace(/-\d+$/, '');
     if (expectedChecksum !== undefined && algorithm && bare(expectedChecksum) !== bare(checksum?.value)) throw new GatewayError('DigestMismatch', algorithm);
     const now = Date.now();
-    const lock = lockOfNewVersion(upload.bucket, await this.lockConfig(upload.bucket), upload.lock, now);
+    const state = await this.writeState(upload.bucket);
+    const lock = lockOfNewVersion(upload.bucket, state.lock, upload.lock, now);
     const record: ObjectRecord = {
       bucket: upload.bucket,
       key: upload.key,
@@ -552,7 +565,7 @@ export class TesseraObjectService implements ObjectService {
       ...(upload.grants !== undefined ? { grants: upload.grants } : {}),
       ...(lock !== undefined ? { lock } : {}),
     };
-    const committed = await this.commit(record, condition, undefined, { uploadId: upload.uploadId, usedParts: used.map((p) => p.partNumber) });
+    const committed = await this.commit(record, condition, state, undefined, { uploadId: upload.uploadId, usedParts: used.map((p) => p.partNumber) });
     this.hasher.enqueue(committed);
     return committed;
   }
@@ -604,4 +617,11 @@ export class TesseraObjectService implements ObjectService {
 /** A garbage item for blobs that belong to no object (a marker's copies, copies left by a delete): no data, no key. */
 function loose(copies: ShardRef[]): ObjectManifest {
   return { version: 1, objectId: newId(), wrappedKey: '', keyId: '', size: 0, segments: [], copies };
+}
+
+/** A write's view of its bucket (see writeState). */
+interface WriteState {
+  erasure: { k: number; m: number };
+  lock: ObjectLockConfig | null;
+  versioning: string | undefined;
 }

@@ -1,4 +1,5 @@
-import type { LockChange, ObjectLock } from '../model/records.js';
+import type { ShardRef } from '../model/manifest.js';
+import type { LockChange, ObjectLock, ObjectRecord } from '../model/records.js';
 import { MetaError } from './errors.js';
 
 /**
@@ -46,4 +47,13 @@ export function applyLockChange(key: string, current: ObjectLock | undefined, ch
   // A hold turned off stays recorded as OFF, which GetObjectLegalHold answers.
   if (change.legalHold !== undefined) next.legalHold = change.legalHold;
   return next.retention === undefined && next.legalHold === undefined ? undefined : next;
+}
+
+/** The record after a lock change, with its record copies swapped when `copies` is given: what both stores write. */
+export function withLockChange(record: ObjectRecord, change: LockChange, now: number, bypassGovernance: boolean, copies?: ShardRef[]): ObjectRecord {
+  const lock = applyLockChange(record.key, record.lock, change, now, bypassGovernance);
+  const updated: ObjectRecord = { ...record, manifest: copies ? { ...record.manifest, copies } : record.manifest };
+  if (lock === undefined) delete updated.lock;
+  else updated.lock = lock;
+  return updated;
 }

@@ -25,7 +25,7 @@ import type {
 import { NULL_VERSION_ID } from '../model/records.js';
 import { fetchVersions, listVersionPage, versionStreamQueries, type VersionRow } from './listing-versions.js';
 import { chosenVersionId } from './version-id.js';
-import { applyLockChange, assertDestroyable } from './object-lock.js';
+import { assertDestroyable, withLockChange } from './object-lock.js';
 import { entryRange, snapshotEntryFromRow, snapshotFromRow, type SnapshotEntryRow, type SnapshotRow } from './sqlite-snapshots.js';
 import type { LockChange } from '../model/records.js';
 import { checkWriteCondition, DEFAULT_GARBAGE_GRACE_MS, invalidPart } from './sqlite-store.js';
@@ -48,6 +48,7 @@ import {
   MARKER_COLUMNS,
   markerFromRow,
   markerParams,
+  optionalJson,
   newMarker,
   type MarkerRow,
 } from './sqlite-rows.js';
@@ -513,13 +514,8 @@ export class PostgresMetaStore implements MetaStore {
       const { rows } = await q(`SELECT ${OBJECT_SELECT} FROM objects WHERE object_id = $1 FOR UPDATE`, [objectId], 'lockObjectById');
       const row = rows[0] as ObjectRow | undefined;
       if (row === undefined || row.bucket !== bucket || decodeKey(row.key) !== key) return null;
-      const record = objectFromRow(row);
-      const lock = applyLockChange(key, record.lock, change, this.now(), options.bypassGovernance);
-      const manifest: ObjectManifest = options.copies ? { ...record.manifest, copies: options.copies } : record.manifest;
-      await q('UPDATE objects SET object_lock = $1, manifest = $2 WHERE object_id = $3', [lock === undefined ? null : JSON.stringify(lock), JSON.stringify(manifest), objectId], 'setObjectLock');
-      const updated: ObjectRecord = { ...record, manifest };
-      if (lock === undefined) delete updated.lock;
-      else updated.lock = lock;
+      const updated = withLockChange(objectFromRow(row), change, this.now(), options.bypassGovernance, options.copies);
+      await q('UPDATE objects SET object_lock = $1, manifest = $2 WHERE object_id = $3', [optionalJson(updated.lock), JSON.stringify(updated.manifest), objectId], 'setObjectLock');
       return updated;
     });
   }

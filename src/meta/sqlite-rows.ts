@@ -114,7 +114,7 @@ function parseOptionalJson<T>(text: string | null): T | undefined {
   return text === null ? undefined : parseJson<T>(text);
 }
 
-function optionalJson(value: unknown): string | null {
+export function optionalJson(value: unknown): string | null {
   return value === undefined ? null : JSON.stringify(value);
 }
 

@@ -44,11 +44,12 @@ import {
   type UploadRow,
   markerFromRow,
   markerParams,
+  optionalJson,
   newMarker,
 } from './sqlite-rows.js';
 import { fetchVersions, listVersionPage } from './listing-versions.js';
 import { chosenVersionId } from './version-id.js';
-import { applyLockChange, assertDestroyable } from './object-lock.js';
+import { assertDestroyable, withLockChange } from './object-lock.js';
 import { entryRange, prepareSnapshotStatements, snapshotEntryFromRow, snapshotFromRow, type SnapshotStatements } from './sqlite-snapshots.js';
 import type { LockChange } from '../model/records.js';
 
@@ -390,13 +391,8 @@ export class SqliteMetaStore implements MetaStore {
     return this.write(() => {
       const row = this.s.objectById.get(objectId);
       if (row === undefined || row.bucket !== bucket || decodeKey(row.key) !== key) return null;
-      const record = objectFromRow(row);
-      const lock = applyLockChange(key, record.lock, change, this.now(), options.bypassGovernance);
-      const manifest: ObjectManifest = options.copies ? { ...record.manifest, copies: options.copies } : record.manifest;
-      this.s.setLockAndManifest.run(lock === undefined ? null : JSON.stringify(lock), JSON.stringify(manifest), objectId);
-      const updated: ObjectRecord = { ...record, manifest };
-      if (lock === undefined) delete updated.lock;
-      else updated.lock = lock;
+      const updated = withLockChange(objectFromRow(row), change, this.now(), options.bypassGovernance, options.copies);
+      this.s.setLockAndManifest.run(optionalJson(updated.lock), JSON.stringify(updated.manifest), objectId);
       return updated;
     });
   }
