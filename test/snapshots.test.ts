@@ -76,7 +76,7 @@ describe('dataset snapshots', () => {
   it('a multipart object gets its SHA-256 right after completion, in the background', async () => {
     const want = sha256(bodies.get('train/shard-002.tar')!).toString('hex');
     let got: string | string[] | undefined;
-    for (let i = 0; i < 100 && got === undefined; i++) {
+    for (let i = 0; i < 600 && got === undefined; i++) {
       got = (await raw(api, { method: 'HEAD', path: '/data/train/shard-002.tar' })).headers['x-tessera-content-sha256'];
       if (got === undefined) await new Promise((r) => setTimeout(r, 50));
     }
