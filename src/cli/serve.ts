@@ -72,7 +72,8 @@ export async function serveMain(argv: string[]): Promise<number> {
 async function runGateway(loaded: LoadedConfig, logger: Logger, printBanner: boolean): Promise<number> {
   const { config } = loaded;
   const metrics = createMetrics();
-  const gateway = await openGateway(config, { logger, metrics });
+  const processesPerMachine = cluster.isPrimary ? 1 : Number(process.env.TESSERA_WORKER_COUNT ?? '1') || 1;
+  const gateway = await openGateway(config, { logger, metrics, processesPerMachine });
   const server = await startS3Server({ service: gateway.service, config, logger, metrics });
   // With --workers, one worker serves the console (its sessions and jobs live in one process); it tells the primary.
   let consoleServer: ConsoleServer | undefined;
@@ -122,7 +123,7 @@ async function runPrimary(loaded: LoadedConfig, workers: number, logger: Logger)
     process.stdout.write(banner(loaded, s3Url, workers, consoleUrl));
   });
   const fork = (withConsole: boolean): void => {
-    const w = cluster.fork(withConsole ? { TESSERA_CONSOLE_WORKER: '1' } : {});
+    const w = cluster.fork({ TESSERA_WORKER_COUNT: String(workers), ...(withConsole ? { TESSERA_CONSOLE_WORKER: '1' } : {}) });
     if (withConsole) consoleWorker = w.id;
   };
   // A worker that dies before every worker listens failed to start (bad config, store unreadable, port taken):

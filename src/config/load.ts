@@ -9,6 +9,7 @@ import { makePrivateDir, PRIVATE_FILE_MODE } from '../util/private-files.js';
 import type {
   ColdConfig,
   HotConfig,
+  LocalCacheConfig,
   PricesConfig,
   ConsoleConfig,
   MetaConfig,
@@ -411,6 +412,19 @@ function parseHot(s: Section, dataDir: string): HotConfig {
   return hot;
 }
 
+function parseCache(s: Section, dataDir: string, hot: HotConfig): { local: LocalCacheConfig } {
+  const l = s.section('local');
+  const local: LocalCacheConfig = {
+    enabled: l.bool('enabled', hot.driver !== 'fs'),
+    path: path.resolve(dataDir, l.str('path', 'cache')),
+    budgetBytes: l.bytes('budget', 2 * 2 ** 30, 1),
+  };
+  l.rejectUnknown();
+  s.rejectUnknown();
+  if (local.enabled && hot.driver === 'fs' && local.path === hot.fs.path) throw new ConfigError('cache.local.path', 'must not be the fs hot tier\'s directory');
+  return { local };
+}
+
 function parseCold(s: Section, dataDir: string): ColdConfig {
   const k = s.int('k', 4, 1, 24);
   const m = s.int('m', 2, 1, 6);
@@ -518,6 +532,7 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
   const { keys, missingFile: masterKey } = parseKeys(root, env, dataDir);
   const meta = parseMeta(root.section('meta'), env, dataDir);
   const hot = parseHot(root.section('hot'), dataDir);
+  const cache = parseCache(root.section('cache'), dataDir, hot);
   const cold = parseCold(root.section('cold'), dataDir);
   const prices = parsePrices(root.section('prices'), cold.nodes.map((n) => n.name));
   const consoleConfig = parseConsole(root.section('console'), opts.file === undefined || root.has('console'), server.host);
@@ -526,7 +541,7 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
   logSection.rejectUnknown();
   root.rejectUnknown();
   const missing = { ...(masterKey !== undefined ? { masterKeyFile: masterKey } : {}), ...(credentials !== undefined ? { credentialsFile: credentials } : {}) };
-  return { config: { dataDir, server, users, keys, meta, hot, cold, prices, console: consoleConfig, log }, missing };
+  return { config: { dataDir, server, users, keys, meta, hot, cache, cold, prices, console: consoleConfig, log }, missing };
 }
 
 /**

@@ -86,6 +86,16 @@ export interface HotConfig {
   s3?: S3ConnectionConfig;
 }
 
+/** The local cache tier: the gateway machine's own disk in front of the hot tier (docs/ARCHITECTURE.md). */
+export interface LocalCacheConfig {
+  /** On by default with a remote (s3) hot tier; with the fs hot tier it would only duplicate it. */
+  enabled: boolean;
+  /** Directory; each gateway process uses a subdirectory of its own. */
+  path: string;
+  /** Hard byte budget of the whole directory (split evenly between `--workers` processes). */
+  budgetBytes: number;
+}
+
 export interface ColdConfig {
   k: number;
   m: number;
@@ -187,6 +197,7 @@ export interface TesseraConfig {
   keys: KeyConfig;
   meta: MetaConfig;
   hot: HotConfig;
+  cache: { local: LocalCacheConfig };
   cold: ColdConfig;
   prices: PricesConfig;
   console: ConsoleConfig;

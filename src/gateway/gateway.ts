@@ -12,16 +12,20 @@ import type { Logger } from '../util/logger.js';
 import type { Metrics } from '../util/metrics.js';
 import { GarbageCollector } from './garbage.js';
 import { HotCache } from './hot-cache.js';
+import { LocalCache } from './local-cache.js';
 import { ObjectReader } from './object-reader.js';
 import { TesseraObjectService } from './object-service.js';
 import { runLifecycle } from './lifecycle.js';
 
 /** Everything one gateway process runs, for the S3 server and the CLI's maintenance commands. */
 export interface Gateway {
+  config: TesseraConfig;
   service: TesseraObjectService;
   meta: MetaStore;
   cold: ColdStore;
   hot: HotCache;
+  /** The local cache tier of this process (serving processes only). */
+  local?: LocalCache;
   reader: ObjectReader;
   keyring: Keyring;
   garbage: GarbageCollector;
@@ -61,6 +65,10 @@ export interface OpenOptions {
   background?: boolean;
   /** Reconcile the hot tier with the store at start (default true; skipped while another gateway holds the job). */
   reconcile?: boolean;
+  /** Open the local cache tier when configured (default: with `background`; a one-shot command has no use for it). */
+  localCache?: boolean;
+  /** Gateway processes sharing this machine's local cache directory (`--workers`): each gets its share of the budget. */
+  processesPerMachine?: number;
   jobIntervals?: Partial<JobIntervals>;
 }
 
@@ -92,7 +100,12 @@ export async function openGateway(config: TesseraConfig, opts: OpenOptions): Pro
       logger.warn({ err: (err as Error).message }, 'hot tier reconciliation failed; continuing (reads fall back to the cold tier)');
     }
   }
-  const reader = new ObjectReader(hot, cold, meta, keyring, config.hot, metrics, logger);
+  const localConfig = config.cache.local;
+  const local =
+    localConfig.enabled && (opts.localCache ?? opts.background !== false)
+      ? await LocalCache.open(localConfig.path, Math.floor(localConfig.budgetBytes / (opts.processesPerMachine ?? 1)), metrics, logger, async (id) => (await meta.getObjectById(id)) !== null)
+      : undefined;
+  const reader = new ObjectReader(hot, cold, meta, keyring, config.hot, metrics, logger, local);
   const garbage = new GarbageCollector(meta, cold, hot, logger);
   const repair = new RepairQueue({ meta, cold, metrics, logger, repair: config.cold.repair, holder });
   // Heal on read: a reader that met a missing or corrupt shard queues its segment for repair.
@@ -128,10 +141,12 @@ export async function openGateway(config: TesseraConfig, opts: OpenOptions): Pro
     timers.push(t);
   }
   return {
+    config,
     service,
     meta,
     cold,
     hot,
+    ...(local ? { local } : {}),
     reader,
     keyring,
     garbage,
@@ -147,6 +162,7 @@ export async function openGateway(config: TesseraConfig, opts: OpenOptions): Pro
       await lifecycleJob.release();
       await reader.drain();
       await hot.close();
+      await local?.close();
       await tier.close();
       await cold.close();
       await meta.close();

@@ -3,6 +3,7 @@ import type { HotTier } from '../hot/driver.js';
 import type { MetaStore } from '../meta/store.js';
 import type { Logger } from '../util/logger.js';
 import type { Metrics } from '../util/metrics.js';
+import { AccessFrequency } from './access-frequency.js';
 
 /** A promotion still 'promoting' after this long belongs to a gateway that died; its reservation is released. */
 export const STALE_PROMOTION_MS = 10 * 60_000;
@@ -18,6 +19,8 @@ export class HotCache {
   private admission: Promise<unknown> = Promise.resolve();
   private readonly touched = new Map<string, number>();
   private flushTimer: NodeJS.Timeout | undefined;
+  /** This gateway's reads, for the admission filter (another gateway's reads count there). */
+  readonly frequency = new AccessFrequency();
 
   constructor(
     readonly tier: HotTier,
@@ -39,11 +42,12 @@ export class HotCache {
 
   /**
    * Reserve `bytes` for `objectId`, evicting least-recently-used objects as needed. False when the object can never
-   * fit (larger than the whole budget, or pinned objects fill it) or is already hot/promoting.
+   * fit (larger than the whole budget, or pinned objects fill it), is already hot/promoting, or (unless `forced`: an
+   * operator's warm, a pin, RestoreObject, write-through) would displace objects this gateway read at least as often.
    */
-  admit(objectId: string, bytes: number): Promise<boolean> {
+  admit(objectId: string, bytes: number, forced = false): Promise<boolean> {
     return this.serialize(async () => {
-      if (bytes > this.budgetBytes) return false;
+      if (bytes > this.budgetBytes) return this.refused();
       for (;;) {
         const { outcome, usedBytes } = await this.meta.reserveHot(objectId, bytes, this.budgetBytes, Date.now());
         // Only a cold object can be admitted: a second promotion of the same object (here or in another gateway) is
@@ -53,24 +57,33 @@ export class HotCache {
           this.metrics.hotBytes.set(usedBytes + bytes);
           return true;
         }
-        if (!(await this.evictFor(objectId, usedBytes + bytes - this.budgetBytes))) return false;
+        if (!(await this.evictFor(objectId, usedBytes + bytes - this.budgetBytes, forced))) return this.refused();
       }
     });
   }
 
+  private refused(): false {
+    this.metrics.hotRefusals.inc();
+    return false;
+  }
+
   /**
    * Evict least-recently-used objects worth at least `excess` bytes (as far as this gateway's view goes: another
-   * gateway may evict or admit meanwhile, so the caller re-checks the budget). False when nothing is evictable.
+   * gateway may evict or admit meanwhile, so the caller re-checks the budget). False when nothing is evictable, or
+   * when the admission filter prefers the victims (unless `forced`).
    */
-  private async evictFor(objectId: string, excess: number): Promise<boolean> {
-    const victims = (await this.meta.evictionCandidates(16)).filter((v) => v.objectId !== objectId);
-    if (victims.length === 0) return false;
+  private async evictFor(objectId: string, excess: number, forced = true): Promise<boolean> {
+    const candidates = (await this.meta.evictionCandidates(16)).filter((v) => v.objectId !== objectId);
+    if (candidates.length === 0) return false;
+    const victims = [];
     let freed = 0;
-    for (const v of victims) {
-      await this.evictNow(v.objectId);
+    for (const v of candidates) {
+      victims.push(v);
       freed += v.hotBytes;
       if (freed >= excess) break;
     }
+    if (!forced && !this.frequency.admits(objectId, Math.max(...victims.map((v) => this.frequency.of(v.objectId))))) return false;
+    for (const v of victims) await this.evictNow(v.objectId);
     return true;
   }
 

@@ -1,4 +1,4 @@
-import { PassThrough, Readable, pipeline } from 'node:stream';
+import { PassThrough, Readable, Transform, pipeline } from 'node:stream';
 import type { ColdStore } from '../cold/cold-store.js';
 import type { Keyring } from '../cold/keys.js';
 import { hotRangeForPlainRange, hotSegmentSize, planSegments, writerChunkSize } from '../model/layout.js';
@@ -12,9 +12,12 @@ import { sleep } from '../util/abortable-sleep.js';
 import type { HotCache } from './hot-cache.js';
 import { SingleFlight } from './single-flight.js';
 import { isColdError } from '../cold/errors.js';
+import type { LocalCache, LocalFill } from './local-cache.js';
 
 /** Hot-tier uploads at once; each holds up to a few parts (S3 multipart) of buffered data. */
 const MAX_CONCURRENT_HOT_WRITES = 4;
+/** Share of the local cache that blobs waiting for their hot-tier upload may hold (they cannot be evicted). */
+const UPLOAD_QUEUE_SHARE = 0.5;
 
 import type { ByteRange } from './types.js';
 
@@ -36,9 +39,12 @@ export function hotBlobSize(record: Pick<ObjectRecord, 'size' | 'manifest'>, for
 }
 
 /**
- * The read path: hot tier first; on a miss, one reconstruction per object at a time (single-flight) that streams to
- * the first reader and, when policy allows, fills the hot tier on the way; readers that arrive meanwhile wait for
- * that promotion and then read the hot copy. The hot tier failing never fails a read the cold tier can serve.
+ * The read path: local cache tier (when configured), then hot tier, then cold tier; a hit in a slower tier fills the
+ * faster ones when their admission allows. On a miss, one reconstruction per object at a time (single-flight) streams
+ * to the first reader and fills the local cache on the way; its upload to the remote hot tier is queued from the
+ * local file afterwards, so the hot tier's speed never limits the client. Without a local cache (or when it does not
+ * admit the object) the reconstruction fills the hot tier directly. Readers that arrive meanwhile wait for that fill
+ * and then read the copy. A cache tier failing never fails a read the cold tier can serve.
  */
 export class ObjectReader {
   private readonly promotions = new SingleFlight<boolean>();
@@ -46,6 +52,11 @@ export class ObjectReader {
   private openSinks = 0;
   /** Readers waiting on each object's promotion: a slow first client is detached only when someone waits. */
   private readonly waiting = new Map<string, number>();
+  /** Local-cache blobs waiting for their upload to the hot tier (pinned in the local cache meanwhile). */
+  private readonly uploads: Array<{ record: ObjectRecord; bytes: number }> = [];
+  private uploadBytes = 0;
+  private uploadsRunning = 0;
+  private uploadsIdle: Array<() => void> = [];
 
   constructor(
     private readonly hot: HotCache,
@@ -55,6 +66,7 @@ export class ObjectReader {
     private readonly policy: HotConfig,
     private readonly metrics: Metrics,
     private readonly log: Logger,
+    private readonly local?: LocalCache,
   ) {}
 
   private get form(): HotSink['form'] {
@@ -64,8 +76,12 @@ export class ObjectReader {
   async open(record: ObjectRecord, range?: ByteRange): Promise<Readable> {
     const r = range ?? { offset: 0, length: record.size };
     if (r.length === 0 || record.size === 0) return Readable.from([]);
+    this.hot.frequency.record(record.objectId);
+    this.local?.noteRead(record.objectId);
+    const local = await this.openLocal(record, r);
+    if (local) return local;
     if (record.hot === 'hot') {
-      const s = await this.openHot(record, r);
+      const s = await this.openHot(record, r, this.policy.promote !== 'never');
       if (s) return s;
     }
     if (this.promotions.has(record.objectId)) return this.afterPromotion(record, r);
@@ -93,7 +109,7 @@ export class ObjectReader {
     if (left > 0) this.waiting.set(id, left);
     else this.waiting.delete(id);
     if (promoted) {
-      const s = await this.openHot(record, r);
+      const s = (await this.openLocal(record, r)) ?? (await this.openHot(record, r, false));
       if (s) return s;
     }
     this.metrics.hotMisses.inc();
@@ -105,32 +121,49 @@ export class ObjectReader {
     return this.keyring.unwrap(m.objectId, m.keyId, m.wrappedKey);
   }
 
-  private async openHot(record: ObjectRecord, r: ByteRange): Promise<Readable | null> {
-    const segments = record.manifest.segments;
-    const hotRange = this.form === 'plaintext' ? r : hotRangeForPlainRange(segments, r.offset, r.length);
+  /** The part of the blob that holds plaintext range `r`, or undefined for the whole blob. */
+  private blobRange(record: ObjectRecord, r: ByteRange): ByteRange | undefined {
+    const hotRange = this.form === 'plaintext' ? r : hotRangeForPlainRange(record.manifest.segments, r.offset, r.length);
     // A whole blob is asked for without a range: Ceph RGW answers a ranged GET ~15 ms later than a plain one.
-    const whole = hotRange.offset === 0 && hotRange.length === hotBlobSize(record, this.form);
-    const raw = await this.hot.read(record.objectId, whole ? undefined : hotRange);
+    return hotRange.offset === 0 && hotRange.length === hotBlobSize(record, this.form) ? undefined : hotRange;
+  }
+
+  private async openLocal(record: ObjectRecord, r: ByteRange): Promise<Readable | null> {
+    if (!this.local) return null;
+    const raw = await this.local.read(record.objectId, this.blobRange(record, r));
+    if (!raw) return null;
+    const local = this.local;
+    return this.plaintextOf(raw, record, r, 'local cache', () => local.forget(record.objectId));
+  }
+
+  /** From the hot tier; with `fillLocal`, a whole-blob read also fills the local cache when it admits the object. */
+  private async openHot(record: ObjectRecord, r: ByteRange, fillLocal: boolean): Promise<Readable | null> {
+    const range = this.blobRange(record, r);
+    const raw = await this.hot.read(record.objectId, range);
     if (!raw) return null;
     this.metrics.hotHits.inc();
     this.hot.touch(record.objectId);
-    if (this.form === 'plaintext') return raw;
-    const plain = new HotDecryptStream({ objectId: record.objectId, dk: this.dataKey(record), segments, offset: r.offset, length: r.length });
-    this.evictOnCorruption(record.objectId, plain);
-    // One stream stage from blob to plaintext; a client that goes away (plain destroyed) also closes the blob's file/socket.
-    pipeline(raw, plain, () => undefined);
-    return plain;
+    const fill = fillLocal && range === undefined && this.local ? await this.local.admit(record.objectId, hotBlobSize(record, this.form)) : undefined;
+    return this.plaintextOf(fill ? teeInto(raw, fill) : raw, record, r, 'hot tier', () => void this.hot.evict(record.objectId).catch(() => undefined));
   }
 
-  /** A hot blob that fails authentication is dropped, so the next read rebuilds from the cold tier. */
-  private evictOnCorruption(objectId: string, plain: Readable): void {
+  /**
+   * Blob bytes to the plaintext of `r`. A blob that fails authentication is dropped from its tier (`drop`), so the
+   * next read goes to the next tier; the cold copy is intact.
+   */
+  private plaintextOf(raw: Readable, record: ObjectRecord, r: ByteRange, tier: string, drop: () => void): Readable {
+    if (this.form === 'plaintext') return raw;
+    const plain = new HotDecryptStream({ objectId: record.objectId, dk: this.dataKey(record), segments: record.manifest.segments, offset: r.offset, length: r.length });
     plain.once('error', (err) => {
       if (isColdError(err, 'Corrupt')) {
         this.metrics.hotErrors.inc({ op: 'corrupt' });
-        this.log.error({ objectId }, 'hot tier copy failed authentication; evicting it (the cold copy is intact)');
-        void this.hot.evict(objectId).catch(() => undefined);
+        this.log.error({ objectId: record.objectId, tier }, 'cached copy failed authentication; dropping it (the cold copy is intact)');
+        drop();
       }
     });
+    // One stream stage from blob to plaintext; a client that goes away (plain destroyed) also closes the blob's file/socket.
+    pipeline(raw, plain, () => undefined);
+    return plain;
   }
 
   /** The plaintext rebuilt from the cold tier, whatever the hot tier holds, and nothing promoted (snapshot verify). */
@@ -158,7 +191,7 @@ export class ObjectReader {
     const [done, joined] = this.promotions.run(record.objectId, async () => {
       let sink: HotSink | undefined;
       try {
-        sink = await this.openSink(record);
+        sink = (await this.openLocalSink(record)) ?? (await this.openSink(record));
       } catch (err) {
         this.log.warn({ objectId: record.objectId, err: (err as Error).message }, 'hot tier admission failed; serving from the cold tier');
       }
@@ -233,9 +266,9 @@ export class ObjectReader {
     );
   }
 
-  private async promoteInBackground(record: ObjectRecord): Promise<boolean> {
+  private async promoteInBackground(record: ObjectRecord, forced = false): Promise<boolean> {
     const [p] = this.promotions.run(record.objectId, async () => {
-      const sink = await this.openSink(record).catch(() => undefined);
+      const sink = await this.openSink(record, forced).catch(() => undefined);
       if (!sink) return false;
       try {
         this.metrics.reconstructions.inc();
@@ -257,7 +290,7 @@ export class ObjectReader {
   /** Promote and wait for the result (`tessera warm`). True when the object is hot afterwards. */
   async promote(record: ObjectRecord): Promise<boolean> {
     if (record.hot === 'hot') return true;
-    if (await this.promoteInBackground(record)) return true;
+    if (await this.promoteInBackground(record, true)) return true;
     // Not promoted here: another process (the gateway, another `tessera warm`) may have made it hot meanwhile.
     return (await this.meta.getObjectById(record.objectId))?.hot === 'hot';
   }
@@ -266,14 +299,84 @@ export class ObjectReader {
   async restore(record: ObjectRecord): Promise<'hot' | 'started' | 'in-progress'> {
     if (record.hot === 'hot') return 'hot';
     if (record.hot === 'promoting' || this.promotions.has(record.objectId)) return 'in-progress';
-    void this.promoteInBackground(record);
+    void this.promoteInBackground(record, true);
     return 'started';
   }
 
-  /** Admit the object to the hot tier and open a writer for its blob; undefined when it cannot be admitted. */
-  private async openSink(record: ObjectRecord): Promise<HotSink | undefined> {
+  /**
+   * Admit the object to the hot tier and open a writer for its blob; undefined when it cannot be admitted. `forced`
+   * (an operator's warm, RestoreObject) skips the admission filter.
+   */
+  private async openSink(record: ObjectRecord, forced = false): Promise<HotSink | undefined> {
     if (this.policy.promote === 'never' && !this.policy.writeThrough) return undefined;
-    return this.sinkFor(record.objectId, hotBlobSize(record, this.form), 'promotion');
+    return this.sinkFor(record.objectId, hotBlobSize(record, this.form), forced ? 'warm' : 'promotion');
+  }
+
+  /**
+   * Admit the object to the local cache and open a writer for its blob; its commit queues the upload to the hot
+   * tier. Undefined when there is no local cache or it does not admit the object.
+   */
+  private async openLocalSink(record: ObjectRecord): Promise<HotSink | undefined> {
+    if (!this.local || this.policy.promote === 'never') return undefined;
+    const bytes = hotBlobSize(record, this.form);
+    const fill = await this.local.admit(record.objectId, bytes);
+    if (!fill) return undefined;
+    return {
+      form: this.form,
+      write: (chunk) => fill.write(chunk),
+      commit: async () => {
+        const ok = await fill.commit();
+        if (ok) this.queueUpload(record, bytes);
+        return ok;
+      },
+      abort: () => fill.abort(),
+    };
+  }
+
+  /**
+   * Upload a local-cache blob to the hot tier later, at most MAX_CONCURRENT_HOT_WRITES hot-tier writes at once. The
+   * blob is pinned in the local cache until then; the queue holds at most half the local budget (beyond it the
+   * object stays in the local cache only, and a later read may promote it).
+   */
+  private queueUpload(record: ObjectRecord, bytes: number): void {
+    const local = this.local;
+    if (!local || record.hot !== 'cold' || bytes > this.hot.budgetBytes) return;
+    if (this.uploadBytes + bytes > local.budgetBytes * UPLOAD_QUEUE_SHARE || !local.pin(record.objectId)) return;
+    this.uploads.push({ record, bytes });
+    this.uploadBytes += bytes;
+    this.metrics.hotUploadsQueued.set(this.uploadBytes);
+    this.pumpUploads();
+  }
+
+  private pumpUploads(): void {
+    while (this.uploads.length > 0 && this.openSinks < MAX_CONCURRENT_HOT_WRITES) {
+      const job = this.uploads.shift()!;
+      this.uploadsRunning++;
+      void this.upload(job.record, job.bytes).finally(() => {
+        this.uploadsRunning--;
+        this.uploadBytes -= job.bytes;
+        this.metrics.hotUploadsQueued.set(this.uploadBytes);
+        this.local?.unpin(job.record.objectId);
+        this.pumpUploads();
+        if (this.uploadsRunning === 0 && this.uploads.length === 0) for (const w of this.uploadsIdle.splice(0)) w();
+      });
+    }
+  }
+
+  private async upload(record: ObjectRecord, bytes: number): Promise<void> {
+    const local = this.local;
+    if (!local) return;
+    const sink = await this.sinkFor(record.objectId, bytes, 'upload from the local cache').catch(() => undefined);
+    if (!sink) return;
+    const blob = await local.openPinned(record.objectId);
+    if (!blob) return void (await sink.abort());
+    try {
+      for await (const chunk of chunksOf(blob)) await sink.write(chunk);
+      await sink.commit();
+    } catch (err) {
+      this.log.warn({ objectId: record.objectId, err: (err as Error).message }, 'hot tier upload from the local cache failed');
+      await sink.abort().catch(() => undefined);
+    }
   }
 
   /**
@@ -287,7 +390,9 @@ export class ObjectReader {
     return this.sinkFor(objectId, bytes, 'write-through', true);
   }
 
-  private async sinkFor(objectId: string, bytes: number, why: string, admitAtCommit = false): Promise<HotSink | undefined> {
+  private async sinkFor(objectId: string, bytes: number, why: 'promotion' | 'warm' | 'write-through' | 'upload from the local cache', admitAtCommit = false): Promise<HotSink | undefined> {
+    // The admission filter judges reads; an operator's warm and write-through (configured) are not second-guessed.
+    const forced = why === 'warm' || why === 'write-through';
     if (bytes > this.hot.budgetBytes) return undefined;
     // Each hot-tier upload holds its own buffers (an S3 multipart upload keeps parts in memory): beyond a few at once
     // the object is simply served without promotion this time, which keeps memory bounded under many cold readers.
@@ -299,7 +404,7 @@ export class ObjectReader {
       released = true;
     };
     try {
-      if (!admitAtCommit && !(await this.hot.admit(objectId, bytes))) {
+      if (!admitAtCommit && !(await this.hot.admit(objectId, bytes, forced))) {
         release();
         return undefined;
       }
@@ -331,7 +436,7 @@ export class ObjectReader {
         release();
         try {
           await stored;
-          if (admitAtCommit && !(await hot.admit(objectId, bytes))) {
+          if (admitAtCommit && !(await hot.admit(objectId, bytes, forced))) {
             await hot.failed(objectId);
             return false;
           }
@@ -361,9 +466,10 @@ export class ObjectReader {
     return this.hot.tier.health();
   }
 
-  /** Waits for in-flight promotions (graceful shutdown). */
+  /** Waits for in-flight promotions and queued hot-tier uploads (graceful shutdown). */
   async drain(): Promise<void> {
     while (this.promotions.size > 0) await sleep(50, undefined, 'resolve');
+    if (this.uploadsRunning > 0 || this.uploads.length > 0) await new Promise<void>((resolve) => this.uploadsIdle.push(resolve));
   }
 }
 
@@ -430,4 +536,30 @@ function waitDrainOrClose(stream: NodeJS.WritableStream & { destroyed?: boolean 
     stream.on('close', done);
     stream.on('error', done);
   });
+}
+
+/**
+ * `src` passed through unchanged while its bytes also fill the local cache; the fill is committed when `src` ends
+ * and abandoned when the reader goes away first. A failing fill never fails the read.
+ */
+function teeInto(src: Readable, fill: LocalFill): Readable {
+  let ended = false;
+  const tee = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      fill.write(chunk).then(
+        () => done(null, chunk),
+        () => done(null, chunk),
+      );
+    },
+    flush(done) {
+      ended = true;
+      void fill.commit().catch(() => false);
+      done();
+    },
+  });
+  tee.once('close', () => {
+    if (!ended) void fill.abort().catch(() => undefined);
+  });
+  pipeline(src, tee, () => undefined);
+  return tee;
 }

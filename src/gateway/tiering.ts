@@ -1,3 +1,4 @@
+import { LocalCache } from './local-cache.js';
 import type { ObjectRecord } from '../model/records.js';
 import type { Gateway } from './gateway.js';
 
@@ -38,16 +39,25 @@ async function* objectsUnder(g: Gateway, bucket: string, prefix: string): AsyncG
   }
 }
 
+async function dropLocalCopies(g: Gateway, objectId: string): Promise<void> {
+  g.local?.forget(objectId);
+  const { enabled, path } = g.config.cache.local;
+  if (enabled) await LocalCache.dropEverywhere(path, [objectId]);
+}
+
 /** One object's change; true when something changed, false when it could not be (promotion refused). */
 async function apply(g: Gateway, action: TieringAction, rec: ObjectRecord): Promise<boolean | 'unchanged'> {
   switch (action) {
     case 'warm':
       if (rec.hot === 'hot') return 'unchanged';
       return g.reader.promote(rec);
-    case 'evict':
+    case 'evict': {
+      // The local cache tiers of running gateways (other processes) lose their copy too: an evicted object reads cold.
+      await dropLocalCopies(g, rec.objectId);
       if (rec.hot === 'cold') return 'unchanged';
       await g.hot.evict(rec.objectId);
       return true;
+    }
     case 'pin':
     case 'unpin': {
       const pin = action === 'pin';
