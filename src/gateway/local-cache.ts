@@ -151,9 +151,8 @@ export class LocalCache {
   admit(objectId: string, bytes: number): Promise<LocalFill | undefined> {
     return this.serialize(async () => {
       if (bytes > this.budgetBytes || this.entries.has(objectId)) return this.refused();
-      const excess = this.usedBytes + bytes - this.budgetBytes;
-      if (excess > 0) {
-        const victims = await this.victimsFor(objectId, excess);
+      if (this.usedBytes + bytes > this.budgetBytes) {
+        const victims = await this.victimsFor(objectId, bytes);
         if (victims === undefined) return this.refused();
         for (const [id, e] of victims) {
           this.entries.delete(id);
@@ -171,11 +170,13 @@ export class LocalCache {
   }
 
   /**
-   * The least recently used evictable entries worth `excess` bytes, or undefined when there are not enough or the
-   * admission filter prefers them to the candidate. Entries of objects that no longer exist are dropped first.
+   * The least recently used evictable entries to evict for `bytes` more, or undefined when there are not enough or
+   * the admission filter prefers them to the candidate. Entries of objects that no longer exist are dropped first.
    */
-  private async victimsFor(candidate: string, excess: number): Promise<Array<[string, Entry]> | undefined> {
+  private async victimsFor(candidate: string, bytes: number): Promise<Array<[string, Entry]> | undefined> {
     for (let pass = 0; pass < 2; pass++) {
+      const excess = this.usedBytes + bytes - this.budgetBytes;
+      if (excess <= 0) return [];
       const victims: Array<[string, Entry]> = [];
       let freed = 0;
       let hottest = 0;

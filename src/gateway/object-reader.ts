@@ -540,7 +540,8 @@ function waitDrainOrClose(stream: NodeJS.WritableStream & { destroyed?: boolean 
 
 /**
  * `src` passed through unchanged while its bytes also fill the local cache; the fill is committed when `src` ends
- * and abandoned when the reader goes away first. A failing fill never fails the read.
+ * (before the reader sees the end, so a next read finds the copy) and abandoned when the reader goes away first. A
+ * failing fill never fails the read.
  */
 function teeInto(src: Readable, fill: LocalFill): Readable {
   let ended = false;
@@ -553,8 +554,10 @@ function teeInto(src: Readable, fill: LocalFill): Readable {
     },
     flush(done) {
       ended = true;
-      void fill.commit().catch(() => false);
-      done();
+      fill.commit().then(
+        () => done(),
+        () => done(),
+      );
     },
   });
   tee.once('close', () => {
