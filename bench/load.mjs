@@ -163,6 +163,21 @@ const ops = {
     const seconds = (performance.now() - t0) / 1000;
     return { seconds, bytes, mbps: bytes / 1e6 / seconds, samples: lat };
   },
+
+  /** One epoch: every key read once, in the given order, by `workers` readers taking the next key in turn. */
+  async epoch(s3, { bucket, keys, size, workers }) {
+    let next = 0;
+    const t0 = performance.now();
+    const worker = async () => {
+      while (next < keys.length) {
+        const key = keys[next++];
+        const g = await getRange(s3, bucket, key);
+        if (g.bytes !== size) throw new Error(`epoch GET ${key}: ${g.bytes} bytes, expected ${size}`);
+      }
+    };
+    await Promise.all(Array.from({ length: workers }, worker));
+    return { seconds: (performance.now() - t0) / 1000 };
+  },
 };
 
 async function getRange(s3, bucket, key, range) {

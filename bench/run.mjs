@@ -25,6 +25,8 @@ const USAGE = `node bench/run.mjs [options]   (npm run bench -- [options])
   --list-counts LIST     listing bucket sizes (default 10000,100000; --full 10000,100000,1000000)
   --rgw-list-max N       largest listing bucket also populated in RGW (default 10000)
   --train-objects N      64 MiB objects in the training set (default 8; --full 16)
+  --hot-latency MS       delay each way between the gateway and the hot tier in the remote rows (default 20)
+  --epochs N             epochs per cache-admission row, the first counted out (default 4)
   --cpu-prof             run the gateway under node --cpu-prof (profiles land next to the results)
   --gateway-env K=V      extra environment for the gateway (repeatable), e.g. GLIBC_TUNABLES=...
   --rgw-dir DIR          reuse an RGW started with scripts/rgw-up.sh DIR (reads DIR/env) instead of starting one
@@ -56,6 +58,8 @@ function options(argv) {
       'list-counts': { type: 'string' },
       'rgw-list-max': { type: 'string' },
       'train-objects': { type: 'string' },
+      'hot-latency': { type: 'string', default: '20' },
+      epochs: { type: 'string', default: '4' },
       'cpu-prof': { type: 'boolean', default: false },
       'gateway-env': { type: 'string', multiple: true, default: [] },
       'rgw-dir': { type: 'string' },
@@ -91,6 +95,8 @@ function options(argv) {
     listSamples: full ? 50 : 20,
     growthN: full ? 100 : 50,
     trainObjects: Number(pick(values['train-objects'], 8, 16)),
+    hotLatencyMs: Number(values['hot-latency']),
+    epochs: Math.max(2, Number(values.epochs)),
     trainWorkers: 16,
     trainPerWorker: 1,
     cpuProf: values['cpu-prof'],

@@ -9,9 +9,23 @@ const MiB = 1 << 20;
 const BUCKET = 'bench';
 const mbps = (r) => r.mbps;
 
-/** Makes the object hot in Tessera (a whole GET promotes under promote: full-read). */
+/**
+ * Makes the object hot in Tessera: a whole GET fills the local cache tier and, from it, the hot tier (promote:
+ * full-read). A second GET waits for nothing but shows the copy is there.
+ */
 async function warm(ctx, key, size) {
   await load(ctx.T, { op: 'get', bucket: BUCKET, key, size });
+  await load(ctx.T, { op: 'get', bucket: BUCKET, key, size });
+}
+
+/** Runs `fn` with the gateway restarted without its local cache tier (rows of the remote hot tier alone). */
+async function withoutLocalCache(ctx, fn) {
+  await ctx.gw.reconfigure({ localCache: { enabled: false } });
+  try {
+    return await fn();
+  } finally {
+    await ctx.gw.reconfigure({ localCache: undefined });
+  }
 }
 
 export async function setup(ctx) {
@@ -34,8 +48,12 @@ export async function large(ctx) {
     for (const t of [ctx.T, ctx.R]) await load(t, { op: 'put', bucket: BUCKET, key: 'large-a', size });
   }
   await warm(ctx, 'large-a', size);
-  await compare(ctx, { name: 'get-hot-1stream', group: g, unit: 'MB/s', better: 'higher', reps, ...both('get', 'large-a', 1) });
-  await compare(ctx, { name: `get-hot-${streams}streams`, group: g, unit: 'MB/s', better: 'higher', reps, note: 'ranged GETs in parallel', ...both('get', 'large-a', streams) });
+  await compare(ctx, { name: 'get-local-1stream', group: g, unit: 'MB/s', better: 'higher', reps, note: 'object in the local cache tier', ...both('get', 'large-a', 1) });
+  await compare(ctx, { name: `get-local-${streams}streams`, group: g, unit: 'MB/s', better: 'higher', reps, note: 'object in the local cache tier; ranged GETs in parallel', ...both('get', 'large-a', streams) });
+  await withoutLocalCache(ctx, async () => {
+    await compare(ctx, { name: 'get-hot-1stream', group: g, unit: 'MB/s', better: 'higher', reps, note: 'remote hot tier, local cache off', ...both('get', 'large-a', 1) });
+    await compare(ctx, { name: `get-hot-${streams}streams`, group: g, unit: 'MB/s', better: 'higher', reps, note: 'remote hot tier, local cache off; ranged GETs in parallel', ...both('get', 'large-a', streams) });
+  });
   const evict = () => ctx.gw.evict(BUCKET);
   await compare(ctx, { name: 'get-cold-1stream', group: g, unit: 'MB/s', better: 'higher', reps, beforeTessera: evict, note: 'promotes to hot while reading', ...both('get', 'large-a', 1) });
   await compare(ctx, { name: `get-cold-${streams}streams`, group: g, unit: 'MB/s', better: 'higher', reps, beforeTessera: evict, ...both('get', 'large-a', streams) });
@@ -56,15 +74,19 @@ export async function ttfb(ctx) {
   await load(ctx.T, { op: 'put', bucket: BUCKET, key: 'large-a', size }).catch(() => undefined);
   await warm(ctx, 'large-a', size);
   const sampled = (r) => ({ values: r.samples, samples: r.samples });
-  await compare(ctx, {
-    name: 'ttfb-hot',
-    group: 'ttfb',
-    unit: 'ms',
-    better: 'lower',
-    reps: 1,
-    tessera: () => load(ctx.T, { op: 'ttfb', bucket: BUCKET, key: 'large-a', n: ttfbN }).then(sampled),
-    rgw: () => load(ctx.R, { op: 'ttfb', bucket: BUCKET, key: 'large-a', n: ttfbN }).then(sampled),
-  });
+  const hotRow = (name, note) =>
+    compare(ctx, {
+      name,
+      group: 'ttfb',
+      unit: 'ms',
+      better: 'lower',
+      reps: 1,
+      note,
+      tessera: () => load(ctx.T, { op: 'ttfb', bucket: BUCKET, key: 'large-a', n: ttfbN }).then(sampled),
+      rgw: () => load(ctx.R, { op: 'ttfb', bucket: BUCKET, key: 'large-a', n: ttfbN }).then(sampled),
+    });
+  await hotRow('ttfb-local', 'object in the local cache tier');
+  await withoutLocalCache(ctx, () => hotRow('ttfb-hot', 'remote hot tier, local cache off'));
   // Every cold sample starts from an evicted object. It asks for bytes 0..size-2, which streams the object from the
   // cold tier but is not a whole read, so it does not promote: an abandoned whole GET keeps promoting the full
   // object, and the next reader waits for that promotion (single-flight) -- minutes per sample at 1 GiB.
@@ -235,4 +257,111 @@ export async function train(ctx) {
   await compare(ctx, { name: 'train-hot', group: 'train', unit: 'MB/s', better: 'higher', reps, tessera: () => one(ctx.T), rgw: () => one(ctx.R), note });
 }
 
-export const SCENARIOS = { large, ttfb, small, list, growth, train };
+// ---------------------------------------------------------------- 7) a remote hot tier (fixed latency)
+
+/**
+ * The hot tier behind a delay proxy (`--hot-latency` ms each way, as a remote S3 region): the local cache tier's
+ * rows against the remote hot tier's, and the RGW column through the same proxy (a client reading the remote hot
+ * tier directly).
+ */
+export async function remote(ctx) {
+  const { size, streams, reps, hotLatencyMs, ttfbN } = ctx.opts;
+  const { startDelayProxy } = await import('./delay-proxy.mjs');
+  const proxy = await startDelayProxy(ctx.R.endpoint, hotLatencyMs);
+  const R = { ...ctx.R, endpoint: proxy.endpoint };
+  const g = 'remote';
+  const tag = `@${hotLatencyMs}ms`;
+  const both = (op, key, s) => ({
+    tessera: () => load(ctx.T, { op, bucket: BUCKET, key, size, streams: s }).then(mbps),
+    rgw: () => load(R, { op, bucket: BUCKET, key, size, streams: s }).then(mbps),
+  });
+  const sampled = (r) => ({ values: r.samples, samples: r.samples });
+  const ttfbRow = (name, note) =>
+    compare(ctx, {
+      name,
+      group: g,
+      unit: 'ms',
+      better: 'lower',
+      reps: 1,
+      note,
+      tessera: () => load(ctx.T, { op: 'ttfb', bucket: BUCKET, key: 'large-a', n: ttfbN }).then(sampled),
+      rgw: () => load(R, { op: 'ttfb', bucket: BUCKET, key: 'large-a', n: ttfbN }).then(sampled),
+    });
+  try {
+    await ctx.gw.reconfigure({ hotEndpoint: proxy.endpoint });
+    await load(ctx.T, { op: 'put', bucket: BUCKET, key: 'large-a', size }).catch(() => undefined);
+    await load(ctx.R, { op: 'put', bucket: BUCKET, key: 'large-a', size }).catch(() => undefined);
+    await warm(ctx, 'large-a', size);
+    await compare(ctx, { name: `get-local-1stream${tag}`, group: g, unit: 'MB/s', better: 'higher', reps, note: 'local cache tier; RGW through the delay proxy', ...both('get', 'large-a', 1) });
+    await compare(ctx, { name: `get-local-${streams}streams${tag}`, group: g, unit: 'MB/s', better: 'higher', reps, note: 'local cache tier; RGW through the delay proxy', ...both('get', 'large-a', streams) });
+    await ttfbRow(`ttfb-local${tag}`, 'local cache tier; RGW through the delay proxy');
+    await ctx.gw.reconfigure({ localCache: { enabled: false } });
+    await compare(ctx, { name: `get-hot-1stream${tag}`, group: g, unit: 'MB/s', better: 'higher', reps, note: 'remote hot tier through the delay proxy, local cache off', ...both('get', 'large-a', 1) });
+    await compare(ctx, { name: `get-hot-${streams}streams${tag}`, group: g, unit: 'MB/s', better: 'higher', reps, note: 'remote hot tier through the delay proxy, local cache off', ...both('get', 'large-a', streams) });
+    await ttfbRow(`ttfb-hot${tag}`, 'remote hot tier through the delay proxy, local cache off');
+  } finally {
+    await ctx.gw.reconfigure({ hotEndpoint: undefined, localCache: undefined });
+    await proxy.close();
+  }
+}
+
+// ---------------------------------------------------------------- 8) cache admission under many readers
+
+/**
+ * Epochs over a working set twice the cache's budget (16 objects of 8 MiB, 64 MiB; 7 fit), 16 readers at once, in
+ * fixed and in shuffled order, for the local cache tier and for the hot tier (local cache off). The row's value is
+ * the hit rate (%) of each epoch from the second on, from the gateway's counters; the first epoch is all misses.
+ */
+export async function epochs(ctx) {
+  const objects = 16;
+  const size = 8 * MiB;
+  const n = ctx.opts.epochs;
+  const keys = Array.from({ length: objects }, (_, i) => `epochs/obj-${String(i).padStart(2, '0')}`);
+  for (const key of keys) await load(ctx.T, { op: 'put', bucket: BUCKET, key, size });
+  let seed = 7;
+  const shuffle = (a) => {
+    const b = [...a];
+    for (let i = b.length - 1; i > 0; i--) {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      const j = seed % (i + 1);
+      [b[i], b[j]] = [b[j], b[i]];
+    }
+    return b;
+  };
+  const tiers = [
+    { tier: 'local', metric: 'tessera_local_cache_hits_total', settings: { localCache: { enabled: true, budget: '64MiB' } } },
+    { tier: 'hot', metric: 'tessera_hot_hits_total', settings: { localCache: { enabled: false }, hotBudget: '64MiB' } },
+  ];
+  try {
+    for (const { tier, metric, settings } of tiers) {
+      for (const order of ['fixed', 'shuffled']) {
+        await ctx.gw.reconfigure(settings);
+        await ctx.gw.evict(BUCKET);
+        await compare(ctx, {
+          name: `epochs-${tier}-${order}`,
+          group: 'epochs',
+          unit: '% hits',
+          better: 'higher',
+          reps: 1,
+          note: `${objects} x 8 MiB, ${tier} budget 64 MiB, 16 readers at once, epochs 2-${n}`,
+          tessera: async () => {
+            const rates = [];
+            for (let e = 0; e < n; e++) {
+              const before = await ctx.gw.metric(metric);
+              await load(ctx.T, { op: 'epoch', bucket: BUCKET, keys: order === 'fixed' ? keys : shuffle(keys), size, workers: 16 });
+              // Hot-tier uploads (queued after the reads) finish before the next epoch is counted.
+              await new Promise((r) => setTimeout(r, 500));
+              rates.push((100 * ((await ctx.gw.metric(metric)) - before)) / objects);
+            }
+            ctx.log(`    ${tier} ${order}: hits per epoch ${rates.map((r) => r.toFixed(0)).join(', ')} %`);
+            return { values: rates.slice(1), samples: rates };
+          },
+        });
+      }
+    }
+  } finally {
+    await ctx.gw.reconfigure({ localCache: undefined, hotBudget: undefined });
+  }
+}
+
+export const SCENARIOS = { large, ttfb, small, list, growth, train, remote, epochs };

@@ -164,14 +164,17 @@ export class Gateway {
       server: { host: '127.0.0.1', port: this.port, region: 'us-east-1' },
       users: [{ accessKey: this.accessKey, secretKey: this.secretKey, buckets: { '*': 'admin' } }],
       keys: { masterKeys: [{ id: 'bench', key: (this.masterKey ??= randomBytes(32).toString('hex')) }] },
+      // The local cache tier (on unless a row measures the remote hot tier alone); `hotBudget` for the epochs rows.
+      cache: { local: this.localCache ?? { enabled: true, budget: '8GiB' } },
       hot: this.hot ?? {
         driver: 's3',
-        budget: '200GiB',
+        budget: this.hotBudget ?? '200GiB',
         // full-read: a whole-object cold GET promotes (as with `always`), while ranged and abandoned reads leave the
         // object cold, so the cold scenarios measure the cold path every time.
         promote: 'full-read',
         s3: {
-          endpoint: this.rgw.endpoint,
+          // bench/lib/delay-proxy.mjs in front of RGW for the rows with a remote hot tier's latency.
+          endpoint: this.hotEndpoint ?? this.rgw.endpoint,
           region: 'us-east-1',
           bucket: 'tessera-hot',
           forcePathStyle: true,
@@ -241,6 +244,22 @@ export class Gateway {
       if (Date.now() > deadline) throw new Error(`only ${healthy} of ${count} nodes healthy after ${timeoutMs} ms`);
       await new Promise((r) => setTimeout(r, 750));
     }
+  }
+
+  /** Restart with other settings (`localCache`, `hotBudget`, `hotEndpoint`); undefined restores the default. */
+  async reconfigure(changes) {
+    await this.stop();
+    Object.assign(this, changes);
+    await this.start();
+    await this.waitNodesHealthy(this.nodes.count);
+  }
+
+  /** The sum of a metric's samples on /metrics. */
+  async metric(name) {
+    const text = await fetch(`http://127.0.0.1:${this.port}/metrics`).then((r) => r.text());
+    let n = 0;
+    for (const m of text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'gm'))) n += Number(m[1]);
+    return n;
   }
 
   /** `tessera evict BUCKET`: the next GETs read the cold tier. */
