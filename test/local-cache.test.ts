@@ -176,12 +176,12 @@ describe('local cache tier in the read path: order local -> hot -> cold, fills, 
 
   const SIZE = 300_000;
 
-  async function start(): Promise<{ g: Gateway; m: Metrics }> {
+  async function start(local = true): Promise<{ g: Gateway; m: Metrics }> {
     const d = mkdtempSync(path.join(tmpdir(), 'tessera-local-gw-'));
     dirs.push(d);
     const config = embeddedConfig(d, {
       hot: { budget: '10MiB' },
-      cache: { local: { enabled: true, budget: '5MiB' } },
+      cache: { local: { enabled: local, budget: '5MiB' } },
       cold: { segmentSize: '128KiB', chunkSize: '16KiB' },
     });
     const m = createMetrics();
@@ -260,5 +260,22 @@ describe('local cache tier in the read path: order local -> hot -> cold, fills, 
     expect(await get(g, 'k')).toEqual(v2);
     await g.service.deleteObject('b', 'k');
     await expect(g.service.headObject('b', 'k')).rejects.toThrow();
+  });
+
+  it('without a local cache, promotes every admitted cold read even when many arrive at once (spooled, not dropped)', async () => {
+    const { g } = await start(false);
+    expect(g.local).toBeUndefined();
+    const keys = Array.from({ length: 12 }, (_, i) => `k${i}`);
+    const bodies = new Map<string, Buffer>();
+    for (const k of keys) bodies.set(k, await put(g, k));
+    const recs = await Promise.all(keys.map((k) => g.service.headObject('b', k)));
+    // Twelve readers at once: more than the hot tier's concurrent writers.
+    const read = await Promise.all(recs.map(async (r) => readAll(await g.service.openObject(r))));
+    read.forEach((bytes, i) => expect(bytes.equals(bodies.get(keys[i]!)!)).toBe(true));
+    await g.reader.drain();
+    for (const k of keys) expect((await g.service.headObject('b', k)).hot).toBe('hot');
+    expect(await g.meta.hotBytesTotal()).toBeLessThanOrEqual(10 * 2 ** 20);
+    // The spool is empty again.
+    expect(readdirSync(path.join(g.config.cache.local.path, 'spool', `p${process.pid}`)).length).toBe(0);
   });
 });

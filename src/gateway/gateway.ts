@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { ColdStore } from '../cold/cold-store.js';
 import { Keyring } from '../cold/keys.js';
 import { RepairQueue } from '../maintenance/repair-queue.js';
@@ -101,11 +102,13 @@ export async function openGateway(config: TesseraConfig, opts: OpenOptions): Pro
     }
   }
   const localConfig = config.cache.local;
-  const local =
-    localConfig.enabled && (opts.localCache ?? opts.background !== false)
-      ? await LocalCache.open(localConfig.path, Math.floor(localConfig.budgetBytes / (opts.processesPerMachine ?? 1)), metrics, logger, async (id) => (await meta.getObjectById(id)) !== null)
-      : undefined;
-  const reader = new ObjectReader(hot, cold, meta, keyring, config.hot, metrics, logger, local);
+  const share = Math.floor(localConfig.budgetBytes / (opts.processesPerMachine ?? 1));
+  const isLive = async (id: string): Promise<boolean> => (await meta.getObjectById(id)) !== null;
+  const serving = opts.localCache ?? opts.background !== false;
+  const local = localConfig.enabled && serving ? await LocalCache.open(localConfig.path, share, metrics, logger, isLive) : undefined;
+  // Without a local cache, promotions that find every hot-tier writer busy wait in a spool in its directory.
+  const spool = !local && serving ? await LocalCache.open(path.join(localConfig.path, 'spool'), share, metrics, logger, isLive, { spool: true }) : undefined;
+  const reader = new ObjectReader(hot, cold, meta, keyring, config.hot, metrics, logger, local, spool);
   const garbage = new GarbageCollector(meta, cold, hot, logger);
   const repair = new RepairQueue({ meta, cold, metrics, logger, repair: config.cold.repair, holder });
   // Heal on read: a reader that met a missing or corrupt shard queues its segment for repair.
@@ -163,6 +166,7 @@ export async function openGateway(config: TesseraConfig, opts: OpenOptions): Pro
       await reader.drain();
       await hot.close();
       await local?.close();
+      await spool?.close();
       await tier.close();
       await cold.close();
       await meta.close();

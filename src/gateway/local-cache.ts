@@ -17,6 +17,7 @@ interface Entry {
 
 /** Receives a blob's bytes in order; see LocalCache.admit. */
 export interface LocalFill {
+  readonly cache: LocalCache;
   write(chunk: Buffer): Promise<void>;
   /** All bytes written: true when the blob is stored and readable. */
   commit(): Promise<boolean>;
@@ -58,22 +59,24 @@ export class LocalCache {
     private readonly log: Logger,
     /** Whether an object still exists: a deleted or overwritten object's blob never holds off a newcomer. */
     private readonly isLive: (objectId: string) => Promise<boolean>,
+    /** A spool stages blobs for the hot tier only: it admits what fits, evicts nothing, counts no hits. */
+    private readonly spool: boolean,
   ) {
-    metrics.localBytes.set(0);
+    if (!spool) metrics.localBytes.set(0);
   }
 
   /**
    * Open this process's directory under `root`, emptied (a previous process's blobs are not in anyone's index), and
    * remove the directories of processes that are gone.
    */
-  static async open(root: string, budgetBytes: number, metrics: Metrics, log: Logger, isLive: (objectId: string) => Promise<boolean>): Promise<LocalCache> {
+  static async open(root: string, budgetBytes: number, metrics: Metrics, log: Logger, isLive: (objectId: string) => Promise<boolean>, opts: { spool?: boolean } = {}): Promise<LocalCache> {
     makePrivateDir(root);
     for (const name of await fsp.readdir(root)) {
       const m = PROCESS_DIR.exec(name);
       if (m && (Number(m[1]) === process.pid || !processAlive(Number(m[1])))) await fsp.rm(path.join(root, name), { recursive: true, force: true });
     }
     const files = await FsHotTier.open(path.join(root, `p${process.pid}`));
-    return new LocalCache(files, budgetBytes, metrics, log, isLive);
+    return new LocalCache(files, budgetBytes, metrics, log, isLive, opts.spool === true);
   }
 
   /**
@@ -152,6 +155,7 @@ export class LocalCache {
     return this.serialize(async () => {
       if (bytes > this.budgetBytes || this.entries.has(objectId)) return this.refused();
       if (this.usedBytes + bytes > this.budgetBytes) {
+        if (this.spool) return undefined;
         const victims = await this.victimsFor(objectId, bytes);
         if (victims === undefined) return this.refused();
         for (const [id, e] of victims) {
@@ -164,7 +168,7 @@ export class LocalCache {
       const entry: Entry = { bytes, filling: true, pins: 0 };
       this.entries.set(objectId, entry);
       this.usedBytes += bytes;
-      this.metrics.localBytes.set(this.usedBytes);
+      if (!this.spool) this.metrics.localBytes.set(this.usedBytes);
       return this.fill(objectId, entry);
     });
   }
@@ -204,7 +208,7 @@ export class LocalCache {
   }
 
   private refused(): undefined {
-    this.metrics.localRefusals.inc();
+    if (!this.spool) this.metrics.localRefusals.inc();
     return undefined;
   }
 
@@ -221,6 +225,7 @@ export class LocalCache {
       if (this.entries.get(objectId) === entry) this.forgetEntry(objectId, entry);
     };
     return {
+      cache: this,
       write: async (chunk) => {
         if (failed || pipe.destroyed) return;
         if (!pipe.write(chunk)) await drainedOrClosed(pipe);
@@ -250,7 +255,7 @@ export class LocalCache {
   private forgetEntry(objectId: string, e: Entry): void {
     this.entries.delete(objectId);
     this.usedBytes -= e.bytes;
-    this.metrics.localBytes.set(this.usedBytes);
+    if (!this.spool) this.metrics.localBytes.set(this.usedBytes);
     void this.files.delete(objectId).catch(() => undefined);
   }
 
@@ -272,7 +277,7 @@ export class LocalCache {
     return this.files.get(objectId).catch(() => null);
   }
 
-  /** Drop an object's blob (deleted, or evicted by an operator). */
+  /** Drop an object's blob (deleted, evicted by an operator, or uploaded from the spool). */
   forget(objectId: string): void {
     const e = this.entries.get(objectId);
     if (e !== undefined && !e.filling) this.forgetEntry(objectId, e);

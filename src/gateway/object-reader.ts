@@ -21,6 +21,16 @@ const UPLOAD_QUEUE_SHARE = 0.5;
 
 import type { ByteRange } from './types.js';
 
+/** A blob on local disk waiting for its hot-tier upload. */
+interface UploadJob {
+  record: ObjectRecord;
+  bytes: number;
+  source: LocalCache;
+  /** Already holds its hot-tier reservation (spooled). */
+  preAdmitted: boolean;
+  done: (hot: boolean) => void;
+}
+
 /** Receives an object's hot-tier bytes in order while they are produced elsewhere (PUT write-through, cold reads). */
 export interface HotSink {
   /** Which form the hot tier stores. */
@@ -53,7 +63,7 @@ export class ObjectReader {
   /** Readers waiting on each object's promotion: a slow first client is detached only when someone waits. */
   private readonly waiting = new Map<string, number>();
   /** Local-cache blobs waiting for their upload to the hot tier (pinned in the local cache meanwhile). */
-  private readonly uploads: Array<{ record: ObjectRecord; bytes: number }> = [];
+  private readonly uploads: UploadJob[] = [];
   private uploadBytes = 0;
   private uploadsRunning = 0;
   private uploadsIdle: Array<() => void> = [];
@@ -67,6 +77,8 @@ export class ObjectReader {
     private readonly metrics: Metrics,
     private readonly log: Logger,
     private readonly local?: LocalCache,
+    /** Where promotions wait for a hot-tier writer when the local cache is off (a remote hot tier only). */
+    private readonly spool?: LocalCache,
   ) {}
 
   private get form(): HotSink['form'] {
@@ -191,7 +203,7 @@ export class ObjectReader {
     const [done, joined] = this.promotions.run(record.objectId, async () => {
       let sink: HotSink | undefined;
       try {
-        sink = (await this.openLocalSink(record)) ?? (await this.openSink(record));
+        sink = (await this.openLocalSink(record)) ?? (await this.openSink(record)) ?? (await this.openSpoolSink(record));
       } catch (err) {
         this.log.warn({ objectId: record.objectId, err: (err as Error).message }, 'hot tier admission failed; serving from the cold tier');
       }
@@ -326,7 +338,7 @@ export class ObjectReader {
       write: (chunk) => fill.write(chunk),
       commit: async () => {
         const ok = await fill.commit();
-        if (ok) this.queueUpload(record, bytes);
+        if (ok) void this.queueUpload({ record, bytes, source: fill.cache, preAdmitted: false });
         return ok;
       },
       abort: () => fill.abort(),
@@ -334,48 +346,102 @@ export class ObjectReader {
   }
 
   /**
-   * Upload a local-cache blob to the hot tier later, at most MAX_CONCURRENT_HOT_WRITES hot-tier writes at once. The
-   * blob is pinned in the local cache until then; the queue holds at most half the local budget (beyond it the
-   * object stays in the local cache only, and a later read may promote it).
+   * With every hot-tier writer busy, stage the blob in the spool (local disk) for an upload later, instead of dropping
+   * the promotion: admitted to the hot tier first (so the spool only holds what the hot tier will take). Its commit
+   * answers false at once (not hot yet): readers waiting on this promotion read cold rather than wait for the queue.
    */
-  private queueUpload(record: ObjectRecord, bytes: number): void {
-    const local = this.local;
-    if (!local || record.hot !== 'cold' || bytes > this.hot.budgetBytes) return;
-    if (this.uploadBytes + bytes > local.budgetBytes * UPLOAD_QUEUE_SHARE || !local.pin(record.objectId)) return;
-    this.uploads.push({ record, bytes });
-    this.uploadBytes += bytes;
-    this.metrics.hotUploadsQueued.set(this.uploadBytes);
-    this.pumpUploads();
+  private async openSpoolSink(record: ObjectRecord): Promise<HotSink | undefined> {
+    const spool = this.spool;
+    if (!spool || this.policy.promote === 'never') return undefined;
+    const bytes = hotBlobSize(record, this.form);
+    if (bytes > this.hot.budgetBytes || !(await this.hot.admit(record.objectId, bytes))) return undefined;
+    const fill = await spool.admit(record.objectId, bytes);
+    if (!fill) {
+      await this.hot.failed(record.objectId);
+      return undefined;
+    }
+    return {
+      form: this.form,
+      write: (chunk) => fill.write(chunk),
+      commit: async () => {
+        if (!(await fill.commit())) {
+          await this.hot.failed(record.objectId);
+          return false;
+        }
+        void this.queueUpload({ record, bytes, source: spool, preAdmitted: true });
+        return false;
+      },
+      abort: async () => {
+        await fill.abort();
+        await this.hot.failed(record.objectId);
+      },
+    };
+  }
+
+  /**
+   * Upload a blob from local disk (the local cache, or the spool) to the hot tier, at most MAX_CONCURRENT_HOT_WRITES
+   * hot-tier writes at once; resolves true when the object is hot afterwards. A local-cache blob is pinned until
+   * then, and those queued hold at most half the local budget (beyond it the object stays in the local cache only,
+   * and a later read may promote it); a spooled blob is deleted once uploaded.
+   */
+  private queueUpload(job: Omit<UploadJob, 'done'>): Promise<boolean> {
+    const { record, bytes, source } = job;
+    const spooled = source === this.spool;
+    const refuse = async (): Promise<boolean> => {
+      if (spooled) {
+        source.forget(record.objectId);
+        await this.hot.failed(record.objectId);
+      }
+      return false;
+    };
+    if (!spooled && (record.hot !== 'cold' || bytes > this.hot.budgetBytes || this.uploadBytes + bytes > source.budgetBytes * UPLOAD_QUEUE_SHARE)) return refuse();
+    if (!source.pin(record.objectId)) return refuse();
+    return new Promise<boolean>((done) => {
+      this.uploads.push({ ...job, done });
+      this.uploadBytes += bytes;
+      this.metrics.hotUploadsQueued.set(this.uploadBytes);
+      this.pumpUploads();
+    });
   }
 
   private pumpUploads(): void {
     while (this.uploads.length > 0 && this.openSinks < MAX_CONCURRENT_HOT_WRITES) {
       const job = this.uploads.shift()!;
       this.uploadsRunning++;
-      void this.upload(job.record, job.bytes).finally(() => {
-        this.uploadsRunning--;
-        this.uploadBytes -= job.bytes;
-        this.metrics.hotUploadsQueued.set(this.uploadBytes);
-        this.local?.unpin(job.record.objectId);
-        this.pumpUploads();
-        if (this.uploadsRunning === 0 && this.uploads.length === 0) for (const w of this.uploadsIdle.splice(0)) w();
-      });
+      void this.upload(job)
+        .catch(() => false)
+        .then((hot) => {
+          this.uploadsRunning--;
+          this.uploadBytes -= job.bytes;
+          this.metrics.hotUploadsQueued.set(this.uploadBytes);
+          job.source.unpin(job.record.objectId);
+          if (job.source === this.spool) job.source.forget(job.record.objectId);
+          job.done(hot);
+          this.pumpUploads();
+          if (this.uploadsRunning === 0 && this.uploads.length === 0) for (const w of this.uploadsIdle.splice(0)) w();
+        });
     }
   }
 
-  private async upload(record: ObjectRecord, bytes: number): Promise<void> {
-    const local = this.local;
-    if (!local) return;
-    const sink = await this.sinkFor(record.objectId, bytes, 'upload from the local cache').catch(() => undefined);
-    if (!sink) return;
-    const blob = await local.openPinned(record.objectId);
-    if (!blob) return void (await sink.abort());
+  private async upload(job: UploadJob): Promise<boolean> {
+    const { record, bytes, source, preAdmitted } = job;
+    const sink = await this.sinkFor(record.objectId, bytes, 'upload from local disk', preAdmitted ? 'done' : 'now').catch(() => undefined);
+    if (!sink) {
+      if (preAdmitted) await this.hot.failed(record.objectId);
+      return false;
+    }
+    const blob = await source.openPinned(record.objectId);
+    if (!blob) {
+      await sink.abort();
+      return false;
+    }
     try {
       for await (const chunk of chunksOf(blob)) await sink.write(chunk);
-      await sink.commit();
+      return await sink.commit();
     } catch (err) {
-      this.log.warn({ objectId: record.objectId, err: (err as Error).message }, 'hot tier upload from the local cache failed');
+      this.log.warn({ objectId: record.objectId, err: (err as Error).message }, 'hot tier upload from local disk failed');
       await sink.abort().catch(() => undefined);
+      return false;
     }
   }
 
@@ -387,10 +453,15 @@ export class ObjectReader {
     if (size === 0) return Promise.resolve(undefined);
     const segments = planSegments(size, segmentSize).map((p) => ({ plainSize: p.plainSize, chunkSize: writerChunkSize(p.plainSize, chunkSize, k) }));
     const bytes = this.form === 'plaintext' ? size : segments.reduce((n, s) => n + hotSegmentSize(s.plainSize, s.chunkSize), 0);
-    return this.sinkFor(objectId, bytes, 'write-through', true);
+    return this.sinkFor(objectId, bytes, 'write-through', 'at-commit');
   }
 
-  private async sinkFor(objectId: string, bytes: number, why: 'promotion' | 'warm' | 'write-through' | 'upload from the local cache', admitAtCommit = false): Promise<HotSink | undefined> {
+  /**
+   * A writer of the object's hot-tier blob, admitted to the hot budget `now`, `at-commit` (write-through: the object
+   * has no metadata row before), or `done` already (spooled).
+   */
+  private async sinkFor(objectId: string, bytes: number, why: 'promotion' | 'warm' | 'write-through' | 'upload from local disk', admission: 'now' | 'at-commit' | 'done' = 'now'): Promise<HotSink | undefined> {
+    const admitAtCommit = admission === 'at-commit';
     // The admission filter judges reads; an operator's warm and write-through (configured) are not second-guessed.
     const forced = why === 'warm' || why === 'write-through';
     if (bytes > this.hot.budgetBytes) return undefined;
@@ -404,7 +475,7 @@ export class ObjectReader {
       released = true;
     };
     try {
-      if (!admitAtCommit && !(await this.hot.admit(objectId, bytes, forced))) {
+      if (admission === 'now' && !(await this.hot.admit(objectId, bytes, forced))) {
         release();
         return undefined;
       }
