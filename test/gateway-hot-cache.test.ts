@@ -67,10 +67,12 @@ describe('hot tier as a cache: budget, LRU eviction behind an admission filter, 
     expect((await g.service.headObject('b', 'b')).hot).toBe('hot');
     // Touch a after b, so b is the least recently used when c needs room.
     await g.meta.touch((await g.service.headObject('b', 'a')).objectId, Date.now() + 1000);
-    // The admission filter: c, read once, does not displace b (read once too); read again, it has been read more.
-    expect(await readWhole(g, 'c')).toEqual(c);
-    expect((await g.service.headObject('b', 'c')).hot).toBe('cold');
-    expect((await g.service.headObject('b', 'b')).hot).toBe('hot');
+    // The admission filter: c does not displace b (read once) until it leads it by two reads.
+    for (let read = 1; read <= 2; read++) {
+      expect(await readWhole(g, 'c')).toEqual(c);
+      expect((await g.service.headObject('b', 'c')).hot).toBe('cold');
+      expect((await g.service.headObject('b', 'b')).hot).toBe('hot');
+    }
     expect(await readWhole(g, 'c')).toEqual(c);
     expect((await g.service.headObject('b', 'c')).hot).toBe('hot');
     expect((await g.service.headObject('b', 'b')).hot).toBe('cold');

@@ -1,6 +1,6 @@
 /**
  * How often each object was read lately, for the caches' admission filter (the TinyLFU idea): a cache that is full
- * admits a newcomer only when it has been read more often than every object it would displace. Under a cyclic scan
+ * admits a newcomer only when it has been read clearly more often than every object it would displace. Under a cyclic scan
  * larger than the cache (a training epoch) plain LRU evicts each object just before it is read again and hits
  * nothing; with the filter the cache keeps what it holds and hits budget/working-set of the reads. Counts are halved
  * every few passes over what is read, so a new working set that is read repeatedly outgrows an old one that is no
@@ -32,9 +32,13 @@ export class AccessFrequency {
     return this.counts.get(id) ?? 0;
   }
 
-  /** Whether `candidate` may displace objects read as often as `victimFrequency` (the most read of them). */
+  /**
+   * Whether `candidate` may displace objects read `victimFrequency` times (the most read of them): only with a lead
+   * of two reads. Within one pass of a shuffled scan, an object not cached that was just read leads a cached one not
+   * yet read by one: displacing it would trade a hit this pass for one next pass, and the cache would churn.
+   */
   admits(candidate: string, victimFrequency: number): boolean {
-    return this.of(candidate) > victimFrequency;
+    return this.of(candidate) >= victimFrequency + 2;
   }
 
   private halve(): void {

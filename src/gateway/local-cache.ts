@@ -198,7 +198,7 @@ export class LocalCache {
       // past reads must not keep the cache from following the workload.
       let dropped = false;
       for (const [id, e] of victims) {
-        if (this.frequency.of(id) < this.frequency.of(candidate) || (await this.isLive(id).catch(() => true))) continue;
+        if (this.frequency.admits(candidate, this.frequency.of(id)) || (await this.isLive(id).catch(() => true))) continue;
         if (this.entries.get(id) === e) this.forgetEntry(id, e);
         dropped = true;
       }
