@@ -19,6 +19,7 @@ import {
   uploadStream,
   type S3UploadTuning,
 } from '../util/s3-client.js';
+import { LeanS3 } from '../util/lean-s3.js';
 
 /** Hot tier blobs as objects `${prefix}${id}` in one bucket of an S3-compatible service. */
 export class S3HotTier implements HotTier {
@@ -32,9 +33,18 @@ export class S3HotTier implements HotTier {
   private readonly partSize: number;
   private readonly queueSize: number;
   private readonly singlePutMax: number;
+  /**
+   * GETs and single PUTs of blobs, when the endpoint and keys are configured (the SDK's provider chain, for
+   * instance roles, stays with the SDK).
+   */
+  private readonly lean: LeanS3 | undefined;
 
   constructor(cfg: S3ConnectionConfig, tuning: S3UploadTuning = {}) {
     this.client = createS3Client(cfg);
+    this.lean =
+      cfg.endpoint !== undefined && cfg.credentials !== undefined
+        ? new LeanS3({ endpoint: cfg.endpoint, region: cfg.region, forcePathStyle: cfg.forcePathStyle, credentials: cfg.credentials, timeoutMs: cfg.timeoutMs, maxAttempts: cfg.maxAttempts })
+        : undefined;
     this.readClient = createS3Client(cfg, { bodyIdleTimeout: false });
     this.timeoutMs = cfg.timeoutMs;
     this.bucket = cfg.bucket;
@@ -49,6 +59,7 @@ export class S3HotTier implements HotTier {
   }
 
   async put(id: string, body: Readable, length: number, signal?: AbortSignal): Promise<void> {
+    if (this.lean && length <= this.singlePutMax) return this.lean.put(this.bucket, this.key(id), body, length, signal);
     await uploadStream(this.client, { bucket: this.bucket, key: this.key(id) }, body, length, { partSize: this.partSize, queueSize: this.queueSize, singlePutMax: this.singlePutMax }, signal);
   }
 
@@ -57,6 +68,7 @@ export class S3HotTier implements HotTier {
       // S3 cannot express an empty range; only existence matters.
       return (await this.exists(id, signal)) ? Readable.from([]) : null;
     }
+    if (this.lean) return this.lean.get(this.bucket, this.key(id), range, signal);
     try {
       const { body } = await openObjectStream(
         this.readClient,
@@ -112,5 +124,6 @@ export class S3HotTier implements HotTier {
   async close(): Promise<void> {
     this.client.destroy();
     this.readClient.destroy();
+    this.lean?.close();
   }
 }
