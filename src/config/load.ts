@@ -418,6 +418,8 @@ function parseCache(s: Section, dataDir: string, hot: HotConfig): { local: Local
     enabled: l.bool('enabled', hot.driver !== 'fs'),
     path: path.resolve(dataDir, l.str('path', 'cache')),
     budgetBytes: l.bytes('budget', 2 * 2 ** 30, 1),
+    readAhead: l.int('readAhead', 2, 0, 64),
+    readAheadBytes: l.bytes('readAheadBudget', 256 * 2 ** 20, 0),
   };
   l.rejectUnknown();
   s.rejectUnknown();

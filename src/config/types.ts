@@ -94,6 +94,10 @@ export interface LocalCacheConfig {
   path: string;
   /** Hard byte budget of the whole directory (split evenly between `--workers` processes). */
   budgetBytes: number;
+  /** Objects fetched ahead of a reader walking a prefix in key order (0: off). */
+  readAhead: number;
+  /** Bytes of read-ahead in flight at once. */
+  readAheadBytes: number;
 }
 
 export interface ColdConfig {

@@ -14,6 +14,7 @@ import type { Metrics } from '../util/metrics.js';
 import { GarbageCollector } from './garbage.js';
 import { HotCache } from './hot-cache.js';
 import { LocalCache } from './local-cache.js';
+import { ReadAhead } from './read-ahead.js';
 import { ObjectReader } from './object-reader.js';
 import { TesseraObjectService } from './object-service.js';
 import { runLifecycle } from './lifecycle.js';
@@ -131,7 +132,23 @@ export async function openGateway(config: TesseraConfig, opts: OpenOptions): Pro
     t.unref();
     timers.push(t);
   }
-  const service = new TesseraObjectService({ config, meta, cold, reader, keyring, logger, metrics });
+  const readAhead =
+    local && localConfig.readAhead > 0
+      ? new ReadAhead(
+          {
+            next: async (bucket, prefix, after, n) => {
+              const page = await meta.listObjects(bucket, { prefix, after, maxKeys: n });
+              const records = await Promise.all(page.objects.map((o) => meta.getObject(bucket, o.key)));
+              return records.filter((r) => r !== null);
+            },
+            cached: (r) => reader.locallyCached(r),
+            fetch: (r, signal) => reader.prefetch(r, signal),
+            onOutcome: (outcome) => metrics.readAhead.inc({ outcome }),
+          },
+          { depth: localConfig.readAhead, budgetBytes: Math.min(localConfig.readAheadBytes, Math.floor(share / 2)) },
+        )
+      : undefined;
+  const service = new TesseraObjectService({ config, meta, cold, reader, keyring, logger, metrics, ...(readAhead ? { readAhead } : {}) });
   const lifecycleJob = new LeasedJob(meta, 'lifecycle', holder, logger);
   if (opts.background !== false) {
     const tick = (): Promise<unknown> =>
@@ -157,6 +174,7 @@ export async function openGateway(config: TesseraConfig, opts: OpenOptions): Pro
     holder,
     async close() {
       for (const t of timers) clearInterval(t);
+      readAhead?.close();
       await service.close();
       await garbage.stop();
       await repair.stop();

@@ -299,6 +299,48 @@ export class ObjectReader {
     return p.catch(() => false);
   }
 
+  /** Whether the object is in the local cache (read-ahead has nothing to do). */
+  locallyCached(record: ObjectRecord): boolean {
+    return this.local?.has(record.objectId) === true;
+  }
+
+  /**
+   * Read-ahead: bring the object into the local cache (from the hot tier when it is there, else the cold tier)
+   * before anyone asks; a reader that asks meanwhile waits for it like for any promotion. Stops when `signal` aborts.
+   */
+  async prefetch(record: ObjectRecord, signal: AbortSignal): Promise<void> {
+    if (!this.local || record.size === 0 || this.local.has(record.objectId) || this.promotions.has(record.objectId)) return;
+    const [p] = this.promotions.run(record.objectId, async () => {
+      const sink = await this.openLocalSink(record, true).catch(() => undefined);
+      if (!sink) return false;
+      let stream: Readable | undefined;
+      const stop = (): void => {
+        stream?.destroy(new Error('read-ahead cancelled'));
+      };
+      signal.addEventListener('abort', stop, { once: true });
+      try {
+        if (signal.aborted) throw new Error('read-ahead cancelled');
+        const fromHot = record.hot === 'hot' ? await this.hot.read(record.objectId) : null;
+        if (fromHot) {
+          stream = fromHot;
+          for await (const chunk of chunksOf(fromHot)) await sink.write(chunk);
+        } else {
+          this.metrics.reconstructions.inc();
+          stream = await this.cold.openRange(record.manifest, this.dataKey(record), { offset: 0, length: record.size }, sink.form === 'ciphertext' ? { onCiphertext: (c) => sink.write(c) } : {});
+          if (signal.aborted) stop();
+          for await (const chunk of chunksOf(stream)) if (sink.form === 'plaintext') await sink.write(chunk);
+        }
+        return await sink.commit();
+      } catch {
+        await sink.abort().catch(() => undefined);
+        return false;
+      } finally {
+        signal.removeEventListener('abort', stop);
+      }
+    });
+    await p.catch(() => false);
+  }
+
   /** Promote and wait for the result (`tessera warm`). True when the object is hot afterwards. */
   async promote(record: ObjectRecord): Promise<boolean> {
     if (record.hot === 'hot') return true;
@@ -328,10 +370,10 @@ export class ObjectReader {
    * Admit the object to the local cache and open a writer for its blob; its commit queues the upload to the hot
    * tier. Undefined when there is no local cache or it does not admit the object.
    */
-  private async openLocalSink(record: ObjectRecord): Promise<HotSink | undefined> {
+  private async openLocalSink(record: ObjectRecord, forced = false): Promise<HotSink | undefined> {
     if (!this.local || this.policy.promote === 'never') return undefined;
     const bytes = hotBlobSize(record, this.form);
-    const fill = await this.local.admit(record.objectId, bytes);
+    const fill = await this.local.admit(record.objectId, bytes, forced);
     if (!fill) return undefined;
     return {
       form: this.form,

@@ -44,6 +44,7 @@ import { NULL_VERSION_ID } from '../model/records.js';
 import { lockOfNewVersion, parseLockConfig } from './object-lock.js';
 import { applyLockChange } from '../meta/object-lock.js';
 import { withObjectLock } from '../maintenance/repair.js';
+import type { ReadAhead } from './read-ahead.js';
 
 export interface ObjectServiceDeps {
   config: TesseraConfig;
@@ -53,6 +54,8 @@ export interface ObjectServiceDeps {
   keyring: Keyring;
   logger: Logger;
   metrics: Metrics;
+  /** Fetches ahead of readers walking a prefix in key order (with a local cache tier). */
+  readAhead?: ReadAhead;
 }
 
 /** A delete marker where an object was asked for: the latest version (404) or the version named (405). */
@@ -296,6 +299,8 @@ export class TesseraObjectService implements ObjectService {
   }
 
   openObject(record: ObjectRecord, range?: ByteRange): Promise<Readable> {
+    // A read from the start (whole, or the first range of a sequential reader) moves a key-order walk forward.
+    if (!range || range.offset === 0) this.d.readAhead?.noteRead(record);
     return this.d.reader.open(record, range);
   }
 

@@ -47,6 +47,12 @@ export function createMetrics() {
       help: 'Promotions the hot tier did not admit (too large, pinned objects fill it, or displacing objects read at least as often)',
       registers: [registry],
     }),
+    readAhead: new Counter({
+      name: 'tessera_read_ahead_total',
+      help: 'Objects fetched ahead of a reader walking a prefix in key order (started), and fetches cancelled because the order broke',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
     hotUploadsQueued: new Gauge({ name: 'tessera_hot_upload_queue_bytes', help: 'Bytes of local-cache blobs waiting for their upload to the hot tier', registers: [registry] }),
     reconstructions: new Counter({ name: 'tessera_cold_reconstructions_total', help: 'Cold reads that rebuilt data from shards (after single-flight coalescing)', registers: [registry] }),
     coalescedReads: new Counter({ name: 'tessera_cold_coalesced_reads_total', help: 'Cold reads that joined an in-flight reconstruction', registers: [registry] }),
