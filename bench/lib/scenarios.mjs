@@ -255,6 +255,12 @@ export async function train(ctx) {
   const note = `${trainWorkers} workers x ${trainPerWorker} objects of 64 MiB from ${trainObjects}`;
   await compare(ctx, { name: 'train-cold', group: 'train', unit: 'MB/s', better: 'higher', reps, beforeTessera: () => ctx.gw.evict(BUCKET), tessera: () => one(ctx.T), rgw: () => one(ctx.R), note: `${note}; evicted first (first epoch)` });
   await compare(ctx, { name: 'train-hot', group: 'train', unit: 'MB/s', better: 'higher', reps, tessera: () => one(ctx.T), rgw: () => one(ctx.R), note });
+  // A loader walking the shards in key order (WebDataset style) with fewer workers than shards: read-ahead's case.
+  const walkers = 4;
+  const walk = (target) => load(target, { op: 'epoch', bucket: BUCKET, keys, size, workers: walkers }).then((r) => (keys.length * size) / 1e6 / r.seconds);
+  const walkNote = `${walkers} workers take the ${trainObjects} objects of 64 MiB in key order`;
+  await compare(ctx, { name: 'train-walk-cold', group: 'train', unit: 'MB/s', better: 'higher', reps, beforeTessera: () => ctx.gw.evict(BUCKET), tessera: () => walk(ctx.T), rgw: () => walk(ctx.R), note: `${walkNote}; evicted first (first epoch, read-ahead on)` });
+  await compare(ctx, { name: 'train-walk-hot', group: 'train', unit: 'MB/s', better: 'higher', reps, tessera: () => walk(ctx.T), rgw: () => walk(ctx.R), note: walkNote });
 }
 
 // ---------------------------------------------------------------- 7) a remote hot tier (fixed latency)
