@@ -64,6 +64,17 @@ describe('config loading', () => {
     expect(config.hot.budgetBytes).toBe(2 ** 30);
   });
 
+  it('the local cache tier: off with the fs hot tier, on with an S3 one, never the fs hot directory', () => {
+    const fsHot = loadConfig({ file: file(`dataDir: ${dir}\n`), env: {} }).config.cache.local;
+    expect(fsHot).toMatchObject({ enabled: false, path: path.join(dir, 'cache'), budgetBytes: 2 * 2 ** 30, readAhead: 2 });
+    const s3 = `dataDir: ${dir}\nhot:\n  driver: s3\n  s3: { endpoint: 'http://127.0.0.1:1', region: r, bucket: b, forcePathStyle: true }\n`;
+    expect(loadConfig({ file: file(s3), env: {} }).config.cache.local.enabled).toBe(true);
+    const tuned = loadConfig({ file: file(`${s3}cache:\n  local: { path: /var/cache/t, budget: 10GiB, readAhead: 0, readAheadBudget: 1GiB }\n`), env: {} }).config.cache.local;
+    expect(tuned).toEqual({ enabled: true, path: '/var/cache/t', budgetBytes: 10 * 2 ** 30, readAhead: 0, readAheadBytes: 2 ** 30 });
+    expect(() => loadConfig({ file: file(`dataDir: ${dir}\ncache:\n  local: { enabled: true, path: hot }\n`), env: {} })).toThrow(/cache.local.path/);
+    expect(() => loadConfig({ file: file(`dataDir: ${dir}\ncache:\n  local: { size: 1GiB }\n`), env: {} })).toThrow(ConfigError);
+  });
+
   it('parses sizes, durations and per-bucket permissions', () => {
     const f = file(`dataDir: ${dir}
 users:
