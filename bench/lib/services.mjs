@@ -205,7 +205,8 @@ export class Gateway {
     const serveArgs = this.workers ? ['--workers', String(this.workers)] : [];
     this.child = spawn(process.execPath, [...nodeArgs, this.cli, 'serve', '--config', this.configFile, ...serveArgs], {
       env: { ...process.env, ...(this.env ?? {}) },
-      stdio: ['ignore', 'ignore', openSync(path.join(this.dir, 'gateway.log'), 'a')],
+      // The log (pino, on stdout) and stderr both go to gateway.log: a failed trial shows the gateway's warnings.
+      stdio: ['ignore', openSync(path.join(this.dir, 'gateway.log'), 'a'), openSync(path.join(this.dir, 'gateway.log'), 'a')],
     });
     await waitForPort(this.port, this.child, 'gateway');
     return this.child.pid;

@@ -149,15 +149,14 @@ export class LocalCache {
   /**
    * Reserve `bytes` for `objectId` and open a writer for its blob; undefined when it is not admitted: larger than
    * the budget, already cached or being written, or the cache is full and the objects it would displace are read at
-   * least as often (or cannot be evicted now). `forced` (read-ahead: the reader is about to ask for it) skips the
-   * frequency filter. Readers of evicted blobs keep reading them (their files are open).
+   * least as often (or cannot be evicted now). Readers of evicted blobs keep reading them (their files are open).
    */
-  admit(objectId: string, bytes: number, forced = false): Promise<LocalFill | undefined> {
+  admit(objectId: string, bytes: number): Promise<LocalFill | undefined> {
     return this.serialize(async () => {
       if (bytes > this.budgetBytes || this.entries.has(objectId)) return this.refused();
       if (this.usedBytes + bytes > this.budgetBytes) {
         if (this.spool) return undefined;
-        const victims = await this.victimsFor(objectId, bytes, forced);
+        const victims = await this.victimsFor(objectId, bytes);
         if (victims === undefined) return this.refused();
         for (const [id, e] of victims) {
           this.entries.delete(id);
@@ -178,7 +177,7 @@ export class LocalCache {
    * The least recently used evictable entries to evict for `bytes` more, or undefined when there are not enough or
    * the admission filter prefers them to the candidate. Entries of objects that no longer exist are dropped first.
    */
-  private async victimsFor(candidate: string, bytes: number, forced: boolean): Promise<Array<[string, Entry]> | undefined> {
+  private async victimsFor(candidate: string, bytes: number): Promise<Array<[string, Entry]> | undefined> {
     for (let pass = 0; pass < 2; pass++) {
       const excess = this.usedBytes + bytes - this.budgetBytes;
       if (excess <= 0) return [];
@@ -193,7 +192,7 @@ export class LocalCache {
         if (freed >= excess) break;
       }
       if (freed < excess) return undefined;
-      if (forced || this.frequency.admits(candidate, hottest)) return victims;
+      if (this.frequency.admits(candidate, hottest)) return victims;
       if (pass === 1) return undefined;
       // Refused: unless some of these are garbage (deleted or overwritten, possibly through another gateway), whose
       // past reads must not keep the cache from following the workload.

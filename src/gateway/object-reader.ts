@@ -307,11 +307,13 @@ export class ObjectReader {
   /**
    * Read-ahead: bring the object into the local cache (from the hot tier when it is there, else the cold tier)
    * before anyone asks; a reader that asks meanwhile waits for it like for any promotion. Stops when `signal` aborts.
+   * Admitted like a read: into free space, or past the admission filter (an epoch loop larger than the cache keeps
+   * what it holds rather than trade it for objects fetched ahead).
    */
   async prefetch(record: ObjectRecord, signal: AbortSignal): Promise<void> {
     if (!this.local || record.size === 0 || this.local.has(record.objectId) || this.promotions.has(record.objectId)) return;
     const [p] = this.promotions.run(record.objectId, async () => {
-      const sink = await this.openLocalSink(record, true).catch(() => undefined);
+      const sink = await this.openLocalSink(record).catch(() => undefined);
       if (!sink) return false;
       let stream: Readable | undefined;
       const stop = (): void => {
@@ -370,10 +372,10 @@ export class ObjectReader {
    * Admit the object to the local cache and open a writer for its blob; its commit queues the upload to the hot
    * tier. Undefined when there is no local cache or it does not admit the object.
    */
-  private async openLocalSink(record: ObjectRecord, forced = false): Promise<HotSink | undefined> {
+  private async openLocalSink(record: ObjectRecord): Promise<HotSink | undefined> {
     if (!this.local || this.policy.promote === 'never') return undefined;
     const bytes = hotBlobSize(record, this.form);
-    const fill = await this.local.admit(record.objectId, bytes, forced);
+    const fill = await this.local.admit(record.objectId, bytes);
     if (!fill) return undefined;
     return {
       form: this.form,

@@ -5,6 +5,7 @@ import aws4 from 'aws4';
 import { abortErrorFrom } from './abort.js';
 import { sleep } from './abortable-sleep.js';
 import { withExactLength } from './s3-client.js';
+import { guardStalls } from './watchdog.js';
 
 /**
  * A small S3 client for the data path of a hot tier: GetObject and single PutObject over keep-alive node:http, signed
@@ -136,22 +137,11 @@ export class LeanS3 {
 
   /**
    * A body that stops arriving while its reader wants more fails after timeoutMs; a reader that pauses (a slow
-   * client downstream) is not a stalled peer.
+   * client downstream) is not a stalled peer. guardStalls wraps it: a 'data' listener on the answer itself would
+   * start it flowing before its consumer is attached, and the bytes in between would be lost.
    */
   private guarded(res: http.IncomingMessage): Readable {
-    let timer: NodeJS.Timeout | undefined;
-    const arm = (): void => {
-      clearTimeout(timer);
-      timer = setTimeout(() => {
-        if (res.isPaused() || res.readableLength > 0) return arm();
-        res.destroy(new Error(`S3 GetObject: body stalled for ${this.o.timeoutMs} ms`));
-      }, this.o.timeoutMs);
-      timer.unref();
-    };
-    arm();
-    res.on('data', arm);
-    res.once('close', () => clearTimeout(timer));
-    return res;
+    return guardStalls(res, this.o.timeoutMs, () => new Error(`S3 GetObject: body stalled for ${this.o.timeoutMs} ms`));
   }
 
   private backoff(attempt: number, signal?: AbortSignal): Promise<void> {
