@@ -25,10 +25,21 @@ export interface ReadAheadOptions {
 /** Keys remembered per stream: several workers reading one sequence interleave, slightly out of order. */
 const RECENT = 32;
 
+/** How far past the listing a key of a starting walk may be: interleaved workers skip a key now and then. */
+const SLACK = 1;
+/** Keys listed past the newest read: where the walk's next reads are expected. */
+const WINDOW = 4;
+
 interface Stream {
   lastKey: string;
   /** The last keys read, any order. */
   recent: string[];
+  /** The current ascending run of reads, oldest first. */
+  runKeys: string[];
+  /** Once a walk is recognised: the keys its next reads are expected among. */
+  predicted: Set<string>;
+  /** Bumped when the walk stops, so a listing in flight for it is dropped. */
+  gen: number;
   run: number;
   lastRead: number;
   inflight: Map<string, { ctl: AbortController; bytes: number }>;
@@ -36,10 +47,11 @@ interface Stream {
 
 /**
  * Fetches ahead of a reader that reads the objects of one prefix in key order (shard-000001.tar, shard-000002.tar,
- * ...), the way training loaders walk a dataset: after `trigger` ascending reads in a row under one prefix (the key up
- * to its last '/'), the next `depth` objects are fetched into the local cache, within a byte budget for fetches in
- * flight. A read that breaks the order (before every one of the stream's recent reads) cancels that stream's
- * fetches: a loader that jumps around must not pay for objects it will not read.
+ * ...), the way training loaders walk a dataset: after `trigger` reads in a row under one prefix (the key up to its
+ * last '/') of neighbouring keys in the listing, the next `depth` objects are fetched into the local cache, within a
+ * byte budget for fetches in flight, and each read among the keys expected next fetches further. A read that breaks
+ * the walk (before every one of the stream's recent reads, or ahead but not where the walk goes) cancels that
+ * stream's fetches: a loader that jumps around must not pay for objects it will not read.
  */
 export class ReadAhead {
   private readonly streams = new Map<string, Stream>();
@@ -63,7 +75,7 @@ export class ReadAhead {
     const id = `${record.bucket}\u0000${prefix}`;
     let s = this.streams.get(id);
     if (!s) {
-      s = { lastKey: record.key, recent: [record.key], run: 1, lastRead: now, inflight: new Map() };
+      s = { lastKey: record.key, recent: [record.key], runKeys: [record.key], predicted: new Set(), gen: 0, run: 1, lastRead: now, inflight: new Map() };
       this.streams.set(id, s);
       return;
     }
@@ -75,27 +87,64 @@ export class ReadAhead {
     if (record.key < s.lastKey) {
       // Behind the newest read but not behind the window: another worker of the same sequence, a little late.
       if (record.key > oldest) return;
-      this.cancel(s);
-      s.run = 1;
+      this.restart(s, record.key);
       s.recent = [record.key];
-      s.lastKey = record.key;
       return;
     }
-    s.run++;
     s.lastKey = record.key;
-    if (s.run >= (this.o.trigger ?? 3)) void this.ahead(record.bucket, prefix, record.key, s);
+    if (s.predicted.size > 0) {
+      // On the walk: fetch further. Ascending but elsewhere: a jump, the walk stopped.
+      if (s.predicted.has(record.key)) void this.ahead(record.bucket, prefix, record.key, s);
+      else this.restart(s, record.key);
+      return;
+    }
+    s.runKeys.push(record.key);
+    s.run++;
+    if (s.run >= (this.o.trigger ?? 3)) void this.recognise(record.bucket, prefix, s);
   }
 
-  private async ahead(bucket: string, prefix: string, from: string, s: Stream): Promise<void> {
-    let next: ObjectRecord[];
+  /** The walk stopped: cancel its fetches and start counting again from `key`. */
+  private restart(s: Stream, key: string): void {
+    this.cancel(s);
+    s.gen++;
+    s.predicted.clear();
+    s.runKeys = [key];
+    s.run = 1;
+    s.lastKey = key;
+  }
+
+  /**
+   * Ascending reads are a walk only if they follow one another in the listing (within SLACK): three keys of a
+   * shuffled epoch are often ascending, but seldom neighbours.
+   */
+  private async recognise(bucket: string, prefix: string, s: Stream): Promise<void> {
+    const trigger = this.o.trigger ?? 3;
+    const run = s.runKeys.slice(-trigger);
+    const gen = s.gen;
+    let listed: ObjectRecord[];
     try {
-      next = await this.deps.next(bucket, prefix, from, this.o.depth);
+      listed = await this.deps.next(bucket, prefix, run[0]!, trigger - 1 + SLACK);
     } catch {
       return;
     }
-    // The reader may have moved on (or away) while listing.
-    if (s.lastKey !== from) return;
-    for (const r of next) {
+    if (s.gen !== gen || s.predicted.size > 0) return;
+    const near = new Set(listed.map((r) => r.key));
+    if (!run.slice(1).every((k) => near.has(k))) return;
+    await this.ahead(bucket, prefix, s.lastKey, s);
+  }
+
+  private async ahead(bucket: string, prefix: string, from: string, s: Stream): Promise<void> {
+    const gen = s.gen;
+    let next: ObjectRecord[];
+    try {
+      next = await this.deps.next(bucket, prefix, from, this.o.depth + WINDOW);
+    } catch {
+      return;
+    }
+    // The walk may have stopped while listing.
+    if (s.gen !== gen) return;
+    s.predicted = new Set([...s.predicted, ...next.map((r) => r.key)].filter((k) => k > s.lastKey || k === from));
+    for (const r of next.slice(0, this.o.depth)) {
       if (s.inflight.has(r.key) || this.deps.cached(r) || r.size === 0) continue;
       if (this.inflightBytes + r.size > this.o.budgetBytes) break;
       const ctl = new AbortController();
