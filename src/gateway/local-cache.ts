@@ -5,6 +5,7 @@ import { FsHotTier } from '../hot/fs.js';
 import type { Logger } from '../util/logger.js';
 import type { Metrics } from '../util/metrics.js';
 import { makePrivateDir } from '../util/private-files.js';
+import { waitDrainOrClose } from '../util/drain.js';
 import { AccessFrequency } from './access-frequency.js';
 
 interface Entry {
@@ -228,7 +229,7 @@ export class LocalCache {
       cache: this,
       write: async (chunk) => {
         if (failed || pipe.destroyed) return;
-        if (!pipe.write(chunk)) await drainedOrClosed(pipe);
+        if (!pipe.write(chunk)) await waitDrainOrClose(pipe);
       },
       commit: async () => {
         pipe.end();
@@ -286,16 +287,4 @@ export class LocalCache {
   async close(): Promise<void> {
     await this.admission;
   }
-}
-
-function drainedOrClosed(stream: PassThrough): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      stream.off('drain', done);
-      stream.off('close', done);
-      resolve();
-    };
-    stream.on('drain', done);
-    stream.on('close', done);
-  });
 }

@@ -12,6 +12,7 @@ import { sleep } from '../util/abortable-sleep.js';
 import type { HotCache } from './hot-cache.js';
 import { SingleFlight } from './single-flight.js';
 import { isColdError } from '../cold/errors.js';
+import { waitDrainOrClose } from '../util/drain.js';
 import type { LocalCache, LocalFill } from './local-cache.js';
 
 /** Hot-tier uploads at once; each holds up to a few parts (S3 multipart) of buffered data. */
@@ -637,20 +638,6 @@ async function* chunksOf(stream: Readable): AsyncGenerator<Buffer, void, undefin
     // Keep a listener: an error after we stopped listening must not crash the process.
     if (!ended) stream.destroy();
   }
-}
-
-function waitDrainOrClose(stream: NodeJS.WritableStream & { destroyed?: boolean }): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      stream.off('drain', done);
-      stream.off('close', done);
-      stream.off('error', done);
-      resolve();
-    };
-    stream.on('drain', done);
-    stream.on('close', done);
-    stream.on('error', done);
-  });
 }
 
 /**
