@@ -43,7 +43,8 @@ export class HotCache {
   /**
    * Reserve `bytes` for `objectId`, evicting least-recently-used objects as needed. False when the object can never
    * fit (larger than the whole budget, or pinned objects fill it), is already hot/promoting, or (unless `forced`: an
-   * operator's warm, a pin, RestoreObject, write-through) would displace objects this gateway read at least as often.
+   * operator's warm, a pin, RestoreObject, write-through) would displace objects this gateway read nearly as often
+   * (AccessFrequency.admits: the newcomer needs a lead of two reads).
    */
   admit(objectId: string, bytes: number, forced = false): Promise<boolean> {
     return this.serialize(async () => {
