@@ -50,6 +50,7 @@ export class LocalCache {
   /** Least recently used first (a Map keeps insertion order; a hit re-inserts). */
   private readonly entries = new Map<string, Entry>();
   private usedBytes = 0;
+  private readonly deleting = new Set<Promise<void>>();
   private admission: Promise<unknown> = Promise.resolve();
   readonly frequency = new AccessFrequency();
 
@@ -257,7 +258,14 @@ export class LocalCache {
     this.entries.delete(objectId);
     this.usedBytes -= e.bytes;
     if (!this.spool) this.metrics.localBytes.set(this.usedBytes);
-    void this.files.delete(objectId).catch(() => undefined);
+    const deleting = this.files.delete(objectId).catch(() => undefined);
+    this.deleting.add(deleting);
+    void deleting.finally(() => this.deleting.delete(deleting));
+  }
+
+  /** Resolves once the files of entries already forgotten are gone from disk. */
+  async settled(): Promise<void> {
+    while (this.deleting.size > 0) await Promise.all([...this.deleting]);
   }
 
   /** Keep the blob from eviction until unpinned (its upload to the hot tier is queued); false when not cached. */

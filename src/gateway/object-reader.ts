@@ -586,6 +586,7 @@ export class ObjectReader {
   async drain(): Promise<void> {
     while (this.promotions.size > 0) await sleep(50, undefined, 'resolve');
     if (this.uploadsRunning > 0 || this.uploads.length > 0) await new Promise<void>((resolve) => this.uploadsIdle.push(resolve));
+    await Promise.all([this.local?.settled(), this.spool?.settled()]);
   }
 }
 
