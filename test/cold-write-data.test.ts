@@ -38,6 +38,7 @@ const config: ColdConfig = {
   nodes: [],
   repair: { intervalMs: 60_000, maxBytesPerSecond: 1 << 30 },
   gcGraceMs: 0,
+  inlineMaxBytes: 0,
 };
 
 let dir: string;

@@ -81,7 +81,7 @@ describe('durability maintenance', () => {
     await putBytes(env.g, 'b', 'a', v2);
     const big = randomBody(2_600_000);
     await putBytes(env.g, 'other', 'dir/big', big);
-    const gone = await putBytes(env.g, 'b', 'gone', randomBody(50_000));
+    const gone = await putBytes(env.g, 'b', 'gone', randomBody(100_000));
     for (const ref of gone.manifest.segments[0]!.shards) await unlink(shardFile(env.config, ref));
     // Deleted: its shards wait for the collector's grace period, but its record leaves the nodes with the delete.
     await putBytes(env.g, 'b', 'deleted', randomBody(10_000));

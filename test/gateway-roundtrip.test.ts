@@ -9,6 +9,7 @@ import { openGateway, type Gateway } from '../src/gateway/gateway.js';
 import { createLogger } from '../src/util/logger.js';
 import { createMetrics } from '../src/util/metrics.js';
 import { readAll } from './helpers/streams.js';
+import { isInline } from '../src/model/manifest.js';
 
 const SEG = 256 * 1024;
 
@@ -47,10 +48,12 @@ describe('gateway service round trip (embedded default, small segments)', () => 
         expect(await readAll(await g.service.openObject(rec, { offset, length }))).toEqual(body.subarray(offset, offset + length));
       }
     }
-    // The full reads promoted the objects: now served hot.
+    // The full reads promoted the objects: now served hot. Those stored inline (small) are read from their record.
     for (const [key, body] of bodies) {
       const rec = await g.service.headObject('data', key);
-      if (body.length > 0) expect(rec.hot).toBe('hot');
+      const inline = body.length > 0 && body.length <= g.config.cold.inlineMaxBytes;
+      expect(isInline(rec.manifest)).toBe(inline);
+      if (body.length > 0) expect(rec.hot).toBe(inline ? 'cold' : 'hot');
       expect(await readAll(await g.service.openObject(rec))).toEqual(body);
       if (body.length > 10) expect(await readAll(await g.service.openObject(rec, { offset: 5, length: body.length - 10 }))).toEqual(body.subarray(5, body.length - 5));
     }

@@ -7,11 +7,12 @@ import type { Metrics } from '../util/metrics.js';
 import { encodeSegment, type EncodeSummary } from './codec/encoder.js';
 import { ColdError } from './errors.js';
 import { planSegments, writerChunkSize } from '../model/layout.js';
-import type { ObjectManifest, SegmentManifest, ShardRef } from '../model/manifest.js';
+import { inlineCopiesWanted, isInline, type ObjectManifest, type SegmentManifest, type ShardRef } from '../model/manifest.js';
 import { GuardedNode } from './nodes/breaker.js';
 import type { NodeDriver } from './nodes/driver.js';
 import { placeShards, rankNodes } from './placement.js';
-import { sealDocument, type SealedDocument, type Tombstone } from './record-copy.js';
+import { sealDocument, sealedDigest, type SealedDocument, type Tombstone } from './record-copy.js';
+import { openInline, sealInline } from './inline.js';
 import { openSegmentRange, type ShardProblemReporter } from './segment-reader.js';
 import type { ShardProblemKind } from './codec/decoder.js';
 
@@ -34,6 +35,8 @@ export interface WriteDataInput {
   erasure: { k: number; m: number };
   source: SegmentSource;
   hotSink?: HotWriter;
+  /** A whole single-request object: stored inline when it is small enough (then nothing reaches `hotSink`). */
+  mayInline?: boolean;
 }
 
 export function newShardId(): string {
@@ -114,6 +117,7 @@ export class ColdStore {
    * in order, one segment after the other, so the hot-tier sink and the manifest keep the object's order.
    */
   async writeData(input: WriteDataInput): Promise<SegmentManifest[]> {
+    if (this.inlines(input)) return [await this.writeInline(input)];
     const stop = new AbortController();
     const inFlight: Array<Promise<SegmentManifest>> = [];
     // Rejects as soon as any segment fails, so the loop does not keep reading the body for a PUT that is lost.
@@ -140,6 +144,18 @@ export class ColdStore {
       void this.deleteSegments(stored).catch(() => undefined);
       throw err;
     }
+  }
+
+  /** Whether a write is stored inline: its record copies carry it (see sealInline). */
+  inlines(input: Pick<WriteDataInput, 'size' | 'part' | 'mayInline'>): boolean {
+    return input.mayInline === true && input.part === 1 && input.size > 0 && input.size <= this.config.inlineMaxBytes;
+  }
+
+  /** A small object sealed whole in memory (at most inlineMaxBytes); durable once its record copies are written. */
+  private async writeInline(input: WriteDataInput): Promise<SegmentManifest> {
+    const parts: Buffer[] = [];
+    for await (const chunk of input.source.take(input.size)) parts.push(chunk);
+    return sealInline({ objectId: input.objectId, dk: input.dk, part: input.part, plain: Buffer.concat(parts), maxChunk: this.config.chunkSize, k: input.erasure.k, m: input.erasure.m });
   }
 
   /**
@@ -245,12 +261,24 @@ export class ColdStore {
     range: { offset: number; length: number },
     opts: { onCiphertext?: (sealed: Buffer) => Promise<void> } = {},
   ): Promise<Readable> {
+    if (isInline(manifest)) return openInline(manifest, dk, range);
     return openSegmentRange(this, manifest, dk, range, opts);
   }
 
-  /** Encrypted record copies on m+1 healthy nodes (preferring distinct ones), for recover-index. */
+  /**
+   * Encrypted record copies on m+1 healthy nodes (preferring distinct ones), for recover-index. An inline object's
+   * copies are its data: they need the same write quorum as a segment's shards (as many losses tolerated), or the
+   * write fails with nothing left behind.
+   */
   async writeRecordCopies(record: ObjectRecord, m: number = this.config.m): Promise<ShardRef[]> {
-    return this.writeSealed({ kind: 'object', record }, record.objectId, m + 1);
+    const inline = record.manifest.segments.find((s) => s.inline !== undefined);
+    const least = inline ? this.quorum(inline) - inline.k + 1 : 1;
+    const refs = await this.writeSealed({ kind: 'object', record }, record.objectId, inline ? inlineCopiesWanted(inline) : m + 1);
+    if (refs.length < least) {
+      await this.deleteShards(refs);
+      throw new ColdError('Unavailable', `Only ${refs.length} storage nodes accepted the object; ${least} are needed to store it durably.`);
+    }
+    return refs;
   }
 
   /** A delete marker's copies, as an object's (m+1 nodes): recover-index restores the marker. */
@@ -281,6 +309,7 @@ export class ColdStore {
   /** Seals `doc` once and writes it to `want` healthy nodes ranked by `placementId`, skipping `avoid` when it can. */
   private async writeSealed(doc: SealedDocument, placementId: string, want: number, avoid: ReadonlySet<string> = new Set()): Promise<ShardRef[]> {
     const blob = sealDocument(doc, this.masterKey);
+    const digest = sealedDigest(blob);
     const healthy = this.placementView().filter((n) => n.healthy && !avoid.has(n.name));
     const ranked = rankNodes(placementId, healthy);
     const refs: ShardRef[] = [];
@@ -292,7 +321,7 @@ export class ColdStore {
         const node = this.nodes.get(name)!;
         try {
           const handle = await node.put(newShardId(), Readable.from([blob]), blob.length);
-          refs.push({ node: name, handle });
+          refs.push({ node: name, handle, sha256: digest });
           return;
         } catch (err) {
           this.log.warn({ node: name, err: (err as Error).message }, 'record copy write failed');

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
 import type { DeleteMarkerRecord, ObjectRecord } from '../model/records.js';
 
 /**
@@ -103,4 +103,9 @@ export function openDocument(blob: Buffer, masters: ReadonlyArray<{ id: string; 
   decipher.setAuthTag(blob.subarray(blob.length - 16));
   const plain = Buffer.concat([decipher.update(blob.subarray(headerLen, blob.length - 16)), decipher.final()]);
   return parseDocument(plain.toString());
+}
+
+/** What a copy's ShardRef records of its blob, so scrub can check the copy without keys. */
+export function sealedDigest(blob: Buffer): string {
+  return createHash('sha256').update(blob).digest('hex');
 }

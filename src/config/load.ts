@@ -462,6 +462,7 @@ function parseCold(s: Section, dataDir: string): ColdConfig {
     nodes,
     repair: { intervalMs: repair.duration('interval', 60_000), maxBytesPerSecond: repair.bytes('maxBytesPerSecond', 64 * 2 ** 20) },
     gcGraceMs: s.duration('gcGrace', 5 * 60_000),
+    inlineMaxBytes: s.bytes('inlineMax', 64 * 1024, 0, 2 ** 20),
   };
   repair.rejectUnknown();
   s.rejectUnknown();

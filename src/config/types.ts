@@ -115,6 +115,8 @@ export interface ColdConfig {
   repair: { intervalMs: number; maxBytesPerSecond: number };
   /** Replaced and deleted objects' shards are kept this long so in-flight reads finish. */
   gcGraceMs: number;
+  /** Single-request objects up to this size are stored inline in their record copies, not as shards (0: never). */
+  inlineMaxBytes: number;
 }
 
 export interface ServerConfig {

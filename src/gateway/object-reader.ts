@@ -6,6 +6,7 @@ import { HotDecryptStream } from '../cold/codec/hot.js';
 import type { HotConfig } from '../config/types.js';
 import type { MetaStore } from '../meta/store.js';
 import type { ObjectRecord } from '../model/records.js';
+import { isInline } from '../model/manifest.js';
 import type { Logger } from '../util/logger.js';
 import type { Metrics } from '../util/metrics.js';
 import { sleep } from '../util/abortable-sleep.js';
@@ -89,6 +90,11 @@ export class ObjectReader {
   async open(record: ObjectRecord, range?: ByteRange): Promise<Readable> {
     const r = range ?? { offset: 0, length: record.size };
     if (r.length === 0 || record.size === 0) return Readable.from([]);
+    // Small objects carry their bytes in the record: already in memory, nothing to cache or rebuild.
+    if (isInline(record.manifest)) {
+      this.metrics.inlineReads.inc();
+      return this.cold.openRange(record.manifest, this.dataKey(record), r);
+    }
     this.hot.frequency.record(record.objectId);
     this.local?.noteRead(record.objectId);
     const local = await this.openLocal(record, r);
@@ -280,6 +286,7 @@ export class ObjectReader {
   }
 
   private async promoteInBackground(record: ObjectRecord, forced = false): Promise<boolean> {
+    if (isInline(record.manifest)) return false;
     const [p] = this.promotions.run(record.objectId, async () => {
       const sink = await this.openSink(record, forced).catch(() => undefined);
       if (!sink) return false;
@@ -312,7 +319,7 @@ export class ObjectReader {
    * what it holds rather than trade it for objects fetched ahead).
    */
   async prefetch(record: ObjectRecord, signal: AbortSignal): Promise<void> {
-    if (!this.local || record.size === 0 || this.local.has(record.objectId) || this.promotions.has(record.objectId)) return;
+    if (!this.local || record.size === 0 || isInline(record.manifest) || this.local.has(record.objectId) || this.promotions.has(record.objectId)) return;
     const [p] = this.promotions.run(record.objectId, async () => {
       const sink = await this.openLocalSink(record).catch(() => undefined);
       if (!sink) return false;
@@ -346,7 +353,8 @@ export class ObjectReader {
 
   /** Promote and wait for the result (`tessera warm`). True when the object is hot afterwards. */
   async promote(record: ObjectRecord): Promise<boolean> {
-    if (record.hot === 'hot') return true;
+    // An inline object is read from its record, as fast as a hot one: there is nothing to warm.
+    if (record.hot === 'hot' || isInline(record.manifest)) return true;
     if (await this.promoteInBackground(record, true)) return true;
     // Not promoted here: another process (the gateway, another `tessera warm`) may have made it hot meanwhile.
     return (await this.meta.getObjectById(record.objectId))?.hot === 'hot';
@@ -354,7 +362,7 @@ export class ObjectReader {
 
   /** RestoreObject: promote now (in the background) unless hot or already promoting. */
   async restore(record: ObjectRecord): Promise<'hot' | 'started' | 'in-progress'> {
-    if (record.hot === 'hot') return 'hot';
+    if (record.hot === 'hot' || isInline(record.manifest)) return 'hot';
     if (record.hot === 'promoting' || this.promotions.has(record.objectId)) return 'in-progress';
     void this.promoteInBackground(record, true);
     return 'started';

@@ -176,7 +176,7 @@ export class TesseraObjectService implements ObjectService {
     const ingest = new Ingest(body, size, expected?.algorithm, wholeObject);
     let segments: ObjectManifest['segments'] = [];
     try {
-      segments = await this.d.cold.writeData({ objectId, dk, part, size, erasure, source: ingest, ...(hotSink ? { hotSink } : {}) });
+      segments = await this.d.cold.writeData({ objectId, dk, part, size, erasure, source: ingest, mayInline: wholeObject, ...(hotSink ? { hotSink } : {}) });
       const digests = await ingest.finish();
       if (contentMd5 !== undefined && digests.md5.toString('base64') !== contentMd5) throw new GatewayError('DigestMismatch');
       let checksum: StoredChecksum | undefined;
@@ -211,7 +211,9 @@ export class TesseraObjectService implements ObjectService {
     const objectId = newId();
     const dk = randomBytes(32);
     const { keyId, wrappedKey } = this.d.keyring.wrap(objectId, dk);
-    const hotSink = this.d.config.hot.writeThrough ? await this.d.reader.openWriteThrough(objectId, input.size, this.d.config.cold.segmentSize, this.d.config.cold.chunkSize, state.erasure.k) : undefined;
+    // An object stored inline is read from its record: a hot copy would be a second copy of no use.
+    const inline = this.d.cold.inlines({ size: input.size, part: 1, mayInline: true });
+    const hotSink = this.d.config.hot.writeThrough && !inline ? await this.d.reader.openWriteThrough(objectId, input.size, this.d.config.cold.segmentSize, this.d.config.cold.chunkSize, state.erasure.k) : undefined;
     let data: Awaited<ReturnType<TesseraObjectService['ingest']>>;
     try {
       data = await this.ingest(objectId, dk, 1, state.erasure, input.body, input.size, input.contentMd5, input.checksum, hotSink, true);

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { ColdStore } from '../cold/cold-store.js';
-import { needsRepair, scrubSegment } from '../maintenance/scrub.js';
+import { needsRepair, scrubOf } from '../maintenance/scrub.js';
 import type { MetaStore } from '../meta/store.js';
 import type { ObjectRecord, SnapshotEntry, SnapshotRecord } from '../model/records.js';
 import type { Logger } from '../util/logger.js';
@@ -209,7 +209,7 @@ export class Snapshots {
       }
       const record = version.object;
       for (const segment of record.manifest.segments) {
-        const statuses = await scrubSegment(this.d.cold, segment);
+        const statuses = await scrubOf(this.d.cold, record.manifest, segment);
         if (!needsRepair(statuses)) continue;
         statuses.forEach((s, i) => {
           if (s !== 'missing' && s !== 'corrupt') return;

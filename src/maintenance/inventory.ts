@@ -1,5 +1,5 @@
 import type { MetaStore } from '../meta/store.js';
-import type { ObjectManifest } from '../model/manifest.js';
+import { inlineCopiesWanted, type ObjectManifest } from '../model/manifest.js';
 
 /** Where an object stands given the nodes that answer now: counted per object by its weakest segment. */
 export type Redundancy = 'full' | 'degraded' | 'at-risk' | 'lost';
@@ -37,8 +37,13 @@ export function redundancyOf(manifest: ObjectManifest, up: (node: string) => boo
   let worst: Redundancy = 'full';
   const rank: Record<Redundancy, number> = { full: 0, degraded: 1, 'at-risk': 2, lost: 3 };
   for (const s of manifest.segments) {
-    const present = s.shards.filter((r) => r.handle !== '' && up(r.node)).length;
-    const r: Redundancy = present >= s.k + s.m ? 'full' : present > s.k ? 'degraded' : present === s.k ? 'at-risk' : 'lost';
+    // An inline segment has its record copies for shards: any one of them holds it whole.
+    const inline = s.inline !== undefined;
+    const refs = inline ? (manifest.copies ?? []) : s.shards;
+    const present = refs.filter((r) => r.handle !== '' && up(r.node)).length;
+    const need = inline ? 1 : s.k;
+    const all = inline ? inlineCopiesWanted(s) : s.k + s.m;
+    const r: Redundancy = present >= all ? 'full' : present > need ? 'degraded' : present === need ? 'at-risk' : 'lost';
     if (rank[r] > rank[worst]) worst = r;
   }
   return worst;
@@ -47,10 +52,12 @@ export function redundancyOf(manifest: ObjectManifest, up: (node: string) => boo
 function addStored(manifest: ObjectManifest, byNode: Map<string, number>): number {
   let n = 0;
   for (const s of manifest.segments) {
-    for (const r of s.shards) {
+    const inline = s.inline !== undefined;
+    const size = inline ? Buffer.byteLength(s.inline!, 'base64') : s.shardSize;
+    for (const r of inline ? (manifest.copies ?? []) : s.shards) {
       if (r.handle === '') continue;
-      n += s.shardSize;
-      byNode.set(r.node, (byNode.get(r.node) ?? 0) + s.shardSize);
+      n += size;
+      byNode.set(r.node, (byNode.get(r.node) ?? 0) + size);
     }
   }
   return n;

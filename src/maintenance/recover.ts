@@ -10,7 +10,7 @@ import type { Logger } from '../util/logger.js';
 import type { ColdStore } from '../cold/cold-store.js';
 import type { Keyring, MasterKey } from '../cold/keys.js';
 import type { ObjectManifest, ShardRef } from '../model/manifest.js';
-import { openDocument, RECORD_MAGIC } from '../cold/record-copy.js';
+import { openDocument, RECORD_MAGIC, sealedDigest } from '../cold/record-copy.js';
 import { isMetaError } from '../meta/errors.js';
 import { NULL_VERSION_ID, type DeleteMarkerRecord } from '../model/records.js';
 import { withObjectLock } from './repair.js';
@@ -88,6 +88,8 @@ function refKey(node: string, handle: string): string {
 function lostSegments(manifest: ObjectManifest, present: Set<string>, unlisted: Set<string>): number {
   let lost = 0;
   for (const seg of manifest.segments) {
+    // An inline segment travels in the record copy that was just found.
+    if (seg.inline !== undefined) continue;
     const alive = seg.shards.filter((s) => s.handle !== '' && (unlisted.has(s.node) || present.has(refKey(s.node, s.handle)))).length;
     if (alive < seg.k) lost++;
   }
@@ -142,7 +144,7 @@ export async function recoverIndex(meta: MetaStore, cold: ColdStore, masterKeys:
         try {
           const doc = openDocument(blob, masterKeys);
           if (doc === null) continue;
-          const ref = { node: node.name, handle: item.handle };
+          const ref: ShardRef = { node: node.name, handle: item.handle, sha256: sealedDigest(blob) };
           if (doc.kind === 'marker') {
             const id = versionKey(doc.marker.bucket, doc.marker.key, doc.marker.versionId);
             const known = markers.get(id) ?? { marker: doc.marker, copies: [] };

@@ -26,7 +26,7 @@ import {
   emptyScrubSummary,
   expectedHeader,
   needsRepair,
-  scrubSegment,
+  scrubOf,
   type ScrubSummary,
   type SegmentScrub,
 } from './scrub.js';
@@ -310,8 +310,11 @@ export interface RepairTarget {
   objectId: string;
   describe: Record<string, string | number>;
   load(): Promise<ObjectManifest | null>;
-  /** Switch from `before` to `after` in one compare-and-set; false when the manifest changed meanwhile. */
-  commit(before: ObjectManifest, after: ObjectManifest, deps: RepairDeps): Promise<boolean>;
+  /**
+   * Switch from `before` to `after` in one compare-and-set; false when the manifest changed meanwhile. With
+   * `requireNewCopies`, a failure to write fresh record copies throws instead of keeping the old ones.
+   */
+  commit(before: ObjectManifest, after: ObjectManifest, deps: RepairDeps, opts?: { requireNewCopies?: boolean }): Promise<boolean>;
 }
 
 /** A committed object: fresh record copies name the new shards; the manifest swap is a compare-and-set. */
@@ -320,7 +323,7 @@ export function objectTarget(meta: MetaStore, objectId: string): RepairTarget {
     objectId,
     describe: { objectId },
     load: async () => (await meta.getObjectById(objectId))?.manifest ?? null,
-    async commit(before, after, deps) {
+    async commit(before, after, deps, opts = {}) {
       const fresh = await meta.getObjectById(objectId);
       if (!fresh) return false;
       const withoutCopies: ObjectManifest = { ...after };
@@ -330,6 +333,7 @@ export function objectTarget(meta: MetaStore, objectId: string): RepairTarget {
         const sealed: ObjectRecord = { ...fresh, manifest: withoutCopies };
         copies = await deps.cold.writeRecordCopies(sealed);
       } catch (err) {
+        if (opts.requireNewCopies) throw err;
         // The old copies still name the old shards; recover-index would then find them missing and repair again.
         // Better than not repairing at all.
         deps.log.warn({ objectId, err: (err as Error).message }, 'record copies could not be rewritten after repair');
@@ -384,6 +388,22 @@ async function commitSegmentRepair(deps: RepairDeps, target: RepairTarget, segIn
   return true;
 }
 
+/**
+ * An inline object's missing or corrupt record copies: seal a full set afresh on healthy nodes, swap them into the
+ * manifest (compare-and-set against the manifest scrubbed), then delete the old ones.
+ */
+async function resealInline(deps: RepairDeps, target: RepairTarget, before: ObjectManifest): Promise<'ok' | 'stale' | 'failed'> {
+  const fresh = await target.load();
+  if (!fresh || JSON.stringify(fresh) !== JSON.stringify(before)) return 'stale';
+  const copiesBefore = before.copies ?? [];
+  try {
+    return (await target.commit(before, before, deps, { requireNewCopies: true })) ? 'ok' : 'stale';
+  } catch (err) {
+    deps.log.warn({ ...target.describe, copies: copiesBefore.length, err: (err as Error).message }, 'record copies of an inline object could not be rewritten');
+    return 'failed';
+  }
+}
+
 export interface RepairObjectOptions {
   /** Segment positions (in manifest.segments) to check; default all. */
   segments?: number[];
@@ -414,10 +434,18 @@ export async function repairTarget(deps: RepairDeps, target: RepairTarget, opts:
     for (const i of indices) {
       const segment = manifest.segments[i];
       if (segment === undefined) continue;
-      const statuses = await scrubSegment(deps.cold, segment, opts);
+      const statuses = await scrubOf(deps.cold, manifest, segment, opts);
       countStatuses(out, statuses);
       if (!needsRepair(statuses)) continue;
       const owed = statuses.filter((s) => s === 'missing' || s === 'corrupt').length;
+      if (segment.inline !== undefined) {
+        const result = await resealInline(deps, target, manifest);
+        if (result === 'stale') out.stale++;
+        else out[result === 'ok' ? 'rebuilt' : 'failed'] += owed;
+        deps.metrics.repairs.inc({ result }, owed);
+        if (result === 'ok') deps.log.info({ ...target.describe, copies: owed }, 'record copies of an inline object rewritten');
+        continue;
+      }
       let repair: SegmentRepair;
       try {
         repair = await repairSegment(deps.cold, segment, statuses, { ...opts, log: deps.log, ...(deps.coder ? { coder: deps.coder } : {}) });

@@ -8,8 +8,10 @@ import { roundUp8, shardByteRange, stripeBlockSize, stripeCount, TAG_BYTES } fro
 import { coderCodeFor } from '../cold/codec/rs/index.js';
 import { ShardFault, ShardSource, type ExpectedHeader } from '../cold/codec/shard-source.js';
 import type { ColdStore } from '../cold/cold-store.js';
-import type { SegmentManifest } from '../model/manifest.js';
+import { createHash } from 'node:crypto';
+import { inlineCopiesWanted, type ObjectManifest, type SegmentManifest, type ShardRef } from '../model/manifest.js';
 import { NodeError } from '../cold/nodes/driver.js';
+import { RECORD_MAGIC } from '../cold/record-copy.js';
 import { sleep } from '../util/abortable-sleep.js';
 
 /** What scrub found for one shard. `unreachable` = its node could not be asked (down, circuit open, timeout). */
@@ -105,7 +107,47 @@ export async function scrubShard(cold: ColdStore, segment: SegmentManifest, inde
   }
 }
 
-/** Check every shard of a segment (in parallel: one block buffer each). */
+/**
+ * Check one record copy of an inline object: present, and its bytes hash to what was written (copies written before
+ * the digest was recorded are checked for presence and magic only). Copies are small: read whole.
+ */
+export async function scrubCopy(cold: ColdStore, ref: ShardRef, opts: ScrubOptions = {}): Promise<ShardStatus> {
+  if (ref.handle === '') return 'missing';
+  const node = cold.node(ref.node);
+  if (!node) return 'missing';
+  if (!node.isHealthy()) return 'unreachable';
+  try {
+    const hash = createHash('sha256');
+    let head: Buffer | undefined;
+    let bytes = 0;
+    for await (const chunk of await node.get(ref.handle, undefined, opts.signal)) {
+      const b = chunk as Buffer;
+      head ??= b;
+      bytes += b.length;
+      hash.update(b);
+    }
+    await opts.pacer?.take(bytes);
+    if (ref.sha256 !== undefined) return hash.digest('hex') === ref.sha256 ? 'ok' : 'corrupt';
+    return head !== undefined && head.subarray(0, 4).equals(RECORD_MAGIC) ? 'ok' : 'corrupt';
+  } catch (err) {
+    if (opts.signal?.aborted) throw err;
+    return statusOfError(err);
+  }
+}
+
+/**
+ * Check a segment of an object: its shards, or, for an inline segment, the record copies that carry it (as many as
+ * it should have: a copy never written counts missing, so repair writes it).
+ */
+export async function scrubOf(cold: ColdStore, manifest: ObjectManifest, segment: SegmentManifest, opts: ScrubOptions = {}): Promise<SegmentScrub> {
+  if (segment.inline === undefined) return scrubSegment(cold, segment, opts);
+  const copies = manifest.copies ?? [];
+  const statuses = await Promise.all(copies.map((c) => scrubCopy(cold, c, opts)));
+  for (let i = copies.length; i < inlineCopiesWanted(segment); i++) statuses.push('missing');
+  return statuses;
+}
+
+/** Check every shard of a coded segment (in parallel: one block buffer each). */
 export async function scrubSegment(cold: ColdStore, segment: SegmentManifest, opts: ScrubOptions = {}): Promise<SegmentScrub> {
   const n = segment.k + segment.m;
   return Promise.all(Array.from({ length: n }, (_, i) => scrubShard(cold, segment, i, opts)));
@@ -147,7 +189,7 @@ export async function scrubAll(
     opts.signal?.throwIfAborted();
     summary.objects++;
     for (const [i, segment] of item.manifest.segments.entries()) {
-      const statuses = await scrubSegment(cold, segment, opts);
+      const statuses = await scrubOf(cold, item.manifest, segment, opts);
       countStatuses(summary, statuses);
       if (statuses.some((s) => s !== 'ok')) opts.onProblem?.({ objectId: item.objectId, bucket: item.bucket, key: item.key, segment: i, statuses });
     }

@@ -7,6 +7,8 @@ export interface ShardRef {
   node: string;
   /** What the node's driver returned from put(); empty when the shard could not be written (repair owes it). */
   handle: string;
+  /** Record copies only: SHA-256 (hex) of the sealed blob, so scrub checks a copy without keys. */
+  sha256?: string;
 }
 
 export interface SegmentManifest {
@@ -26,8 +28,13 @@ export interface SegmentManifest {
   coder: string;
   /** Bytes of every shard file of this segment (header + blocks + checksums). */
   shardSize: number;
-  /** Length k+m, indexed by shard number (0..k-1 data, k..k+m-1 parity). */
+  /** Length k+m, indexed by shard number (0..k-1 data, k..k+m-1 parity); empty for an inline segment. */
   shards: ShardRef[];
+  /**
+   * A small object's only segment, stored inline (base64 of its ciphertext chunks, the hot-tier form): the object
+   * record carries it, so its m+1 record copies on distinct nodes are its redundancy and no shard is written.
+   */
+  inline?: string;
 }
 
 export interface ObjectManifest {
@@ -48,4 +55,14 @@ export interface ObjectManifest {
    * everything else the item names is gone.
    */
   tombstones?: ShardRef[];
+}
+
+/** Whether the object's bytes live in its record (an inline segment) rather than in shards. */
+export function isInline(manifest: Pick<ObjectManifest, 'segments'>): boolean {
+  return manifest.segments.some((s) => s.inline !== undefined);
+}
+
+/** Record copies an inline object keeps: m+1, so that losing any m nodes leaves one. */
+export function inlineCopiesWanted(segment: Pick<SegmentManifest, 'm'>): number {
+  return segment.m + 1;
 }

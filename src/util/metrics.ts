@@ -54,6 +54,7 @@ export function createMetrics() {
       registers: [registry],
     }),
     hotUploadsQueued: new Gauge({ name: 'tessera_hot_upload_queue_bytes', help: 'Bytes of local-cache blobs waiting for their upload to the hot tier', registers: [registry] }),
+    inlineReads: new Counter({ name: 'tessera_inline_reads_total', help: 'Reads of small objects stored inline, answered from their record (no cache tier, no shards)', registers: [registry] }),
     reconstructions: new Counter({ name: 'tessera_cold_reconstructions_total', help: 'Cold reads that rebuilt data from shards (after single-flight coalescing)', registers: [registry] }),
     coalescedReads: new Counter({ name: 'tessera_cold_coalesced_reads_total', help: 'Cold reads that joined an in-flight reconstruction', registers: [registry] }),
     shardProblems: new Counter({ name: 'tessera_shard_problems_total', help: 'Shard problems seen on read', labelNames: ['kind'] as const, registers: [registry] }),
