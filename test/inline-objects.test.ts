@@ -2,6 +2,7 @@ import { mkdir, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runDurabilityCommand } from '../src/cli/durability.js';
+import { applyTiering } from '../src/gateway/tiering.js';
 import { scrubAll } from '../src/maintenance/scrub.js';
 import { redundancyOf } from '../src/maintenance/inventory.js';
 import { isInline } from '../src/model/manifest.js';
@@ -161,6 +162,26 @@ describe('small objects stored inline in their record copies', () => {
     for (const c of rec.manifest.copies!) await expect(readFile(shardFile(env.config, c))).rejects.toThrow();
     expect(await scrubAll(env.g.meta, env.g.cold)).toMatchObject({ missing: 0, corrupt: 0, ok: env.config.cold.m + 1 });
     expect((await bytesOf(env.g, 'k')).equals(body)).toBe(true);
+  });
+
+  it('its tier state follows warm, evict and write-through, with nothing in the hot tier; reconcile and budget eviction leave it alone', async () => {
+    const rec = await putBytes(env.g, 'b', 'k', randomBody(3000));
+    expect(rec.hot).toBe('cold');
+    expect(await env.g.reader.promote(rec)).toBe(true);
+    const warm = await env.g.service.headObject('b', 'k');
+    expect([warm.hot, warm.hotBytes]).toEqual(['hot', 0]);
+    expect(await env.g.meta.evictionCandidates(10)).toEqual([]);
+    expect(await env.g.hot.reconcile()).toMatchObject({ markedCold: 0 });
+    expect((await env.g.service.headObject('b', 'k')).hot).toBe('hot');
+    await applyTiering(env.g, 'evict', { bucket: 'b', prefix: '' });
+    expect((await env.g.service.headObject('b', 'k')).hot).toBe('cold');
+    expect(await env.g.reader.restore(await env.g.service.headObject('b', 'k'))).toBe('hot');
+    expect((await env.g.service.headObject('b', 'k')).hot).toBe('hot');
+
+    const through = await env.reopen({ ...env.config, hot: { ...env.config.hot, writeThrough: true } });
+    const written = await putBytes(through, 'b', 'w', randomBody(3000));
+    expect([written.hot, (await through.service.headObject('b', 'w')).hot, (await through.service.headObject('b', 'w')).hotBytes]).toEqual(['hot', 'hot', 0]);
+    expect(await through.meta.hotBytesTotal()).toBe(0);
   });
 
   it('a redundancy report counts an inline object by its copies', async () => {

@@ -186,7 +186,8 @@ export class HotCache {
     const known = new Set<string>();
     for await (const entry of this.meta.listHot()) {
       known.add(entry.objectId);
-      if (entry.state !== 'hot') continue;
+      // An inline object is 'hot' with nothing in the tier (hotBytes 0): its record is its copy.
+      if (entry.state !== 'hot' || entry.hotBytes === 0) continue;
       const size = present.get(entry.objectId);
       if (size === undefined || size !== entry.hotBytes) {
         if (await this.meta.setHotState(entry.objectId, 'cold', 0, 'hot')) markedCold++;

@@ -93,6 +93,8 @@ export class ObjectReader {
     // Small objects carry their bytes in the record: already in memory, nothing to cache or rebuild.
     if (isInline(record.manifest)) {
       this.metrics.inlineReads.inc();
+      const whole = r.offset === 0 && r.length === record.size;
+      if (record.hot === 'cold' && (this.policy.promote === 'always' || (this.policy.promote === 'full-read' && whole))) void this.markInlineHot(record).catch(() => undefined);
       return this.cold.openRange(record.manifest, this.dataKey(record), r);
     }
     this.hot.frequency.record(record.objectId);
@@ -351,10 +353,20 @@ export class ObjectReader {
     await p.catch(() => false);
   }
 
+  /**
+   * An inline object's tier state follows what would have promoted it (a read, warm, RestoreObject) without copying
+   * anything: it is read from its record either way, and `x-tessera-tier` then reports what operators expect.
+   */
+  private async markInlineHot(record: ObjectRecord): Promise<boolean> {
+    if (record.hot === 'hot') return true;
+    await this.meta.setHotState(record.objectId, 'hot', 0, 'cold');
+    return (await this.meta.getObjectById(record.objectId))?.hot === 'hot';
+  }
+
   /** Promote and wait for the result (`tessera warm`). True when the object is hot afterwards. */
   async promote(record: ObjectRecord): Promise<boolean> {
-    // An inline object is read from its record, as fast as a hot one: there is nothing to warm.
-    if (record.hot === 'hot' || isInline(record.manifest)) return true;
+    if (record.hot === 'hot') return true;
+    if (isInline(record.manifest)) return this.markInlineHot(record);
     if (await this.promoteInBackground(record, true)) return true;
     // Not promoted here: another process (the gateway, another `tessera warm`) may have made it hot meanwhile.
     return (await this.meta.getObjectById(record.objectId))?.hot === 'hot';
@@ -362,7 +374,11 @@ export class ObjectReader {
 
   /** RestoreObject: promote now (in the background) unless hot or already promoting. */
   async restore(record: ObjectRecord): Promise<'hot' | 'started' | 'in-progress'> {
-    if (record.hot === 'hot' || isInline(record.manifest)) return 'hot';
+    if (record.hot === 'hot') return 'hot';
+    if (isInline(record.manifest)) {
+      await this.markInlineHot(record);
+      return 'hot';
+    }
     if (record.hot === 'promoting' || this.promotions.has(record.objectId)) return 'in-progress';
     void this.promoteInBackground(record, true);
     return 'started';

@@ -213,6 +213,7 @@ export class TesseraObjectService implements ObjectService {
     const { keyId, wrappedKey } = this.d.keyring.wrap(objectId, dk);
     // An object stored inline is read from its record: a hot copy would be a second copy of no use.
     const inline = this.d.cold.inlines({ size: input.size, part: 1, mayInline: true });
+    // With write-through it counts as hot from the start, as a written-through object would (x-tessera-tier).
     const hotSink = this.d.config.hot.writeThrough && !inline ? await this.d.reader.openWriteThrough(objectId, input.size, this.d.config.cold.segmentSize, this.d.config.cold.chunkSize, state.erasure.k) : undefined;
     let data: Awaited<ReturnType<TesseraObjectService['ingest']>>;
     try {
@@ -233,7 +234,7 @@ export class TesseraObjectService implements ObjectService {
       tags: input.tags,
       ...(data.checksum ? { checksum: data.checksum } : {}),
       manifest: { version: 1, objectId, wrappedKey, keyId, size: input.size, segments: data.manifest },
-      hot: 'cold',
+      hot: inline && this.d.config.hot.writeThrough ? 'hot' : 'cold',
       hotBytes: 0,
       pinned: false,
       lastAccess: now,

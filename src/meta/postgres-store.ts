@@ -657,7 +657,7 @@ export class PostgresMetaStore implements MetaStore {
   async evictionCandidates(limit: number): Promise<Array<{ objectId: string; hotBytes: number; lastAccess: number }>> {
     if (limit <= 0) return [];
     const { rows } = await this.statement(
-      "SELECT object_id, hot_bytes, last_access FROM objects WHERE hot_state = 'hot' AND pinned = 0 ORDER BY last_access LIMIT $1",
+      "SELECT object_id, hot_bytes, last_access FROM objects WHERE hot_state = 'hot' AND pinned = 0 AND hot_bytes > 0 ORDER BY last_access LIMIT $1",
       [limit],
     );
     return (rows as Array<{ object_id: string; hot_bytes: number; last_access: number }>).map((r) => ({ objectId: r.object_id, hotBytes: r.hot_bytes, lastAccess: r.last_access }));

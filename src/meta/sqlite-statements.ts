@@ -106,7 +106,7 @@ export function prepareStatements(db: Database.Database) {
       "SELECT SUM(hot_bytes) AS total FROM objects WHERE hot_state IN ('hot', 'promoting')",
     ),
     evictionCandidates: db.prepare<[number], { object_id: string; hot_bytes: number; last_access: number }>(
-      "SELECT object_id, hot_bytes, last_access FROM objects WHERE hot_state = 'hot' AND pinned = 0 ORDER BY last_access LIMIT ?",
+      "SELECT object_id, hot_bytes, last_access FROM objects WHERE hot_state = 'hot' AND pinned = 0 AND hot_bytes > 0 ORDER BY last_access LIMIT ?",
     ),
     notColdAfter: db.prepare<[string, number], { object_id: string; hot_state: string; hot_bytes: number }>(
       "SELECT object_id, hot_state, hot_bytes FROM objects WHERE hot_state <> 'cold' AND object_id > ? ORDER BY object_id LIMIT ?",
